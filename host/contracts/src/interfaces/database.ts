@@ -1,0 +1,66 @@
+import type { Connectable, HealthCheckable } from '../health.js';
+
+/** A value that can be bound to a `$n` placeholder. Objects and arrays are sent as JSON(B). */
+export type SqlParam =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | Date
+  | Uint8Array
+  | readonly SqlParam[]
+  | { readonly [key: string]: unknown };
+
+/** One result row, column name to value. */
+export type Row = Record<string, unknown>;
+
+/** Options of {@link Database.bulkInsert}. */
+export interface BulkInsertOptions {
+  /**
+   * Columns to insert, in order. Defaults to the keys of the first row; every row must then have
+   * the same keys.
+   */
+  readonly columns?: readonly string[];
+  /**
+   * `error` (default): a unique violation fails the whole call. `ignore`: rows that conflict with
+   * an existing row (any unique constraint) are skipped, as `ON CONFLICT DO NOTHING`; the return
+   * value then counts only the rows actually inserted.
+   */
+  readonly onConflict?: 'error' | 'ignore';
+}
+
+/**
+ * Relational data access (seed 5.2.1). Queries use numbered placeholders (`$1`, `$2`, ...) and
+ * bound parameters only; implementations never interpolate values into SQL text.
+ *
+ * Every query method throws a `PlatformError` with code `PH_ERR_NOT_CONNECTED` when called before
+ * {@link Database.connect} or after {@link Database.disconnect}, and `PH_ERR_DB_QUERY` (with the
+ * driver error as `cause`) when the server rejects the statement.
+ */
+export interface Database extends Connectable, HealthCheckable {
+  /** Opens the connection pool. Calling it when already connected is a no-op. */
+  connect(): Promise<void>;
+  /** Closes the pool, waiting for running queries. Idempotent. */
+  disconnect(): Promise<void>;
+  /** True between a successful `connect()` and `disconnect()`. */
+  isConnected(): boolean;
+  /** Runs a statement and returns the number of rows it affected (0 for DDL). */
+  execute(sql: string, params?: readonly SqlParam[]): Promise<number>;
+  /** Returns the first row, or `null` when the query returns none. */
+  fetchOne<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T | null>;
+  /** Returns all rows (an empty array when none). */
+  fetchAll<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
+  /**
+   * Runs `work` in one transaction on one connection: every call on this database made inside
+   * `work` (found through AsyncLocalStorage, also across awaits) uses that connection. Commits when
+   * `work` resolves, rolls back and rethrows when it rejects. Nested calls run inside the outer
+   * transaction (as a savepoint where the backend supports it).
+   */
+  transaction<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Inserts many rows efficiently (COPY where the backend has it) and returns the number of rows
+   * inserted. Inside {@link Database.transaction} it joins that transaction.
+   */
+  bulkInsert(table: string, rows: readonly Row[], options?: BulkInsertOptions): Promise<number>;
+}

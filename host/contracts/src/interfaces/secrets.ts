@@ -1,0 +1,16 @@
+import type { HealthCheckable } from '../health.js';
+
+/**
+ * Configuration and credentials (seed 5.2.7, 6.2). Adapters read their config only through this
+ * interface, so the same adapter runs with environment variables, files or a vault.
+ */
+export interface Secrets extends Partial<HealthCheckable> {
+  /** The value, or `undefined` when the key is not set. */
+  get(key: string): Promise<string | undefined>;
+  /** The value, or `fallback` when the key is not set. */
+  getOrDefault(key: string, fallback: string): Promise<string>;
+  /**
+   * The value; throws `PH_ERR_CONFIG_MISSING` naming the key (never a value) when it is not set.
+   */
+  require(key: string): Promise<string>;
+}

@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import { INTERFACE_NAMES } from '../refs.js';
+import { ARG_TYPES, MODULE_TYPES, type AdapterManifest, type ArgSpec, type ConfigKey, type ModuleManifest } from './types.js';
+
+const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+
+const semverString = z.string().regex(SEMVER, 'must be a semantic version such as 1.0.0');
+const hostApiRange = z
+  .string()
+  .min(1)
+  .describe('The range of host API versions this plugin works with (semver range, e.g. "^1.0.0").');
+const entryPath = z
+  .string()
+  .regex(/^\.\/[^\0]+\.(?:js|mjs)$/, 'must be a relative path to a .js or .mjs file, starting with ./')
+  .describe('The compiled entry file, relative to the manifest.');
+
+export const argSpecSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/, 'must be kebab-case (lowercase letters, digits and single dashes)')
+      .describe('Argument name, used as --name on the command line.'),
+    description: z.string().min(1),
+    required: z.boolean().default(false),
+    type: z.enum(ARG_TYPES).default('string'),
+    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    choices: z
+      .array(z.union([z.string(), z.number()]))
+      .min(1)
+      .optional(),
+  })
+  .superRefine((arg, ctx) => {
+    if (arg.required && arg.default !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['default'], message: 'a required argument cannot have a default' });
+    }
+    const fits = (value: string | number | boolean): boolean =>
+      arg.type === 'string'
+        ? typeof value === 'string'
+        : arg.type === 'boolean'
+          ? typeof value === 'boolean'
+          : arg.type === 'integer'
+            ? typeof value === 'number' && Number.isInteger(value)
+            : typeof value === 'number';
+    if (arg.default !== undefined && !fits(arg.default)) {
+      ctx.addIssue({ code: 'custom', path: ['default'], message: `default must be of type ${arg.type}` });
+    }
+    if (arg.choices) {
+      if (arg.type === 'boolean') {
+        ctx.addIssue({ code: 'custom', path: ['choices'], message: 'a boolean argument cannot have choices' });
+      }
+      arg.choices.forEach((choice, index) => {
+        if (!fits(choice)) ctx.addIssue({ code: 'custom', path: ['choices', index], message: `choice must be of type ${arg.type}` });
+      });
+      if (arg.default !== undefined && typeof arg.default !== 'boolean' && !arg.choices.includes(arg.default)) {
+        ctx.addIssue({ code: 'custom', path: ['default'], message: 'default must be one of the choices' });
+      }
+    }
+  });
+
+/** The `module.json` descriptor (seed section 3, plus `entry` and `host_api`). */
+export const moduleManifestSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]*$/, 'must be snake_case (lowercase letters, digits, underscores)')
+      .describe('Module name, as in `platform-host run <name>`.'),
+    display_name: z.string().min(1),
+    description: z.string().min(1),
+    type: z.enum(MODULE_TYPES),
+    version: semverString,
+    host_api: hostApiRange,
+    entry: entryPath,
+    dependencies: z.strictObject({
+      interfaces: z.array(z.enum(INTERFACE_NAMES)).refine((list) => new Set(list).size === list.length, 'must not repeat an interface'),
+      modules: z.array(z.string()).default([]),
+    }),
+    args: z.array(argSpecSchema).default([]),
+  })
+  .superRefine((manifest, ctx) => {
+    const seen = new Set<string>();
+    manifest.args.forEach((arg, index) => {
+      if (seen.has(arg.name)) ctx.addIssue({ code: 'custom', path: ['args', index, 'name'], message: `duplicate argument "${arg.name}"` });
+      seen.add(arg.name);
+    });
+  });
+
+
+
+/** One configuration key an adapter reads through the Secrets interface. */
+export const configKeySchema = z.strictObject({
+  env: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]*$/, 'must be an UPPER_SNAKE_CASE environment variable name')
+    .describe('The key, as an environment variable / secret name.'),
+  description: z.string().min(1),
+  required: z.boolean().default(false),
+  secret: z.boolean().default(false).describe('Never logged or printed; its value is redacted everywhere.'),
+  default: z.string().optional(),
+  flags: z.array(z.string()).min(1).optional().describe('Only these flags of the adapter read the key (default: all).'),
+});
+
+/** The `platform-adapter.json` descriptor of a backend adapter package. */
+export const adapterManifestSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/, 'must be kebab-case')
+      .describe('Adapter name, unique among adapters.'),
+    version: semverString,
+    description: z.string().min(1),
+    interface: z.enum(INTERFACE_NAMES),
+    flags: z
+      .array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be kebab-case'))
+      .min(1)
+      .describe('The flag values that select this adapter (`--db <flag>`).'),
+    host_api: hostApiRange,
+    entry: entryPath,
+    config: z.array(configKeySchema).default([]),
+  })
+  .superRefine((manifest, ctx) => {
+    const flags = new Set<string>();
+    manifest.flags.forEach((flag, index) => {
+      if (flags.has(flag)) ctx.addIssue({ code: 'custom', path: ['flags', index], message: `duplicate flag "${flag}"` });
+      flags.add(flag);
+    });
+    const keys = new Set<string>();
+    manifest.config.forEach((key, index) => {
+      if (keys.has(key.env)) ctx.addIssue({ code: 'custom', path: ['config', index, 'env'], message: `duplicate config key "${key.env}"` });
+      keys.add(key.env);
+      if (key.required && key.default !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['config', index, 'default'], message: 'a required key cannot have a default' });
+      }
+      key.flags?.forEach((flag, flagIndex) => {
+        if (!flags.has(flag)) ctx.addIssue({ code: 'custom', path: ['config', index, 'flags', flagIndex], message: `"${flag}" is not one of this adapter's flags` });
+      });
+    });
+  });
+
+
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type DeepMutable<T> = T extends object ? { -readonly [K in keyof T]: DeepMutable<T[K]> } : T;
+/** Compile-time proof that the schemas produce exactly the hand-written manifest types. */
+export type SchemasMatchTypes = [
+  Equals<z.output<typeof moduleManifestSchema>, DeepMutable<ModuleManifest>>,
+  Equals<z.output<typeof adapterManifestSchema>, DeepMutable<AdapterManifest>>,
+  Equals<z.output<typeof argSpecSchema>, DeepMutable<ArgSpec>>,
+  Equals<z.output<typeof configKeySchema>, DeepMutable<ConfigKey>>,
+] extends [true, true, true, true]
+  ? true
+  : never;
+export const SCHEMAS_MATCH_TYPES: SchemasMatchTypes = true;

@@ -1,0 +1,71 @@
+import type { InterfaceName } from '../refs.js';
+
+/** Types a module argument can be cast to (seed 3.3). */
+export const ARG_TYPES = ['string', 'integer', 'float', 'boolean'] as const;
+export type ArgType = (typeof ARG_TYPES)[number];
+
+/** Module kinds (seed 3.2). */
+export const MODULE_TYPES = ['service', 'job', 'worker'] as const;
+export type ModuleType = (typeof MODULE_TYPES)[number];
+
+/** File names of the two manifest kinds. */
+export const MANIFEST_FILES = { module: 'module.json', adapter: 'platform-adapter.json' } as const;
+
+/** One argument of a module (seed 3.1), after defaults of the schema are applied. */
+export interface ArgSpec {
+  /** kebab-case; given as `--name` on the command line. */
+  readonly name: string;
+  readonly description: string;
+  readonly required: boolean;
+  readonly type: ArgType;
+  readonly default?: string | number | boolean | undefined;
+  readonly choices?: ReadonlyArray<string | number> | undefined;
+}
+
+/** The validated `module.json` descriptor (seed section 3, plus `entry` and `host_api`). */
+export interface ModuleManifest {
+  readonly $schema?: string | undefined;
+  /** snake_case; `platform-host run <name>`. */
+  readonly name: string;
+  readonly display_name: string;
+  readonly description: string;
+  readonly type: ModuleType;
+  readonly version: string;
+  /** Semver range of host API versions the module works with. */
+  readonly host_api: string;
+  /** Compiled entry file relative to the manifest, e.g. `./dist/main.js`. */
+  readonly entry: string;
+  readonly dependencies: {
+    readonly interfaces: readonly InterfaceName[];
+    readonly modules: readonly string[];
+  };
+  readonly args: readonly ArgSpec[];
+}
+
+/** One configuration key an adapter reads through the Secrets interface. */
+export interface ConfigKey {
+  /** UPPER_SNAKE_CASE key, as environment variable / secret name. */
+  readonly env: string;
+  readonly description: string;
+  readonly required: boolean;
+  /** Never logged or printed; its value is redacted everywhere. */
+  readonly secret: boolean;
+  readonly default?: string | undefined;
+  /** Only these flags of the adapter read the key (default: all). */
+  readonly flags?: readonly string[] | undefined;
+}
+
+/** The validated `platform-adapter.json` descriptor of a backend adapter package. */
+export interface AdapterManifest {
+  readonly $schema?: string | undefined;
+  /** kebab-case, unique among adapters. */
+  readonly name: string;
+  readonly version: string;
+  readonly description: string;
+  readonly interface: InterfaceName;
+  /** Flag values that select this adapter (`--db <flag>`). */
+  readonly flags: readonly string[];
+  readonly host_api: string;
+  readonly entry: string;
+  readonly config: readonly ConfigKey[];
+}

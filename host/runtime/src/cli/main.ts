@@ -1,0 +1,182 @@
+import yargs, { type Argv } from 'yargs';
+import { EXIT_CODES, HOST_API_VERSION, PlatformError } from '@platform-host/contracts';
+import { findProjectRoot } from '../project/project-root.js';
+import { formatError } from './format-error.js';
+import { GLOBAL_FLAGS } from './global-flags.js';
+
+/** Where commands write; tests capture it. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+const defaultIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+async function loadRegistry(root: string) {
+  const { discoverPlugins } = await import('../discovery/discover.js');
+  const { buildRegistry } = await import('../discovery/registry.js');
+  return buildRegistry(await discoverPlugins({ root, pluginPath: process.env.PLATFORM_PLUGIN_PATH }));
+}
+
+function withGlobalFlags<T>(argv: Argv<T>): Argv<T> {
+  for (const flag of GLOBAL_FLAGS) {
+    argv.option(flag.name, {
+      type: flag.type === 'integer' ? 'number' : flag.type,
+      describe: `${flag.description} [${flag.env}]`,
+    });
+  }
+  return argv;
+}
+
+/**
+ * Runs the CLI and returns the exit code. `run` is parsed by the host itself (its arguments come
+ * from the module's manifest, and `run <module> --help` is generated from it); every other command
+ * goes through yargs.
+ */
+export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  const root = findProjectRoot();
+  const verbose = argv.includes('--verbose') || process.env.PLATFORM_VERBOSE === 'true';
+  try {
+    if (argv[0] === 'run' && argv[1] !== undefined && !argv[1].startsWith('-')) {
+      const { runModule } = await import('../run/run-module.js');
+      return await runModule({ root, moduleName: argv[1], tokens: argv.slice(2), write: io.stdout });
+    }
+    return await runYargs(root, argv, io);
+  } catch (error) {
+    const { text, exitCode } = formatError(error, verbose);
+    io.stderr(text);
+    return exitCode;
+  }
+}
+
+async function runYargs(root: string, argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode: number = EXIT_CODES.OK;
+  let failure: unknown;
+  const guard = (work: () => Promise<number>) => async (): Promise<void> => {
+    try {
+      exitCode = await work();
+    } catch (error) {
+      failure = error;
+    }
+  };
+  const parser = yargs([...argv])
+    .scriptName('platform-host')
+    .usage('$0 <command> [options]\n\nA plugin-host runtime for data platforms: discovers module and adapter packages, wires one backend per interface by flag, and runs modules with a production lifecycle.')
+    .version(`host API ${HOST_API_VERSION}`)
+    .command('plugins', 'List and inspect discovered modules and adapters', (y) =>
+      y
+        .command(
+          'list',
+          'Every discovered module and adapter (reads manifests only; imports no plugin code)',
+          (c) => c.option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
+          (args) =>
+            guard(async () => {
+              const { renderPluginList } = await import('./plugins-command.js');
+              io.stdout(renderPluginList(await loadRegistry(root), root, args.json));
+              return EXIT_CODES.OK;
+            })(),
+        )
+        .command(
+          'inspect <name>',
+          'Everything about one plugin: manifest, location, problems',
+          (c) => c.positional('name', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
+          (args) =>
+            guard(async () => {
+              const { renderPluginInspect } = await import('./plugins-command.js');
+              io.stdout(renderPluginInspect(await loadRegistry(root), root, args.name, args.json));
+              return EXIT_CODES.OK;
+            })(),
+        )
+        .demandCommand(1, 'Choose: plugins list | plugins inspect <name>'),
+    )
+    .command('run <module> [args..]', 'Run a module: platform-host run <module> [global flags] [module args]; run <module> --help for its arguments', (y) =>
+      withGlobalFlags(y.positional('module', { type: 'string', demandOption: true })),
+    )
+    .command(
+      'doctor [module]',
+      'Preflight: manifests, compatibility, adapter per flag, required config (names only), arguments. Runs nothing. Exit 0 when the run would start, 2 otherwise',
+      (y) => withGlobalFlags(y.positional('module', { type: 'string' })).strict(false),
+      (args) =>
+        guard(async () => {
+          const { doctor } = await import('../doctor/doctor.js');
+          const tokens = argv.slice(argv.indexOf('doctor') + 1).filter((token) => token !== args.module);
+          const result = await doctor(root, args.module, tokens);
+          io.stdout(result.text);
+          return result.exitCode;
+        })(),
+    )
+    .command('migrate', 'Database migrations (--db, --env select the database)', (y) =>
+      withGlobalFlags(y)
+        .command('up', 'Apply pending migrations', (c) => c.option('target', { type: 'number', describe: 'Apply up to this migration number' }), (args) =>
+          guard(() => migrate(root, { action: 'up', target: args.target }, argv, io))(),
+        )
+        .command('down', 'Roll back the last migrations', (c) => c.option('count', { type: 'number', default: 1, describe: 'How many to roll back' }), (args) =>
+          guard(() => migrate(root, { action: 'down', count: args.count }, argv, io))(),
+        )
+        .command('status', 'Show applied, pending and changed migrations', {}, () => guard(() => migrate(root, { action: 'status' }, argv, io))())
+        .command('create <name>', 'Create migrations/src/NNN_<name>.ts', (c) => c.positional('name', { type: 'string', demandOption: true }), (args) =>
+          guard(() => migrate(root, { action: 'create', name: args.name }, argv, io))(),
+        )
+        .demandCommand(1, 'Choose: migrate up | down | status | create <name>'),
+    )
+    .command('new', 'Scaffold a plugin', (y) =>
+      y
+        .command(
+          'module <name>',
+          'A module workspace under plugins/ with manifest, entry and a passing test',
+          (c) => c.positional('name', { type: 'string', demandOption: true }).option('type', { choices: ['job', 'service', 'worker'] as const, default: 'job' as const }),
+          (args) =>
+            guard(async () => {
+              const { scaffoldModule } = await import('../scaffold/scaffold.js');
+              io.stdout(scaffoldModule(root, args.name, args.type));
+              return EXIT_CODES.OK;
+            })(),
+        )
+        .command(
+          'adapter <interface> <flag>',
+          'An adapter workspace under adapters/ with manifest, entry and a passing test',
+          (c) => c.positional('interface', { type: 'string', demandOption: true }).positional('flag', { type: 'string', demandOption: true }),
+          (args) =>
+            guard(async () => {
+              const { scaffoldAdapter } = await import('../scaffold/scaffold.js');
+              io.stdout(scaffoldAdapter(root, args.interface, args.flag));
+              return EXIT_CODES.OK;
+            })(),
+        )
+        .demandCommand(1, 'Choose: new module <name> | new adapter <interface> <flag>'),
+    )
+    .completion('completion', 'Print a bash/zsh completion script (source it from your shell rc)', (current: string, args: { _: Array<string | number> }, defaultCompletion: () => void, done: (completions: string[]) => void) => {
+      const words = args._.map(String);
+      const previous = words.at(-2) ?? '';
+      if (['run', 'doctor', 'inspect'].includes(previous)) {
+        loadRegistry(root).then(
+          (registry) => done([...(previous === 'inspect' ? registry.records.map((r) => r.name) : registry.modules.keys())].filter((n) => n.startsWith(current))),
+          () => done([]),
+        );
+        return;
+      }
+      defaultCompletion();
+    })
+    .demandCommand(1, 'Choose a command; --help lists them')
+    .strictCommands()
+    .recommendCommands()
+    .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : null)
+    .fail((message, error) => {
+      failure = error ?? new PlatformError('PH_ERR_USAGE', message ?? 'invalid command line', { hint: 'Run `platform-host --help`.' });
+    })
+    .exitProcess(false)
+    .help();
+  await parser.parseAsync();
+  if (failure !== undefined) throw failure;
+  return exitCode;
+}
+
+async function migrate(root: string, request: import('../migrations/migrate-command.js').MigrateAction, argv: readonly string[], io: CliIo): Promise<number> {
+  const { migrateCommand } = await import('../migrations/migrate-command.js');
+  const start = argv.indexOf(request.action) + 1;
+  const tokens = argv.slice(start).filter((token, index, all) => !(request.action === 'create' && token === request.name) && !/^--(target|count)(=|$)/.test(token) && !/^--(target|count)$/.test(all[index - 1] ?? ''));
+  return migrateCommand(root, request, tokens, io.stdout);
+}

@@ -1,0 +1,87 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { FixtureProject, moduleEntry } from '../test-support/fixture-project.js';
+import { runCli } from '../test-support/run-cli.js';
+import { discoverPlugins } from './discover.js';
+import { buildRegistry } from './registry.js';
+
+interface Listing {
+  kind: string;
+  name: string;
+  source: string;
+  problems: string[];
+  flags: string[];
+}
+
+describe('plugin discovery', () => {
+  let project: FixtureProject;
+  beforeEach(() => {
+    project = new FixtureProject();
+  });
+  afterEach(() => project.remove());
+
+  it('lists a module whose entry throws on import, without importing any plugin code', async () => {
+    const marker = join(project.root, 'imported.marker');
+    project.module('exploding', { name: 'exploding' }, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'x');\nthrow new Error('boom on import');\n`);
+    const result = await runCli(['plugins', 'list', '--json'], project.env());
+    expect(result.code, result.stderr).to.equal(0);
+    const listed = (JSON.parse(result.stdout) as Listing[]).find((item) => item.name === 'exploding');
+    expect(listed).to.include({ kind: 'module', source: 'plugins' });
+    expect(listed?.problems).to.deep.equal([]);
+    expect(existsSync(marker), 'the entry was imported').to.equal(false);
+  });
+
+  it('reports a broken plugin and still lists the others', async () => {
+    project.module('good_one', { name: 'good_one' }, moduleEntry(['logging'], 'return 0;'));
+    project.write('plugins/bad-json/module.json', '{ "name": "bad_json", ');
+    project.module('bad_schema', { name: 'bad_schema', type: 'daemon', surprise: true }, moduleEntry([], 'return 0;'));
+    const result = await runCli(['plugins', 'list', '--json'], project.env());
+    expect(result.code).to.equal(0);
+    const listings = JSON.parse(result.stdout) as Listing[];
+    expect(listings.find((l) => l.name === 'good_one')?.problems).to.deep.equal([]);
+    expect(listings.find((l) => l.name === 'bad-json')?.problems.join()).to.match(/cannot read module.json/);
+    const schemaProblems = listings.find((l) => l.name === 'bad_schema')?.problems.join('\n') ?? '';
+    expect(schemaProblems).to.match(/type: /);
+    expect(schemaProblems).to.match(/surprise/);
+  });
+
+  it('marks duplicate module names and duplicate (interface, flag) pairs, naming both sources', async () => {
+    project.module('one', { name: 'twin' }, moduleEntry([], 'return 0;'));
+    project.module('two', { name: 'twin' }, moduleEntry([], 'return 0;'));
+    project.adapter('adapters/cache-a', { name: 'cache-a', interface: 'cache', flags: ['shared'] }, 'export default {};');
+    project.adapter('adapters/cache-b', { name: 'cache-b', interface: 'cache', flags: ['shared', 'only-b'] }, 'export default {};');
+    const registry = buildRegistry(await discoverPlugins({ root: project.root, cacheFile: false }));
+    const twins = registry.records.filter((r) => r.name === 'twin');
+    expect(twins).to.have.length(2);
+    expect(twins[0]?.problems.join()).to.contain('plugins/two/module.json');
+    expect(twins[1]?.problems.join()).to.contain('plugins/one/module.json');
+    const a = registry.records.find((r) => r.name === 'cache-a');
+    expect(a?.problems.join()).to.contain('duplicate adapter for (cache, shared)').and.contain('adapters/cache-b');
+  });
+
+  it('finds adapter packages in node_modules and folders on PLATFORM_PLUGIN_PATH', async () => {
+    project.adapter('node_modules/@acme/cache-fixture', { name: 'acme-cache', interface: 'cache', flags: ['acme'] }, 'export default {};');
+    project.write('node_modules/unrelated/module.json', { name: 'not ours' });
+    project.adapter('elsewhere/metrics-x', { name: 'metrics-x', interface: 'metrics', flags: ['x'] }, 'export default {};');
+    const records = await discoverPlugins({ root: project.root, pluginPath: join(project.root, 'elsewhere'), cacheFile: false });
+    expect(records.map((r) => `${r.name}:${r.source}`).sort()).to.deep.equal(['acme-cache:node_modules', 'metrics-x:PLATFORM_PLUGIN_PATH']);
+  });
+
+  it('refuses a plugin whose host range excludes this host, naming the plugin, its range and the host version', async () => {
+    project.adapter('adapters/future', { name: 'future-cache', interface: 'cache', flags: ['future'], host_api: '^2.0.0' }, 'export default {};');
+    const [record] = await discoverPlugins({ root: project.root, cacheFile: false });
+    expect(record?.problems).to.deep.equal(['adapter "future-cache" supports host API ^2.0.0, but this host provides 1.0.0']);
+  });
+
+  it('serves manifests from the cache and revalidates one that changed', async () => {
+    const cacheFile = join(project.root, 'cache.json');
+    project.module('cached', { name: 'cached' }, moduleEntry([], 'return 0;'));
+    expect((await discoverPlugins({ root: project.root, cacheFile }))[0]?.problems).to.deep.equal([]);
+    expect(existsSync(cacheFile)).to.equal(true);
+    // Same size and mtime would be served from the cache; a real edit changes both.
+    writeFileSync(join(project.root, 'plugins/cached/module.json'), JSON.stringify({ name: 'cached', broken: 'now-invalid' }));
+    const after = await discoverPlugins({ root: project.root, cacheFile });
+    expect(after[0]?.problems.join()).to.match(/broken/);
+  });
+});

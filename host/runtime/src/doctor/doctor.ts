@@ -1,0 +1,106 @@
+import { relative } from 'node:path';
+import { EXIT_CODES, HOST_API_VERSION, INTERFACE_NAMES, isPlatformError, REFS, type InterfaceName, type Secrets } from '@platform-host/contracts';
+import { validateModuleArgs } from '../args/module-args.js';
+import { preflight, findModule } from '../run/run-context.js';
+import { constructAdapters, interfacesToConstruct, selectAdapters, type Selection } from '../wiring/wire-adapters.js';
+import { keysForFlag } from '../wiring/adapter-config.js';
+import { autoMigrateEnabled } from '../run/auto-migrate.js';
+
+/** Result of `doctor`: the report text and the exit code (0 when the run would start, 2 otherwise). */
+export interface DoctorResult {
+  readonly text: string;
+  readonly exitCode: number;
+}
+
+function message(error: unknown): string {
+  return isPlatformError(error) || error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Checks everything a run needs without running anything: manifests, host compatibility, which
+ * adapter each flag selects, required config present (names only — values are never printed),
+ * and the module's arguments. Constructs only the secrets provider, to look keys up.
+ */
+export async function doctor(root: string, moduleName: string | undefined, tokens: readonly string[]): Promise<DoctorResult> {
+  const out: string[] = [];
+  const problems: string[] = [];
+  const pre = await preflight(root, tokens);
+  out.push(`platform-host doctor — host API ${HOST_API_VERSION}, Node ${process.version}`);
+  out.push(`project root: ${root}`);
+  out.push(`environment:  ${pre.options.env} (${pre.env.files.length > 0 ? pre.env.files.map((f) => relative(root, f)).join(', ') : 'no env file read'})`);
+
+  const broken = pre.registry.records.filter((record) => record.problems.length > 0);
+  out.push('', `plugins: ${pre.registry.records.length} found, ${broken.length} with problems`);
+  for (const record of broken) {
+    out.push(`  ✗ ${record.kind} ${record.name} (${relative(root, record.dir)})`);
+    for (const problem of record.problems) out.push(`      ${problem}`);
+  }
+  if (!moduleName) problems.push(...broken.map((record) => `${record.kind} ${record.name} has problems`));
+
+  let interfaces: InterfaceName[] = [...INTERFACE_NAMES];
+  if (moduleName) {
+    try {
+      const record = findModule(pre.registry, moduleName);
+      interfaces = interfacesToConstruct(record.manifest.dependencies.interfaces);
+      out.push('', `module ${record.name} ${record.manifest.version} (${record.manifest.type}): manifest ok, host API ${record.manifest.host_api} accepts ${HOST_API_VERSION}`);
+      out.push(`  interfaces: ${record.manifest.dependencies.interfaces.join(', ') || 'none'}`);
+      if (record.manifest.dependencies.interfaces.includes('database')) {
+        out.push(`  auto-migrate: ${autoMigrateEnabled(pre.options) ? 'on' : 'off'}`);
+      }
+      const args = validateModuleArgs(record.manifest, pre.rest);
+      if (args.problems.length === 0) {
+        out.push(`  arguments: ok (${[...args.values.entries()].map(([k, v]) => `--${k}=${String(v)}`).join(' ') || 'none'})`);
+      } else {
+        out.push('  arguments:');
+        for (const problem of args.problems) out.push(`    ✗ ${problem}`);
+        problems.push(...args.problems);
+      }
+    } catch (error) {
+      out.push('', `module ${moduleName}: ✗ ${message(error)}`);
+      problems.push(message(error));
+      interfaces = [];
+    }
+  }
+
+  out.push('', 'adapters:');
+  const selections: Selection[] = [];
+  for (const name of interfaces) {
+    const flag = pre.options.adapterFlags[name];
+    try {
+      const [selection] = selectAdapters(pre.registry, [name], pre.options.adapterFlags);
+      if (selection) selections.push(selection);
+      out.push(`  ✓ ${name.padEnd(13)} --${REFS[name].flag} ${flag} -> ${selection?.record.name ?? '?'} ${selection?.record.manifest?.version ?? ''} (${relative(root, selection?.record.dir ?? root)})`);
+    } catch (error) {
+      out.push(`  ✗ ${name.padEnd(13)} ${message(error)}`);
+      problems.push(message(error));
+    }
+  }
+
+  const secretsSelection = selections.find((selection) => selection.interface === 'secrets');
+  if (secretsSelection && selections.length > 0) {
+    out.push('', 'configuration (names only):');
+    let secrets: Secrets | undefined;
+    try {
+      const { services } = await constructAdapters([secretsSelection], pre.env.values);
+      secrets = services.resolve(REFS.secrets);
+    } catch (error) {
+      out.push(`  ✗ secrets provider ${secretsSelection.record.name}: ${message(error)}`);
+      problems.push(message(error));
+    }
+    for (const selection of selections) {
+      const manifest = selection.record.manifest;
+      if (!manifest) continue;
+      for (const key of keysForFlag(manifest, selection.flag)) {
+        const value = selection.interface === 'secrets' ? pre.env.values[key.env] : await secrets?.get(key.env).catch(() => undefined);
+        const present = value !== undefined && value !== '';
+        const facts = [manifest.name, key.required ? 'required' : 'optional', ...(key.secret ? ['secret'] : [])].join(', ');
+        const state = present ? 'set' : key.default !== undefined ? `default ${key.secret ? '(hidden)' : JSON.stringify(key.default)}` : key.required ? 'MISSING' : 'unset';
+        out.push(`  ${present || !key.required || key.default !== undefined ? '✓' : '✗'} ${key.env} (${facts}): ${state}`);
+        if (!present && key.required && key.default === undefined) problems.push(`${key.env} (adapter ${manifest.name}) is required but not set`);
+      }
+    }
+  }
+
+  out.push('', problems.length === 0 ? (moduleName ? `ok: platform-host run ${moduleName} would start` : 'ok: no problems found') : `${problems.length} problem${problems.length > 1 ? 's' : ''}: ${moduleName ? 'the run would not start' : 'see above'}`);
+  return { text: `${out.join('\n')}\n`, exitCode: problems.length === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE };
+}

@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PlatformError } from '@platform-host/contracts';
+
+/** The merged environment and where its file-provided keys came from. */
+export interface LoadedEnv {
+  /** Real environment variables over `env/<env>.env` over `env/local.env`. */
+  readonly values: Readonly<Record<string, string>>;
+  /** The env files read, in the order applied. */
+  readonly files: readonly string[];
+}
+
+const LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/;
+
+/** Parses dotenv text: KEY=value, `#` comments, optional `export`, quotes, `\n` escapes in "". */
+export function parseEnvText(text: string, file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  lines.forEach((line, index) => {
+    if (/^\s*(#|$)/.test(line)) return;
+    const match = LINE.exec(line);
+    if (!match) {
+      throw new PlatformError('PH_ERR_ENV_FILE_INVALID', `${file}:${index + 1}: expected KEY=value`, {
+        hint: 'Each line is KEY=value, a # comment or blank.',
+      });
+    }
+    const key = match[1] ?? '';
+    let value = match[2] ?? '';
+    const quote = value[0];
+    if ((quote === '"' || quote === "'") && value.length >= 2 && value.endsWith(quote)) {
+      value = value.slice(1, -1);
+      if (quote === '"') value = value.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+    } else {
+      value = value.replace(/\s+#.*$/, '');
+    }
+    out.set(key, value);
+  });
+  return out;
+}
+
+function readIfPresent(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new PlatformError('PH_ERR_ENV_FILE_INVALID', `Cannot read env file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Loads the environment for `envName` (seed 7.1): `env/local.env` as the base, `env/<envName>.env`
+ * over it, real environment variables over both. `production` reads no file: all config comes
+ * from the real environment (Kubernetes ConfigMaps and Secrets).
+ */
+export function loadEnv(projectRoot: string, envName: string, processEnv: NodeJS.ProcessEnv = process.env): LoadedEnv {
+  if (!/^[a-z][a-z0-9_-]*$/.test(envName)) {
+    throw new PlatformError('PH_ERR_USAGE', `--env "${envName}" is not a valid environment name`, {
+      hint: 'Use lowercase letters, digits, - and _, e.g. local, test, staging, production.',
+    });
+  }
+  const merged: Record<string, string> = {};
+  const files: string[] = [];
+  if (envName !== 'production') {
+    const names = envName === 'local' ? ['local'] : ['local', envName];
+    for (const name of names) {
+      const path = join(projectRoot, 'env', `${name}.env`);
+      const text = readIfPresent(path);
+      if (text === undefined) continue;
+      for (const [key, value] of parseEnvText(text, path)) merged[key] = value;
+      files.push(path);
+    }
+  }
+  for (const [key, value] of Object.entries(processEnv)) {
+    if (value !== undefined) merged[key] = value;
+  }
+  return { values: merged, files };
+}

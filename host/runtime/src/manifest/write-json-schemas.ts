@@ -1,0 +1,12 @@
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { findProjectRoot } from '../project/project-root.js';
+import { generateJsonSchemas } from './json-schemas.js';
+
+// `npm run schemas`: regenerates schemas/*.json from the zod manifest schemas.
+const dir = join(findProjectRoot(), 'schemas');
+mkdirSync(dir, { recursive: true });
+for (const [file, content] of Object.entries(generateJsonSchemas())) {
+  writeFileSync(join(dir, file), content);
+  process.stdout.write(`wrote schemas/${file}\n`);
+}
