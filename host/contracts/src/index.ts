@@ -13,3 +13,4 @@ export * from './interfaces/logger.js';
 export * from './interfaces/metrics.js';
 export * from './interfaces/secrets.js';
 export * from './manifest/types.js';
+export * from './dotenv.js';

@@ -5,7 +5,7 @@ export { discoverPlugins, type DiscoveryOptions } from './discovery/discover.js'
 export { buildRegistry, type PluginRegistry } from './discovery/registry.js';
 export type { PluginRecord, ModuleRecord, AdapterRecord, PluginSource } from './discovery/plugin-record.js';
 export { validateModuleArgs, createModuleConfig } from './args/module-args.js';
-export { loadEnv, parseEnvText } from './env/load-env.js';
+export { loadEnv } from './env/load-env.js';
 export { MigrationRunner, discoverMigrations, trackingTableSql, type MigrationStatus } from './migrations/runner.js';
 export { findProjectRoot } from './project/project-root.js';
 export { HOST_API_VERSION } from '@platform-host/contracts';

@@ -1,8 +1,9 @@
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import { EXIT_CODES, HOST_API_VERSION, PlatformError } from '@platform-host/contracts';
 import { findProjectRoot } from '../project/project-root.js';
 import { formatError } from './format-error.js';
 import { GLOBAL_FLAGS } from './global-flags.js';
+import type { MigrateAction } from '../migrations/migrate-command.js';
 
 /** Where commands write; tests capture it. */
 export interface CliIo {
@@ -44,6 +45,13 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       const { runModule } = await import('../run/run-module.js');
       return await runModule({ root, moduleName: argv[1], tokens: argv.slice(2), write: io.stdout });
     }
+    const listing = fastPluginsCommand(argv);
+    if (listing) {
+      const registry = await loadRegistry(root);
+      const { renderPluginInspect, renderPluginList } = await import('./plugins-command.js');
+      io.stdout(listing.name === undefined ? renderPluginList(registry, root, listing.json) : renderPluginInspect(registry, root, listing.name, listing.json));
+      return EXIT_CODES.OK;
+    }
     return await runYargs(root, argv, io);
   } catch (error) {
     const { text, exitCode } = formatError(error, verbose);
@@ -52,7 +60,22 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   }
 }
 
+/**
+ * `plugins list [--json]` and `plugins inspect <name> [--json]` in their plain forms skip yargs:
+ * listing must stay fast with many plugins, and yargs alone costs more than node's own startup.
+ * Any other spelling (help, unknown options) goes through yargs.
+ */
+function fastPluginsCommand(argv: readonly string[]): { name: string | undefined; json: boolean } | undefined {
+  if (argv[0] !== 'plugins') return undefined;
+  const rest = argv.slice(2).filter((token) => token !== '--json');
+  const json = argv.length - 2 !== rest.length;
+  if (argv[1] === 'list' && rest.length === 0) return { name: undefined, json };
+  if (argv[1] === 'inspect' && rest.length === 1 && !rest[0]?.startsWith('-')) return { name: rest[0], json };
+  return undefined;
+}
+
 async function runYargs(root: string, argv: readonly string[], io: CliIo): Promise<number> {
+  const { default: yargs } = await import('yargs');
   let exitCode: number = EXIT_CODES.OK;
   let failure: unknown;
   const guard = (work: () => Promise<number>) => async (): Promise<void> => {
@@ -170,11 +193,11 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
     .exitProcess(false)
     .help();
   await parser.parseAsync();
-  if (failure !== undefined) throw failure;
+  if (failure !== undefined) throw failure instanceof Error ? failure : new PlatformError('PH_ERR_USAGE', 'invalid command line');
   return exitCode;
 }
 
-async function migrate(root: string, request: import('../migrations/migrate-command.js').MigrateAction, argv: readonly string[], io: CliIo): Promise<number> {
+async function migrate(root: string, request: MigrateAction, argv: readonly string[], io: CliIo): Promise<number> {
   const { migrateCommand } = await import('../migrations/migrate-command.js');
   const start = argv.indexOf(request.action) + 1;
   const tokens = argv.slice(start).filter((token, index, all) => !(request.action === 'create' && token === request.name) && !/^--(target|count)(=|$)/.test(token) && !/^--(target|count)$/.test(all[index - 1] ?? ''));

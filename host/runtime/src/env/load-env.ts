@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PlatformError } from '@platform-host/contracts';
+import { parseDotenv, PlatformError } from '@platform-host/contracts';
 
 /** The merged environment and where its file-provided keys came from. */
 export interface LoadedEnv {
@@ -8,34 +8,6 @@ export interface LoadedEnv {
   readonly values: Readonly<Record<string, string>>;
   /** The env files read, in the order applied. */
   readonly files: readonly string[];
-}
-
-const LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/;
-
-/** Parses dotenv text: KEY=value, `#` comments, optional `export`, quotes, `\n` escapes in "". */
-export function parseEnvText(text: string, file: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  lines.forEach((line, index) => {
-    if (/^\s*(#|$)/.test(line)) return;
-    const match = LINE.exec(line);
-    if (!match) {
-      throw new PlatformError('PH_ERR_ENV_FILE_INVALID', `${file}:${index + 1}: expected KEY=value`, {
-        hint: 'Each line is KEY=value, a # comment or blank.',
-      });
-    }
-    const key = match[1] ?? '';
-    let value = match[2] ?? '';
-    const quote = value[0];
-    if ((quote === '"' || quote === "'") && value.length >= 2 && value.endsWith(quote)) {
-      value = value.slice(1, -1);
-      if (quote === '"') value = value.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
-    } else {
-      value = value.replace(/\s+#.*$/, '');
-    }
-    out.set(key, value);
-  });
-  return out;
 }
 
 function readIfPresent(path: string): string | undefined {
@@ -66,7 +38,7 @@ export function loadEnv(projectRoot: string, envName: string, processEnv: NodeJS
       const path = join(projectRoot, 'env', `${name}.env`);
       const text = readIfPresent(path);
       if (text === undefined) continue;
-      for (const [key, value] of parseEnvText(text, path)) merged[key] = value;
+      for (const [key, value] of parseDotenv(text, path)) merged[key] = value;
       files.push(path);
     }
   }

@@ -16,7 +16,7 @@ import type { HealthTarget } from '../health/health-server.js';
 import { HostLifecycle } from '../lifecycle/host-lifecycle.js';
 import { loadModuleEntry } from '../wiring/load-entry.js';
 import type { ServiceContainer } from '../wiring/service-container.js';
-import { constructAdapters, interfacesToConstruct, selectAdapters, type ConstructedAdapter } from '../wiring/wire-adapters.js';
+import type { ConstructedAdapter } from '../wiring/wire-adapters.js';
 import { migrationsDir, runAutoMigrations } from './auto-migrate.js';
 import { renderModuleHelp } from './module-help.js';
 import { findModule, preflight, type Preflight } from './run-context.js';
@@ -140,6 +140,8 @@ export async function prepareRun(options: PrepareRunOptions): Promise<ModuleRun 
   if (pre.help) return { help: renderModuleHelp(manifest, pre.registry) };
   const args = requireValidArgs(manifest, validateModuleArgs(manifest, pre.rest));
   const definition = await loadModuleEntry(record);
+  // Loaded only for a real run: DI (tsyringe, reflect-metadata) is not needed for --help.
+  const { constructAdapters, interfacesToConstruct, selectAdapters } = await import('../wiring/wire-adapters.js');
   const selections = selectAdapters(pre.registry, interfacesToConstruct(manifest.dependencies.interfaces), pre.options.adapterFlags);
   const { services, constructed } = await constructAdapters(selections, pre.env.values);
   return new ModuleRun(pre, manifest, definition, args, services, constructed);

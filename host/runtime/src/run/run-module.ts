@@ -1,5 +1,5 @@
 import { EXIT_CODES, newCorrelationId, PlatformError, withCorrelationId } from '@platform-host/contracts';
-import { HealthServer } from '../health/health-server.js';
+import type { HealthServer } from '../health/health-server.js';
 import { jobStatusPath, writeJobStatus, type JobStatus } from '../health/job-status-file.js';
 import { prepareRun, type ModuleRun, type PrepareRunOptions } from './prepare-run.js';
 
@@ -64,6 +64,8 @@ export async function runModule(options: RunModuleOptions): Promise<number> {
     reportJob('starting');
     await run.start();
     if (!isJob) {
+      // Imported only for services and workers: importing node:http costs tens of milliseconds.
+      const { HealthServer } = await import('../health/health-server.js');
       health = new HealthServer(lifecycle, run.healthTargets());
       const port = await health.listen(run.pre.options.healthPort);
       log.info('Health server listening', { port });

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { HOST_API_VERSION, isInterfaceName, PlatformError, REFS, type InterfaceName, type ModuleType } from '@platform-host/contracts';
+import { HOST_API_VERSION, isInterfaceName, PlatformError, REFS, type ModuleType } from '@platform-host/contracts';
 import { interfaceTemplate } from './adapter-templates.js';
 
 const HOST_RANGE = `^${HOST_API_VERSION.split('.')[0] ?? '1'}.0.0`;
@@ -132,7 +132,7 @@ export function scaffoldAdapter(root: string, rawInterface: string, rawFlag: str
   if (!/^[a-z][a-z0-9-]*$/.test(flag)) throw new PlatformError('PH_ERR_USAGE', `Flag "${rawFlag}" must be kebab-case`);
   const folder = `${REFS[iface].flag}-${flag}`;
   const dir = join(root, 'adapters', folder);
-  const template = interfaceTemplate(iface as InterfaceName, flag);
+  const template = interfaceTemplate(iface, flag);
   const manifest = {
     $schema: '../../schemas/adapter.schema.json',
     name: folder,

@@ -164,7 +164,9 @@ export function describeLoggerConformance(adapterName: string, subject: LoggerCo
       const id = token();
       const password = `pw-value-${randomUUID()}`;
       captured.logger.info(`login-${id}`, { user: 'ada', password, database: { password } });
-      expect(await singleLineWith(captured, `login-${id}`)).to.include('ada').and.not.include(password);
+      expect(await singleLineWith(captured, `login-${id}`))
+        .to.include('ada')
+        .and.not.include(password);
     });
 
     it('flush resolves with nothing logged, and once every entry so far is in the output', async function () {
@@ -172,7 +174,8 @@ export function describeLoggerConformance(adapterName: string, subject: LoggerCo
       await captured.logger.flush();
       const id = token();
       const child = captured.logger.child({ part: 'child' });
-      for (let index = 0; index < 500; index += 1) (index % 2 === 0 ? captured.logger : child).info(`bulk-${id}-${index}.`);
+      for (let index = 0; index < 500; index += 1)
+        (index % 2 === 0 ? captured.logger : child).info(`bulk-${id}-${index}.`);
       await captured.logger.flush();
       const output = await captured.output();
       for (let index = 0; index < 500; index += 1) expect(output).to.include(`bulk-${id}-${index}.`);

@@ -79,13 +79,11 @@ export function describeMetricsConformance(adapterName: string, subject: Conform
     });
 
     it('times work with timed(), returning its result and passing its error through', async function () {
-      expect(await timed(metrics, `${prefix}_work_ms`, async () => 'done')).to.equal('done');
+      expect(await timed(metrics, `${prefix}_work_ms`, () => Promise.resolve('done'))).to.equal('done');
       const failure = new Error('work failed');
       let caught: unknown;
       try {
-        await timed(metrics, `${prefix}_work_ms`, async () => {
-          throw failure;
-        });
+        await timed(metrics, `${prefix}_work_ms`, () => Promise.reject(failure));
       } catch (error) {
         caught = error;
       }

@@ -107,9 +107,13 @@ export function describeSecretsConformance(adapterName: string, subject: Secrets
     });
 
     it('returns every value of a provider holding many keys, read concurrently', async function () {
-      const values = Object.fromEntries(Array.from({ length: 50 }, (_, index) => [`${prefix}KEY_${index}`, `value-${index}-${randomUUID()}`]));
+      const values = Object.fromEntries(
+        Array.from({ length: 50 }, (_, index) => [`${prefix}KEY_${index}`, `value-${index}-${randomUUID()}`]),
+      );
       const secrets = await provider(values);
-      const read = await Promise.all(Object.keys(values).map(async (key) => [key, await secrets.require(key)] as const));
+      const read = await Promise.all(
+        Object.keys(values).map(async (key) => [key, await secrets.require(key)] as const),
+      );
       expect(Object.fromEntries(read)).to.deep.equal(values);
     });
 

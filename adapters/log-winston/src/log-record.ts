@@ -1,0 +1,142 @@
+import { REDACTED, SECRET_FIELD_PATTERN, redactText } from '@platform-host/contracts';
+import type { LogLevel } from '@platform-host/contracts';
+
+/** One log entry, already made safe to print: plain JSON data, secrets redacted. */
+export interface LogRecord {
+  /** ISO 8601, taken when the entry was logged. */
+  readonly timestamp: string;
+  readonly level: LogLevel;
+  readonly module: string;
+  readonly correlationId: string | undefined;
+  readonly message: string;
+  /** Child bindings and caller fields (caller wins on a name clash); empty when there are none. */
+  readonly context: Readonly<Record<string, unknown>>;
+}
+
+/** Plain objects that stand for an `Error`, so the pretty format can print them as errors. */
+const serializedErrors = new WeakSet<object>();
+
+/** Fields deeper than this are replaced by a placeholder. */
+const MAX_DEPTH = 10;
+
+/** The error's `name`, `message`, `stack` (when asked) as a {@link serializedErrors} object. */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly stack?: string;
+  readonly cause?: unknown;
+}
+
+/** True when `value` is the serialized form of an `Error` made by {@link toLoggable}. */
+export function isSerializedError(value: unknown): value is SerializedError {
+  return typeof value === 'object' && value !== null && serializedErrors.has(value);
+}
+
+interface WalkState {
+  readonly includeStacks: boolean;
+  /** Objects on the path from the root to the current value (a repeat means a cycle). */
+  readonly ancestors: Set<object>;
+}
+
+/**
+ * A copy of `value` that `JSON.stringify` can print: cycles become `"[Circular]"`, BigInts strings,
+ * Errors `{ name, message, code?, stack?, cause? }`, Dates ISO strings, Maps objects, Sets arrays;
+ * registered secret values and the values of credential-looking keys are replaced by `[REDACTED]`.
+ */
+export function toLoggable(value: unknown, includeStacks: boolean): unknown {
+  return walk(value, 0, { includeStacks, ancestors: new Set() });
+}
+
+function walk(value: unknown, depth: number, state: WalkState): unknown {
+  switch (typeof value) {
+    case 'string':
+      return redactText(value);
+    case 'number':
+      return Number.isFinite(value) ? value : String(value);
+    case 'bigint':
+      return value.toString();
+    case 'boolean':
+    case 'undefined':
+      return value;
+    case 'symbol':
+      return value.toString();
+    case 'function':
+      return `[Function ${value.name || 'anonymous'}]`;
+  }
+  if (value === null) return null;
+  const object = value as object;
+  if (state.ancestors.has(object)) return '[Circular]';
+  if (object instanceof Date) return Number.isNaN(object.getTime()) ? 'Invalid Date' : object.toISOString();
+  if (ArrayBuffer.isView(object)) return `[${object.constructor.name} ${object.byteLength} bytes]`;
+  if (depth >= MAX_DEPTH) return Array.isArray(object) ? '[Array]' : '[Object]';
+
+  state.ancestors.add(object);
+  try {
+    if (object instanceof Error) return walkError(object, depth, state);
+    if (Array.isArray(object)) return object.map((item: unknown) => walk(item, depth + 1, state));
+    if (object instanceof Set) return [...object].map((item: unknown) => walk(item, depth + 1, state));
+    if (object instanceof Map)
+      return walkEntries(
+        [...object].map(([key, item]) => [String(key), item]),
+        depth,
+        state,
+      );
+    const toJSON = (object as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') return walk(toJSON.call(object), depth + 1, state);
+    return walkEntries(Object.entries(object), depth, state);
+  } finally {
+    state.ancestors.delete(object);
+  }
+}
+
+function walkEntries(
+  entries: ReadonlyArray<readonly [string, unknown]>,
+  depth: number,
+  state: WalkState,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of entries) {
+    out[key] = isCredentialField(key, item) ? REDACTED : walk(item, depth + 1, state);
+  }
+  return out;
+}
+
+function walkError(error: Error, depth: number, state: WalkState): SerializedError {
+  const { code } = error as Error & { code?: unknown };
+  const out: { -readonly [K in keyof SerializedError]: SerializedError[K] } = {
+    name: redactText(error.name),
+    message: redactText(error.message),
+  };
+  if (typeof code === 'string') out.code = code;
+  if (state.includeStacks && typeof error.stack === 'string') out.stack = redactText(error.stack);
+  if (error.cause !== undefined) out.cause = walk(error.cause, depth + 1, state);
+  serializedErrors.add(out);
+  return out;
+}
+
+/** Same rule as the contracts' `redactFields`: a credential-looking name with a value is hidden. */
+function isCredentialField(key: string, value: unknown): boolean {
+  return value !== undefined && value !== null && SECRET_FIELD_PATTERN.test(key);
+}
+
+/**
+ * Merges child bindings and caller fields into the loggable `context` of one entry. The `module`
+ * binding is not part of the context (it becomes the entry's `module`).
+ */
+export function buildContext(
+  bindings: Readonly<Record<string, unknown>>,
+  fields: Readonly<Record<string, unknown>> | undefined,
+  includeStacks: boolean,
+): Record<string, unknown> {
+  // An Error passed where fields are expected has no enumerable fields worth printing.
+  const callerFields = fields instanceof Error ? { error: fields } : fields;
+  const merged: Record<string, unknown> = { ...bindings, ...callerFields };
+  if (!(callerFields !== undefined && Object.hasOwn(callerFields, 'module'))) delete merged['module'];
+  try {
+    return toLoggable(merged, includeStacks) as Record<string, unknown>;
+  } catch (error) {
+    // A getter that throws, a Proxy that refuses: log the entry anyway and say why the fields are missing.
+    return { log_fields_error: `fields could not be serialized: ${redactText(String(error))}` };
+  }
+}
