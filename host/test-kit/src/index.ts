@@ -8,3 +8,5 @@ export * from './conformance/secrets.js';
 export * from './wait-for.js';
 export * from './conformance/subject.js';
 export * from './module-harness.js';
+export * from './data-factory.js';
+export * from './real-services.js';

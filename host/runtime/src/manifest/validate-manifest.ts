@@ -33,6 +33,9 @@ export function hostCompatibilityProblem(kind: PluginKind, name: string, range: 
  * Validates one manifest's JSON: schema (strict, all issues), then host API compatibility, then
  * rules that need the host (module argument names must not shadow global flags).
  */
+export function validateManifest(kind: 'module', json: unknown): Extract<ManifestValidation, { kind: 'module' }>;
+export function validateManifest(kind: 'adapter', json: unknown): Extract<ManifestValidation, { kind: 'adapter' }>;
+export function validateManifest(kind: PluginKind, json: unknown): ManifestValidation;
 export function validateManifest(kind: PluginKind, json: unknown): ManifestValidation {
   if (kind === 'module') {
     const parsed = moduleManifestSchema.safeParse(json);
