@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { StartedTestContainer } from 'testcontainers';
 
 /** The real servers integration tests use. */
@@ -17,12 +18,15 @@ interface ContainerRecipe {
 interface ServiceSpec {
   /** Env vars that, when all set, point at an existing server (native or remote). */
   readonly envKeys: readonly string[];
+  /** host:port of the server named by those env vars, to check that it answers. */
+  address(env: NodeJS.ProcessEnv): { host: string; port: number } | undefined;
   readonly container: ContainerRecipe;
 }
 
 const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   postgres: {
     envKeys: ['DB_POSTGRES_URL'],
+    address: (env) => urlAddress(env.DB_POSTGRES_URL, 5432),
     container: {
       image: 'postgres:16',
       port: 5432,
@@ -33,6 +37,7 @@ const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   redis: {
     envKeys: ['CACHE_REDIS_URL'],
+    address: (env) => urlAddress(env.CACHE_REDIS_URL, 6379),
     container: {
       image: 'redis:7',
       port: 6379,
@@ -42,6 +47,7 @@ const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   kafka: {
     envKeys: ['MQ_KAFKA_BOOTSTRAP_SERVERS'],
+    address: (env) => hostPort(env.MQ_KAFKA_BOOTSTRAP_SERVERS?.split(',')[0], 9092),
     container: {
       image: 'apache/kafka:3.9.1',
       port: 9092,
@@ -51,6 +57,7 @@ const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   cassandra: {
     envKeys: ['DB_CASSANDRA_HOSTS'],
+    address: (env) => hostPort(env.DB_CASSANDRA_HOSTS?.split(',')[0], 9042),
     container: {
       image: 'cassandra:5.0',
       port: 9042,
@@ -61,6 +68,7 @@ const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
   },
   'object-store': {
     envKeys: ['FS_MINIO_ENDPOINT', 'FS_MINIO_ACCESS_KEY', 'FS_MINIO_SECRET_KEY'],
+    address: (env) => urlAddress(env.FS_MINIO_ENDPOINT, 9000),
     container: {
       image: 'minio/minio:latest',
       port: 9000,
@@ -76,6 +84,36 @@ const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
     },
   },
 };
+
+function urlAddress(value: string | undefined, defaultPort: number): { host: string; port: number } | undefined {
+  if (!value) return undefined;
+  try {
+    const url = new URL(value);
+    return { host: url.hostname, port: url.port === '' ? defaultPort : Number(url.port) };
+  } catch {
+    return undefined;
+  }
+}
+
+function hostPort(value: string | undefined, defaultPort: number): { host: string; port: number } | undefined {
+  if (!value) return undefined;
+  const [host = '', port] = value.trim().split(':');
+  return { host, port: port === undefined ? defaultPort : Number(port) };
+}
+
+/** True when a TCP connection to host:port succeeds within `timeoutMs`. */
+export function answers(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
 
 /** True when CI demands real servers: a missing one fails instead of skipping. */
 export function infraRequired(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -138,8 +176,14 @@ export function useRealService(name: ServiceName): () => Record<string, string> 
   before(async function () {
     this.timeout(240_000);
     resolved = await realService(name);
-    if (resolved) return;
-    if (infraRequired()) throw new Error(`${missingServiceMessage(name)} — required because PLATFORM_TEST_REQUIRE_INFRA=1`);
+    const address = resolved ? SERVICES[name].address(resolved) : undefined;
+    let problem = resolved ? undefined : missingServiceMessage(name);
+    if (address && !(await answers(address.host, address.port))) {
+      problem = `${name} at ${address.host}:${address.port} (from ${SERVICES[name].envKeys[0] ?? ''}) does not answer`;
+      resolved = undefined;
+    }
+    if (problem === undefined) return;
+    if (infraRequired()) throw new Error(`${problem} — required because PLATFORM_TEST_REQUIRE_INFRA=1`);
     this.skip();
   });
   return () => {

@@ -79,7 +79,8 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
     afterEach(async function () {
       const dropping = tables;
       tables = [];
-      if (dropping.length > 0 && db.isConnected()) await db.execute(`DROP TABLE IF EXISTS ${dropping.join(', ')} CASCADE`);
+      if (dropping.length > 0 && db.isConnected())
+        await db.execute(`DROP TABLE IF EXISTS ${dropping.join(', ')} CASCADE`);
     });
 
     after(async function () {
@@ -155,7 +156,16 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
       it('returns 0 for DDL and the rows affected by INSERT, UPDATE and DELETE', async function () {
         const table = tableName();
         expect(await db.execute(`CREATE TABLE ${table} (id integer PRIMARY KEY, name text)`)).to.equal(0);
-        expect(await db.execute(`INSERT INTO ${table} (id, name) VALUES ($1, $2), ($3, $4), ($5, $6)`, [1, 'a', 2, 'b', 3, 'c'])).to.equal(3);
+        expect(
+          await db.execute(`INSERT INTO ${table} (id, name) VALUES ($1, $2), ($3, $4), ($5, $6)`, [
+            1,
+            'a',
+            2,
+            'b',
+            3,
+            'c',
+          ]),
+        ).to.equal(3);
         expect(await db.execute(`UPDATE ${table} SET name = $1 WHERE id >= $2`, ['z', 2])).to.equal(2);
         expect(await db.execute(`UPDATE ${table} SET name = 'none' WHERE id > 100`)).to.equal(0);
         expect(await db.execute(`DELETE FROM ${table} WHERE id = $1`, [1])).to.equal(1);
@@ -171,7 +181,10 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
       it('returns the first row from fetchOne when the query returns several', async function () {
         const table = await simpleTable();
         await db.execute(`INSERT INTO ${table} (id, name) VALUES (1, 'one'), (2, 'two'), (3, 'three')`);
-        expect(await db.fetchOne(`SELECT id, name FROM ${table} ORDER BY id DESC`)).to.deep.equal({ id: 3, name: 'three' });
+        expect(await db.fetchOne(`SELECT id, name FROM ${table} ORDER BY id DESC`)).to.deep.equal({
+          id: 3,
+          name: 'three',
+        });
       });
 
       it('returns every row in query order from fetchAll, and an empty array when there are none', async function () {
@@ -183,13 +196,18 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
           { id: 2, name: 'two' },
           { id: 3, name: null },
         ]);
-        expect(await db.fetchAll(`SELECT id FROM ${table} WHERE id > $1 ORDER BY id`, [1])).to.deep.equal([{ id: 2 }, { id: 3 }]);
+        expect(await db.fetchAll(`SELECT id FROM ${table} WHERE id > $1 ORDER BY id`, [1])).to.deep.equal([
+          { id: 2 },
+          { id: 3 },
+        ]);
       });
 
       it('keeps every row of many concurrent inserts', async function () {
         const table = await simpleTable();
         const ids = Array.from({ length: 50 }, (_, index) => index + 1);
-        const affected = await Promise.all(ids.map((id) => db.execute(`INSERT INTO ${table} (id, name) VALUES ($1, $2)`, [id, `n${id}`])));
+        const affected = await Promise.all(
+          ids.map((id) => db.execute(`INSERT INTO ${table} (id, name) VALUES ($1, $2)`, [id, `n${id}`])),
+        );
         expect(affected).to.deep.equal(ids.map(() => 1));
         const rows = await db.fetchAll<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`);
         expect(rows.map((row) => row.id)).to.deep.equal(ids);
@@ -204,7 +222,10 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
       it('reports a unique violation as PH_ERR_DB_QUERY with SQLSTATE 23505 reachable', async function () {
         const table = await simpleTable();
         await db.execute(`INSERT INTO ${table} (id, name) VALUES (1, 'first')`);
-        const error = await expectCode(db.execute(`INSERT INTO ${table} (id, name) VALUES (1, 'again')`), 'PH_ERR_DB_QUERY');
+        const error = await expectCode(
+          db.execute(`INSERT INTO ${table} (id, name) VALUES (1, 'again')`),
+          'PH_ERR_DB_QUERY',
+        );
         expect(sqlStateOf(error)).to.equal('23505');
         expect(await countRows(db, table)).to.equal(1);
       });
@@ -238,14 +259,18 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
         }
         const rows = await db.fetchAll<{ name: string }>(`SELECT name FROM ${table} ORDER BY id`);
         expect(rows.map((row) => row.name)).to.deep.equal(texts);
-        expect(await db.fetchOne(`SELECT id FROM ${table} WHERE name = $1`, [texts[2] as string])).to.deep.equal({ id: 2 });
+        expect(await db.fetchOne(`SELECT id FROM ${table} WHERE name = $1`, [texts[2] as string])).to.deep.equal({
+          id: 2,
+        });
       });
 
       it('stores an SQL injection attempt passed as a parameter literally', async function () {
         const table = await simpleTable();
         const attack = `x'); DROP TABLE ${table}; --`;
         await db.execute(`INSERT INTO ${table} (id, name) VALUES ($1, $2)`, [1, attack]);
-        expect(await db.fetchOne(`SELECT name FROM ${table} WHERE name = $1`, [attack])).to.deep.equal({ name: attack });
+        expect(await db.fetchOne(`SELECT name FROM ${table} WHERE name = $1`, [attack])).to.deep.equal({
+          name: attack,
+        });
         expect(await db.fetchOne(`SELECT id FROM ${table} WHERE name = $1`, [`' OR '1'='1`])).to.equal(null);
         expect(await countRows(db, table)).to.equal(1);
       });
@@ -265,7 +290,9 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
         const row = await db.fetchOne<{ at: unknown }>(`SELECT at FROM ${table} WHERE id = 1`);
         expect(row?.at).to.be.instanceOf(Date);
         expect((row?.at as Date).getTime()).to.equal(at.getTime());
-        const later = await db.fetchOne(`SELECT id FROM ${table} WHERE at > $1`, [new Date('2026-01-15T10:11:12.000Z')]);
+        const later = await db.fetchOne(`SELECT id FROM ${table} WHERE at > $1`, [
+          new Date('2026-01-15T10:11:12.000Z'),
+        ]);
         expect(later).to.deep.equal({ id: 1 });
       });
 
@@ -281,10 +308,19 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
 
       it('binds booleans, numbers and bytes', async function () {
         const table = tableName();
-        await db.execute(`CREATE TABLE ${table} (id integer PRIMARY KEY, flag boolean, ratio double precision, data bytea)`);
+        await db.execute(
+          `CREATE TABLE ${table} (id integer PRIMARY KEY, flag boolean, ratio double precision, data bytea)`,
+        );
         const bytes = Uint8Array.from({ length: 256 }, (_, index) => index);
-        await db.execute(`INSERT INTO ${table} (id, flag, ratio, data) VALUES ($1, $2, $3, $4)`, [1, true, -0.125, bytes]);
-        const row = await db.fetchOne<{ flag: unknown; ratio: unknown; data: unknown }>(`SELECT flag, ratio, data FROM ${table}`);
+        await db.execute(`INSERT INTO ${table} (id, flag, ratio, data) VALUES ($1, $2, $3, $4)`, [
+          1,
+          true,
+          -0.125,
+          bytes,
+        ]);
+        const row = await db.fetchOne<{ flag: unknown; ratio: unknown; data: unknown }>(
+          `SELECT flag, ratio, data FROM ${table}`,
+        );
         expect(row?.flag).to.equal(true);
         expect(row?.ratio).to.equal(-0.125);
         expect(bytesOf(row?.data)).to.deep.equal(Array.from(bytes));
@@ -429,7 +465,9 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
         const rows = eventRows(1000);
         expect(await db.bulkInsert(table, rows)).to.equal(1000);
         expect(await countRows(db, table)).to.equal(1000);
-        const stored = await db.fetchAll(`SELECT id, name, payload, at, note FROM ${table} WHERE id IN (0, 7, 999) ORDER BY id`);
+        const stored = await db.fetchAll(
+          `SELECT id, name, payload, at, note FROM ${table} WHERE id IN (0, 7, 999) ORDER BY id`,
+        );
         expect(stored).to.deep.equal([rows[0], rows[7], rows[999]]);
       });
 
@@ -484,7 +522,11 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
         );
         const rows = Array.from({ length: 100 }, (_, index) => ({ id: index, price: index, qty: 3 }));
         expect(await db.bulkInsert(table, rows)).to.equal(100);
-        expect(await db.bulkInsert(table, [{ id: 1000, price: 5, qty: 2, ignored: 'x' }], { columns: ['id', 'price', 'qty'] })).to.equal(1);
+        expect(
+          await db.bulkInsert(table, [{ id: 1000, price: 5, qty: 2, ignored: 'x' }], {
+            columns: ['id', 'price', 'qty'],
+          }),
+        ).to.equal(1);
         expect(await db.fetchOne(`SELECT total FROM ${table} WHERE id = 7`)).to.deep.equal({ total: 21 });
         expect(await db.fetchOne(`SELECT total FROM ${table} WHERE id = 1000`)).to.deep.equal({ total: 10 });
         expect(await countRows(db, table, 'WHERE created_at IS NOT NULL')).to.equal(101);

@@ -1,0 +1,617 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import postgres from 'postgres';
+import { PlatformError } from '@platform-host/contracts';
+import type { BulkInsertOptions, Database, HealthCheckResult, Logger, Row, SqlParam } from '@platform-host/contracts';
+import { parseArrayLiteral } from './array-literal-parser.js';
+import type { ElementParser } from './array-literal-parser.js';
+import { copyLine, jsonText, scalarText } from './copy-text-format.js';
+import type { ColumnKind } from './copy-text-format.js';
+import { PostgresQueryError, queryError, statementSummary } from './query-error.js';
+import { quoteIdentifier, quoteTableName } from './sql-identifiers.js';
+
+/** Options of {@link PostgresDatabase}. */
+export interface PostgresDatabaseOptions {
+  /** `postgres://user:password@host:port/database`. Never logged or put in error messages. */
+  readonly url: string;
+  /** Connections `connect()` opens up front and keeps (postgres.js itself has no minimum). Default 2. */
+  readonly poolMin?: number;
+  /** Maximum pooled connections. Default 10. */
+  readonly poolMax?: number;
+  /** `statement_timeout` of every connection in milliseconds; 0 disables it. Default 30000. */
+  readonly statementTimeoutMs?: number;
+  /** `application_name` reported to the server. Default `platform-host`. */
+  readonly applicationName?: string;
+  /** How long `healthCheck()` waits for `SELECT 1`. Default 3000 ms. */
+  readonly healthCheckTimeoutMs?: number;
+  /** How long opening one connection may take, in seconds. Default 10. */
+  readonly connectTimeoutSeconds?: number;
+  /**
+   * `false` makes `bulkInsert` use batched multi-row INSERTs instead of COPY, for proxies that do
+   * not support COPY. Default true.
+   */
+  readonly useCopy?: boolean;
+  /** Receives server notices (debug) and COPY fallbacks (info). */
+  readonly logger?: Logger;
+}
+
+type Sql = postgres.Sql;
+type TransactionSql = postgres.TransactionSql;
+type Executor = Sql | TransactionSql;
+type DriverParam = postgres.ParameterOrJSON<never>;
+
+/** The most parameters one statement may carry (a 16-bit count in the wire protocol). */
+const MAX_PARAMETERS = 65_534;
+/** Rows per INSERT of the bulk-insert fallback, before the parameter limit applies. */
+const INSERT_BATCH_ROWS = 1_000;
+/** Rows encoded per chunk written to a COPY stream. */
+const COPY_CHUNK_ROWS = 1_000;
+/** SQLSTATEs with which a server refuses COPY into a target that INSERT may still accept. */
+const COPY_REFUSED_STATES: ReadonlySet<string> = new Set(['0A000', '42809']);
+
+const OID = { int8: 20, json: 114, jsonb: 3802, text: 25, varchar: 1043, bytea: 17 } as const;
+/** box[] is the one built-in array type whose elements are separated by `;`. */
+const BOX_ARRAY_OID = 1020;
+
+/** int8 as a JavaScript number when it is exact, else a bigint (as PGlite returns it). */
+function parseInt8(raw: string): number | bigint {
+  const value = Number(raw);
+  return Number.isSafeInteger(value) ? value : BigInt(raw);
+}
+
+/** Text parameters: objects and arrays bound to a text placeholder are sent as JSON, not "[object Object]". */
+function textParam(value: unknown): string {
+  return typeof value === 'object' && value !== null ? scalarText(value) : String(value);
+}
+
+/** Type handlers given to postgres.js: they apply to parameters by the type the server infers. */
+const DRIVER_TYPES = {
+  int8: { to: OID.int8, from: [OID.int8], serialize: (value: unknown) => String(value), parse: parseInt8 },
+  // Strings bound to json/jsonb are JSON text already; everything else is serialized.
+  json: {
+    to: OID.jsonb,
+    from: [OID.json, OID.jsonb],
+    serialize: (value: unknown) => (typeof value === 'string' ? value : jsonText(value)),
+    parse: (raw: string): unknown => JSON.parse(raw),
+  },
+  text: { to: OID.text, from: [] as number[], serialize: textParam, parse: (raw: string) => raw },
+  varchar: { to: OID.varchar, from: [] as number[], serialize: textParam, parse: (raw: string) => raw },
+};
+
+/** The parts of postgres.js's parsed options that hold its type parsers (filled when a connection opens). */
+interface DriverTypeTables {
+  readonly parsers: Record<number, ElementParser>;
+  readonly shared: { readonly typeArrayMap: Readonly<Record<string, number>> };
+}
+
+/**
+ * Replaces postgres.js's array parsers, which turn NULL elements into `'NULL'`, `NaN` or `false`,
+ * by {@link parseArrayLiteral}. postgres.js registers an array parser per element type when its
+ * first connection opens and never replaces one that exists, so this runs once after connecting.
+ */
+function installArrayParsers(sql: Sql): void {
+  const tables = sql.options as unknown as DriverTypeTables;
+  for (const [elementOid, arrayOid] of Object.entries(tables.shared.typeArrayMap)) {
+    const element = Number(elementOid);
+    const delimiter = arrayOid === BOX_ARRAY_OID ? ';' : ',';
+    tables.parsers[arrayOid] = (raw: string): unknown => {
+      try {
+        return parseArrayLiteral(raw, tables.parsers[element], delimiter);
+      } catch {
+        return raw;
+      }
+    };
+  }
+}
+
+/**
+ * Where the URL points, for messages: `db.example.com:5432/app`. Everything up to the last `@` is
+ * cut first, so no part of the credentials survives even when the password holds an unencoded `@`.
+ */
+function describeServer(url: string): string {
+  const withoutScheme = url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  const afterCredentials = withoutScheme.slice(withoutScheme.lastIndexOf('@') + 1);
+  const hostAndPath = afterCredentials.split(/[?#]/)[0] ?? '';
+  return hostAndPath === '' ? 'localhost' : hostAndPath;
+}
+
+interface TargetColumn {
+  readonly name: string;
+  readonly typeOid: number;
+  readonly category: string;
+  readonly generated: boolean;
+}
+
+/** What `bulkInsert` needs to know about its target before choosing COPY or INSERT. */
+interface BulkTarget {
+  /** False when the catalog has no such relation (the statement then reports the server's error). */
+  readonly found: boolean;
+  /** COPY into it is possible: a table (not a view), and no listed column is generated. */
+  readonly copyable: boolean;
+  /** Kind of every listed column, in order. */
+  readonly kinds: readonly ColumnKind[];
+}
+
+function columnKind(column: TargetColumn | undefined): ColumnKind {
+  if (column === undefined) return 'scalar';
+  if (column.typeOid === OID.json || column.typeOid === OID.jsonb) return 'json';
+  if (column.typeOid === OID.bytea) return 'bytea';
+  return column.category === 'A' ? 'array' : 'scalar';
+}
+
+/**
+ * The `--db postgres` {@link Database}: PostgreSQL through postgres.js.
+ *
+ * - **Pool**: postgres.js opens connections lazily up to `poolMax`. `connect()` opens `poolMin`
+ *   connections at once (at least one), so a wrong URL, password or database fails at startup, and
+ *   they stay open (no idle timeout). Every connection gets `statement_timeout` and
+ *   `application_name` as startup parameters.
+ * - **Queries**: `$n` placeholders with bound parameters only (`sql.unsafe(text, params)`).
+ *   Objects are sent as JSON, arrays as a PostgreSQL array or as JSON depending on the type the
+ *   server infers for the placeholder; a string bound to json/jsonb is taken as JSON text. A
+ *   statement without parameters may hold several statements (simple protocol; the result is that
+ *   of the last one). `int8` comes back as a number when exact, else a bigint; `numeric` as a string;
+ *   json/jsonb parsed; timestamps and dates as `Date`; `bytea` as `Buffer`.
+ * - **Transactions**: `transaction(work)` runs `work` on one reserved connection (postgres.js
+ *   `begin`), found by every call inside `work` through AsyncLocalStorage; nested calls are
+ *   savepoints. A statement that failed inside `work` fails the transaction even if `work` caught it
+ *   (the server has aborted it anyway).
+ * - **bulkInsert**: `COPY ... FROM STDIN` in text format inside a transaction (or a savepoint of the
+ *   caller's). With `onConflict: 'ignore'` the rows are copied into a temporary table holding just
+ *   the listed columns, then `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. When COPY cannot be used
+ *   (a view, a generated column listed, or the server refusing COPY with 0A000/42809) it falls back
+ *   to batched multi-row INSERTs in the same transaction.
+ * - **Errors**: {@link PostgresQueryError} (`PH_ERR_DB_QUERY` with `sqlState`); before `connect()`
+ *   and after `disconnect()`, `PH_ERR_NOT_CONNECTED`. Parameters are never logged.
+ */
+export class PostgresDatabase implements Database {
+  readonly #url: string;
+  readonly #server: string;
+  readonly #poolMin: number;
+  readonly #poolMax: number;
+  readonly #statementTimeoutMs: number;
+  readonly #applicationName: string;
+  readonly #healthCheckTimeoutMs: number;
+  readonly #connectTimeoutSeconds: number;
+  readonly #useCopy: boolean;
+  readonly #logger: Logger | undefined;
+  readonly #transactions = new AsyncLocalStorage<TransactionSql>();
+  #sql: Sql | undefined;
+  #connecting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: PostgresDatabaseOptions) {
+    const poolMin = options.poolMin ?? 2;
+    const poolMax = options.poolMax ?? 10;
+    const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+    if (!Number.isSafeInteger(poolMax) || poolMax < 1)
+      throw new RangeError(`PostgresDatabase poolMax must be an integer of at least 1, got ${poolMax}`);
+    if (!Number.isSafeInteger(poolMin) || poolMin < 0 || poolMin > poolMax) {
+      throw new RangeError(
+        `PostgresDatabase poolMin must be an integer from 0 to poolMax (${poolMax}), got ${poolMin}`,
+      );
+    }
+    if (!Number.isSafeInteger(statementTimeoutMs) || statementTimeoutMs < 0) {
+      throw new RangeError(
+        `PostgresDatabase statementTimeoutMs must be an integer of at least 0, got ${statementTimeoutMs}`,
+      );
+    }
+    this.#url = options.url;
+    this.#server = describeServer(options.url);
+    this.#poolMin = poolMin;
+    this.#poolMax = poolMax;
+    this.#statementTimeoutMs = statementTimeoutMs;
+    this.#applicationName = options.applicationName ?? 'platform-host';
+    this.#healthCheckTimeoutMs = options.healthCheckTimeoutMs ?? 3_000;
+    this.#connectTimeoutSeconds = options.connectTimeoutSeconds ?? 10;
+    this.#useCopy = options.useCopy ?? true;
+    this.#logger = options.logger;
+  }
+
+  async connect(): Promise<void> {
+    if (this.#sql !== undefined) return;
+    this.#connecting ??= this.#open().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #open(): Promise<void> {
+    await this.#closing;
+    let sql: Sql;
+    try {
+      sql = postgres(this.#url, {
+        max: this.#poolMax,
+        idle_timeout: 0,
+        connect_timeout: this.#connectTimeoutSeconds,
+        connection: { application_name: this.#applicationName, statement_timeout: this.#statementTimeoutMs },
+        types: DRIVER_TYPES,
+        onnotice: (notice) =>
+          this.#logger?.debug('PostgreSQL notice', {
+            severity: notice.severity,
+            code: notice.code,
+            message: notice.message,
+          }),
+      });
+    } catch {
+      // The driver's URL errors can quote the URL (and its password): none of it is passed on.
+      throw new PlatformError('PH_ERR_CONFIG_INVALID', 'DB_POSTGRES_URL is not a valid PostgreSQL connection URL', {
+        hint: 'Use postgres://user:password@host:port/database (percent-encode special characters in the password).',
+      });
+    }
+    try {
+      const warm = Math.max(1, this.#poolMin);
+      await Promise.all(Array.from({ length: warm }, () => sql.unsafe('SELECT 1')));
+    } catch (error) {
+      await sql.end({ timeout: 0 }).catch(() => undefined);
+      const wrapped = queryError(error, 'SELECT 1');
+      const sqlState = wrapped instanceof PostgresQueryError ? wrapped.sqlState : undefined;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new PostgresQueryError(`Could not connect to PostgreSQL at ${this.#server}: ${reason}`, {
+        ...(sqlState === undefined ? {} : { sqlState }),
+        cause: error,
+        hint: 'Check DB_POSTGRES_URL (host, port, database, user, password) and that the server is running.',
+      });
+    }
+    installArrayParsers(sql);
+    this.#sql = sql;
+  }
+
+  async disconnect(): Promise<void> {
+    await this.#connecting?.catch(() => undefined);
+    const sql = this.#sql;
+    this.#sql = undefined;
+    if (sql !== undefined) {
+      this.#closing = sql.end({ timeout: 5 }).finally(() => {
+        this.#closing = undefined;
+      });
+    }
+    await this.#closing;
+  }
+
+  isConnected(): boolean {
+    return this.#sql !== undefined;
+  }
+
+  async execute(sql: string, params: readonly SqlParam[] = []): Promise<number> {
+    const result = await this.#run('execute', sql, params);
+    return result.count ?? 0;
+  }
+
+  async fetchOne<T extends Row = Row>(sql: string, params: readonly SqlParam[] = []): Promise<T | null> {
+    const result = await this.#run('fetchOne', sql, params);
+    return (result[0] as T | undefined) ?? null;
+  }
+
+  async fetchAll<T extends Row = Row>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
+    const result = await this.#run('fetchAll', sql, params);
+    return Array.from(result) as T[];
+  }
+
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    const outer = this.#transactions.getStore();
+    const sql = this.#requireSql('transaction');
+    let workError: { readonly error: unknown } | undefined;
+    const scope = (tx: TransactionSql): Promise<{ readonly value: T }> =>
+      this.#transactions.run(tx, async () => {
+        try {
+          // Wrapped so postgres.js does not treat a returned array as a list of queries.
+          return { value: await work() };
+        } catch (error) {
+          workError = { error };
+          throw error;
+        }
+      });
+    try {
+      const result = outer === undefined ? await sql.begin(scope) : await outer.savepoint(scope);
+      return result.value;
+    } catch (error) {
+      if (workError !== undefined && workError.error === error) throw error;
+      throw queryError(error, outer === undefined ? 'BEGIN … COMMIT' : 'SAVEPOINT … RELEASE');
+    }
+  }
+
+  async bulkInsert(table: string, rows: readonly Row[], options: BulkInsertOptions = {}): Promise<number> {
+    this.#requireSql('bulkInsert');
+    const context = `bulkInsert into ${JSON.stringify(table)}`;
+    const target = quoteTableName(table, context);
+    if (rows.length === 0) return 0;
+    const columns = resolveColumns(rows, options.columns, context);
+    const columnList = columns.map((column) => quoteIdentifier(column, 'column', context)).join(', ');
+    const ignoreConflicts = options.onConflict === 'ignore';
+    return this.transaction(async () => {
+      const info = this.#useCopy ? await this.#describeTarget(target, columns) : undefined;
+      if (info !== undefined && (info.copyable || !info.found)) {
+        try {
+          // A savepoint, so that a refused COPY leaves the transaction usable for the fallback.
+          return await this.transaction(() =>
+            ignoreConflicts
+              ? this.#copyIgnoringConflicts(target, columnList, columns, rows, info.kinds)
+              : this.#copy(target, columnList, columns, rows, info.kinds).then(() => rows.length),
+          );
+        } catch (error) {
+          if (!(
+            error instanceof PostgresQueryError &&
+            error.sqlState !== undefined &&
+            COPY_REFUSED_STATES.has(error.sqlState)
+          ))
+            throw error;
+          this.#logger?.info('COPY refused, falling back to batched INSERT', { table, sqlState: error.sqlState });
+        }
+      }
+      return this.#insertBatches(target, columnList, columns, rows, ignoreConflicts);
+    });
+  }
+
+  async healthCheck(): Promise<HealthCheckResult> {
+    const sql = this.#sql;
+    if (sql === undefined) return { ok: false, detail: 'not connected (connect() has not run, or disconnect() has)' };
+    const query = sql.unsafe('SELECT 1');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<HealthCheckResult>((resolve) => {
+      timer = setTimeout(() => {
+        query.cancel();
+        resolve({
+          ok: false,
+          detail: `PostgreSQL at ${this.#server} did not answer SELECT 1 within ${this.#healthCheckTimeoutMs} ms`,
+        });
+      }, this.#healthCheckTimeoutMs);
+      timer.unref();
+    });
+    const answered = query.then(
+      (): HealthCheckResult => ({ ok: true }),
+      (error: unknown): HealthCheckResult => ({ ok: false, detail: queryError(error, 'SELECT 1').message }),
+    );
+    try {
+      return await Promise.race([answered, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #requireSql(method: string): Sql {
+    const sql = this.#sql;
+    if (sql === undefined) {
+      throw new PlatformError(
+        'PH_ERR_NOT_CONNECTED',
+        `PostgresDatabase.${method}() was called before connect() or after disconnect()`,
+        {
+          hint: 'The host connects adapters before running a module; in tests, await db.connect() first.',
+        },
+      );
+    }
+    return sql;
+  }
+
+  /** The transaction's connection inside `transaction()`, else the pool. */
+  #executor(method: string): Executor {
+    const sql = this.#requireSql(method);
+    return this.#transactions.getStore() ?? sql;
+  }
+
+  async #run(method: string, statement: string, params: readonly unknown[]): Promise<postgres.RowList<Row[]>> {
+    const executor = this.#executor(method);
+    const driverParams = params.map((value, index) => driverParam(executor, value, index, statement));
+    try {
+      return await executor.unsafe<Row[]>(statement, driverParams);
+    } catch (error) {
+      throw queryError(error, statement);
+    }
+  }
+
+  async #describeTarget(target: string, columns: readonly string[]): Promise<BulkTarget> {
+    const catalog = await this.#run(
+      'bulkInsert',
+      `SELECT c.relkind::text AS relkind, a.attname::text AS name,
+              (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END)::int4 AS type_oid,
+              t.typcategory::text AS category, a.attgenerated <> '' AS generated
+         FROM pg_catalog.pg_class c
+         LEFT JOIN pg_catalog.pg_attribute a
+           ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY($2::text[])
+         LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+        WHERE c.oid = to_regclass($1)`,
+      [target, columns],
+    );
+    const first = catalog[0];
+    if (first === undefined) return { found: false, copyable: false, kinds: columns.map(() => 'scalar') };
+    const byName = new Map<string, TargetColumn>();
+    for (const row of catalog) {
+      if (typeof row.name !== 'string') continue;
+      byName.set(row.name, {
+        name: row.name,
+        typeOid: Number(row.type_oid),
+        category: String(row.category),
+        generated: row.generated === true,
+      });
+    }
+    const relkind = String(first.relkind);
+    const anyGenerated = columns.some((column) => byName.get(column)?.generated === true);
+    return {
+      found: true,
+      copyable: (relkind === 'r' || relkind === 'p') && !anyGenerated,
+      kinds: columns.map((column) => columnKind(byName.get(column))),
+    };
+  }
+
+  async #copy(
+    target: string,
+    columnList: string,
+    columns: readonly string[],
+    rows: readonly Row[],
+    kinds: readonly ColumnKind[],
+  ): Promise<void> {
+    const statement = `COPY ${target} (${columnList}) FROM STDIN`;
+    const executor = this.#executor('bulkInsert');
+    const query = executor.unsafe(statement);
+    const serverFailure = watchRejection(query);
+    try {
+      const stream = await query.writable();
+      const written = pipeline(Readable.from(copyChunks(rows, columns, kinds)), stream);
+      written.catch(() => undefined);
+      await Promise.race([written, serverFailure]);
+    } catch (error) {
+      throw queryError(error, statement);
+    }
+  }
+
+  async #copyIgnoringConflicts(
+    target: string,
+    columnList: string,
+    columns: readonly string[],
+    rows: readonly Row[],
+    kinds: readonly ColumnKind[],
+  ): Promise<number> {
+    // Only the listed columns, without defaults: a serial default copied along would draw from the
+    // target's sequence once more per row.
+    const staging = `"ph_bulk_${randomBytes(6).toString('hex')}"`;
+    await this.#run(
+      'bulkInsert',
+      `CREATE TEMPORARY TABLE ${staging} ON COMMIT DROP AS SELECT ${columnList} FROM ${target} WITH NO DATA`,
+      [],
+    );
+    await this.#copy(staging, columnList, columns, rows, kinds);
+    const inserted = await this.#run(
+      'bulkInsert',
+      `INSERT INTO ${target} (${columnList}) SELECT ${columnList} FROM ${staging} ON CONFLICT DO NOTHING`,
+      [],
+    );
+    // Dropped now rather than at commit, so repeated calls in one long transaction do not pile up.
+    await this.#run('bulkInsert', `DROP TABLE ${staging}`, []);
+    return inserted.count ?? 0;
+  }
+
+  async #insertBatches(
+    target: string,
+    columnList: string,
+    columns: readonly string[],
+    rows: readonly Row[],
+    ignoreConflicts: boolean,
+  ): Promise<number> {
+    const rowsPerBatch = Math.max(1, Math.min(INSERT_BATCH_ROWS, Math.floor(MAX_PARAMETERS / columns.length)));
+    const conflictClause = ignoreConflicts ? ' ON CONFLICT DO NOTHING' : '';
+    let inserted = 0;
+    for (let start = 0; start < rows.length; start += rowsPerBatch) {
+      const batch = rows.slice(start, start + rowsPerBatch);
+      const params: unknown[] = [];
+      const tuples = batch.map((row) => {
+        const placeholders = columns.map((column) => {
+          params.push(bulkValue(row[column]));
+          return `$${params.length}`;
+        });
+        return `(${placeholders.join(', ')})`;
+      });
+      const result = await this.#run(
+        'bulkInsert',
+        `INSERT INTO ${target} (${columnList}) VALUES ${tuples.join(', ')}${conflictClause}`,
+        params,
+      );
+      inserted += result.count ?? 0;
+    }
+    return inserted;
+  }
+}
+
+/**
+ * A parameter as postgres.js should bind it. Arrays are sent untyped so that the type the server
+ * infers decides between an array literal and JSON (postgres.js would otherwise type them by their
+ * first element, sending `[true, false]` as a single boolean).
+ */
+function driverParam(executor: Executor, value: unknown, index: number, statement: string): DriverParam {
+  if (value === undefined) {
+    throw new PostgresQueryError(
+      `Parameter $${index + 1} of "${statementSummary(statement)}" is undefined; pass null for SQL NULL`,
+    );
+  }
+  if (Array.isArray(value)) return executor.typed(value, 0);
+  return value as DriverParam;
+}
+
+/**
+ * A bulk-insert value for the INSERT fallback, written as COPY would write it: missing means NULL
+ * and dates go as ISO text that the column's own type parses (a timestamp without time zone then
+ * gets the same value from both paths, whatever the session time zone).
+ */
+function bulkValue(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (value instanceof Date) return scalarText(value);
+  return value;
+}
+
+/** The column list: given, or the keys of the first row, which every row must then share. */
+function resolveColumns(
+  rows: readonly Row[],
+  given: readonly string[] | undefined,
+  context: string,
+): readonly string[] {
+  if (given !== undefined) {
+    if (given.length === 0) throw new PostgresQueryError(`${context}: options.columns is empty`);
+    if (new Set(given).size !== given.length)
+      throw new PostgresQueryError(`${context}: options.columns lists a column twice`);
+    return given;
+  }
+  const columns = Object.keys(rows[0] ?? {});
+  if (columns.length === 0)
+    throw new PostgresQueryError(`${context}: the first row has no keys, so there are no columns to insert`);
+  const expected = new Set(columns);
+  rows.forEach((row, index) => {
+    const keys = Object.keys(row);
+    if (keys.length !== columns.length || keys.some((key) => !expected.has(key))) {
+      throw new PostgresQueryError(
+        `${context}: row ${index} has keys (${keys.join(', ')}) but the first row has (${columns.join(', ')})`,
+        {
+          hint: 'Give every row the same keys, or pass options.columns to insert those columns (missing keys become NULL).',
+        },
+      );
+    }
+  });
+  return columns;
+}
+
+/** COPY text of the rows, in chunks of {@link COPY_CHUNK_ROWS} lines. */
+function* copyChunks(
+  rows: readonly Row[],
+  columns: readonly string[],
+  kinds: readonly ColumnKind[],
+): Generator<string> {
+  for (let start = 0; start < rows.length; start += COPY_CHUNK_ROWS) {
+    let chunk = '';
+    const end = Math.min(rows.length, start + COPY_CHUNK_ROWS);
+    for (let index = start; index < end; index += 1) {
+      try {
+        chunk += copyLine(rows[index] as Row, columns, kinds);
+      } catch (error) {
+        throw new PostgresQueryError(
+          `bulkInsert: row ${index}, ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      }
+    }
+    yield chunk;
+  }
+}
+
+/**
+ * A promise that rejects with the error postgres.js reports for `query`, even after the query's
+ * own promise has settled. postgres.js 3.4 resolves a COPY query with its writable stream and, when
+ * the server rejects the data after the stream has ended, neither settles the stream nor surfaces
+ * the error (porsager/postgres#1173): the rejection it attempts is the only trace, so it is
+ * intercepted here.
+ */
+function watchRejection(query: object): Promise<never> {
+  let fail: (error: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_resolve, reject) => {
+    fail = reject;
+  });
+  failed.catch(() => undefined);
+  const target = query as { reject?: unknown };
+  const original = target.reject;
+  if (typeof original === 'function') {
+    target.reject = (error: unknown) => {
+      fail(error);
+      return (original as (error: unknown) => unknown)(error);
+    };
+  }
+  return failed;
+}
