@@ -4,7 +4,6 @@ import { PostgresDatabase } from './postgres-database.js';
 
 export { PostgresDatabase } from './postgres-database.js';
 export type { PostgresDatabaseOptions } from './postgres-database.js';
-export { PostgresQueryError } from './query-error.js';
 
 function integerAtLeast(config: AdapterConfig, key: string, fallback: number, minimum: number): number {
   const value = config.integer(key, fallback);

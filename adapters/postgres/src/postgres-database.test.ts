@@ -6,7 +6,8 @@ import { isPlatformError } from '@platform-host/contracts';
 import type { AdapterConfig, AdapterDeps, Row } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
 import { describeDatabaseConformance, useRealService } from '@platform-host/test-kit';
-import adapter, { PostgresDatabase, PostgresQueryError } from './index.js';
+import { DatabaseQueryError } from '@platform-host/contracts';
+import adapter, { PostgresDatabase } from './index.js';
 import type { PostgresDatabaseOptions } from './index.js';
 
 /**
@@ -226,8 +227,8 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
       await other.connect();
       try {
         const error = await rejection(other.execute('SELECT pg_sleep(5)'));
-        expect(error).to.be.instanceOf(PostgresQueryError);
-        expect((error as PostgresQueryError).sqlState).to.equal('57014');
+        expect(error).to.be.instanceOf(DatabaseQueryError);
+        expect((error as DatabaseQueryError).sqlState).to.equal('57014');
       } finally {
         await other.disconnect();
       }
@@ -248,7 +249,7 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
       const url = new URL(serverUrl());
       url.pathname = `/${uniqueName('missing')}`;
       const error = await rejection(new PostgresDatabase({ url: url.toString() }).connect());
-      expect((error as PostgresQueryError).sqlState).to.equal('3D000');
+      expect((error as DatabaseQueryError).sqlState).to.equal('3D000');
     });
   });
 
@@ -397,8 +398,8 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
       const table = await createTable('unique', 'id int primary key, secret_value text');
       await db.execute(`INSERT INTO ${table} VALUES ($1, $2)`, [1, 'first']);
       const error = await rejection(db.execute(`INSERT INTO ${table} VALUES ($1, $2)`, [1, 'parameter-must-not-leak']));
-      expect(error).to.be.instanceOf(PostgresQueryError);
-      const queryError = error as PostgresQueryError;
+      expect(error).to.be.instanceOf(DatabaseQueryError);
+      const queryError = error as DatabaseQueryError;
       expect(queryError.code).to.equal('PH_ERR_DB_QUERY');
       expect(queryError.sqlState).to.equal('23505');
       expect(queryError.constraint).to.equal(`${table}_pkey`);
@@ -410,7 +411,7 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
 
     it('wraps a syntax error with sqlState 42601 and keeps the pool usable', async function () {
       const error = await rejection(db.fetchAll('SELEC 1'));
-      expect((error as PostgresQueryError).sqlState).to.equal('42601');
+      expect((error as DatabaseQueryError).sqlState).to.equal('42601');
       expect(await db.fetchOne('SELECT 1 AS ok')).to.deep.equal({ ok: 1 });
     });
 
@@ -419,7 +420,7 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
       await other.connect();
       try {
         const error = await rejection(other.execute('SELECT * FROM ph_no_such_table_at_all'));
-        expect((error as PostgresQueryError).sqlState).to.equal('42P01');
+        expect((error as DatabaseQueryError).sqlState).to.equal('42P01');
         expect(JSON.stringify({ message: (error as Error).message, stack: (error as Error).stack })).not.to.contain(
           'url-pw-must-not-leak',
         );
@@ -530,7 +531,7 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
           await db.execute(`INSERT INTO ${table} VALUES (1)`).catch(() => undefined);
         }),
       );
-      expect((error as PostgresQueryError).sqlState).to.equal('23505');
+      expect((error as DatabaseQueryError).sqlState).to.equal('23505');
       expect(await db.fetchAll(`SELECT id FROM ${table}`)).to.deep.equal([]);
     });
 
@@ -684,7 +685,7 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
       await db.execute(`INSERT INTO ${table} VALUES (5)`);
       const rows = Array.from({ length: 10 }, (_, id) => ({ id }));
       const error = await rejection(db.bulkInsert(table, rows));
-      expect((error as PostgresQueryError).sqlState).to.equal('23505');
+      expect((error as DatabaseQueryError).sqlState).to.equal('23505');
       expect(await db.fetchAll(`SELECT id FROM ${table}`)).to.deep.equal([{ id: 5 }]);
     });
 
@@ -739,7 +740,7 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
     it('surfaces a value the server rejects after all data was sent, and leaves the pool usable', async function () {
       const table = await createTable('bulk_bad_value', 'id int');
       const error = await rejection(db.bulkInsert(table, [{ id: 1 }, { id: 'not a number' }]));
-      expect((error as PostgresQueryError).sqlState).to.equal('22P02');
+      expect((error as DatabaseQueryError).sqlState).to.equal('22P02');
       expect((error as Error).message).to.match(/^PostgreSQL rejected "COPY .*invalid input syntax for type integer/);
       for (let attempt = 0; attempt < 6; attempt += 1) {
         expect(await db.fetchOne('SELECT 1 AS ok')).to.deep.equal({ ok: 1 });
@@ -756,7 +757,7 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
       const rows: Row[] = Array.from({ length: 20_000 }, (_, id) => ({ id, pad: 'x'.repeat(50) }));
       rows[10_000] = { id: 'bad', pad: 'x' };
       const error = await rejection(db.bulkInsert(table, rows));
-      expect((error as PostgresQueryError).sqlState).to.equal('22P02');
+      expect((error as DatabaseQueryError).sqlState).to.equal('22P02');
       expect(await db.fetchOne(`SELECT count(*) AS n FROM ${table}`)).to.deep.equal({ n: 0 });
     });
 
@@ -790,7 +791,7 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
     it("falls back to INSERT when a generated column is listed, which then reports the server's refusal", async function () {
       const table = await createTable('bulk_generated', 'id int, twice int GENERATED ALWAYS AS (id * 2) STORED');
       const error = await rejection(db.bulkInsert(table, [{ id: 1, twice: 5 }]));
-      expect((error as PostgresQueryError).sqlState).to.equal('428C9');
+      expect((error as DatabaseQueryError).sqlState).to.equal('428C9');
       expect((error as Error).message).to.match(/"INSERT INTO/);
       expect(await db.bulkInsert(table, [{ id: 1 }, { id: 2 }])).to.equal(2);
       expect(await db.fetchAll(`SELECT id, twice FROM ${table} ORDER BY id`)).to.deep.equal([
@@ -829,7 +830,7 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
 
     it('reports a missing table with sqlState 42P01', async function () {
       const error = await rejection(db.bulkInsert(uniqueName('missing'), [{ id: 1 }]));
-      expect((error as PostgresQueryError).sqlState).to.equal('42P01');
+      expect((error as DatabaseQueryError).sqlState).to.equal('42P01');
     });
   });
 });

@@ -5,12 +5,19 @@ import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { PlatformError } from '@platform-host/contracts';
 import type { BulkInsertOptions, Database, HealthCheckResult, Logger, Row, SqlParam } from '@platform-host/contracts';
-import { parseArrayLiteral } from './array-literal-parser.js';
-import type { ElementParser } from './array-literal-parser.js';
-import { copyLine, jsonText, scalarText } from './copy-text-format.js';
-import type { ColumnKind } from './copy-text-format.js';
-import { PostgresQueryError, queryError, statementSummary } from './query-error.js';
-import { quoteIdentifier, quoteTableName } from './sql-identifiers.js';
+import { queryError } from './query-error.js';
+import {
+  copyLine,
+  DatabaseQueryError,
+  jsonText,
+  quoteIdentifier,
+  quoteTableName,
+  scalarText,
+  statementSummary,
+  parseArrayLiteral,
+  type ColumnKind,
+  type ElementParser,
+} from '@platform-host/contracts/sql';
 
 /** Options of {@link PostgresDatabase}. */
 export interface PostgresDatabaseOptions {
@@ -163,7 +170,7 @@ function columnKind(column: TargetColumn | undefined): ColumnKind {
  *   the listed columns, then `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. When COPY cannot be used
  *   (a view, a generated column listed, or the server refusing COPY with 0A000/42809) it falls back
  *   to batched multi-row INSERTs in the same transaction.
- * - **Errors**: {@link PostgresQueryError} (`PH_ERR_DB_QUERY` with `sqlState`); before `connect()`
+ * - **Errors**: {@link DatabaseQueryError} (`PH_ERR_DB_QUERY` with `sqlState`); before `connect()`
  *   and after `disconnect()`, `PH_ERR_NOT_CONNECTED`. Parameters are never logged.
  */
 export class PostgresDatabase implements Database {
@@ -247,9 +254,9 @@ export class PostgresDatabase implements Database {
     } catch (error) {
       await sql.end({ timeout: 0 }).catch(() => undefined);
       const wrapped = queryError(error, 'SELECT 1');
-      const sqlState = wrapped instanceof PostgresQueryError ? wrapped.sqlState : undefined;
+      const sqlState = wrapped instanceof DatabaseQueryError ? wrapped.sqlState : undefined;
       const reason = error instanceof Error ? error.message : String(error);
-      throw new PostgresQueryError(`Could not connect to PostgreSQL at ${this.#server}: ${reason}`, {
+      throw new DatabaseQueryError(`Could not connect to PostgreSQL at ${this.#server}: ${reason}`, {
         ...(sqlState === undefined ? {} : { sqlState }),
         cause: error,
         hint: 'Check DB_POSTGRES_URL (host, port, database, user, password) and that the server is running.',
@@ -333,7 +340,7 @@ export class PostgresDatabase implements Database {
           );
         } catch (error) {
           if (!(
-            error instanceof PostgresQueryError &&
+            error instanceof DatabaseQueryError &&
             error.sqlState !== undefined &&
             COPY_REFUSED_STATES.has(error.sqlState)
           ))
@@ -520,7 +527,7 @@ export class PostgresDatabase implements Database {
  */
 function driverParam(executor: Executor, value: unknown, index: number, statement: string): DriverParam {
   if (value === undefined) {
-    throw new PostgresQueryError(
+    throw new DatabaseQueryError(
       `Parameter $${index + 1} of "${statementSummary(statement)}" is undefined; pass null for SQL NULL`,
     );
   }
@@ -546,19 +553,19 @@ function resolveColumns(
   context: string,
 ): readonly string[] {
   if (given !== undefined) {
-    if (given.length === 0) throw new PostgresQueryError(`${context}: options.columns is empty`);
+    if (given.length === 0) throw new DatabaseQueryError(`${context}: options.columns is empty`);
     if (new Set(given).size !== given.length)
-      throw new PostgresQueryError(`${context}: options.columns lists a column twice`);
+      throw new DatabaseQueryError(`${context}: options.columns lists a column twice`);
     return given;
   }
   const columns = Object.keys(rows[0] ?? {});
   if (columns.length === 0)
-    throw new PostgresQueryError(`${context}: the first row has no keys, so there are no columns to insert`);
+    throw new DatabaseQueryError(`${context}: the first row has no keys, so there are no columns to insert`);
   const expected = new Set(columns);
   rows.forEach((row, index) => {
     const keys = Object.keys(row);
     if (keys.length !== columns.length || keys.some((key) => !expected.has(key))) {
-      throw new PostgresQueryError(
+      throw new DatabaseQueryError(
         `${context}: row ${index} has keys (${keys.join(', ')}) but the first row has (${columns.join(', ')})`,
         {
           hint: 'Give every row the same keys, or pass options.columns to insert those columns (missing keys become NULL).',
@@ -582,7 +589,7 @@ function* copyChunks(
       try {
         chunk += copyLine(rows[index] as Row, columns, kinds);
       } catch (error) {
-        throw new PostgresQueryError(
+        throw new DatabaseQueryError(
           `bulkInsert: row ${index}, ${error instanceof Error ? error.message : String(error)}`,
           { cause: error },
         );

@@ -1,4 +1,4 @@
-import { PlatformError } from '@platform-host/contracts';
+import { DatabaseQueryError } from './query-error.js';
 
 /** An unquoted SQL identifier: letters, digits, `_` and `$`, not starting with a digit or `$`. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
@@ -7,8 +7,7 @@ const MAX_IDENTIFIER_LENGTH = 63;
 
 function checkIdentifier(name: string, what: string, context: string): void {
   if (!IDENTIFIER.test(name) || name.length > MAX_IDENTIFIER_LENGTH) {
-    throw new PlatformError(
-      'PH_ERR_DB_QUERY',
+    throw new DatabaseQueryError(
       `${context}: ${what} ${JSON.stringify(name)} is not a valid identifier ` +
         `(letters, digits, "_" and "$", not starting with a digit, at most ${MAX_IDENTIFIER_LENGTH} characters)`,
       { hint: 'Pass plain table and column names such as "events" or "analytics.events"; quoting is done for you.' },
@@ -30,8 +29,7 @@ export function quoteIdentifier(name: string, what: string, context: string): st
 export function quoteTableName(name: string, context: string): string {
   const parts = name.split('.');
   if (parts.length > 2) {
-    throw new PlatformError(
-      'PH_ERR_DB_QUERY',
+    throw new DatabaseQueryError(
       `${context}: table name ${JSON.stringify(name)} has more than one "." (expected "table" or "schema.table")`,
     );
   }

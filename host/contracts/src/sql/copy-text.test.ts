@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { isPlatformError } from '@platform-host/contracts';
+import { isPlatformError } from '../errors.js';
 import { parseArrayLiteral } from './array-literal-parser.js';
-import { arrayLiteral, columnText, copyField, copyLine, jsonText, scalarText } from './copy-text-format.js';
+import { arrayLiteral, columnText, copyField, copyLine, jsonText, scalarText } from './copy-text.js';
 import { statementSummary } from './query-error.js';
-import { quoteIdentifier, quoteTableName } from './sql-identifiers.js';
+import { quoteIdentifier, quoteTableName } from './identifiers.js';
 
 describe('COPY text format', function () {
   it('writes NULL as \\N and escapes backslash, tab, newline and carriage return', function () {
