@@ -17,19 +17,42 @@ for (let i = 0; i < 50; i += 1) {
   const dir = join(extra, `plugin-${String(i).padStart(2, '0')}`);
   mkdirSync(dir);
   if (i % 2 === 0) {
-    writeFileSync(join(dir, 'module.json'), JSON.stringify({
-      name: `bench_module_${i}`, display_name: `Bench module ${i}`, description: 'A module folder for the startup benchmark.',
-      type: 'job', version: '1.0.0', host_api: '^1.0.0', entry: './main.js',
-      dependencies: { interfaces: ['database', 'logging'], modules: [] },
-      args: [{ name: 'date', description: 'Date.', required: true, type: 'string' }, { name: 'batch-size', description: 'Rows.', type: 'integer', default: 500 }],
-    }));
+    writeFileSync(
+      join(dir, 'module.json'),
+      JSON.stringify({
+        name: `bench_module_${i}`,
+        display_name: `Bench module ${i}`,
+        description: 'A module folder for the startup benchmark.',
+        type: 'job',
+        version: '1.0.0',
+        host_api: '^1.0.0',
+        entry: './main.js',
+        dependencies: { interfaces: ['database', 'logging'], modules: [] },
+        args: [
+          { name: 'date', description: 'Date.', required: true, type: 'string' },
+          { name: 'batch-size', description: 'Rows.', type: 'integer', default: 500 },
+        ],
+      }),
+    );
   } else {
-    writeFileSync(join(dir, 'platform-adapter.json'), JSON.stringify({
-      name: `bench-adapter-${i}`, version: '1.0.0', description: 'An adapter folder for the startup benchmark.', interface: 'cache',
-      flags: [`bench-${i}`], host_api: '^1.0.0', entry: './index.js', config: [{ env: `BENCH_${i}_URL`, description: 'URL.', required: false }],
-    }));
+    writeFileSync(
+      join(dir, 'platform-adapter.json'),
+      JSON.stringify({
+        name: `bench-adapter-${i}`,
+        version: '1.0.0',
+        description: 'An adapter folder for the startup benchmark.',
+        interface: 'cache',
+        flags: [`bench-${i}`],
+        host_api: '^1.0.0',
+        entry: './index.js',
+        config: [{ env: `BENCH_${i}_URL`, description: 'URL.', required: false }],
+      }),
+    );
   }
-  writeFileSync(join(dir, i % 2 === 0 ? 'main.js' : 'index.js'), 'throw new Error("benchmark plugins are never imported");\n');
+  writeFileSync(
+    join(dir, i % 2 === 0 ? 'main.js' : 'index.js'),
+    'throw new Error("benchmark plugins are never imported");\n',
+  );
 }
 const env = { ...process.env, PLATFORM_PLUGIN_PATH: extra };
 

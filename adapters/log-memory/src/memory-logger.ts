@@ -1,4 +1,12 @@
-import { currentCorrelationId, PlatformError, redactFields, redactText, type LogFields, type Logger, type LogLevel } from '@platform-host/contracts';
+import {
+  currentCorrelationId,
+  PlatformError,
+  redactFields,
+  redactText,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+} from '@platform-host/contracts';
 
 /** One kept entry. */
 export interface MemoryLogEntry {

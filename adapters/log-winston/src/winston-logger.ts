@@ -84,7 +84,13 @@ class LogOutput {
     const record: LogRecord = {
       timestamp: new Date().toISOString(),
       level,
-      module: redactText(typeof module === 'string' ? module : module === undefined || module === null ? this.defaultModule : JSON.stringify(module)),
+      module: redactText(
+        typeof module === 'string'
+          ? module
+          : module === undefined || module === null
+            ? this.defaultModule
+            : JSON.stringify(module),
+      ),
       correlationId: currentCorrelationId(),
       message: redactText(String(message)),
       context: buildContext(bindings, fields, this.includeStacks),

@@ -91,7 +91,11 @@ export function defineModule<const I extends InterfaceName>(definition: {
   readonly interfaces: readonly I[];
   run(ctx: PlatformContext<I>): Promise<number | void>;
 }): ModuleDefinition<I> {
-  return Object.freeze({ kind: 'platform-host.module', interfaces: definition.interfaces, run: (ctx: PlatformContext<I>) => definition.run(ctx) });
+  return Object.freeze({
+    kind: 'platform-host.module',
+    interfaces: definition.interfaces,
+    run: (ctx: PlatformContext<I>) => definition.run(ctx),
+  });
 }
 
 /** Config values of one adapter, resolved through the Secrets interface with defaults applied. */
@@ -143,5 +147,9 @@ export function defineAdapter<K extends InterfaceName>(definition: {
   readonly interface: K;
   create(deps: AdapterDeps): InterfaceTypes[K] | Promise<InterfaceTypes[K]>;
 }): AdapterDefinition<K> {
-  return Object.freeze({ kind: 'platform-host.adapter', interface: definition.interface, create: (deps: AdapterDeps) => definition.create(deps) });
+  return Object.freeze({
+    kind: 'platform-host.adapter',
+    interface: definition.interface,
+    create: (deps: AdapterDeps) => definition.create(deps),
+  });
 }

@@ -11,7 +11,8 @@ function registry(): Set<string> {
 export const REDACTED = '[REDACTED]';
 
 /** Field names whose values are always redacted in logs. */
-export const SECRET_FIELD_PATTERN = /pass(word)?|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credential|authorization|cookie/i;
+export const SECRET_FIELD_PATTERN =
+  /pass(word)?|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credential|authorization|cookie/i;
 
 /**
  * Registers a secret value (from a config key marked secret) so loggers and error formatters
@@ -43,13 +44,18 @@ export function redactFields(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactText(value);
   if (value === null || typeof value !== 'object' || depth > 8) return value;
   if (value instanceof Error) {
-    return { name: value.name, message: redactText(value.message), ...(value.stack ? { stack: redactText(value.stack) } : {}) };
+    return {
+      name: value.name,
+      message: redactText(value.message),
+      ...(value.stack ? { stack: redactText(value.stack) } : {}),
+    };
   }
   if (value instanceof Date) return value;
   if (Array.isArray(value)) return value.map((item) => redactFields(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_FIELD_PATTERN.test(key) && item !== undefined && item !== null ? REDACTED : redactFields(item, depth + 1);
+    out[key] =
+      SECRET_FIELD_PATTERN.test(key) && item !== undefined && item !== null ? REDACTED : redactFields(item, depth + 1);
   }
   return out;
 }

@@ -44,7 +44,9 @@ export function makeEvent(overrides: EventOverrides = {}): TestEvent {
  * `user_id` (`u0`, `u1`, ...), so none is a duplicate of another (seed: `make_events`).
  */
 export function makeEvents(count: number, overrides: EventOverrides = {}): TestEvent[] {
-  return Array.from({ length: count }, (_unused, seq) => makeEvent({ ...overrides, payload: { user_id: `u${seq}`, seq, ...overrides.payload } }));
+  return Array.from({ length: count }, (_unused, seq) =>
+    makeEvent({ ...overrides, payload: { user_id: `u${seq}`, seq, ...overrides.payload } }),
+  );
 }
 
 /** An event that a validator refuses for `reason` (seed: `make_invalid_event`). */

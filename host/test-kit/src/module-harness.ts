@@ -24,7 +24,15 @@ export interface ModuleTestOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-const EMBEDDED: Required<TestFlags> = { db: 'memory', fs: 'memory', cache: 'memory', mq: 'memory', log: 'memory', metrics: 'memory', secrets: 'env' };
+const EMBEDDED: Required<TestFlags> = {
+  db: 'memory',
+  fs: 'memory',
+  cache: 'memory',
+  mq: 'memory',
+  log: 'memory',
+  metrics: 'memory',
+  secrets: 'env',
+};
 
 interface KeptLogs {
   lines(): string[];
@@ -34,13 +42,28 @@ function moduleName(moduleDir: string): string {
   return (JSON.parse(readFileSync(join(moduleDir, 'module.json'), 'utf8')) as { name: string }).name;
 }
 
-function runOptions(options: ModuleTestOptions): { root: string; moduleName: string; tokens: string[]; processEnv: NodeJS.ProcessEnv } {
+function runOptions(options: ModuleTestOptions): {
+  root: string;
+  moduleName: string;
+  tokens: string[];
+  processEnv: NodeJS.ProcessEnv;
+} {
   const root = findProjectRoot(options.moduleDir);
   const flags = { ...EMBEDDED, ...options.flags };
   const insideProject = !relative(join(root, 'plugins'), options.moduleDir).startsWith('..');
   const processEnv: NodeJS.ProcessEnv = { ...process.env, PLATFORM_ENV: 'test', ...options.env };
-  if (!insideProject) processEnv.PLATFORM_PLUGIN_PATH = [dirname(options.moduleDir), processEnv.PLATFORM_PLUGIN_PATH].filter(Boolean).join(delimiter);
-  const tokens = [...Object.entries(flags).flatMap(([flag, value]) => [`--${flag}`, value]), '--env', 'test', '--health-port', '0', ...(options.args ?? [])];
+  if (!insideProject)
+    processEnv.PLATFORM_PLUGIN_PATH = [dirname(options.moduleDir), processEnv.PLATFORM_PLUGIN_PATH]
+      .filter(Boolean)
+      .join(delimiter);
+  const tokens = [
+    ...Object.entries(flags).flatMap(([flag, value]) => [`--${flag}`, value]),
+    '--env',
+    'test',
+    '--health-port',
+    '0',
+    ...(options.args ?? []),
+  ];
   return { root, moduleName: moduleName(options.moduleDir), tokens, processEnv };
 }
 
@@ -84,7 +107,9 @@ export async function startModuleForTest(options: ModuleTestOptions): Promise<St
  * Runs a module through the full lifecycle (as `platform-host run`) and returns its exit code and
  * logs. `stopAfterStart` requests shutdown as soon as the module has started (services, workers).
  */
-export async function runModuleForTest(options: ModuleTestOptions & { readonly stopAfterStart?: boolean }): Promise<{ exitCode: number; logs: string[] }> {
+export async function runModuleForTest(
+  options: ModuleTestOptions & { readonly stopAfterStart?: boolean },
+): Promise<{ exitCode: number; logs: string[] }> {
   let run: ModuleRun | undefined;
   const exitCode = await runModule({
     ...runOptions(options),

@@ -42,7 +42,10 @@ const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
       image: 'redis:7',
       port: 6379,
       readyLog: /Ready to accept connections/,
-      toEnv: (host, port) => ({ CACHE_REDIS_URL: `redis://${host}:${port}/0`, MQ_REDIS_STREAM_URL: `redis://${host}:${port}/1` }),
+      toEnv: (host, port) => ({
+        CACHE_REDIS_URL: `redis://${host}:${port}/0`,
+        MQ_REDIS_STREAM_URL: `redis://${host}:${port}/1`,
+      }),
     },
   },
   kafka: {
@@ -149,10 +152,20 @@ async function startContainer(name: ServiceName): Promise<Record<string, string>
  * container runtime is available, else `undefined` (the caller skips, or fails under
  * PLATFORM_TEST_REQUIRE_INFRA=1). Containers are started once per test run.
  */
-export function realService(name: ServiceName, env: NodeJS.ProcessEnv = process.env): Promise<Record<string, string> | undefined> {
+export function realService(
+  name: ServiceName,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Record<string, string> | undefined> {
   const spec = SERVICES[name];
   const present = spec.envKeys.every((key) => (env[key] ?? '') !== '');
-  if (present) return Promise.resolve(Object.fromEntries(Object.keys(spec.container.toEnv('h', 1)).filter((key) => env[key]).map((key) => [key, env[key] ?? ''])));
+  if (present)
+    return Promise.resolve(
+      Object.fromEntries(
+        Object.keys(spec.container.toEnv('h', 1))
+          .filter((key) => env[key])
+          .map((key) => [key, env[key] ?? '']),
+      ),
+    );
   let pending = started.get(name);
   if (!pending) {
     pending = startContainer(name);

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { INTERFACE_NAMES } from '../refs.js';
-import { ARG_TYPES, MODULE_TYPES, type AdapterManifest, type ArgSpec, type ConfigKey, type ModuleManifest } from './types.js';
+import {
+  ARG_TYPES,
+  MODULE_TYPES,
+  type AdapterManifest,
+  type ArgSpec,
+  type ConfigKey,
+  type ModuleManifest,
+} from './types.js';
 
 const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
@@ -49,7 +56,8 @@ export const argSpecSchema = z
         ctx.addIssue({ code: 'custom', path: ['choices'], message: 'a boolean argument cannot have choices' });
       }
       arg.choices.forEach((choice, index) => {
-        if (!fits(choice)) ctx.addIssue({ code: 'custom', path: ['choices', index], message: `choice must be of type ${arg.type}` });
+        if (!fits(choice))
+          ctx.addIssue({ code: 'custom', path: ['choices', index], message: `choice must be of type ${arg.type}` });
       });
       if (arg.default !== undefined && typeof arg.default !== 'boolean' && !arg.choices.includes(arg.default)) {
         ctx.addIssue({ code: 'custom', path: ['default'], message: 'default must be one of the choices' });
@@ -72,7 +80,9 @@ export const moduleManifestSchema = z
     host_api: hostApiRange,
     entry: entryPath,
     dependencies: z.strictObject({
-      interfaces: z.array(z.enum(INTERFACE_NAMES)).refine((list) => new Set(list).size === list.length, 'must not repeat an interface'),
+      interfaces: z
+        .array(z.enum(INTERFACE_NAMES))
+        .refine((list) => new Set(list).size === list.length, 'must not repeat an interface'),
       modules: z.array(z.string()).default([]),
     }),
     args: z.array(argSpecSchema).default([]),
@@ -80,12 +90,11 @@ export const moduleManifestSchema = z
   .superRefine((manifest, ctx) => {
     const seen = new Set<string>();
     manifest.args.forEach((arg, index) => {
-      if (seen.has(arg.name)) ctx.addIssue({ code: 'custom', path: ['args', index, 'name'], message: `duplicate argument "${arg.name}"` });
+      if (seen.has(arg.name))
+        ctx.addIssue({ code: 'custom', path: ['args', index, 'name'], message: `duplicate argument "${arg.name}"` });
       seen.add(arg.name);
     });
   });
-
-
 
 /** One configuration key an adapter reads through the Secrets interface. */
 export const configKeySchema = z.strictObject({
@@ -122,22 +131,32 @@ export const adapterManifestSchema = z
   .superRefine((manifest, ctx) => {
     const flags = new Set<string>();
     manifest.flags.forEach((flag, index) => {
-      if (flags.has(flag)) ctx.addIssue({ code: 'custom', path: ['flags', index], message: `duplicate flag "${flag}"` });
+      if (flags.has(flag))
+        ctx.addIssue({ code: 'custom', path: ['flags', index], message: `duplicate flag "${flag}"` });
       flags.add(flag);
     });
     const keys = new Set<string>();
     manifest.config.forEach((key, index) => {
-      if (keys.has(key.env)) ctx.addIssue({ code: 'custom', path: ['config', index, 'env'], message: `duplicate config key "${key.env}"` });
+      if (keys.has(key.env))
+        ctx.addIssue({ code: 'custom', path: ['config', index, 'env'], message: `duplicate config key "${key.env}"` });
       keys.add(key.env);
       if (key.required && key.default !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['config', index, 'default'], message: 'a required key cannot have a default' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['config', index, 'default'],
+          message: 'a required key cannot have a default',
+        });
       }
       key.flags?.forEach((flag, flagIndex) => {
-        if (!flags.has(flag)) ctx.addIssue({ code: 'custom', path: ['config', index, 'flags', flagIndex], message: `"${flag}" is not one of this adapter's flags` });
+        if (!flags.has(flag))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['config', index, 'flags', flagIndex],
+            message: `"${flag}" is not one of this adapter's flags`,
+          });
       });
     });
   });
-
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type DeepMutable<T> = T extends object ? { -readonly [K in keyof T]: DeepMutable<T[K]> } : T;

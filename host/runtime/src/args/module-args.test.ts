@@ -16,7 +16,14 @@ const manifest: ModuleManifest = {
     { name: 'batch-size', description: 'Messages per batch', required: false, type: 'integer', default: 100 },
     { name: 'ratio', description: 'A ratio', required: false, type: 'float' },
     { name: 'dry-run', description: 'Write nothing', required: false, type: 'boolean', default: false },
-    { name: 'output-format', description: 'Output format', required: false, type: 'string', choices: ['parquet', 'json', 'csv'], default: 'parquet' },
+    {
+      name: 'output-format',
+      description: 'Output format',
+      required: false,
+      type: 'string',
+      choices: ['parquet', 'json', 'csv'],
+      default: 'parquet',
+    },
   ],
 };
 
@@ -24,7 +31,13 @@ describe('module argument validation', () => {
   it('casts values and applies defaults', () => {
     const { values, problems } = validateModuleArgs(manifest, ['--topic', 'events', '--ratio=0.25', '--dry-run']);
     expect(problems).to.deep.equal([]);
-    expect(Object.fromEntries(values)).to.deep.equal({ topic: 'events', 'batch-size': 100, ratio: 0.25, 'dry-run': true, 'output-format': 'parquet' });
+    expect(Object.fromEntries(values)).to.deep.equal({
+      topic: 'events',
+      'batch-size': 100,
+      ratio: 0.25,
+      'dry-run': true,
+      'output-format': 'parquet',
+    });
   });
 
   it('accepts boolean spellings and --no-<name>', () => {
@@ -45,7 +58,11 @@ describe('module argument validation', () => {
 
   it('refuses repeated arguments, stray values and integers that are not whole', () => {
     const { problems } = validateModuleArgs(manifest, ['--topic', 'a', '--topic', 'b', 'stray', '--batch-size', '1.5']);
-    expect(problems).to.deep.equal(['--topic is given more than once', 'unexpected value "stray" (arguments are given as --name value)', '--batch-size must be an integer, got "1.5"']);
+    expect(problems).to.deep.equal([
+      '--topic is given more than once',
+      'unexpected value "stray" (arguments are given as --name value)',
+      '--batch-size must be an integer, got "1.5"',
+    ]);
   });
 
   it('throws one PH_ERR_ARGS_INVALID (exit 2) listing all problems', () => {
@@ -62,7 +79,13 @@ describe('module argument validation', () => {
   });
 
   it('gives modules typed getters that refuse the wrong type', () => {
-    const config = createModuleConfig('m', new Map<string, string | number | boolean>([['batch-size', 5], ['topic', 't']]));
+    const config = createModuleConfig(
+      'm',
+      new Map<string, string | number | boolean>([
+        ['batch-size', 5],
+        ['topic', 't'],
+      ]),
+    );
     expect(config.integer('batch-size')).to.equal(5);
     expect(config.string('topic')).to.equal('t');
     expect(() => config.boolean('topic')).to.throw(/read argument "topic" as boolean, but it is string/);

@@ -1,4 +1,10 @@
-import { PlatformError, type ArgSpec, type ArgValue, type ModuleConfig, type ModuleManifest } from '@platform-host/contracts';
+import {
+  PlatformError,
+  type ArgSpec,
+  type ArgValue,
+  type ModuleConfig,
+  type ModuleManifest,
+} from '@platform-host/contracts';
 import { didYouMean } from '../text/did-you-mean.js';
 import { parseBooleanWord } from '../cli/split-argv.js';
 
@@ -33,7 +39,11 @@ function cast(spec: ArgSpec, raw: string): { value?: ArgValue; problem?: string 
  * did-you-mean), repeated ones, missing required ones, type casting and choices. Reports every
  * problem, not just the first; applies defaults.
  */
-export function validateModuleArgs(manifest: ModuleManifest, tokens: readonly string[], otherFlags: Iterable<string> = []): ArgsResult {
+export function validateModuleArgs(
+  manifest: ModuleManifest,
+  tokens: readonly string[],
+  otherFlags: Iterable<string> = [],
+): ArgsResult {
   const specs = new Map(manifest.args.map((arg) => [arg.name, arg]));
   const problems: string[] = [];
   const given = new Map<string, string | true>();
@@ -48,7 +58,12 @@ export function validateModuleArgs(manifest: ModuleManifest, tokens: readonly st
     const eq = token.indexOf('=');
     let name = token.slice(2, eq === -1 ? undefined : eq);
     let inline: string | undefined = eq === -1 ? undefined : token.slice(eq + 1);
-    if (!specs.has(name) && name.startsWith('no-') && specs.get(name.slice(3))?.type === 'boolean' && inline === undefined) {
+    if (
+      !specs.has(name) &&
+      name.startsWith('no-') &&
+      specs.get(name.slice(3))?.type === 'boolean' &&
+      inline === undefined
+    ) {
       name = name.slice(3);
       inline = 'false';
     }
@@ -61,7 +76,11 @@ export function validateModuleArgs(manifest: ModuleManifest, tokens: readonly st
     let raw: string | true | undefined = inline;
     if (raw === undefined) {
       const next = tokens[index + 1];
-      if (next !== undefined && !next.startsWith('--') && (spec.type !== 'boolean' || parseBooleanWord(next) !== undefined)) {
+      if (
+        next !== undefined &&
+        !next.startsWith('--') &&
+        (spec.type !== 'boolean' || parseBooleanWord(next) !== undefined)
+      ) {
         raw = next;
         index += 1;
       } else if (spec.type === 'boolean') {
@@ -117,9 +136,13 @@ export function createModuleConfig(moduleName: string, values: ReadonlyMap<strin
   const typed = <T extends ArgValue>(name: string, check: (value: ArgValue) => value is T, type: string): T => {
     const value = values.get(name);
     if (value === undefined || !check(value)) {
-      throw new PlatformError('PH_ERR_INTERNAL', `Module ${moduleName} read argument "${name}" as ${type}, but it is ${value === undefined ? 'not set' : typeof value}`, {
-        hint: 'Declare the argument with that type (and a default or required) in module.json.',
-      });
+      throw new PlatformError(
+        'PH_ERR_INTERNAL',
+        `Module ${moduleName} read argument "${name}" as ${type}, but it is ${value === undefined ? 'not set' : typeof value}`,
+        {
+          hint: 'Declare the argument with that type (and a default or required) in module.json.',
+        },
+      );
     }
     return value;
   };

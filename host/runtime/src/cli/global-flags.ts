@@ -15,18 +15,104 @@ export interface GlobalFlagSpec {
 }
 
 export const GLOBAL_FLAGS: readonly GlobalFlagSpec[] = [
-  { name: 'db', env: 'PLATFORM_DB', type: 'string', selects: 'database', default: 'postgres', values: ['postgres', 'cassandra', 'memory', 'pglite'], description: 'Database implementation.' },
-  { name: 'fs', env: 'PLATFORM_FS', type: 'string', selects: 'filesystem', default: 'local', values: ['local', 's3', 'minio', 'memory'], description: 'File system implementation.' },
-  { name: 'cache', env: 'PLATFORM_CACHE', type: 'string', selects: 'cache', default: 'memory', values: ['redis', 'memory'], description: 'Cache implementation.' },
-  { name: 'mq', env: 'PLATFORM_MQ', type: 'string', selects: 'message_queue', default: 'memory', values: ['kafka', 'redis-stream', 'memory'], description: 'Message queue implementation.' },
-  { name: 'log', env: 'PLATFORM_LOG', type: 'string', selects: 'logging', default: 'pretty', values: ['json', 'pretty'], description: 'Logging format.' },
-  { name: 'metrics', env: 'PLATFORM_METRICS', type: 'string', selects: 'metrics', default: 'noop', values: ['prometheus', 'memory', 'noop'], description: 'Metrics backend.' },
-  { name: 'secrets', env: 'PLATFORM_SECRETS', type: 'string', selects: 'secrets', default: 'env', values: ['env', 'file', 'vault'], description: 'Secrets provider.' },
-  { name: 'env', env: 'PLATFORM_ENV', type: 'string', default: 'local', values: ['local', 'test', 'staging', 'production'], description: 'Environment: loads env/<env>.env over env/local.env; production reads no file.' },
-  { name: 'auto-migrate', env: 'PLATFORM_AUTO_MIGRATE', type: 'boolean', description: 'Apply pending migrations before the module starts (default: on for local/test, off otherwise).' },
-  { name: 'health-port', env: 'PLATFORM_HEALTH_PORT', type: 'integer', default: 8080, description: 'Port of the health server of services and workers (0 picks a free port).' },
-  { name: 'drain-timeout', env: 'PLATFORM_DRAIN_TIMEOUT', type: 'integer', default: 30, description: 'Seconds to wait for in-flight work on shutdown before giving up (exit 1).' },
-  { name: 'verbose', env: 'PLATFORM_VERBOSE', type: 'boolean', default: false, description: 'Show stack traces and debug output of the host.' },
+  {
+    name: 'db',
+    env: 'PLATFORM_DB',
+    type: 'string',
+    selects: 'database',
+    default: 'postgres',
+    values: ['postgres', 'cassandra', 'memory', 'pglite'],
+    description: 'Database implementation.',
+  },
+  {
+    name: 'fs',
+    env: 'PLATFORM_FS',
+    type: 'string',
+    selects: 'filesystem',
+    default: 'local',
+    values: ['local', 's3', 'minio', 'memory'],
+    description: 'File system implementation.',
+  },
+  {
+    name: 'cache',
+    env: 'PLATFORM_CACHE',
+    type: 'string',
+    selects: 'cache',
+    default: 'memory',
+    values: ['redis', 'memory'],
+    description: 'Cache implementation.',
+  },
+  {
+    name: 'mq',
+    env: 'PLATFORM_MQ',
+    type: 'string',
+    selects: 'message_queue',
+    default: 'memory',
+    values: ['kafka', 'redis-stream', 'memory'],
+    description: 'Message queue implementation.',
+  },
+  {
+    name: 'log',
+    env: 'PLATFORM_LOG',
+    type: 'string',
+    selects: 'logging',
+    default: 'pretty',
+    values: ['json', 'pretty'],
+    description: 'Logging format.',
+  },
+  {
+    name: 'metrics',
+    env: 'PLATFORM_METRICS',
+    type: 'string',
+    selects: 'metrics',
+    default: 'noop',
+    values: ['prometheus', 'memory', 'noop'],
+    description: 'Metrics backend.',
+  },
+  {
+    name: 'secrets',
+    env: 'PLATFORM_SECRETS',
+    type: 'string',
+    selects: 'secrets',
+    default: 'env',
+    values: ['env', 'file', 'vault'],
+    description: 'Secrets provider.',
+  },
+  {
+    name: 'env',
+    env: 'PLATFORM_ENV',
+    type: 'string',
+    default: 'local',
+    values: ['local', 'test', 'staging', 'production'],
+    description: 'Environment: loads env/<env>.env over env/local.env; production reads no file.',
+  },
+  {
+    name: 'auto-migrate',
+    env: 'PLATFORM_AUTO_MIGRATE',
+    type: 'boolean',
+    description: 'Apply pending migrations before the module starts (default: on for local/test, off otherwise).',
+  },
+  {
+    name: 'health-port',
+    env: 'PLATFORM_HEALTH_PORT',
+    type: 'integer',
+    default: 8080,
+    description: 'Port of the health server of services and workers (0 picks a free port).',
+  },
+  {
+    name: 'drain-timeout',
+    env: 'PLATFORM_DRAIN_TIMEOUT',
+    type: 'integer',
+    default: 30,
+    description: 'Seconds to wait for in-flight work on shutdown before giving up (exit 1).',
+  },
+  {
+    name: 'verbose',
+    env: 'PLATFORM_VERBOSE',
+    type: 'boolean',
+    default: false,
+    description: 'Show stack traces and debug output of the host.',
+  },
 ];
 
 const BY_NAME = new Map(GLOBAL_FLAGS.map((flag) => [flag.name, flag]));
@@ -37,4 +123,9 @@ export function globalFlag(name: string): GlobalFlagSpec | undefined {
 }
 
 /** Names a module argument may not take, because the host owns them. */
-export const RESERVED_ARG_NAMES: ReadonlySet<string> = new Set([...BY_NAME.keys(), 'help', 'version', 'no-auto-migrate']);
+export const RESERVED_ARG_NAMES: ReadonlySet<string> = new Set([
+  ...BY_NAME.keys(),
+  'help',
+  'version',
+  'no-auto-migrate',
+]);

@@ -49,7 +49,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     if (listing) {
       const registry = await loadRegistry(root);
       const { renderPluginInspect, renderPluginList } = await import('./plugins-command.js');
-      io.stdout(listing.name === undefined ? renderPluginList(registry, root, listing.json) : renderPluginInspect(registry, root, listing.name, listing.json));
+      io.stdout(
+        listing.name === undefined
+          ? renderPluginList(registry, root, listing.json)
+          : renderPluginInspect(registry, root, listing.name, listing.json),
+      );
       return EXIT_CODES.OK;
     }
     return await runYargs(root, argv, io);
@@ -87,7 +91,9 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
   };
   const parser = yargs([...argv])
     .scriptName('platform-host')
-    .usage('$0 <command> [options]\n\nA plugin-host runtime for data platforms: discovers module and adapter packages, wires one backend per interface by flag, and runs modules with a production lifecycle.')
+    .usage(
+      '$0 <command> [options]\n\nA plugin-host runtime for data platforms: discovers module and adapter packages, wires one backend per interface by flag, and runs modules with a production lifecycle.',
+    )
     .version(`host API ${HOST_API_VERSION}`)
     .command('plugins', 'List and inspect discovered modules and adapters', (y) =>
       y
@@ -105,7 +111,10 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
         .command(
           'inspect <name>',
           'Everything about one plugin: manifest, location, problems',
-          (c) => c.positional('name', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
+          (c) =>
+            c
+              .positional('name', { type: 'string', demandOption: true })
+              .option('json', { type: 'boolean', default: false }),
           (args) =>
             guard(async () => {
               const { renderPluginInspect } = await import('./plugins-command.js');
@@ -115,8 +124,10 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
         )
         .demandCommand(1, 'Choose: plugins list | plugins inspect <name>'),
     )
-    .command('run <module> [args..]', 'Run a module: platform-host run <module> [global flags] [module args]; run <module> --help for its arguments', (y) =>
-      withGlobalFlags(y.positional('module', { type: 'string', demandOption: true })),
+    .command(
+      'run <module> [args..]',
+      'Run a module: platform-host run <module> [global flags] [module args]; run <module> --help for its arguments',
+      (y) => withGlobalFlags(y.positional('module', { type: 'string', demandOption: true })),
     )
     .command(
       'doctor [module]',
@@ -133,15 +144,26 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
     )
     .command('migrate', 'Database migrations (--db, --env select the database)', (y) =>
       withGlobalFlags(y)
-        .command('up', 'Apply pending migrations', (c) => c.option('target', { type: 'number', describe: 'Apply up to this migration number' }), (args) =>
-          guard(() => migrate(root, { action: 'up', target: args.target }, argv, io))(),
+        .command(
+          'up',
+          'Apply pending migrations',
+          (c) => c.option('target', { type: 'number', describe: 'Apply up to this migration number' }),
+          (args) => guard(() => migrate(root, { action: 'up', target: args.target }, argv, io))(),
         )
-        .command('down', 'Roll back the last migrations', (c) => c.option('count', { type: 'number', default: 1, describe: 'How many to roll back' }), (args) =>
-          guard(() => migrate(root, { action: 'down', count: args.count }, argv, io))(),
+        .command(
+          'down',
+          'Roll back the last migrations',
+          (c) => c.option('count', { type: 'number', default: 1, describe: 'How many to roll back' }),
+          (args) => guard(() => migrate(root, { action: 'down', count: args.count }, argv, io))(),
         )
-        .command('status', 'Show applied, pending and changed migrations', {}, () => guard(() => migrate(root, { action: 'status' }, argv, io))())
-        .command('create <name>', 'Create migrations/src/NNN_<name>.ts', (c) => c.positional('name', { type: 'string', demandOption: true }), (args) =>
-          guard(() => migrate(root, { action: 'create', name: args.name }, argv, io))(),
+        .command('status', 'Show applied, pending and changed migrations', {}, () =>
+          guard(() => migrate(root, { action: 'status' }, argv, io))(),
+        )
+        .command(
+          'create <name>',
+          'Create migrations/src/NNN_<name>.ts',
+          (c) => c.positional('name', { type: 'string', demandOption: true }),
+          (args) => guard(() => migrate(root, { action: 'create', name: args.name }, argv, io))(),
         )
         .demandCommand(1, 'Choose: migrate up | down | status | create <name>'),
     )
@@ -150,7 +172,10 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
         .command(
           'module <name>',
           'A module workspace under plugins/ with manifest, entry and a passing test',
-          (c) => c.positional('name', { type: 'string', demandOption: true }).option('type', { choices: ['job', 'service', 'worker'] as const, default: 'job' as const }),
+          (c) =>
+            c
+              .positional('name', { type: 'string', demandOption: true })
+              .option('type', { choices: ['job', 'service', 'worker'] as const, default: 'job' as const }),
           (args) =>
             guard(async () => {
               const { scaffoldModule } = await import('../scaffold/scaffold.js');
@@ -161,7 +186,10 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
         .command(
           'adapter <interface> <flag>',
           'An adapter workspace under adapters/ with manifest, entry and a passing test',
-          (c) => c.positional('interface', { type: 'string', demandOption: true }).positional('flag', { type: 'string', demandOption: true }),
+          (c) =>
+            c
+              .positional('interface', { type: 'string', demandOption: true })
+              .positional('flag', { type: 'string', demandOption: true }),
           (args) =>
             guard(async () => {
               const { scaffoldAdapter } = await import('../scaffold/scaffold.js');
@@ -171,35 +199,59 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
         )
         .demandCommand(1, 'Choose: new module <name> | new adapter <interface> <flag>'),
     )
-    .completion('completion', 'Print a bash/zsh completion script (source it from your shell rc)', (current: string, args: { _: Array<string | number> }, defaultCompletion: () => void, done: (completions: string[]) => void) => {
-      const words = args._.map(String);
-      const previous = words.at(-2) ?? '';
-      if (['run', 'doctor', 'inspect'].includes(previous)) {
-        loadRegistry(root).then(
-          (registry) => done([...(previous === 'inspect' ? registry.records.map((r) => r.name) : registry.modules.keys())].filter((n) => n.startsWith(current))),
-          () => done([]),
-        );
-        return;
-      }
-      defaultCompletion();
-    })
+    .completion(
+      'completion',
+      'Print a bash/zsh completion script (source it from your shell rc)',
+      (
+        current: string,
+        args: { _: Array<string | number> },
+        defaultCompletion: () => void,
+        done: (completions: string[]) => void,
+      ) => {
+        const words = args._.map(String);
+        const previous = words.at(-2) ?? '';
+        if (['run', 'doctor', 'inspect'].includes(previous)) {
+          loadRegistry(root).then(
+            (registry) =>
+              done(
+                [...(previous === 'inspect' ? registry.records.map((r) => r.name) : registry.modules.keys())].filter(
+                  (n) => n.startsWith(current),
+                ),
+              ),
+            () => done([]),
+          );
+          return;
+        }
+        defaultCompletion();
+      },
+    )
     .demandCommand(1, 'Choose a command; --help lists them')
     .strictCommands()
     .recommendCommands()
     .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : null)
     .fail((message, error) => {
-      failure = error ?? new PlatformError('PH_ERR_USAGE', message ?? 'invalid command line', { hint: 'Run `platform-host --help`.' });
+      failure =
+        error ??
+        new PlatformError('PH_ERR_USAGE', message ?? 'invalid command line', { hint: 'Run `platform-host --help`.' });
     })
     .exitProcess(false)
     .help();
   await parser.parseAsync();
-  if (failure !== undefined) throw failure instanceof Error ? failure : new PlatformError('PH_ERR_USAGE', 'invalid command line');
+  if (failure !== undefined)
+    throw failure instanceof Error ? failure : new PlatformError('PH_ERR_USAGE', 'invalid command line');
   return exitCode;
 }
 
 async function migrate(root: string, request: MigrateAction, argv: readonly string[], io: CliIo): Promise<number> {
   const { migrateCommand } = await import('../migrations/migrate-command.js');
   const start = argv.indexOf(request.action) + 1;
-  const tokens = argv.slice(start).filter((token, index, all) => !(request.action === 'create' && token === request.name) && !/^--(target|count)(=|$)/.test(token) && !/^--(target|count)$/.test(all[index - 1] ?? ''));
+  const tokens = argv
+    .slice(start)
+    .filter(
+      (token, index, all) =>
+        !(request.action === 'create' && token === request.name) &&
+        !/^--(target|count)(=|$)/.test(token) &&
+        !/^--(target|count)$/.test(all[index - 1] ?? ''),
+    );
   return migrateCommand(root, request, tokens, io.stdout);
 }

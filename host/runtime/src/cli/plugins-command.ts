@@ -22,34 +22,64 @@ export interface PluginListing {
 }
 
 export function toListing(record: PluginRecord, root: string): PluginListing {
-  const base = { name: record.name, source: record.source, path: relative(root, record.dir) || '.', problems: record.problems };
+  const base = {
+    name: record.name,
+    source: record.source,
+    path: relative(root, record.dir) || '.',
+    problems: record.problems,
+  };
   if (record.kind === 'module') {
-    return { kind: 'module', version: record.manifest?.version ?? null, type: record.manifest?.type ?? null, interfaces: record.manifest?.dependencies.interfaces ?? [], flags: [], ...base };
+    return {
+      kind: 'module',
+      version: record.manifest?.version ?? null,
+      type: record.manifest?.type ?? null,
+      interfaces: record.manifest?.dependencies.interfaces ?? [],
+      flags: [],
+      ...base,
+    };
   }
-  return { kind: 'adapter', version: record.manifest?.version ?? null, type: null, interfaces: record.manifest ? [record.manifest.interface] : [], flags: record.manifest?.flags ?? [], ...base };
+  return {
+    kind: 'adapter',
+    version: record.manifest?.version ?? null,
+    type: null,
+    interfaces: record.manifest ? [record.manifest.interface] : [],
+    flags: record.manifest?.flags ?? [],
+    ...base,
+  };
 }
 
 function sortListings(listings: PluginListing[]): PluginListing[] {
-  return listings.sort((a, b) => a.kind.localeCompare(b.kind) || (a.interfaces[0] ?? '').localeCompare(b.interfaces[0] ?? '') || a.name.localeCompare(b.name));
+  return listings.sort(
+    (a, b) =>
+      a.kind.localeCompare(b.kind) ||
+      (a.interfaces[0] ?? '').localeCompare(b.interfaces[0] ?? '') ||
+      a.name.localeCompare(b.name),
+  );
 }
 
 /** `plugins list`: a table, then every problem; or JSON. Reads manifests only. */
 export function renderPluginList(registry: PluginRegistry, root: string, json: boolean): string {
   const listings = sortListings(registry.records.map((record) => toListing(record, root)));
   if (json) return `${JSON.stringify(listings, null, 2)}\n`;
-  if (listings.length === 0) return 'No plugins found under plugins/, adapters/, PLATFORM_PLUGIN_PATH or node_modules.\n';
+  if (listings.length === 0)
+    return 'No plugins found under plugins/, adapters/, PLATFORM_PLUGIN_PATH or node_modules.\n';
   const rows = listings.map((item) => [
     item.kind,
     item.name,
     item.version ?? '-',
-    item.kind === 'module' ? `${item.type ?? '?'}: ${item.interfaces.join(', ')}` : `${item.interfaces[0] ?? '?'}: --${flagFor(item.interfaces[0])} ${item.flags.join('|')}`,
+    item.kind === 'module'
+      ? `${item.type ?? '?'}: ${item.interfaces.join(', ')}`
+      : `${item.interfaces[0] ?? '?'}: --${flagFor(item.interfaces[0])} ${item.flags.join('|')}`,
     item.source,
     item.path,
     item.problems.length === 0 ? 'ok' : `${item.problems.length} problem${item.problems.length > 1 ? 's' : ''}`,
   ]);
   const header = ['KIND', 'NAME', 'VERSION', 'PROVIDES', 'SOURCE', 'PATH', 'STATUS'];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, column) => (column === cells.length - 1 ? cell : pad(cell, (widths[column] ?? 0) + 2))).join('');
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells.map((cell, column) => (column === cells.length - 1 ? cell : pad(cell, (widths[column] ?? 0) + 2))).join('');
   const out = [line(header), ...rows.map(line)];
   const broken = listings.filter((item) => item.problems.length > 0);
   if (broken.length > 0) {
@@ -70,11 +100,22 @@ function flagFor(name: string | undefined): string {
 export function renderPluginInspect(registry: PluginRegistry, root: string, name: string, json: boolean): string {
   const matches = registry.records.filter((record) => record.name === name);
   if (matches.length === 0) {
-    throw new PlatformError('PH_ERR_MODULE_NOT_FOUND', `No plugin named "${name}"${didYouMean(name, registry.records.map((r) => r.name))}`, {
-      hint: 'Run `platform-host plugins list` to see every discovered plugin.',
-    });
+    throw new PlatformError(
+      'PH_ERR_MODULE_NOT_FOUND',
+      `No plugin named "${name}"${didYouMean(
+        name,
+        registry.records.map((r) => r.name),
+      )}`,
+      {
+        hint: 'Run `platform-host plugins list` to see every discovered plugin.',
+      },
+    );
   }
-  const details = matches.map((record) => ({ ...toListing(record, root), manifestPath: record.manifestPath, manifest: record.manifest ?? null }));
+  const details = matches.map((record) => ({
+    ...toListing(record, root),
+    manifestPath: record.manifestPath,
+    manifest: record.manifest ?? null,
+  }));
   if (json) return `${JSON.stringify(details.length === 1 ? details[0] : details, null, 2)}\n`;
   return details
     .map((item) =>
@@ -86,7 +127,9 @@ export function renderPluginInspect(registry: PluginRegistry, root: string, name
         `  status:   ${item.problems.length === 0 ? 'ok' : 'unusable'}`,
         ...item.problems.map((problem) => `    - ${problem}`),
         '  manifest content:',
-        ...JSON.stringify(item.manifest, null, 2).split('\n').map((l) => `    ${l}`),
+        ...JSON.stringify(item.manifest, null, 2)
+          .split('\n')
+          .map((l) => `    ${l}`),
       ].join('\n'),
     )
     .join('\n\n')

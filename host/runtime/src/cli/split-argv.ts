@@ -54,7 +54,10 @@ export function splitArgv(tokens: readonly string[]): SplitArgv {
       if (eq !== -1) {
         const parsed = parseBooleanWord(token.slice(eq + 1));
         if (parsed === undefined || negated) {
-          throw new PlatformError('PH_ERR_USAGE', `Global flag --${rawName} takes no value or true/false, got "${token.slice(eq + 1)}"`);
+          throw new PlatformError(
+            'PH_ERR_USAGE',
+            `Global flag --${rawName} takes no value or true/false, got "${token.slice(eq + 1)}"`,
+          );
         }
         globals.set(name, parsed);
       } else {

@@ -1,4 +1,13 @@
-import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,7 +72,8 @@ function candidates(options: DiscoveryOptions): Candidate[] {
   for (const entry of (options.pluginPath ?? '').split(delimiter).filter(Boolean)) {
     const dir = resolve(options.root, entry);
     const isPlugin = Object.values(MANIFEST_FILES).some((file) => statOrUndefined(join(dir, file))?.isFile());
-    for (const pluginDir of isPlugin ? [dir] : subdirectories(dir)) out.push({ dir: pluginDir, source: 'PLATFORM_PLUGIN_PATH' });
+    for (const pluginDir of isPlugin ? [dir] : subdirectories(dir))
+      out.push({ dir: pluginDir, source: 'PLATFORM_PLUGIN_PATH' });
   }
   for (const dir of subdirectories(join(options.root, 'node_modules'))) {
     if (basename(dir).startsWith('@')) {
@@ -130,7 +140,11 @@ export async function discoverPlugins(options: DiscoveryOptions): Promise<Plugin
 
   for (const candidate of candidates(options)) {
     const found = (Object.entries(MANIFEST_FILES) as Array<[PluginKind, string]>)
-      .map(([kind, file]) => ({ kind, path: join(candidate.dir, file), stat: statOrUndefined(join(candidate.dir, file)) }))
+      .map(([kind, file]) => ({
+        kind,
+        path: join(candidate.dir, file),
+        stat: statOrUndefined(join(candidate.dir, file)),
+      }))
       .filter((item) => item.stat?.isFile());
     if (found.length === 0) continue;
     let dir: string;
@@ -164,7 +178,11 @@ export async function discoverPlugins(options: DiscoveryOptions): Promise<Plugin
         }
         // In node_modules only packages that are clearly platform-host plugins count: an adapter
         // manifest, or a module.json that declares host_api.
-        if (candidate.source === 'node_modules' && kind === 'module' && !(typeof json === 'object' && json !== null && 'host_api' in json)) {
+        if (
+          candidate.source === 'node_modules' &&
+          kind === 'module' &&
+          !(typeof json === 'object' && json !== null && 'host_api' in json)
+        ) {
           entry = { ...entry, foreign: true };
         }
       }
@@ -179,7 +197,11 @@ export async function discoverPlugins(options: DiscoveryOptions): Promise<Plugin
         source: candidate.source,
         problems: [...validation.problems],
       };
-      records.push(validation.kind === 'module' ? { ...base, kind: 'module', manifest: validation.manifest } : { ...base, kind: 'adapter', manifest: validation.manifest });
+      records.push(
+        validation.kind === 'module'
+          ? { ...base, kind: 'module', manifest: validation.manifest }
+          : { ...base, kind: 'adapter', manifest: validation.manifest },
+      );
     }
   }
   if (cacheFile !== false && (changed || Object.keys(cached).length !== Object.keys(fresh).length)) {

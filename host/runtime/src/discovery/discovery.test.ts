@@ -23,7 +23,11 @@ describe('plugin discovery', () => {
 
   it('lists a module whose entry throws on import, without importing any plugin code', async () => {
     const marker = join(project.root, 'imported.marker');
-    project.module('exploding', { name: 'exploding' }, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'x');\nthrow new Error('boom on import');\n`);
+    project.module(
+      'exploding',
+      { name: 'exploding' },
+      `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'x');\nthrow new Error('boom on import');\n`,
+    );
     const result = await runCli(['plugins', 'list', '--json'], project.env());
     expect(result.code, result.stderr).to.equal(0);
     const listed = (JSON.parse(result.stdout) as Listing[]).find((item) => item.name === 'exploding');
@@ -49,8 +53,16 @@ describe('plugin discovery', () => {
   it('marks duplicate module names and duplicate (interface, flag) pairs, naming both sources', async () => {
     project.module('one', { name: 'twin' }, moduleEntry([], 'return 0;'));
     project.module('two', { name: 'twin' }, moduleEntry([], 'return 0;'));
-    project.adapter('adapters/cache-a', { name: 'cache-a', interface: 'cache', flags: ['shared'] }, 'export default {};');
-    project.adapter('adapters/cache-b', { name: 'cache-b', interface: 'cache', flags: ['shared', 'only-b'] }, 'export default {};');
+    project.adapter(
+      'adapters/cache-a',
+      { name: 'cache-a', interface: 'cache', flags: ['shared'] },
+      'export default {};',
+    );
+    project.adapter(
+      'adapters/cache-b',
+      { name: 'cache-b', interface: 'cache', flags: ['shared', 'only-b'] },
+      'export default {};',
+    );
     const registry = buildRegistry(await discoverPlugins({ root: project.root, cacheFile: false }));
     const twins = registry.records.filter((r) => r.name === 'twin');
     expect(twins).to.have.length(2);
@@ -61,17 +73,38 @@ describe('plugin discovery', () => {
   });
 
   it('finds adapter packages in node_modules and folders on PLATFORM_PLUGIN_PATH', async () => {
-    project.adapter('node_modules/@acme/cache-fixture', { name: 'acme-cache', interface: 'cache', flags: ['acme'] }, 'export default {};');
+    project.adapter(
+      'node_modules/@acme/cache-fixture',
+      { name: 'acme-cache', interface: 'cache', flags: ['acme'] },
+      'export default {};',
+    );
     project.write('node_modules/unrelated/module.json', { name: 'not ours' });
-    project.adapter('elsewhere/metrics-x', { name: 'metrics-x', interface: 'metrics', flags: ['x'] }, 'export default {};');
-    const records = await discoverPlugins({ root: project.root, pluginPath: join(project.root, 'elsewhere'), cacheFile: false });
-    expect(records.map((r) => `${r.name}:${r.source}`).sort()).to.deep.equal(['acme-cache:node_modules', 'metrics-x:PLATFORM_PLUGIN_PATH']);
+    project.adapter(
+      'elsewhere/metrics-x',
+      { name: 'metrics-x', interface: 'metrics', flags: ['x'] },
+      'export default {};',
+    );
+    const records = await discoverPlugins({
+      root: project.root,
+      pluginPath: join(project.root, 'elsewhere'),
+      cacheFile: false,
+    });
+    expect(records.map((r) => `${r.name}:${r.source}`).sort()).to.deep.equal([
+      'acme-cache:node_modules',
+      'metrics-x:PLATFORM_PLUGIN_PATH',
+    ]);
   });
 
   it('refuses a plugin whose host range excludes this host, naming the plugin, its range and the host version', async () => {
-    project.adapter('adapters/future', { name: 'future-cache', interface: 'cache', flags: ['future'], host_api: '^2.0.0' }, 'export default {};');
+    project.adapter(
+      'adapters/future',
+      { name: 'future-cache', interface: 'cache', flags: ['future'], host_api: '^2.0.0' },
+      'export default {};',
+    );
     const [record] = await discoverPlugins({ root: project.root, cacheFile: false });
-    expect(record?.problems).to.deep.equal(['adapter "future-cache" supports host API ^2.0.0, but this host provides 1.0.0']);
+    expect(record?.problems).to.deep.equal([
+      'adapter "future-cache" supports host API ^2.0.0, but this host provides 1.0.0',
+    ]);
   });
 
   it('serves manifests from the cache and revalidates one that changed', async () => {
@@ -80,7 +113,10 @@ describe('plugin discovery', () => {
     expect((await discoverPlugins({ root: project.root, cacheFile }))[0]?.problems).to.deep.equal([]);
     expect(existsSync(cacheFile)).to.equal(true);
     // Same size and mtime would be served from the cache; a real edit changes both.
-    writeFileSync(join(project.root, 'plugins/cached/module.json'), JSON.stringify({ name: 'cached', broken: 'now-invalid' }));
+    writeFileSync(
+      join(project.root, 'plugins/cached/module.json'),
+      JSON.stringify({ name: 'cached', broken: 'now-invalid' }),
+    );
     const after = await discoverPlugins({ root: project.root, cacheFile });
     expect(after[0]?.problems.join()).to.match(/broken/);
   });

@@ -1,5 +1,13 @@
 import { relative } from 'node:path';
-import { EXIT_CODES, HOST_API_VERSION, INTERFACE_NAMES, isPlatformError, REFS, type InterfaceName, type Secrets } from '@platform-host/contracts';
+import {
+  EXIT_CODES,
+  HOST_API_VERSION,
+  INTERFACE_NAMES,
+  isPlatformError,
+  REFS,
+  type InterfaceName,
+  type Secrets,
+} from '@platform-host/contracts';
 import { validateModuleArgs } from '../args/module-args.js';
 import { preflight, findModule } from '../run/run-context.js';
 import { constructAdapters, interfacesToConstruct, selectAdapters, type Selection } from '../wiring/wire-adapters.js';
@@ -21,13 +29,19 @@ function message(error: unknown): string {
  * adapter each flag selects, required config present (names only — values are never printed),
  * and the module's arguments. Constructs only the secrets provider, to look keys up.
  */
-export async function doctor(root: string, moduleName: string | undefined, tokens: readonly string[]): Promise<DoctorResult> {
+export async function doctor(
+  root: string,
+  moduleName: string | undefined,
+  tokens: readonly string[],
+): Promise<DoctorResult> {
   const out: string[] = [];
   const problems: string[] = [];
   const pre = await preflight(root, tokens);
   out.push(`platform-host doctor — host API ${HOST_API_VERSION}, Node ${process.version}`);
   out.push(`project root: ${root}`);
-  out.push(`environment:  ${pre.options.env} (${pre.env.files.length > 0 ? pre.env.files.map((f) => relative(root, f)).join(', ') : 'no env file read'})`);
+  out.push(
+    `environment:  ${pre.options.env} (${pre.env.files.length > 0 ? pre.env.files.map((f) => relative(root, f)).join(', ') : 'no env file read'})`,
+  );
 
   const broken = pre.registry.records.filter((record) => record.problems.length > 0);
   out.push('', `plugins: ${pre.registry.records.length} found, ${broken.length} with problems`);
@@ -42,14 +56,19 @@ export async function doctor(root: string, moduleName: string | undefined, token
     try {
       const record = findModule(pre.registry, moduleName);
       interfaces = interfacesToConstruct(record.manifest.dependencies.interfaces);
-      out.push('', `module ${record.name} ${record.manifest.version} (${record.manifest.type}): manifest ok, host API ${record.manifest.host_api} accepts ${HOST_API_VERSION}`);
+      out.push(
+        '',
+        `module ${record.name} ${record.manifest.version} (${record.manifest.type}): manifest ok, host API ${record.manifest.host_api} accepts ${HOST_API_VERSION}`,
+      );
       out.push(`  interfaces: ${record.manifest.dependencies.interfaces.join(', ') || 'none'}`);
       if (record.manifest.dependencies.interfaces.includes('database')) {
         out.push(`  auto-migrate: ${autoMigrateEnabled(pre.options) ? 'on' : 'off'}`);
       }
       const args = validateModuleArgs(record.manifest, pre.rest);
       if (args.problems.length === 0) {
-        out.push(`  arguments: ok (${[...args.values.entries()].map(([k, v]) => `--${k}=${String(v)}`).join(' ') || 'none'})`);
+        out.push(
+          `  arguments: ok (${[...args.values.entries()].map(([k, v]) => `--${k}=${String(v)}`).join(' ') || 'none'})`,
+        );
       } else {
         out.push('  arguments:');
         for (const problem of args.problems) out.push(`    ✗ ${problem}`);
@@ -69,7 +88,9 @@ export async function doctor(root: string, moduleName: string | undefined, token
     try {
       const [selection] = selectAdapters(pre.registry, [name], pre.options.adapterFlags);
       if (selection) selections.push(selection);
-      out.push(`  ✓ ${name.padEnd(13)} --${REFS[name].flag} ${flag} -> ${selection?.record.name ?? '?'} ${selection?.record.manifest?.version ?? ''} (${relative(root, selection?.record.dir ?? root)})`);
+      out.push(
+        `  ✓ ${name.padEnd(13)} --${REFS[name].flag} ${flag} -> ${selection?.record.name ?? '?'} ${selection?.record.manifest?.version ?? ''} (${relative(root, selection?.record.dir ?? root)})`,
+      );
     } catch (error) {
       out.push(`  ✗ ${name.padEnd(13)} ${message(error)}`);
       problems.push(message(error));
@@ -91,16 +112,37 @@ export async function doctor(root: string, moduleName: string | undefined, token
       const manifest = selection.record.manifest;
       if (!manifest) continue;
       for (const key of keysForFlag(manifest, selection.flag)) {
-        const value = selection.interface === 'secrets' ? pre.env.values[key.env] : await secrets?.get(key.env).catch(() => undefined);
+        const value =
+          selection.interface === 'secrets'
+            ? pre.env.values[key.env]
+            : await secrets?.get(key.env).catch(() => undefined);
         const present = value !== undefined && value !== '';
-        const facts = [manifest.name, key.required ? 'required' : 'optional', ...(key.secret ? ['secret'] : [])].join(', ');
-        const state = present ? 'set' : key.default !== undefined ? `default ${key.secret ? '(hidden)' : JSON.stringify(key.default)}` : key.required ? 'MISSING' : 'unset';
-        out.push(`  ${present || !key.required || key.default !== undefined ? '✓' : '✗'} ${key.env} (${facts}): ${state}`);
-        if (!present && key.required && key.default === undefined) problems.push(`${key.env} (adapter ${manifest.name}) is required but not set`);
+        const facts = [manifest.name, key.required ? 'required' : 'optional', ...(key.secret ? ['secret'] : [])].join(
+          ', ',
+        );
+        const state = present
+          ? 'set'
+          : key.default !== undefined
+            ? `default ${key.secret ? '(hidden)' : JSON.stringify(key.default)}`
+            : key.required
+              ? 'MISSING'
+              : 'unset';
+        out.push(
+          `  ${present || !key.required || key.default !== undefined ? '✓' : '✗'} ${key.env} (${facts}): ${state}`,
+        );
+        if (!present && key.required && key.default === undefined)
+          problems.push(`${key.env} (adapter ${manifest.name}) is required but not set`);
       }
     }
   }
 
-  out.push('', problems.length === 0 ? (moduleName ? `ok: platform-host run ${moduleName} would start` : 'ok: no problems found') : `${problems.length} problem${problems.length > 1 ? 's' : ''}: ${moduleName ? 'the run would not start' : 'see above'}`);
+  out.push(
+    '',
+    problems.length === 0
+      ? moduleName
+        ? `ok: platform-host run ${moduleName} would start`
+        : 'ok: no problems found'
+      : `${problems.length} problem${problems.length > 1 ? 's' : ''}: ${moduleName ? 'the run would not start' : 'see above'}`,
+  );
   return { text: `${out.join('\n')}\n`, exitCode: problems.length === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE };
 }

@@ -15,7 +15,9 @@ function readIfPresent(path: string): string | undefined {
     return readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new PlatformError('PH_ERR_ENV_FILE_INVALID', `Cannot read env file ${path}: ${(error as Error).message}`, { cause: error });
+    throw new PlatformError('PH_ERR_ENV_FILE_INVALID', `Cannot read env file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 

@@ -21,9 +21,14 @@ async function checkWithTimeout(target: HealthTarget): Promise<HealthCheckResult
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      target.check().catch((error: unknown) => ({ ok: false, detail: error instanceof Error ? error.message : String(error) })),
+      target
+        .check()
+        .catch((error: unknown) => ({ ok: false, detail: error instanceof Error ? error.message : String(error) })),
       new Promise<HealthCheckResult>((resolve) => {
-        timer = setTimeout(() => resolve({ ok: false, detail: `no answer within ${CHECK_TIMEOUT_MS} ms` }), CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => resolve({ ok: false, detail: `no answer within ${CHECK_TIMEOUT_MS} ms` }),
+          CHECK_TIMEOUT_MS,
+        );
       }),
     ]);
   } finally {
@@ -33,11 +38,16 @@ async function checkWithTimeout(target: HealthTarget): Promise<HealthCheckResult
 
 /** Runs every adapter health check (in parallel) and combines them with the lifecycle phase. */
 export async function readiness(lifecycle: HostLifecycle, targets: readonly HealthTarget[]): Promise<ReadinessReport> {
-  if (lifecycle.phase === 'shutting_down' || lifecycle.phase === 'stopped') return { status: 'shutting_down', checks: {} };
+  if (lifecycle.phase === 'shutting_down' || lifecycle.phase === 'stopped')
+    return { status: 'shutting_down', checks: {} };
   const results = await Promise.all(targets.map(async (target) => [target, await checkWithTimeout(target)] as const));
   const checks: ReadinessReport['checks'] = {};
   for (const [target, result] of results) {
-    checks[target.interface] = { status: result.ok ? 'ok' : 'error', adapter: target.adapter, ...(result.detail ? { detail: result.detail } : {}) };
+    checks[target.interface] = {
+      status: result.ok ? 'ok' : 'error',
+      adapter: target.adapter,
+      ...(result.detail ? { detail: result.detail } : {}),
+    };
   }
   // Shutdown may have begun while the checks ran.
   if (!lifecycle.ready) return { status: lifecycle.phase === 'starting' ? 'starting' : 'shutting_down', checks };
@@ -65,9 +75,11 @@ export class HealthServer {
         response.end(JSON.stringify(body));
       };
       const path = (request.url ?? '/').split('?')[0];
-      if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, { status: 'error', detail: 'method not allowed' });
+      if (request.method !== 'GET' && request.method !== 'HEAD')
+        return send(405, { status: 'error', detail: 'method not allowed' });
       if (path === '/health/live') return send(200, { status: 'ok' });
-      if (path === '/health/startup') return send(this.lifecycle.started ? 200 : 503, { status: this.lifecycle.started ? 'ok' : 'starting' });
+      if (path === '/health/startup')
+        return send(this.lifecycle.started ? 200 : 503, { status: this.lifecycle.started ? 'ok' : 'starting' });
       if (path === '/health/ready') {
         readiness(this.lifecycle, this.targets).then(
           (report) => send(report.status === 'ok' ? 200 : 503, report),

@@ -14,7 +14,9 @@ describe('committed JSON Schemas', () => {
   }
 
   it('keeps strict objects strict: unknown manifest keys are refused by the JSON Schema too', () => {
-    const schema = JSON.parse(generateJsonSchemas()['module.schema.json'] ?? '{}') as { additionalProperties?: unknown };
+    const schema = JSON.parse(generateJsonSchemas()['module.schema.json'] ?? '{}') as {
+      additionalProperties?: unknown;
+    };
     expect(schema.additionalProperties).to.equal(false);
   });
 });

@@ -8,7 +8,15 @@ export function generateJsonSchemas(): Record<string, string> {
     return `${JSON.stringify({ ...json, $id: id, title }, null, 2)}\n`;
   };
   return {
-    'module.schema.json': render(moduleManifestSchema, 'https://platform-host.dev/schemas/module.schema.json', 'platform-host module manifest (module.json)'),
-    'adapter.schema.json': render(adapterManifestSchema, 'https://platform-host.dev/schemas/adapter.schema.json', 'platform-host adapter manifest (platform-adapter.json)'),
+    'module.schema.json': render(
+      moduleManifestSchema,
+      'https://platform-host.dev/schemas/module.schema.json',
+      'platform-host module manifest (module.json)',
+    ),
+    'adapter.schema.json': render(
+      adapterManifestSchema,
+      'https://platform-host.dev/schemas/adapter.schema.json',
+      'platform-host adapter manifest (platform-adapter.json)',
+    ),
   };
 }

@@ -16,7 +16,8 @@ interface Issue {
 
 function formatIssue(issue: Issue): string {
   const path = issue.path.reduce<string>(
-    (out, part) => (typeof part === 'number' ? `${out}[${part}]` : out === '' ? String(part) : `${out}.${String(part)}`),
+    (out, part) =>
+      typeof part === 'number' ? `${out}[${part}]` : out === '' ? String(part) : `${out}.${String(part)}`,
     '',
   );
   return path === '' ? issue.message : `${path}: ${issue.message}`;
@@ -46,7 +47,9 @@ export function validateManifest(kind: PluginKind, json: unknown): ManifestValid
     if (incompatible) problems.push(incompatible);
     manifest.args.forEach((arg, index) => {
       if (RESERVED_ARG_NAMES.has(arg.name)) {
-        problems.push(`args[${index}].name: "${arg.name}" is a global flag of the host and cannot be a module argument`);
+        problems.push(
+          `args[${index}].name: "${arg.name}" is a global flag of the host and cannot be a module argument`,
+        );
       }
     });
     return { kind, manifest, problems };

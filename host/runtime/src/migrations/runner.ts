@@ -59,7 +59,8 @@ export function discoverMigrations(dir: string): MigrationFile[] {
     const number = Number(match[1]);
     const name = file.slice(0, -3);
     const other = numbers.get(number);
-    if (other) throw new PlatformError('PH_ERR_MIGRATION', `Migrations ${other} and ${name} have the same number ${number}`);
+    if (other)
+      throw new PlatformError('PH_ERR_MIGRATION', `Migrations ${other} and ${name} have the same number ${number}`);
     numbers.set(number, name);
     const sourcePath = join(sourceDir, file);
     const text = readFileSync(sourcePath, 'utf8').replace(/\r\n/g, '\n');
@@ -79,13 +80,20 @@ async function importMigration(file: MigrationFile): Promise<MigrationModule> {
   try {
     loaded = (await import(pathToFileURL(file.compiledPath).href)) as Partial<MigrationModule>;
   } catch (error) {
-    throw new PlatformError('PH_ERR_MIGRATION', `Cannot import migration ${file.name} from ${file.compiledPath}: ${(error as Error).message}`, {
-      cause: error,
-      hint: 'Build the migrations first: npm run build',
-    });
+    throw new PlatformError(
+      'PH_ERR_MIGRATION',
+      `Cannot import migration ${file.name} from ${file.compiledPath}: ${(error as Error).message}`,
+      {
+        cause: error,
+        hint: 'Build the migrations first: npm run build',
+      },
+    );
   }
   if (typeof loaded.up !== 'function' || typeof loaded.down !== 'function') {
-    throw new PlatformError('PH_ERR_MIGRATION', `Migration ${file.name} must export async functions up(db) and down(db)`);
+    throw new PlatformError(
+      'PH_ERR_MIGRATION',
+      `Migration ${file.name} must export async functions up(db) and down(db)`,
+    );
   }
   return loaded as MigrationModule;
 }
@@ -129,7 +137,11 @@ export class MigrationRunner {
     const applied = await this.applied();
     const out: MigrationStatus[] = files.map((file) => {
       const row = applied.get(file.name);
-      const state: MigrationState = !row ? 'pending' : row.checksum !== null && row.checksum !== file.checksum ? 'changed' : 'applied';
+      const state: MigrationState = !row
+        ? 'pending'
+        : row.checksum !== null && row.checksum !== file.checksum
+          ? 'changed'
+          : 'applied';
       return { number: file.number, name: file.name, state, appliedAt: row ? new Date(row.applied_at) : undefined };
     });
     for (const [name, row] of applied) {
@@ -145,25 +157,35 @@ export class MigrationRunner {
     const statuses = await this.status();
     const changed = statuses.filter((s) => s.state === 'changed');
     if (changed.length > 0) {
-      throw new PlatformError('PH_ERR_MIGRATION', `Migration${changed.length > 1 ? 's' : ''} ${changed.map((s) => s.name).join(', ')} changed after being applied (checksum differs)`, {
-        hint: 'Restore the applied version of the file and put the change in a new migration (platform-host migrate create <name>).',
-      });
+      throw new PlatformError(
+        'PH_ERR_MIGRATION',
+        `Migration${changed.length > 1 ? 's' : ''} ${changed.map((s) => s.name).join(', ')} changed after being applied (checksum differs)`,
+        {
+          hint: 'Restore the applied version of the file and put the change in a new migration (platform-host migrate create <name>).',
+        },
+      );
     }
     const appliedNow: string[] = [];
     for (const file of discoverMigrations(this.dir)) {
       if (target !== undefined && file.number > target) break;
       const migration = await importMigration(file);
-      const applied = await this.db.transaction(async () => {
-        await this.db.execute('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-        const row = await this.db.fetchOne('SELECT 1 AS present FROM _migrations WHERE name = $1', [file.name]);
-        if (row) return false;
-        await migration.up(this.db);
-        await this.db.execute('INSERT INTO _migrations (name, checksum) VALUES ($1, $2)', [file.name, file.checksum]);
-        return true;
-      }).catch((error: unknown) => {
-        if (error instanceof PlatformError && error.code === 'PH_ERR_MIGRATION') throw error;
-        throw new PlatformError('PH_ERR_MIGRATION', `Migration ${file.name} failed and was rolled back: ${(error as Error).message}`, { cause: error });
-      });
+      const applied = await this.db
+        .transaction(async () => {
+          await this.db.execute('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+          const row = await this.db.fetchOne('SELECT 1 AS present FROM _migrations WHERE name = $1', [file.name]);
+          if (row) return false;
+          await migration.up(this.db);
+          await this.db.execute('INSERT INTO _migrations (name, checksum) VALUES ($1, $2)', [file.name, file.checksum]);
+          return true;
+        })
+        .catch((error: unknown) => {
+          if (error instanceof PlatformError && error.code === 'PH_ERR_MIGRATION') throw error;
+          throw new PlatformError(
+            'PH_ERR_MIGRATION',
+            `Migration ${file.name} failed and was rolled back: ${(error as Error).message}`,
+            { cause: error },
+          );
+        });
       if (applied) {
         appliedNow.push(file.name);
         this.log?.info('Migration applied', { migration: file.name });
@@ -178,20 +200,32 @@ export class MigrationRunner {
     const files = new Map(discoverMigrations(this.dir).map((file) => [file.name, file]));
     const rolledBack: string[] = [];
     for (let index = 0; index < count; index += 1) {
-      const done = await this.db.transaction(async () => {
-        await this.db.execute('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-        const last = await this.db.fetchOne<{ name: string }>('SELECT name FROM _migrations ORDER BY name DESC LIMIT 1');
-        if (!last) return undefined;
-        const file = files.get(last.name);
-        if (!file) throw new PlatformError('PH_ERR_MIGRATION', `Cannot roll back ${last.name}: its file is missing from ${join(this.dir, 'src')}`);
-        const migration = await importMigration(file);
-        await this.db.execute('DELETE FROM _migrations WHERE name = $1', [last.name]);
-        await migration.down(this.db);
-        return last.name;
-      }).catch((error: unknown) => {
-        if (error instanceof PlatformError && error.code === 'PH_ERR_MIGRATION') throw error;
-        throw new PlatformError('PH_ERR_MIGRATION', `Rolling back failed and was undone: ${(error as Error).message}`, { cause: error });
-      });
+      const done = await this.db
+        .transaction(async () => {
+          await this.db.execute('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+          const last = await this.db.fetchOne<{ name: string }>(
+            'SELECT name FROM _migrations ORDER BY name DESC LIMIT 1',
+          );
+          if (!last) return undefined;
+          const file = files.get(last.name);
+          if (!file)
+            throw new PlatformError(
+              'PH_ERR_MIGRATION',
+              `Cannot roll back ${last.name}: its file is missing from ${join(this.dir, 'src')}`,
+            );
+          const migration = await importMigration(file);
+          await this.db.execute('DELETE FROM _migrations WHERE name = $1', [last.name]);
+          await migration.down(this.db);
+          return last.name;
+        })
+        .catch((error: unknown) => {
+          if (error instanceof PlatformError && error.code === 'PH_ERR_MIGRATION') throw error;
+          throw new PlatformError(
+            'PH_ERR_MIGRATION',
+            `Rolling back failed and was undone: ${(error as Error).message}`,
+            { cause: error },
+          );
+        });
       if (done === undefined) break;
       rolledBack.push(done);
       this.log?.info('Migration rolled back', { migration: done });
@@ -202,7 +236,11 @@ export class MigrationRunner {
 
 /** Writes `src/NNN_<name>.ts` with the next number and returns its path. */
 export function createMigrationFile(dir: string, rawName: string): string {
-  const name = rawName.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  const name = rawName
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
   if (name === '') throw new PlatformError('PH_ERR_USAGE', `Migration name "${rawName}" has no letters or digits`);
   const next = (discoverMigrations(dir).at(-1)?.number ?? 0) + 1;
   const file = join(dir, 'src', `${String(next).padStart(3, '0')}_${name}.ts`);

@@ -24,7 +24,10 @@ export function renderModuleHelp(manifest: ModuleManifest, registry: PluginRegis
   lines.push(wrap(manifest.description, WIDTH, 0), '');
   lines.push(`Usage: platform-host run ${manifest.name} [global flags] ${[...required, '[arguments]'].join(' ')}`, '');
   const interfaces = manifest.dependencies.interfaces;
-  lines.push(`Interfaces: ${interfaces.length > 0 ? interfaces.map((name) => `${name} (--${REFS[name].flag})`).join(', ') : 'none'}`, '');
+  lines.push(
+    `Interfaces: ${interfaces.length > 0 ? interfaces.map((name) => `${name} (--${REFS[name].flag})`).join(', ') : 'none'}`,
+    '',
+  );
   lines.push('Arguments:');
   if (manifest.args.length === 0) lines.push('  (none)');
   const labelWidth = Math.max(24, ...manifest.args.map((arg) => argLabel(arg).length + 4));
@@ -32,12 +35,21 @@ export function renderModuleHelp(manifest: ModuleManifest, registry: PluginRegis
     lines.push(`  ${pad(argLabel(arg), labelWidth - 2)}${wrap(argDetails(arg), WIDTH, labelWidth)}`);
   }
   lines.push('', 'Global flags (also settable by the env var shown):');
-  const relevant = GLOBAL_FLAGS.filter((flag) => !flag.selects || flag.selects === 'secrets' || interfaces.includes(flag.selects) || flag.selects === 'logging');
+  const relevant = GLOBAL_FLAGS.filter(
+    (flag) =>
+      !flag.selects || flag.selects === 'secrets' || interfaces.includes(flag.selects) || flag.selects === 'logging',
+  );
   for (const flag of relevant) {
     const installed = flag.selects ? [...(registry.adapters.get(flag.selects)?.keys() ?? [])].sort() : [];
     const label = flag.type === 'boolean' ? `--${flag.name}` : `--${flag.name} <${flag.selects ? 'flag' : flag.type}>`;
-    const facts = [flag.env, ...(installed.length > 0 ? [`installed: ${installed.join(', ')}`] : []), ...(flag.default !== undefined ? [`default: ${String(flag.default)}`] : [])];
-    lines.push(`  ${pad(label, labelWidth - 2)}${wrap(`${flag.description} [${facts.join('; ')}]`, WIDTH, labelWidth)}`);
+    const facts = [
+      flag.env,
+      ...(installed.length > 0 ? [`installed: ${installed.join(', ')}`] : []),
+      ...(flag.default !== undefined ? [`default: ${String(flag.default)}`] : []),
+    ];
+    lines.push(
+      `  ${pad(label, labelWidth - 2)}${wrap(`${flag.description} [${facts.join('; ')}]`, WIDTH, labelWidth)}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

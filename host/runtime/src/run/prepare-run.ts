@@ -31,7 +31,10 @@ export interface PrepareRunOptions {
 }
 
 function isConnectable(value: unknown): value is Connectable {
-  return typeof (value as Partial<Connectable>).connect === 'function' && typeof (value as Partial<Connectable>).disconnect === 'function';
+  return (
+    typeof (value as Partial<Connectable>).connect === 'function' &&
+    typeof (value as Partial<Connectable>).disconnect === 'function'
+  );
 }
 
 /**
@@ -67,14 +70,23 @@ export class ModuleRun {
         await adapter.instance.connect();
         this.connected.push(adapter);
       } catch (error) {
-        throw new PlatformError('PH_ERR_MODULE_FAILED', `Cannot connect ${adapter.interface} adapter ${adapter.record.name} (--${REFS[adapter.interface].flag} ${adapter.flag}): ${(error as Error).message}`, {
-          cause: error,
-          exitCode: EXIT_CODES.FAILURE,
-        });
+        throw new PlatformError(
+          'PH_ERR_MODULE_FAILED',
+          `Cannot connect ${adapter.interface} adapter ${adapter.record.name} (--${REFS[adapter.interface].flag} ${adapter.flag}): ${(error as Error).message}`,
+          {
+            cause: error,
+            exitCode: EXIT_CODES.FAILURE,
+          },
+        );
       }
     }
     if (this.manifest.dependencies.interfaces.includes('database')) {
-      await runAutoMigrations(this.services.resolve(REFS.database), this.pre.options, migrationsDir(this.pre.root, this.pre.env.values), this.log);
+      await runAutoMigrations(
+        this.services.resolve(REFS.database),
+        this.pre.options,
+        migrationsDir(this.pre.root, this.pre.env.values),
+        this.log,
+      );
     }
   }
 
@@ -83,9 +95,15 @@ export class ModuleRun {
     const context: Record<string, unknown> = {
       config: createModuleConfig(this.manifest.name, this.args),
       lifecycle: this.lifecycle,
-      module: { name: this.manifest.name, version: this.manifest.version, type: this.manifest.type, env: this.pre.options.env },
+      module: {
+        name: this.manifest.name,
+        version: this.manifest.version,
+        type: this.manifest.type,
+        env: this.pre.options.env,
+      },
     };
-    for (const name of this.manifest.dependencies.interfaces) context[REFS[name].contextKey] = this.services.resolve(REFS[name]);
+    for (const name of this.manifest.dependencies.interfaces)
+      context[REFS[name].contextKey] = this.services.resolve(REFS[name]);
     return Object.freeze(context) as PlatformContext<InterfaceName>;
   }
 
@@ -93,7 +111,11 @@ export class ModuleRun {
   healthTargets(): HealthTarget[] {
     return this.constructed
       .filter((adapter) => typeof (adapter.instance as Partial<HealthCheckable>).healthCheck === 'function')
-      .map((adapter) => ({ interface: adapter.interface, adapter: adapter.record.name, check: () => (adapter.instance as HealthCheckable).healthCheck() }));
+      .map((adapter) => ({
+        interface: adapter.interface,
+        adapter: adapter.record.name,
+        check: () => (adapter.instance as HealthCheckable).healthCheck(),
+      }));
   }
 
   /** Turns readiness off, aborts `ctx.lifecycle.signal` and wakes whoever awaits {@link shutdownRequested}. */
@@ -118,13 +140,20 @@ export class ModuleRun {
       }
     }
     this.lifecycle.phase = 'stopped';
-    if (this.services.has(REFS.metrics)) await this.services.resolve(REFS.metrics).flush().catch(() => undefined);
+    if (this.services.has(REFS.metrics))
+      await this.services
+        .resolve(REFS.metrics)
+        .flush()
+        .catch(() => undefined);
     return failures;
   }
 
   /** Flushes the logger; the last thing a run does. */
   async flushLogs(): Promise<void> {
-    await this.services.resolve(REFS.logging).flush().catch(() => undefined);
+    await this.services
+      .resolve(REFS.logging)
+      .flush()
+      .catch(() => undefined);
   }
 }
 
@@ -142,7 +171,11 @@ export async function prepareRun(options: PrepareRunOptions): Promise<ModuleRun 
   const definition = await loadModuleEntry(record);
   // Loaded only for a real run: DI (tsyringe, reflect-metadata) is not needed for --help.
   const { constructAdapters, interfacesToConstruct, selectAdapters } = await import('../wiring/wire-adapters.js');
-  const selections = selectAdapters(pre.registry, interfacesToConstruct(manifest.dependencies.interfaces), pre.options.adapterFlags);
+  const selections = selectAdapters(
+    pre.registry,
+    interfacesToConstruct(manifest.dependencies.interfaces),
+    pre.options.adapterFlags,
+  );
   const { services, constructed } = await constructAdapters(selections, pre.env.values);
   return new ModuleRun(pre, manifest, definition, args, services, constructed);
 }

@@ -23,7 +23,11 @@ export interface Preflight {
  * `process.env` when not already set there, as a dotenv loader would, so libraries that read the
  * environment themselves see them too.
  */
-export async function preflight(root: string, tokens: readonly string[], processEnv: NodeJS.ProcessEnv = process.env): Promise<Preflight> {
+export async function preflight(
+  root: string,
+  tokens: readonly string[],
+  processEnv: NodeJS.ProcessEnv = process.env,
+): Promise<Preflight> {
   const split = splitArgv(tokens);
   const envFlag = split.globals.get('env');
   const envName = typeof envFlag === 'string' ? envFlag : processEnv.PLATFORM_ENV || 'local';
@@ -42,16 +46,26 @@ export function findModule(registry: PluginRegistry, name: string): ModuleRecord
   if (!record?.manifest) {
     const broken = registry.records.find((r) => r.kind === 'module' && r.name === name);
     if (broken) {
-      throw new PlatformError('PH_ERR_MANIFEST_INVALID', `Module ${name} (${broken.manifestPath}) cannot be used:\n${broken.problems.map((p) => `  - ${p}`).join('\n')}`);
+      throw new PlatformError(
+        'PH_ERR_MANIFEST_INVALID',
+        `Module ${name} (${broken.manifestPath}) cannot be used:\n${broken.problems.map((p) => `  - ${p}`).join('\n')}`,
+      );
     }
     const names = [...registry.modules.keys()].sort();
-    throw new PlatformError('PH_ERR_MODULE_NOT_FOUND', `No module named "${name}"${didYouMean(name, names)}; available: ${names.length > 0 ? names.join(', ') : 'none'}`, {
-      hint: 'Run `platform-host plugins list` to see every discovered module.',
-    });
+    throw new PlatformError(
+      'PH_ERR_MODULE_NOT_FOUND',
+      `No module named "${name}"${didYouMean(name, names)}; available: ${names.length > 0 ? names.join(', ') : 'none'}`,
+      {
+        hint: 'Run `platform-host plugins list` to see every discovered module.',
+      },
+    );
   }
   if (record.problems.length > 0) {
     const incompatible = record.problems.some((p) => p.includes('supports host API'));
-    throw new PlatformError(incompatible ? 'PH_ERR_PLUGIN_INCOMPATIBLE' : 'PH_ERR_MANIFEST_INVALID', `Module ${name} (${record.manifestPath}) cannot be used:\n${record.problems.map((p) => `  - ${p}`).join('\n')}`);
+    throw new PlatformError(
+      incompatible ? 'PH_ERR_PLUGIN_INCOMPATIBLE' : 'PH_ERR_MANIFEST_INVALID',
+      `Module ${name} (${record.manifestPath}) cannot be used:\n${record.problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
   }
   return record as ModuleRecord & { manifest: ModuleManifest };
 }

@@ -20,7 +20,9 @@ function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -28,7 +30,10 @@ function freePort(): Promise<number> {
 async function waitForStatus(url: string, status: number, deadlineMs = 15000): Promise<void> {
   const end = Date.now() + deadlineMs;
   for (;;) {
-    const got = await fetch(url).then((r) => r.status, () => 0);
+    const got = await fetch(url).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (got === status) return;
     if (Date.now() > end) throw new Error(`${url} did not answer ${status} (last: ${got})`);
     await new Promise((r) => setTimeout(r, 50));
@@ -39,21 +44,44 @@ describe('platform-host run', () => {
   let project: FixtureProject;
   beforeEach(() => {
     project = new FixtureProject();
-    project.module('etl', { name: 'etl', description: 'Loads one day of raw events into the warehouse.', args: JOB_ARGS }, moduleEntry(['logging'], "ctx.log.info('ran', { date: ctx.config.string('date') }); return 0;"));
+    project.module(
+      'etl',
+      { name: 'etl', description: 'Loads one day of raw events into the warehouse.', args: JOB_ARGS },
+      moduleEntry(['logging'], "ctx.log.info('ran', { date: ctx.config.string('date') }); return 0;"),
+    );
   });
   afterEach(() => project.remove());
 
   it('--help shows the description, type, interfaces and every argument from the manifest', async () => {
     const { code, stdout } = await runCli(['run', 'etl', '--help'], project.env());
     expect(code).to.equal(0);
-    expect(stdout).to.contain('Loads one day of raw events into the warehouse.').and.contain('job').and.contain('Interfaces: logging (--log)');
+    expect(stdout)
+      .to.contain('Loads one day of raw events into the warehouse.')
+      .and.contain('job')
+      .and.contain('Interfaces: logging (--log)');
     for (const arg of JOB_ARGS) expect(stdout).to.contain(`--${arg.name}`).and.contain(arg.description);
     expect(stdout).to.match(/--date <string>\s+Processing date in YYYY-MM-DD format. \[required\]/);
     expect(stdout).to.contain('choices: fast, safe; default: safe');
   });
 
   it('prints all three problems of three bad arguments in one message and exits 2', async () => {
-    const { code, stderr } = await runCli(['run', 'etl', '--log', 'json', '--date', '2026-01-15', '--batch-size', 'many', '--mode', 'reckless', '--dry-rn', 'yes'], project.env());
+    const { code, stderr } = await runCli(
+      [
+        'run',
+        'etl',
+        '--log',
+        'json',
+        '--date',
+        '2026-01-15',
+        '--batch-size',
+        'many',
+        '--mode',
+        'reckless',
+        '--dry-rn',
+        'yes',
+      ],
+      project.env(),
+    );
     expect(code).to.equal(2);
     expect(stderr).to.contain('3 problems with the arguments of module etl');
     expect(stderr).to.contain('unknown argument --dry-rn (did you mean --dry-run?)');
@@ -64,7 +92,10 @@ describe('platform-host run', () => {
 
   it('runs a job to exit 0 and writes its health status file', async () => {
     const statusFile = join(project.root, 'status.json');
-    const { code, stdout, stderr } = await runCli(['run', 'etl', '--log', 'json', '--date', '2026-01-15'], project.env({ PLATFORM_HEALTH_FILE: statusFile }));
+    const { code, stdout, stderr } = await runCli(
+      ['run', 'etl', '--log', 'json', '--date', '2026-01-15'],
+      project.env({ PLATFORM_HEALTH_FILE: statusFile }),
+    );
     expect(code, stderr).to.equal(0);
     expect(stdout).to.contain('"message":"ran"');
     const status = JSON.parse(readFileSync(statusFile, 'utf8')) as { status: string; exitCode: number; module: string };
@@ -74,17 +105,38 @@ describe('platform-host run', () => {
   it('names the flags that exist when a flag selects no adapter', async () => {
     const { code, stderr } = await runCli(['run', 'etl', '--log', 'jsn', '--date', 'x'], project.env());
     expect(code).to.equal(2);
-    expect(stderr).to.match(/--log jsn: no adapter provides logging "jsn" \(did you mean json\?\); available: .*json.*pretty/);
+    expect(stderr).to.match(
+      /--log jsn: no adapter provides logging "jsn" \(did you mean json\?\); available: .*json.*pretty/,
+    );
   });
 
   it('constructs only the interfaces a module declares (plus secrets and logging for the host)', async function () {
     this.timeout(60000);
-    project.module('db_only', { name: 'db_only', dependencies: { interfaces: ['database', 'logging'], modules: [] } }, moduleEntry(['database', 'logging'], "const row = await ctx.db.fetchOne('SELECT 41 + 1 AS answer'); ctx.log.info('answer', row); return row.answer === 42 ? 0 : 1;"));
+    project.module(
+      'db_only',
+      { name: 'db_only', dependencies: { interfaces: ['database', 'logging'], modules: [] } },
+      moduleEntry(
+        ['database', 'logging'],
+        "const row = await ctx.db.fetchOne('SELECT 41 + 1 AS answer'); ctx.log.info('answer', row); return row.answer === 42 ? 0 : 1;",
+      ),
+    );
     let run: ModuleRun | undefined;
     const code = await runModule({
       root: project.root,
       moduleName: 'db_only',
-      tokens: ['--db', 'memory', '--log', 'memory', '--mq', 'kafka', '--cache', 'redis', '--fs', 's3', '--no-auto-migrate'],
+      tokens: [
+        '--db',
+        'memory',
+        '--log',
+        'memory',
+        '--mq',
+        'kafka',
+        '--cache',
+        'redis',
+        '--fs',
+        's3',
+        '--no-auto-migrate',
+      ],
       processEnv: project.env(),
       handleSignals: false,
       onPrepared: (prepared) => {
@@ -106,34 +158,65 @@ export default { kind: 'platform-host.adapter', interface: 'cache', create: () =
   async delete(k) { return store.delete(k); }, async exists(k) { return store.has(k); }, async flush() { store.clear(); },
   async healthCheck() { return { ok: true }; } }) };`,
     );
-    project.module('cache_user', { name: 'cache_user', dependencies: { interfaces: ['cache', 'logging'], modules: [] } }, moduleEntry(['cache', 'logging'], "await ctx.cache.set('k', 'v'); ctx.log.info('cached', { value: await ctx.cache.get('k') }); return 0;"));
+    project.module(
+      'cache_user',
+      { name: 'cache_user', dependencies: { interfaces: ['cache', 'logging'], modules: [] } },
+      moduleEntry(
+        ['cache', 'logging'],
+        "await ctx.cache.set('k', 'v'); ctx.log.info('cached', { value: await ctx.cache.get('k') }); return 0;",
+      ),
+    );
     const list = await runCli(['plugins', 'list'], project.env());
     expect(list.stdout).to.match(/acme-dropin-cache\s+1\.0\.0\s+cache: --cache dropin\s+node_modules/);
-    const { code, stdout, stderr } = await runCli(['run', 'cache_user', '--cache', 'dropin', '--log', 'json'], project.env());
+    const { code, stdout, stderr } = await runCli(
+      ['run', 'cache_user', '--cache', 'dropin', '--log', 'json'],
+      project.env(),
+    );
     expect(code, stderr).to.equal(0);
     expect(stdout).to.contain('dropin:v');
   });
 
   it('refuses an adapter whose host range excludes this host, naming it, its range and the host version', async () => {
-    project.adapter('node_modules/future-cache', { name: 'future-cache', interface: 'cache', flags: ['future'], host_api: '>=2.0.0' }, 'throw new Error("must not be imported");');
-    project.module('cache_user', { name: 'cache_user', dependencies: { interfaces: ['cache', 'logging'], modules: [] } }, moduleEntry(['cache', 'logging'], 'return 0;'));
+    project.adapter(
+      'node_modules/future-cache',
+      { name: 'future-cache', interface: 'cache', flags: ['future'], host_api: '>=2.0.0' },
+      'throw new Error("must not be imported");',
+    );
+    project.module(
+      'cache_user',
+      { name: 'cache_user', dependencies: { interfaces: ['cache', 'logging'], modules: [] } },
+      moduleEntry(['cache', 'logging'], 'return 0;'),
+    );
     const { code, stderr } = await runCli(['run', 'cache_user', '--cache', 'future'], project.env());
     expect(code).to.equal(2);
-    expect(stderr).to.contain('PH_ERR_PLUGIN_INCOMPATIBLE').and.contain('adapter "future-cache" supports host API >=2.0.0, but this host provides 1.0.0');
+    expect(stderr)
+      .to.contain('PH_ERR_PLUGIN_INCOMPATIBLE')
+      .and.contain('adapter "future-cache" supports host API >=2.0.0, but this host provides 1.0.0');
   });
 
   it('reports a missing required config key naming the key and the adapter, without printing secret values', async () => {
-    project.adapter('adapters/needs-config', {
-      name: 'needy-cache',
-      interface: 'cache',
-      flags: ['needy'],
-      config: [
-        { env: 'NEEDY_URL', description: 'Where the cache lives.', required: true, secret: true },
-        { env: 'NEEDY_TOKEN', description: 'Access token.', required: true, secret: true },
-      ],
-    }, 'export default {};');
-    project.module('cache_user', { name: 'cache_user', dependencies: { interfaces: ['cache', 'logging'], modules: [] } }, moduleEntry(['cache', 'logging'], 'return 0;'));
-    const { code, stderr } = await runCli(['run', 'cache_user', '--cache', 'needy'], project.env({ NEEDY_TOKEN: 'super-secret-token-value' }));
+    project.adapter(
+      'adapters/needs-config',
+      {
+        name: 'needy-cache',
+        interface: 'cache',
+        flags: ['needy'],
+        config: [
+          { env: 'NEEDY_URL', description: 'Where the cache lives.', required: true, secret: true },
+          { env: 'NEEDY_TOKEN', description: 'Access token.', required: true, secret: true },
+        ],
+      },
+      'export default {};',
+    );
+    project.module(
+      'cache_user',
+      { name: 'cache_user', dependencies: { interfaces: ['cache', 'logging'], modules: [] } },
+      moduleEntry(['cache', 'logging'], 'return 0;'),
+    );
+    const { code, stderr } = await runCli(
+      ['run', 'cache_user', '--cache', 'needy'],
+      project.env({ NEEDY_TOKEN: 'super-secret-token-value' }),
+    );
     expect(code).to.equal(2);
     expect(stderr).to.contain('NEEDY_URL (adapter needy-cache)');
     expect(stderr).not.to.contain('NEEDY_TOKEN (adapter');
@@ -145,12 +228,15 @@ export default { kind: 'platform-host.adapter', interface: 'cache', create: () =
     project.module(
       'hooks',
       { name: 'hooks' },
-      moduleEntry(['logging'], `const { appendFileSync } = await import('node:fs');
+      moduleEntry(
+        ['logging'],
+        `const { appendFileSync } = await import('node:fs');
 const note = (s) => appendFileSync(${JSON.stringify(record)}, s + '\\n');
 ctx.lifecycle.onShutdown(() => note('first'));
 ctx.lifecycle.onShutdown(() => { note('second'); throw new Error('hook failed'); });
 ctx.lifecycle.onShutdown(() => note('third'));
-return 0;`),
+return 0;`,
+      ),
     );
     const { code, stdout } = await runCli(['run', 'hooks', '--log', 'json'], project.env());
     expect(code).to.equal(1);
@@ -166,7 +252,9 @@ return 0;`),
       project.module(
         'svc',
         { name: 'svc', type: 'service' },
-        moduleEntry(['logging'], `const { appendFileSync } = await import('node:fs');
+        moduleEntry(
+          ['logging'],
+          `const { appendFileSync } = await import('node:fs');
 const note = (s) => appendFileSync(${JSON.stringify(record)}, s + '\\n');
 ctx.lifecycle.onShutdown(() => note('hook registered first'));
 ctx.lifecycle.onShutdown(async () => { const r = await fetch('http://127.0.0.1:${port}/health/ready'); note('hook registered second saw ready=' + r.status); });
@@ -174,9 +262,14 @@ await new Promise((resolve) => ctx.lifecycle.signal.addEventListener('abort', re
 note('signal seen');
 await ctx.lifecycle.trackWork(new Promise((resolve) => setTimeout(resolve, 300)));
 note('in-flight work drained');
-return 0;`),
+return 0;`,
+        ),
       );
-      const child = spawn(process.execPath, [CLI, 'run', 'svc', '--log', 'json', '--health-port', String(port), '--drain-timeout', '10'], { env: project.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        [CLI, 'run', 'svc', '--log', 'json', '--health-port', String(port), '--drain-timeout', '10'],
+        { env: project.env(), stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -197,8 +290,16 @@ return 0;`),
 
     it('exits 1 when in-flight work outlives the drain timeout', async function () {
       this.timeout(30000);
-      project.module('stuck', { name: 'stuck', type: 'worker' }, moduleEntry(['logging'], 'await new Promise(() => {});'));
-      const child = spawn(process.execPath, [CLI, 'run', 'stuck', '--log', 'json', '--health-port', '0', '--drain-timeout', '1'], { env: project.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+      project.module(
+        'stuck',
+        { name: 'stuck', type: 'worker' },
+        moduleEntry(['logging'], 'await new Promise(() => {});'),
+      );
+      const child = spawn(
+        process.execPath,
+        [CLI, 'run', 'stuck', '--log', 'json', '--health-port', '0', '--drain-timeout', '1'],
+        { env: project.env(), stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -210,13 +311,32 @@ return 0;`),
   });
 
   it('doctor exits 0 when the run would start and 2 when it would not, printing key names but never values', async () => {
-    project.adapter('adapters/needs-config', { name: 'needy-cache', interface: 'cache', flags: ['needy'], config: [{ env: 'NEEDY_URL', description: 'Where.', required: true, secret: true }] }, 'export default {};');
-    project.module('cache_user', { name: 'cache_user', dependencies: { interfaces: ['cache', 'logging'], modules: [] }, args: JOB_ARGS }, moduleEntry(['cache', 'logging'], 'return 0;'));
-    const good = await runCli(['doctor', 'cache_user', '--cache', 'needy', '--date', '2026-01-15'], project.env({ NEEDY_URL: 'redis://user:hunter2hunter2@host' }));
+    project.adapter(
+      'adapters/needs-config',
+      {
+        name: 'needy-cache',
+        interface: 'cache',
+        flags: ['needy'],
+        config: [{ env: 'NEEDY_URL', description: 'Where.', required: true, secret: true }],
+      },
+      'export default {};',
+    );
+    project.module(
+      'cache_user',
+      { name: 'cache_user', dependencies: { interfaces: ['cache', 'logging'], modules: [] }, args: JOB_ARGS },
+      moduleEntry(['cache', 'logging'], 'return 0;'),
+    );
+    const good = await runCli(
+      ['doctor', 'cache_user', '--cache', 'needy', '--date', '2026-01-15'],
+      project.env({ NEEDY_URL: 'redis://user:hunter2hunter2@host' }),
+    );
     expect(good.code, good.stdout).to.equal(0);
     expect(good.stdout).to.contain('NEEDY_URL (needy-cache, required, secret): set').and.not.contain('hunter2');
     const bad = await runCli(['doctor', 'cache_user', '--cache', 'needy', '--mode', 'x'], project.env());
     expect(bad.code).to.equal(2);
-    expect(bad.stdout).to.contain('NEEDY_URL (needy-cache, required, secret): MISSING').and.contain('missing required argument --date').and.contain('--mode must be one of fast, safe');
+    expect(bad.stdout)
+      .to.contain('NEEDY_URL (needy-cache, required, secret): MISSING')
+      .and.contain('missing required argument --date')
+      .and.contain('--mode must be one of fast, safe');
   });
 });

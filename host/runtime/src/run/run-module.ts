@@ -38,7 +38,14 @@ export async function runModule(options: RunModuleOptions): Promise<number> {
   const reportJob = (status: JobStatus['status'], extra: Partial<JobStatus> = {}): void => {
     if (!isJob) return;
     try {
-      writeJobStatus(statusPath, { module: manifest.name, status, pid: process.pid, startedAt, updatedAt: new Date().toISOString(), ...extra });
+      writeJobStatus(statusPath, {
+        module: manifest.name,
+        status,
+        pid: process.pid,
+        startedAt,
+        updatedAt: new Date().toISOString(),
+        ...extra,
+      });
     } catch (error) {
       log.warn('Cannot write the job status file', { path: statusPath, error });
     }

@@ -86,7 +86,11 @@ const SHAPES: Record<InterfaceName, Shape> = {
   secrets: {
     type: 'Secrets',
     suite: 'describeSecretsConformance',
-    methods: ['get(key: string): Promise<string | undefined>', 'getOrDefault(key: string, fallback: string): Promise<string>', 'require(key: string): Promise<string>'],
+    methods: [
+      'get(key: string): Promise<string | undefined>',
+      'getOrDefault(key: string, fallback: string): Promise<string>',
+      'require(key: string): Promise<string>',
+    ],
   },
 };
 
@@ -101,7 +105,10 @@ const TYPE_IMPORTS: Record<InterfaceName, string[]> = {
 };
 
 function className(flag: string, type: string): string {
-  return `${flag.split('-').map((w) => (w[0]?.toUpperCase() ?? '') + w.slice(1)).join('')}${type}`;
+  return `${flag
+    .split('-')
+    .map((w) => (w[0]?.toUpperCase() ?? '') + w.slice(1))
+    .join('')}${type}`;
 }
 
 /** Source of a new adapter's entry and test. Methods throw until implemented; the test checks the wiring. */
@@ -113,9 +120,17 @@ export function interfaceTemplate(iface: InterfaceName, flag: string): { entry: 
     .map((signature) => {
       const name = signature.slice(0, signature.search(/[<(]/));
       const isVoid = signature.endsWith('): void') || signature.endsWith('): Logger') || signature.endsWith('): Timer');
-      const body = isVoid ? `    throw notImplemented('${name}');` : `    return Promise.reject(notImplemented('${name}'));`;
+      const body = isVoid
+        ? `    throw notImplemented('${name}');`
+        : `    return Promise.reject(notImplemented('${name}'));`;
       const params = signature.slice(signature.indexOf('(') + 1, signature.lastIndexOf(')')).trim();
-      const unused = params === '' ? '' : `    void [${params.split(',').map((p) => p.split(':')[0]?.replace('?', '').trim()).join(', ')}];\n`;
+      const unused =
+        params === ''
+          ? ''
+          : `    void [${params
+              .split(',')
+              .map((p) => p.split(':')[0]?.replace('?', '').trim())
+              .join(', ')}];\n`;
       return `  ${signature} {\n${unused}${body}\n  }`;
     })
     .join('\n\n');

@@ -18,11 +18,14 @@ describe('scaffolding', () => {
       const output = scaffoldModule(project.root, `report_${type}`, type);
       const dir = join(project.root, 'plugins', `report-${type}`);
       expect(output).to.contain(`created module report_${type} (${type})`);
-      for (const file of ['package.json', 'tsconfig.json', 'module.json', 'src/index.ts', 'src/index.test.ts']) expect(existsSync(join(dir, file)), file).to.equal(true);
+      for (const file of ['package.json', 'tsconfig.json', 'module.json', 'src/index.ts', 'src/index.test.ts'])
+        expect(existsSync(join(dir, file)), file).to.equal(true);
       const validation = validateManifest('module', JSON.parse(readFileSync(join(dir, 'module.json'), 'utf8')));
       expect(validation.problems).to.deep.equal([]);
       expect(validation.manifest?.type).to.equal(type);
-      const tsconfig = JSON.parse(readFileSync(join(project.root, 'tsconfig.json'), 'utf8')) as { references: Array<{ path: string }> };
+      const tsconfig = JSON.parse(readFileSync(join(project.root, 'tsconfig.json'), 'utf8')) as {
+        references: Array<{ path: string }>;
+      };
       expect(tsconfig.references).to.deep.equal([{ path: `plugins/report-${type}` }]);
     });
   }
@@ -30,16 +33,23 @@ describe('scaffolding', () => {
   it('creates an adapter whose manifest matches its interface and flag', () => {
     scaffoldAdapter(project.root, 'cache', 'redis-cluster');
     const dir = join(project.root, 'adapters', 'cache-redis-cluster');
-    const validation = validateManifest('adapter', JSON.parse(readFileSync(join(dir, 'platform-adapter.json'), 'utf8')));
+    const validation = validateManifest(
+      'adapter',
+      JSON.parse(readFileSync(join(dir, 'platform-adapter.json'), 'utf8')),
+    );
     expect(validation.problems).to.deep.equal([]);
     expect(validation.manifest).to.include({ interface: 'cache', name: 'cache-redis-cluster' });
-    expect(readFileSync(join(dir, 'src/index.ts'), 'utf8')).to.contain('export class RedisClusterCache implements Cache');
+    expect(readFileSync(join(dir, 'src/index.ts'), 'utf8')).to.contain(
+      'export class RedisClusterCache implements Cache',
+    );
   });
 
   it('refuses an existing folder, a bad name and an unknown interface', () => {
     scaffoldModule(project.root, 'twice', 'job');
     expect(() => scaffoldModule(project.root, 'twice', 'job')).to.throw('plugins/twice already exists');
     expect(() => scaffoldModule(project.root, '9lives', 'job')).to.throw(/must start with a letter/);
-    expect(() => scaffoldAdapter(project.root, 'queue', 'x')).to.throw(/"queue" is not an interface; use one of database, filesystem/);
+    expect(() => scaffoldAdapter(project.root, 'queue', 'x')).to.throw(
+      /"queue" is not an interface; use one of database, filesystem/,
+    );
   });
 });

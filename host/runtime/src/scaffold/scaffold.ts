@@ -6,13 +6,16 @@ import { interfaceTemplate } from './adapter-templates.js';
 const HOST_RANGE = `^${HOST_API_VERSION.split('.')[0] ?? '1'}.0.0`;
 
 function writeFiles(root: string, dir: string, files: Record<string, string>): string {
-  if (existsSync(dir)) throw new PlatformError('PH_ERR_USAGE', `${relative(root, dir)} already exists; choose another name or remove it`);
+  if (existsSync(dir))
+    throw new PlatformError('PH_ERR_USAGE', `${relative(root, dir)} already exists; choose another name or remove it`);
   for (const [path, content] of Object.entries(files)) {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), content);
   }
   addProjectReference(root, relative(root, dir));
-  return Object.keys(files).map((path) => `  ${relative(root, join(dir, path))}`).join('\n');
+  return Object.keys(files)
+    .map((path) => `  ${relative(root, join(dir, path))}`)
+    .join('\n');
 }
 
 /** Adds the new workspace to the root tsconfig's references so `npm run build` compiles it. */
@@ -61,7 +64,10 @@ function tsconfig(references: string[]): string {
 export function scaffoldModule(root: string, rawName: string, type: ModuleType): string {
   const name = rawName.trim().toLowerCase().replace(/-/g, '_');
   if (!/^[a-z][a-z0-9_]*$/.test(name)) {
-    throw new PlatformError('PH_ERR_USAGE', `Module name "${rawName}" must start with a letter and contain only letters, digits and _`);
+    throw new PlatformError(
+      'PH_ERR_USAGE',
+      `Module name "${rawName}" must start with a letter and contain only letters, digits and _`,
+    );
   }
   const folder = name.replace(/_/g, '-');
   const dir = join(root, 'plugins', folder);
@@ -69,14 +75,25 @@ export function scaffoldModule(root: string, rawName: string, type: ModuleType):
   const manifest = {
     $schema: '../../schemas/module.schema.json',
     name,
-    display_name: name.split('_').map((w) => w[0]?.toUpperCase() + w.slice(1)).join(' '),
+    display_name: name
+      .split('_')
+      .map((w) => w[0]?.toUpperCase() + w.slice(1))
+      .join(' '),
     description: `TODO: say what ${name} does, for \`platform-host run ${name} --help\`.`,
     type,
     version: '0.1.0',
     host_api: HOST_RANGE,
     entry: './dist/index.js',
     dependencies: { interfaces: ['logging'], modules: [] },
-    args: [{ name: 'greeting', description: 'Text to log when the module starts.', required: false, type: 'string', default: 'hello' }],
+    args: [
+      {
+        name: 'greeting',
+        description: 'Text to log when the module starts.',
+        required: false,
+        type: 'string',
+        default: 'hello',
+      },
+    ],
   };
   const entry = `import { defineModule } from '@platform-host/contracts';
 
@@ -126,7 +143,10 @@ describe('${name}', () => {
 export function scaffoldAdapter(root: string, rawInterface: string, rawFlag: string): string {
   const iface = rawInterface.trim().toLowerCase().replace(/-/g, '_');
   if (!isInterfaceName(iface)) {
-    throw new PlatformError('PH_ERR_USAGE', `"${rawInterface}" is not an interface; use one of ${Object.keys(REFS).join(', ')}`);
+    throw new PlatformError(
+      'PH_ERR_USAGE',
+      `"${rawInterface}" is not an interface; use one of ${Object.keys(REFS).join(', ')}`,
+    );
   }
   const flag = rawFlag.trim().toLowerCase();
   if (!/^[a-z][a-z0-9-]*$/.test(flag)) throw new PlatformError('PH_ERR_USAGE', `Flag "${rawFlag}" must be kebab-case`);

@@ -43,14 +43,28 @@ export class FixtureProject {
 
   /** An adapter folder at `path` (relative to root) with platform-adapter.json and an entry. */
   adapter(path: string, manifest: Record<string, unknown>, entrySource: string): void {
-    this.write(`${path}/platform-adapter.json`, { version: '1.0.0', description: 'Fixture adapter.', host_api: '^1.0.0', entry: './index.js', config: [], ...manifest });
+    this.write(`${path}/platform-adapter.json`, {
+      version: '1.0.0',
+      description: 'Fixture adapter.',
+      host_api: '^1.0.0',
+      entry: './index.js',
+      config: [],
+      ...manifest,
+    });
     this.write(`${path}/index.js`, entrySource);
   }
 
   /** Environment for running the CLI against this project with the repo's embedded adapters. */
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, PLATFORM_ROOT: this.root, PLATFORM_PLUGIN_PATH: REPO_ADAPTERS, ...extra };
-    for (const key of Object.keys(env)) if (key.startsWith('PLATFORM_') && !(key in extra) && key !== 'PLATFORM_ROOT' && key !== 'PLATFORM_PLUGIN_PATH') delete env[key];
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PLATFORM_ROOT: this.root,
+      PLATFORM_PLUGIN_PATH: REPO_ADAPTERS,
+      ...extra,
+    };
+    for (const key of Object.keys(env))
+      if (key.startsWith('PLATFORM_') && !(key in extra) && key !== 'PLATFORM_ROOT' && key !== 'PLATFORM_PLUGIN_PATH')
+        delete env[key];
     return env;
   }
 

@@ -30,7 +30,11 @@ export function closest(input: string, candidates: Iterable<string>): string | u
 }
 
 /** ` (did you mean X?)` or an empty string. */
-export function didYouMean(input: string, candidates: Iterable<string>, format: (value: string) => string = (v) => v): string {
+export function didYouMean(
+  input: string,
+  candidates: Iterable<string>,
+  format: (value: string) => string = (v) => v,
+): string {
   const match = closest(input, candidates);
   return match === undefined ? '' : ` (did you mean ${format(match)}?)`;
 }

@@ -1,4 +1,11 @@
-import { markSecret, PlatformError, type AdapterConfig, type AdapterManifest, type ConfigKey, type Secrets } from '@platform-host/contracts';
+import {
+  markSecret,
+  PlatformError,
+  type AdapterConfig,
+  type AdapterManifest,
+  type ConfigKey,
+  type Secrets,
+} from '@platform-host/contracts';
 
 /** A required config key that is not set. */
 export interface MissingKey {
@@ -15,7 +22,11 @@ export function keysForFlag(manifest: AdapterManifest, flag: string): ConfigKey[
  * Reads an adapter's declared config keys through Secrets, applies defaults, registers secret values
  * for redaction, and reports required keys that are missing (names only).
  */
-export async function resolveAdapterConfig(manifest: AdapterManifest, flag: string, secrets: Secrets): Promise<{ config: AdapterConfig; missing: MissingKey[] }> {
+export async function resolveAdapterConfig(
+  manifest: AdapterManifest,
+  flag: string,
+  secrets: Secrets,
+): Promise<{ config: AdapterConfig; missing: MissingKey[] }> {
   const values = new Map<string, string>();
   const missing: MissingKey[] = [];
   for (const key of keysForFlag(manifest, flag)) {
@@ -40,9 +51,13 @@ export function createAdapterConfig(adapterName: string, values: ReadonlyMap<str
     require(key: string): string {
       const value = get(key);
       if (value === undefined) {
-        throw new PlatformError('PH_ERR_CONFIG_MISSING', `Adapter ${adapterName} needs configuration key ${key}, which is not set`, {
-          hint: `Set ${key} in the environment or in env/<env>.env.`,
-        });
+        throw new PlatformError(
+          'PH_ERR_CONFIG_MISSING',
+          `Adapter ${adapterName} needs configuration key ${key}, which is not set`,
+          {
+            hint: `Set ${key} in the environment or in env/<env>.env.`,
+          },
+        );
       }
       return value;
     },
@@ -51,9 +66,13 @@ export function createAdapterConfig(adapterName: string, values: ReadonlyMap<str
       if (value === undefined) return fallback;
       const parsed = /^[+-]?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
       if (!Number.isSafeInteger(parsed)) {
-        throw new PlatformError('PH_ERR_CONFIG_INVALID', `Adapter ${adapterName}: configuration key ${key} must be an integer`, {
-          hint: `Fix the value of ${key} in the environment or env file.`,
-        });
+        throw new PlatformError(
+          'PH_ERR_CONFIG_INVALID',
+          `Adapter ${adapterName}: configuration key ${key} must be an integer`,
+          {
+            hint: `Fix the value of ${key} in the environment or env file.`,
+          },
+        );
       }
       return parsed;
     },

@@ -11,7 +11,13 @@ import {
 } from '@platform-host/contracts';
 import type { AdapterRecord } from '../discovery/plugin-record.js';
 import type { PluginRegistry } from '../discovery/registry.js';
-import { createAdapterConfig, keysForFlag, missingConfigError, resolveAdapterConfig, type MissingKey } from './adapter-config.js';
+import {
+  createAdapterConfig,
+  keysForFlag,
+  missingConfigError,
+  resolveAdapterConfig,
+  type MissingKey,
+} from './adapter-config.js';
 import { loadAdapterEntry } from './load-entry.js';
 import { ServiceContainer } from './service-container.js';
 import { GLOBAL_FLAGS } from '../cli/global-flags.js';
@@ -42,7 +48,11 @@ function flagOf(name: InterfaceName): string {
  * Chooses one adapter per interface from the flags. Every unusable choice is reported in one
  * error: an unknown flag lists the flags that exist for that interface.
  */
-export function selectAdapters(registry: PluginRegistry, interfaces: readonly InterfaceName[], flags: Readonly<Record<InterfaceName, string>>): Selection[] {
+export function selectAdapters(
+  registry: PluginRegistry,
+  interfaces: readonly InterfaceName[],
+  flags: Readonly<Record<InterfaceName, string>>,
+): Selection[] {
   const problems: string[] = [];
   let code: ErrorCode = 'PH_ERR_FLAG_UNKNOWN_ADAPTER';
   const selections: Selection[] = [];
@@ -59,28 +69,45 @@ export function selectAdapters(registry: PluginRegistry, interfaces: readonly In
     }
     if (record.problems.length > 0) {
       if (record.problems.some((problem) => problem.includes('supports host API'))) code = 'PH_ERR_PLUGIN_INCOMPATIBLE';
-      problems.push(`--${flagOf(name)} ${flag}: adapter ${record.name} (${record.dir}) is refused: ${record.problems.join('; ')}`);
+      problems.push(
+        `--${flagOf(name)} ${flag}: adapter ${record.name} (${record.dir}) is refused: ${record.problems.join('; ')}`,
+      );
       continue;
     }
     selections.push({ interface: name, flag, record });
   }
   if (problems.length > 0) {
-    throw new PlatformError(code, problems.length === 1 ? (problems[0] ?? '') : `Cannot select adapters:\n${problems.map((p) => `  - ${p}`).join('\n')}`, {
-      hint: 'Run `platform-host plugins list` to see every adapter and its flags.',
-    });
+    throw new PlatformError(
+      code,
+      problems.length === 1
+        ? (problems[0] ?? '')
+        : `Cannot select adapters:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      {
+        hint: 'Run `platform-host plugins list` to see every adapter and its flags.',
+      },
+    );
   }
   return selections;
 }
 
 /** Imports, constructs and registers the adapter of interface `name`. */
-async function constructOne<K extends InterfaceName>(name: K, selection: Selection, deps: AdapterDeps, services: ServiceContainer): Promise<InterfaceTypes[K]> {
+async function constructOne<K extends InterfaceName>(
+  name: K,
+  selection: Selection,
+  deps: AdapterDeps,
+  services: ServiceContainer,
+): Promise<InterfaceTypes[K]> {
   const definition = await loadAdapterEntry(selection.record, name);
   let instance: InterfaceTypes[K];
   try {
     instance = await definition.create(deps);
   } catch (error) {
     if (error instanceof PlatformError) throw error;
-    throw new PlatformError('PH_ERR_PLUGIN_LOAD', `Adapter ${selection.record.name} (--${flagOf(name)} ${selection.flag}) failed to construct: ${(error as Error).message}`, { cause: error });
+    throw new PlatformError(
+      'PH_ERR_PLUGIN_LOAD',
+      `Adapter ${selection.record.name} (--${flagOf(name)} ${selection.flag}) failed to construct: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   services.provide(REFS[name], instance);
   return instance;
@@ -94,7 +121,13 @@ function depsFor(
   logger: Logger | undefined,
   environment: Readonly<Record<string, string>>,
 ): AdapterDeps {
-  return { flag: selection.flag, config, secrets, logger: logger?.child({ adapter: selection.record.name }), environment };
+  return {
+    flag: selection.flag,
+    config,
+    secrets,
+    logger: logger?.child({ adapter: selection.record.name }),
+    environment,
+  };
 }
 
 /**
@@ -110,7 +143,9 @@ export async function constructAdapters(
 ): Promise<{ services: ServiceContainer; constructed: ConstructedAdapter[] }> {
   const services = new ServiceContainer();
   const constructed: ConstructedAdapter[] = [];
-  const ordered = [...selections].sort((a, b) => INTERFACE_NAMES.indexOf(a.interface) - INTERFACE_NAMES.indexOf(b.interface));
+  const ordered = [...selections].sort(
+    (a, b) => INTERFACE_NAMES.indexOf(a.interface) - INTERFACE_NAMES.indexOf(b.interface),
+  );
   const secretsSelection = ordered.find((s) => s.interface === 'secrets');
   if (!secretsSelection?.record.manifest) throw new PlatformError('PH_ERR_INTERNAL', 'No secrets adapter selected');
 
@@ -125,13 +160,19 @@ export async function constructAdapters(
   }
   if (bootstrapMissing.length > 0) throw missingConfigError(bootstrapMissing);
   const secretsDefinition = await loadAdapterEntry(secretsSelection.record, 'secrets');
-  const secrets = await secretsDefinition.create(depsFor(secretsSelection, createAdapterConfig(secretsManifest.name, bootstrapValues), undefined, undefined, env));
+  const secrets = await secretsDefinition.create(
+    depsFor(secretsSelection, createAdapterConfig(secretsManifest.name, bootstrapValues), undefined, undefined, env),
+  );
   services.provide(REFS.secrets, secrets);
   constructed.push({ ...secretsSelection, instance: secrets });
   try {
     await (secrets as Partial<{ connect(): Promise<void> }>).connect?.();
   } catch (error) {
-    throw new PlatformError('PH_ERR_CONFIG_INVALID', `Secrets provider ${secretsManifest.name} cannot load: ${(error as Error).message}`, { cause: error });
+    throw new PlatformError(
+      'PH_ERR_CONFIG_INVALID',
+      `Secrets provider ${secretsManifest.name} cannot load: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 
   const rest = ordered.filter((s) => s.interface !== 'secrets');
