@@ -1,0 +1,76 @@
+import { cpSync, mkdtempSync, rmSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { useRealService } from '@platform-host/test-kit';
+import { cliEnv, platformHost, REPO_ROOT } from './support/cli.js';
+import { freshDatabase, psql } from './support/psql.js';
+
+describe('migrations on a real PostgreSQL through the CLI', function () {
+  this.timeout(180_000);
+  const postgres = useRealService('postgres');
+  let database: { url: string; drop(): void };
+
+  beforeEach(() => {
+    database = freshDatabase(postgres().DB_POSTGRES_URL ?? '', 'it_migrate');
+  });
+  afterEach(() => database.drop());
+
+  it('migrate up creates the tables and status shows them applied; down rolls back the last one', async () => {
+    const env = cliEnv({ DB_POSTGRES_URL: database.url });
+    const up = await platformHost(['migrate', 'up', '--db', 'postgres', '--log', 'json'], env);
+    expect(up.code, up.stderr).to.equal(0);
+    expect(up.stdout).to.contain(
+      'applied 3: 001_create_migrations_table, 002_create_events_table, 003_create_cleaned_events_table',
+    );
+    expect(
+      psql(
+        database.url,
+        "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'",
+      ),
+    ).to.equal('_migrations,cleaned_events,events');
+    const status = await platformHost(['migrate', 'status', '--db', 'postgres', '--log', 'json'], env);
+    expect(status.stdout).to.match(/003_create_cleaned_events_table\s+applied\s+\d{4}-/);
+    const down = await platformHost(['migrate', 'down', '--db', 'postgres', '--log', 'json'], env);
+    expect(down.stdout).to.contain('rolled back 1: 003_create_cleaned_events_table');
+    expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'cleaned_events'")).to.equal('0');
+  });
+
+  it('two migrate up processes started together apply each migration exactly once', async () => {
+    const env = cliEnv({ DB_POSTGRES_URL: database.url });
+    const runs = await Promise.all(
+      [1, 2, 3].map(() => platformHost(['migrate', 'up', '--db', 'postgres', '--log', 'json'], env)),
+    );
+    for (const run of runs) expect(run.code, run.stderr).to.equal(0);
+    const applied = runs.flatMap((run) => /applied \d+: (.*)/.exec(run.stdout)?.[1]?.split(', ') ?? []);
+    expect(applied.sort()).to.deep.equal([
+      '001_create_migrations_table',
+      '002_create_events_table',
+      '003_create_cleaned_events_table',
+    ]);
+    expect(psql(database.url, 'SELECT count(*), count(DISTINCT name) FROM _migrations')).to.equal('3|3');
+  });
+
+  it('blocks up with a clear message when an applied migration was changed afterwards', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'migrations-copy-'));
+    try {
+      cpSync(join(REPO_ROOT, 'migrations', 'src'), join(copy, 'src'), { recursive: true });
+      cpSync(join(REPO_ROOT, 'migrations', 'dist'), join(copy, 'dist'), { recursive: true });
+      const env = cliEnv({ DB_POSTGRES_URL: database.url, PLATFORM_MIGRATIONS_DIR: copy });
+      expect(
+        (await platformHost(['migrate', 'up', '--db', 'postgres', '--target', '2', '--log', 'json'], env)).code,
+      ).to.equal(0);
+      appendFileSync(join(copy, 'src', '002_create_events_table.ts'), '\n// edited after it was applied\n');
+      const status = await platformHost(['migrate', 'status', '--db', 'postgres', '--log', 'json'], env);
+      expect(status.stdout).to.match(/002_create_events_table\s+changed/);
+      const up = await platformHost(['migrate', 'up', '--db', 'postgres', '--log', 'json'], env);
+      expect(up.code).to.equal(1);
+      expect(up.stderr)
+        .to.contain('PH_ERR_MIGRATION')
+        .and.contain('002_create_events_table changed after being applied');
+      expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'cleaned_events'")).to.equal('0');
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});
