@@ -1,4 +1,4 @@
-import { REDACTED, SECRET_FIELD_PATTERN, redactText } from '@platform-host/contracts';
+import { REDACTED, isSecretFieldName, redactText } from '@platform-host/contracts';
 import type { LogLevel } from '@platform-host/contracts';
 
 /** One log entry, already made safe to print: plain JSON data, secrets redacted. */
@@ -117,7 +117,7 @@ function walkError(error: Error, depth: number, state: WalkState): SerializedErr
 
 /** Same rule as the contracts' `redactFields`: a credential-looking name with a value is hidden. */
 function isCredentialField(key: string, value: unknown): boolean {
-  return value !== undefined && value !== null && SECRET_FIELD_PATTERN.test(key);
+  return value !== undefined && value !== null && isSecretFieldName(key);
 }
 
 /**

@@ -10,9 +10,35 @@ function registry(): Set<string> {
 /** Replacement text for redacted values. */
 export const REDACTED = '[REDACTED]';
 
-/** Field names whose values are always redacted in logs. */
-export const SECRET_FIELD_PATTERN =
-  /pass(word)?|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credential|authorization|cookie/i;
+const SECRET_WORDS = new Set([
+  'password',
+  'passwd',
+  'passphrase',
+  'secret',
+  'token',
+  'apikey',
+  'credential',
+  'credentials',
+  'authorization',
+  'cookie',
+]);
+const SECRET_PAIRS = new Set(['api key', 'access key', 'private key', 'secret key', 'client secret', 'session id']);
+
+/**
+ * True for a field name that names a credential, whose value is always redacted in logs: one of its
+ * words (split on `_`, `-`, `.`, spaces and camelCase) is password, secret, token, credential(s),
+ * authorization, cookie..., or two adjacent words are api key, access key, private key, secret key...
+ * (`dbPassword`, `api_key`, `X-Auth-Token`). Plurals and look-alikes such as `secrets` (an adapter
+ * flag), `bypass` or `max_tokens` are not credentials.
+ */
+export function isSecretFieldName(name: string): boolean {
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[\s_.-]+/)
+    .filter(Boolean);
+  return words.some((word, index) => SECRET_WORDS.has(word) || SECRET_PAIRS.has(`${word} ${words[index + 1] ?? ''}`));
+}
 
 /**
  * Registers a secret value (from a config key marked secret) so loggers and error formatters
@@ -54,8 +80,7 @@ export function redactFields(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((item) => redactFields(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] =
-      SECRET_FIELD_PATTERN.test(key) && item !== undefined && item !== null ? REDACTED : redactFields(item, depth + 1);
+    out[key] = isSecretFieldName(key) && item !== undefined && item !== null ? REDACTED : redactFields(item, depth + 1);
   }
   return out;
 }

@@ -43,6 +43,9 @@ function isConnectable(value: unknown): value is Connectable {
  */
 export class ModuleRun {
   readonly lifecycle = new HostLifecycle();
+  /** The module's logger (bound to its name); `ctx.log` is this logger. */
+  readonly moduleLog: Logger;
+  /** The host's own logger for this run (module name plus `component: host`). */
   readonly log: Logger;
   private readonly connected: ConstructedAdapter[] = [];
   private resolveShutdown: (reason: string) => void = () => {};
@@ -59,7 +62,8 @@ export class ModuleRun {
     readonly services: ServiceContainer,
     readonly constructed: readonly ConstructedAdapter[],
   ) {
-    this.log = services.resolve(REFS.logging).child({ module: manifest.name });
+    this.moduleLog = services.resolve(REFS.logging).child({ module: manifest.name });
+    this.log = this.moduleLog.child({ component: 'host' });
   }
 
   /** Connects every adapter (secrets already are), then applies migrations when enabled. */
@@ -102,8 +106,9 @@ export class ModuleRun {
         env: this.pre.options.env,
       },
     };
-    for (const name of this.manifest.dependencies.interfaces)
-      context[REFS[name].contextKey] = this.services.resolve(REFS[name]);
+    for (const name of this.manifest.dependencies.interfaces) {
+      context[REFS[name].contextKey] = name === 'logging' ? this.moduleLog : this.services.resolve(REFS[name]);
+    }
     return Object.freeze(context) as PlatformContext<InterfaceName>;
   }
 

@@ -97,7 +97,16 @@ describe('platform-host run', () => {
       project.env({ PLATFORM_HEALTH_FILE: statusFile }),
     );
     expect(code, stderr).to.equal(0);
-    expect(stdout).to.contain('"message":"ran"');
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { module?: string; message: string; context?: Record<string, unknown> });
+    const moduleLine = lines.find((line) => line.message === 'ran');
+    expect(moduleLine?.module).to.equal('etl');
+    expect(moduleLine?.context).to.deep.equal({ date: '2026-01-15' });
+    const hostLine = lines.find((line) => line.message === 'Module starting');
+    expect(hostLine).to.deep.include({ module: 'etl' });
+    expect(hostLine?.context).to.deep.include({ component: 'host', adapters: { secrets: 'env', logging: 'json' } });
     const status = JSON.parse(readFileSync(statusFile, 'utf8')) as { status: string; exitCode: number; module: string };
     expect(status).to.include({ status: 'succeeded', exitCode: 0, module: 'etl' });
   });
