@@ -13,19 +13,23 @@ name ?=
 
 setup: install build ## Install dependencies and build everything
 
-install:
-	$(NODE) npm ci
+install: node_modules/.installed
 
-build:
+# Reinstall only when the lockfile changed.
+node_modules/.installed: package-lock.json
+	$(NODE) npm ci
+	@touch $@
+
+build: install
 	$(NODE) npm run build
 
-demo: build ## The newcomer demo: what is installed, and a preflight of batch_etl on embedded adapters
-	$(NODE) $(CLI) plugins list && $(CLI) doctor batch_etl --db pglite --fs local --date 2026-01-15 --source-path raw/events
+demo: build ## The newcomer demo: plugins list, then batch_etl on a sample partition (PGlite + local files)
+	$(NODE) node scripts/demo.mjs
 
-test: ## All tests (integration tests skip without their servers unless PLATFORM_TEST_REQUIRE_INFRA=1)
+test: install ## All tests (integration tests skip without their servers unless PLATFORM_TEST_REQUIRE_INFRA=1)
 	$(NODE) npm test
 
-test-unit: ## Unit tests on embedded adapters only
+test-unit: install ## Unit tests on embedded adapters only
 	$(NODE) npm run test:unit
 
 test-impl: ## Implementation tests of the postgres and local adapters (needs DB_POSTGRES_URL)
