@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import type * as Testcontainers from 'testcontainers';
 import type { StartedTestContainer } from 'testcontainers';
 
 /** The real servers integration tests use. */
@@ -127,7 +128,7 @@ const started = new Map<ServiceName, Promise<Record<string, string> | undefined>
 const containers: StartedTestContainer[] = [];
 
 async function startContainer(name: ServiceName): Promise<Record<string, string> | undefined> {
-  let testcontainers: typeof import('testcontainers');
+  let testcontainers: typeof Testcontainers;
   try {
     testcontainers = await import('testcontainers');
     await testcontainers.getContainerRuntimeClient();
