@@ -75,8 +75,15 @@ export class MemoryLogger implements Logger {
     return Promise.resolve();
   }
 
-  /** The entries as one line of text each (`LEVEL message {fields}`), for simple assertions. */
+  /** The entries as one line of text each (`LEVEL message {fields} correlation_id=...`), for simple assertions. */
   lines(): string[] {
-    return this.entries.map((entry) => `${entry.level.toUpperCase()} ${entry.message} ${JSON.stringify(entry.fields)}`);
+    return this.entries.map((entry) =>
+      [
+        entry.level.toUpperCase(),
+        entry.message,
+        JSON.stringify(entry.fields),
+        ...(entry.correlationId ? [`correlation_id=${entry.correlationId}`] : []),
+      ].join(' '),
+    );
   }
 }
