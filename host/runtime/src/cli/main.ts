@@ -80,6 +80,8 @@ function fastPluginsCommand(argv: readonly string[]): { name: string | undefined
 
 async function runYargs(root: string, argv: readonly string[], io: CliIo): Promise<number> {
   const { default: yargs } = await import('yargs');
+  // yargs does not wait for an asynchronous completion callback, so plugin names are loaded first.
+  const completionRegistry = argv.includes('--get-yargs-completions') ? await loadRegistry(root) : undefined;
   let exitCode: number = EXIT_CODES.OK;
   let failure: unknown;
   const guard = (work: () => Promise<number>) => async (): Promise<void> => {
@@ -210,16 +212,12 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
       ) => {
         const words = args._.map(String);
         const previous = words.at(-2) ?? '';
-        if (['run', 'doctor', 'inspect'].includes(previous)) {
-          loadRegistry(root).then(
-            (registry) =>
-              done(
-                [...(previous === 'inspect' ? registry.records.map((r) => r.name) : registry.modules.keys())].filter(
-                  (n) => n.startsWith(current),
-                ),
-              ),
-            () => done([]),
-          );
+        if (completionRegistry && ['run', 'doctor', 'inspect'].includes(previous)) {
+          const names =
+            previous === 'inspect'
+              ? completionRegistry.records.map((r) => r.name)
+              : [...completionRegistry.modules.keys()];
+          done(names.filter((name) => name.startsWith(current)).sort());
           return;
         }
         defaultCompletion();
