@@ -39,12 +39,19 @@ interface CacheEntry {
   readonly foreign?: boolean;
 }
 
+/** The package folders in node_modules that hold a manifest, and the state they were found in. */
+interface NodeModulesListing {
+  readonly key: string;
+  readonly dirs: readonly string[];
+}
+
 interface CacheFile {
   readonly key: string;
   readonly entries: Record<string, CacheEntry>;
+  readonly nodeModules?: NodeModulesListing;
 }
 
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
 function subdirectories(dir: string): string[] {
   try {
@@ -59,29 +66,51 @@ function subdirectories(dir: string): string[] {
 
 function statOrUndefined(path: string): Stats | undefined {
   try {
-    return statSync(path);
+    // No exception for a missing path: discovery probes hundreds of them.
+    return statSync(path, { throwIfNoEntry: false });
   } catch {
     return undefined;
   }
 }
 
-function candidates(options: DiscoveryOptions): Candidate[] {
+function hasManifest(dir: string): boolean {
+  return Object.values(MANIFEST_FILES).some((file) => statOrUndefined(join(dir, file))?.isFile() === true);
+}
+
+/**
+ * What node_modules looks like, cheaply: its own mtime and each scope folder's (entries added or
+ * removed), and npm's hidden lockfile (rewritten by every install). Equal keys mean the package
+ * folders holding a manifest are the same as last time.
+ */
+function nodeModulesKey(nodeModules: string, entries: readonly string[]): string {
+  const mtime = (path: string): number => statOrUndefined(path)?.mtimeMs ?? 0;
+  const scopes = entries.filter((dir) => basename(dir).startsWith('@')).map((dir) => `${basename(dir)}:${mtime(dir)}`);
+  return [mtime(nodeModules), mtime(join(nodeModules, '.package-lock.json')), ...scopes].join('|');
+}
+
+/** Package folders in node_modules (scoped ones too) that hold a manifest; reuses `cached` when still valid. */
+function nodeModulesPlugins(root: string, cached: NodeModulesListing | undefined): NodeModulesListing {
+  const nodeModules = join(root, 'node_modules');
+  const entries = subdirectories(nodeModules);
+  const key = nodeModulesKey(nodeModules, entries);
+  if (cached?.key === key) return cached;
+  const dirs: string[] = [];
+  for (const dir of entries) {
+    for (const pkg of basename(dir).startsWith('@') ? subdirectories(dir) : [dir]) if (hasManifest(pkg)) dirs.push(pkg);
+  }
+  return { key, dirs };
+}
+
+function candidates(options: DiscoveryOptions, nodeModules: NodeModulesListing): Candidate[] {
   const out: Candidate[] = [];
   for (const dir of subdirectories(join(options.root, 'plugins'))) out.push({ dir, source: 'plugins' });
   for (const dir of subdirectories(join(options.root, 'adapters'))) out.push({ dir, source: 'adapters' });
   for (const entry of (options.pluginPath ?? '').split(delimiter).filter(Boolean)) {
     const dir = resolve(options.root, entry);
-    const isPlugin = Object.values(MANIFEST_FILES).some((file) => statOrUndefined(join(dir, file))?.isFile());
-    for (const pluginDir of isPlugin ? [dir] : subdirectories(dir))
+    for (const pluginDir of hasManifest(dir) ? [dir] : subdirectories(dir))
       out.push({ dir: pluginDir, source: 'PLATFORM_PLUGIN_PATH' });
   }
-  for (const dir of subdirectories(join(options.root, 'node_modules'))) {
-    if (basename(dir).startsWith('@')) {
-      for (const scoped of subdirectories(dir)) out.push({ dir: scoped, source: 'node_modules' });
-    } else {
-      out.push({ dir, source: 'node_modules' });
-    }
-  }
+  for (const dir of nodeModules.dirs) out.push({ dir, source: 'node_modules' });
   return out;
 }
 
@@ -99,20 +128,20 @@ function defaultCacheFile(root: string): string {
   return join(tmpdir(), `platform-host-${hash}`, 'manifests.json');
 }
 
-function readCache(file: string, key: string): Record<string, CacheEntry> {
+function readCache(file: string, key: string): Pick<CacheFile, 'entries' | 'nodeModules'> {
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as CacheFile;
-    return parsed.key === key ? parsed.entries : {};
+    return parsed.key === key ? parsed : { entries: {} };
   } catch {
-    return {};
+    return { entries: {} };
   }
 }
 
-function writeCache(file: string, key: string, entries: Record<string, CacheEntry>): void {
+function writeCache(file: string, content: CacheFile): void {
   try {
     mkdirSync(dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.tmp`;
-    writeFileSync(temporary, JSON.stringify({ key, entries } satisfies CacheFile));
+    writeFileSync(temporary, JSON.stringify(content));
     renameSync(temporary, file);
   } catch {
     // A read-only install still works, just without the cache.
@@ -131,14 +160,16 @@ type Validate = (kind: PluginKind, json: unknown) => ManifestValidation;
 export async function discoverPlugins(options: DiscoveryOptions): Promise<PluginRecord[]> {
   const cacheFile = options.cacheFile === undefined ? defaultCacheFile(options.root) : options.cacheFile;
   const key = cacheKey();
-  const cached = cacheFile === false ? {} : readCache(cacheFile, key);
+  const cache = cacheFile === false ? { entries: {} } : readCache(cacheFile, key);
+  const cached: Record<string, CacheEntry> = cache.entries;
+  const nodeModules = nodeModulesPlugins(options.root, cache.nodeModules);
   const fresh: Record<string, CacheEntry> = {};
   let changed = false;
   let validate: Validate | undefined;
   const seen = new Set<string>();
   const records: PluginRecord[] = [];
 
-  for (const candidate of candidates(options)) {
+  for (const candidate of candidates(options, nodeModules)) {
     const found = (Object.entries(MANIFEST_FILES) as Array<[PluginKind, string]>)
       .map(([kind, file]) => ({
         kind,
@@ -204,8 +235,9 @@ export async function discoverPlugins(options: DiscoveryOptions): Promise<Plugin
       );
     }
   }
-  if (cacheFile !== false && (changed || Object.keys(cached).length !== Object.keys(fresh).length)) {
-    writeCache(cacheFile, key, fresh);
+  const listingChanged = nodeModules !== cache.nodeModules;
+  if (cacheFile !== false && (changed || listingChanged || Object.keys(cached).length !== Object.keys(fresh).length)) {
+    writeCache(cacheFile, { key, entries: fresh, nodeModules });
   }
   return records;
 }

@@ -107,6 +107,27 @@ describe('plugin discovery', () => {
     ]);
   });
 
+  it('notices packages installed into node_modules after the listing was cached', async () => {
+    const cacheFile = join(project.root, 'cache.json');
+    project.write('node_modules/left-pad/package.json', { name: 'left-pad' });
+    expect(await discoverPlugins({ root: project.root, cacheFile })).to.deep.equal([]);
+    project.adapter(
+      'node_modules/@acme/cache-one',
+      { name: 'acme-one', interface: 'cache', flags: ['one'] },
+      'export default {};',
+    );
+    expect((await discoverPlugins({ root: project.root, cacheFile })).map((r) => r.name)).to.deep.equal(['acme-one']);
+    project.adapter(
+      'node_modules/@acme/cache-two',
+      { name: 'acme-two', interface: 'cache', flags: ['two'] },
+      'export default {};',
+    );
+    expect((await discoverPlugins({ root: project.root, cacheFile })).map((r) => r.name)).to.deep.equal([
+      'acme-one',
+      'acme-two',
+    ]);
+  });
+
   it('serves manifests from the cache and revalidates one that changed', async () => {
     const cacheFile = join(project.root, 'cache.json');
     project.module('cached', { name: 'cached' }, moduleEntry([], 'return 0;'));
