@@ -4,7 +4,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { PlatformError } from '@platform-host/contracts';
+import { PlatformError, pathSegments, invalidPathError } from '@platform-host/contracts';
 import type { FileSystem, HealthCheckResult } from '@platform-host/contracts';
 
 /** Options of {@link LocalFileSystem}. */
@@ -21,34 +21,6 @@ const TEMP_NAME_BASE_MAX = 200;
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
-}
-
-function invalidPath(path: string, reason: string): PlatformError {
-  return new PlatformError('PH_ERR_FS_PATH_INVALID', `Path ${JSON.stringify(path)} is not allowed: ${reason}`, {
-    hint: 'Use a relative path with "/" separators and no "." or ".." segments, such as "raw/events/2026-01-15/data.json".',
-  });
-}
-
-/**
- * The segments of a relative path, or a `PH_ERR_FS_PATH_INVALID` error saying why it is refused.
- * `''` (allowed only as a list prefix) has no segments.
- */
-function pathSegments(path: string, allowEmpty: boolean): string[] {
-  if (typeof path !== 'string') throw invalidPath(String(path), 'it is not a string');
-  if (path === '') {
-    if (allowEmpty) return [];
-    throw invalidPath(path, 'it is empty');
-  }
-  if (path.includes('\0')) throw invalidPath(path, 'it contains a NUL character');
-  if (path.includes('\\')) throw invalidPath(path, 'it contains a backslash (the separator is "/")');
-  if (path.startsWith('/')) throw invalidPath(path, 'it is absolute (paths are relative to the file system root)');
-  const segments = path.split('/');
-  for (const segment of segments) {
-    if (segment === '..') throw invalidPath(path, 'it has a ".." segment');
-    if (segment === '.') throw invalidPath(path, 'it has a "." segment');
-    if (segment === '') throw invalidPath(path, 'it has an empty segment ("//" or a trailing "/")');
-  }
-  return segments;
 }
 
 function isTempName(name: string): boolean {
@@ -224,7 +196,7 @@ export class LocalFileSystem implements FileSystem {
   #checkInside(path: string, real: string, rootReal: string): void {
     const base = rootReal.endsWith(sep) ? rootReal : rootReal + sep;
     if (real !== rootReal && !real.startsWith(base)) {
-      throw invalidPath(path, `a symbolic link makes it resolve to ${real}, outside the root ${rootReal}`);
+      throw invalidPathError(path, `a symbolic link makes it resolve to ${real}, outside the root ${rootReal}`);
     }
   }
 
@@ -283,7 +255,7 @@ export class LocalFileSystem implements FileSystem {
     const segments = pathSegments(path, false);
     const name = segments[segments.length - 1] as string;
     if (isTempName(name))
-      throw invalidPath(
+      throw invalidPathError(
         path,
         `names starting with "." and ending in "${TEMP_SUFFIX}" are reserved for in-progress writes`,
       );
@@ -297,7 +269,7 @@ export class LocalFileSystem implements FileSystem {
       await mkdir(directory, { recursive: true });
     } catch (error) {
       if (errorCode(error) === 'ENOTDIR' || errorCode(error) === 'EEXIST')
-        throw invalidPath(path, 'one of its parent directories is a file');
+        throw invalidPathError(path, 'one of its parent directories is a file');
       throw error;
     }
     const temp = join(
@@ -315,7 +287,7 @@ export class LocalFileSystem implements FileSystem {
         await rename(temp, absolute);
       } catch (error) {
         if (['EISDIR', 'ENOTEMPTY', 'EEXIST'].includes(errorCode(error) ?? ''))
-          throw invalidPath(path, 'it is a directory');
+          throw invalidPathError(path, 'it is a directory');
         throw error;
       }
       await syncDirectory(directory);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { PlatformError } from '@platform-host/contracts';
+import { PlatformError, pathSegments, invalidPathError } from '@platform-host/contracts';
 import type { FileSystem, HealthCheckResult } from '@platform-host/contracts';
 
 /** Options of {@link MemoryFileSystem}. */
@@ -11,34 +11,6 @@ export interface MemoryFileSystemOptions {
 
 /** Size of the chunks `readStream` emits. */
 const READ_CHUNK_BYTES = 64 * 1024;
-
-function invalidPath(path: string, reason: string): PlatformError {
-  return new PlatformError('PH_ERR_FS_PATH_INVALID', `Path ${JSON.stringify(path)} is not allowed: ${reason}`, {
-    hint: 'Use a relative path with "/" separators and no "." or ".." segments, such as "raw/events/2026-01-15/data.json".',
-  });
-}
-
-/**
- * The segments of a relative path, or a `PH_ERR_FS_PATH_INVALID` error saying why it is refused:
- * the rules of the local file system adapter. `''` (allowed only as a list prefix) has none.
- */
-function pathSegments(path: string, allowEmpty: boolean): string[] {
-  if (typeof path !== 'string') throw invalidPath(String(path), 'it is not a string');
-  if (path === '') {
-    if (allowEmpty) return [];
-    throw invalidPath(path, 'it is empty');
-  }
-  if (path.includes('\0')) throw invalidPath(path, 'it contains a NUL character');
-  if (path.includes('\\')) throw invalidPath(path, 'it contains a backslash (the separator is "/")');
-  if (path.startsWith('/')) throw invalidPath(path, 'it is absolute (paths are relative to the file system root)');
-  const segments = path.split('/');
-  for (const segment of segments) {
-    if (segment === '..') throw invalidPath(path, 'it has a ".." segment');
-    if (segment === '.') throw invalidPath(path, 'it has a "." segment');
-    if (segment === '') throw invalidPath(path, 'it has an empty segment ("//" or a trailing "/")');
-  }
-  return segments;
-}
 
 /** The parent directories of a path: `a/b/c` has `a` and `a/b`. */
 function parentDirectories(segments: readonly string[]): string[] {
@@ -197,9 +169,10 @@ export class MemoryFileSystem implements FileSystem {
   /** The segments of a path a file may be written at: valid, not a directory, no parent a file. */
   #writableSegments(path: string): string[] {
     const segments = pathSegments(path, false);
-    if (this.#directories.has(path)) throw invalidPath(path, 'it is a directory');
+    if (this.#directories.has(path)) throw invalidPathError(path, 'it is a directory');
     for (const parent of parentDirectories(segments)) {
-      if (this.#files.has(parent)) throw invalidPath(path, `one of its parent directories ("${parent}") is a file`);
+      if (this.#files.has(parent))
+        throw invalidPathError(path, `one of its parent directories ("${parent}") is a file`);
     }
     return segments;
   }

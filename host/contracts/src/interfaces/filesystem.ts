@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { PlatformError } from '../errors.js';
 import type { Connectable, HealthCheckable } from '../health.js';
 
 /**
@@ -36,4 +37,35 @@ export interface FileSystem extends HealthCheckable, Partial<Connectable> {
    * (default 3600). Local stores return a `file://` or in-memory URL and ignore the expiry.
    */
   getSignedUrl(path: string, expirySeconds?: number): Promise<string>;
+}
+
+/** A `PH_ERR_FS_PATH_INVALID` error naming the path and why it is refused. */
+export function invalidPathError(path: string, reason: string): PlatformError {
+  return new PlatformError('PH_ERR_FS_PATH_INVALID', `Path ${JSON.stringify(path)} is not allowed: ${reason}`, {
+    hint: 'Use a relative path with "/" separators and no "." or ".." segments, such as "raw/events/2026-01-15/data.json".',
+  });
+}
+
+/**
+ * The segments of a file-system path under the rules every {@link FileSystem} adapter enforces:
+ * relative, `/`-separated, no empty, `.` or `..` segments, no backslash or NUL. Throws
+ * `PH_ERR_FS_PATH_INVALID` saying why a path is refused. `''` has no segments and is accepted only
+ * when `allowEmpty` (a list prefix meaning "everything").
+ */
+export function pathSegments(path: string, allowEmpty = false): string[] {
+  if (typeof path !== 'string') throw invalidPathError(String(path), 'it is not a string');
+  if (path === '') {
+    if (allowEmpty) return [];
+    throw invalidPathError(path, 'it is empty');
+  }
+  if (path.includes('\0')) throw invalidPathError(path, 'it contains a NUL character');
+  if (path.includes('\\')) throw invalidPathError(path, 'it contains a backslash (the separator is "/")');
+  if (path.startsWith('/')) throw invalidPathError(path, 'it is absolute (paths are relative to the file system root)');
+  const segments = path.split('/');
+  for (const segment of segments) {
+    if (segment === '..') throw invalidPathError(path, 'it has a ".." segment');
+    if (segment === '.') throw invalidPathError(path, 'it has a "." segment');
+    if (segment === '') throw invalidPathError(path, 'it has an empty segment ("//" or a trailing "/")');
+  }
+  return segments;
 }
