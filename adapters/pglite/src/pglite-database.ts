@@ -11,6 +11,7 @@ import {
   jsonText,
   quoteIdentifier,
   quoteTableName,
+  resolveInsertColumns,
   scalarText,
   statementSummary,
   type ColumnKind,
@@ -82,36 +83,6 @@ const QUERY_OPTIONS: QueryOptions = {
 function columnKind(typeOid: number, category: string): ColumnKind {
   if (typeOid === OID.json || typeOid === OID.jsonb) return 'json';
   return category === 'A' ? 'array' : 'scalar';
-}
-
-/** The column list: given, or the keys of the first row, which every row must then share. */
-function resolveColumns(
-  rows: readonly Row[],
-  given: readonly string[] | undefined,
-  context: string,
-): readonly string[] {
-  if (given !== undefined) {
-    if (given.length === 0) throw new DatabaseQueryError(`${context}: options.columns is empty`);
-    if (new Set(given).size !== given.length)
-      throw new DatabaseQueryError(`${context}: options.columns lists a column twice`);
-    return given;
-  }
-  const columns = Object.keys(rows[0] ?? {});
-  if (columns.length === 0)
-    throw new DatabaseQueryError(`${context}: the first row has no keys, so there are no columns to insert`);
-  const expected = new Set(columns);
-  rows.forEach((row, index) => {
-    const keys = Object.keys(row);
-    if (keys.length !== columns.length || keys.some((key) => !expected.has(key))) {
-      throw new DatabaseQueryError(
-        `${context}: row ${index} has keys (${keys.join(', ')}) but the first row has (${columns.join(', ')})`,
-        {
-          hint: 'Give every row the same keys, or pass options.columns to insert those columns (missing keys become NULL).',
-        },
-      );
-    }
-  });
-  return columns;
 }
 
 /** COPY text-format data of `rows`, as a Blob PGlite reads from `/dev/blob`. */
@@ -337,7 +308,7 @@ export class PgliteDatabase implements Database {
     const context = `bulkInsert into ${JSON.stringify(table)}`;
     const target = quoteTableName(table, context);
     if (rows.length === 0) return 0;
-    const columns = resolveColumns(rows, options.columns, context);
+    const columns = resolveInsertColumns(rows, options.columns, context);
     const columnList = columns.map((column) => quoteIdentifier(column, 'column', context)).join(', ');
     const ignoreConflicts = options.onConflict === 'ignore';
     return this.transaction(async () => {

@@ -1,3 +1,4 @@
+import type { Row } from '../interfaces/database.js';
 import { DatabaseQueryError } from './query-error.js';
 
 /** An unquoted SQL identifier: letters, digits, `_` and `$`, not starting with a digit or `$`. */
@@ -34,4 +35,34 @@ export function quoteTableName(name: string, context: string): string {
     );
   }
   return parts.map((part) => quoteIdentifier(part, 'table name part', context)).join('.');
+}
+
+/** The column list: given, or the keys of the first row, which every row must then share. */
+export function resolveInsertColumns(
+  rows: readonly Row[],
+  given: readonly string[] | undefined,
+  context: string,
+): readonly string[] {
+  if (given !== undefined) {
+    if (given.length === 0) throw new DatabaseQueryError(`${context}: options.columns is empty`);
+    if (new Set(given).size !== given.length)
+      throw new DatabaseQueryError(`${context}: options.columns lists a column twice`);
+    return given;
+  }
+  const columns = Object.keys(rows[0] ?? {});
+  if (columns.length === 0)
+    throw new DatabaseQueryError(`${context}: the first row has no keys, so there are no columns to insert`);
+  const expected = new Set(columns);
+  rows.forEach((row, index) => {
+    const keys = Object.keys(row);
+    if (keys.length !== columns.length || keys.some((key) => !expected.has(key))) {
+      throw new DatabaseQueryError(
+        `${context}: row ${index} has keys (${keys.join(', ')}) but the first row has (${columns.join(', ')})`,
+        {
+          hint: 'Give every row the same keys, or pass options.columns to insert those columns (missing keys become NULL).',
+        },
+      );
+    }
+  });
+  return columns;
 }
