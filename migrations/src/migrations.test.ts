@@ -1,0 +1,218 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import type { AdapterConfig, AdapterDefinition, Database } from '@platform-host/contracts';
+import { MigrationRunner, trackingTableSql } from '@platform-host/runtime';
+import { TRACKING_TABLE_SQL } from './001_create_migrations_table.js';
+import { MIGRATIONS_DIR } from './index.js';
+
+const ALL = ['001_create_migrations_table', '002_create_events_table', '003_create_cleaned_events_table'];
+
+/** Config of an adapter created outside the host: only the given keys, no defaults needed. */
+function configOf(values: Readonly<Record<string, string>>): AdapterConfig {
+  return {
+    get: (key) => values[key],
+    require: (key) => {
+      const value = values[key];
+      if (value === undefined) throw new Error(`${key} is not set`);
+      return value;
+    },
+    integer: (key, fallback) => (values[key] === undefined ? fallback : Number(values[key])),
+  };
+}
+
+/** A database adapter as the host creates it for `--db <flag>` (through its definition). */
+async function createDatabase(
+  packageName: string,
+  flag: string,
+  config: Readonly<Record<string, string>> = {},
+): Promise<Database> {
+  const loaded = (await import(packageName)) as { default: AdapterDefinition<'database'> };
+  const db = await loaded.default.create({
+    flag,
+    config: configOf(config),
+    secrets: undefined,
+    logger: undefined,
+    environment: {},
+  });
+  await db.connect();
+  return db;
+}
+
+interface Subject {
+  readonly name: string;
+  open(): Promise<{ db: Database; dispose(): Promise<void> }>;
+}
+
+const postgresUrl = process.env.DB_POSTGRES_URL;
+
+const subjects: Subject[] = [
+  {
+    name: '--db memory (PGlite)',
+    async open() {
+      const db = await createDatabase('@platform-host/adapter-pglite', 'memory');
+      return { db, dispose: () => db.disconnect() };
+    },
+  },
+  {
+    name: '--db postgres',
+    async open() {
+      if (postgresUrl === undefined) throw new Error('DB_POSTGRES_URL is not set');
+      // A database of its own, so a shared server keeps its tables.
+      const admin = await createDatabase('@platform-host/adapter-postgres', 'postgres', {
+        DB_POSTGRES_URL: postgresUrl,
+        DB_POSTGRES_POOL_MIN: '1',
+      });
+      const name = `migrations_test_${randomBytes(4).toString('hex')}`;
+      await admin.execute(`CREATE DATABASE ${name}`);
+      const url = new URL(postgresUrl);
+      url.pathname = `/${name}`;
+      const db = await createDatabase('@platform-host/adapter-postgres', 'postgres', {
+        DB_POSTGRES_URL: url.toString(),
+        DB_POSTGRES_POOL_MIN: '1',
+      });
+      return {
+        db,
+        async dispose() {
+          await db.disconnect();
+          await admin.execute(`DROP DATABASE IF EXISTS ${name}`);
+          await admin.disconnect();
+        },
+      };
+    },
+  },
+];
+
+async function indexDefinitions(db: Database, table: string): Promise<Map<string, string>> {
+  const rows = await db.fetchAll<{ indexname: string; indexdef: string }>(
+    'SELECT indexname, indexdef FROM pg_indexes WHERE tablename = $1',
+    [table],
+  );
+  return new Map(rows.map((row) => [row.indexname, row.indexdef]));
+}
+
+async function columns(db: Database, table: string): Promise<Record<string, string>> {
+  const rows = await db.fetchAll<{
+    column_name: string;
+    data_type: string;
+    is_nullable: string;
+    character_maximum_length: number | null;
+  }>(
+    `SELECT column_name, data_type, is_nullable, character_maximum_length FROM information_schema.columns
+      WHERE table_name = $1 ORDER BY ordinal_position`,
+    [table],
+  );
+  return Object.fromEntries(
+    rows.map((row) => [
+      row.column_name,
+      `${row.data_type}${row.character_maximum_length ? `(${row.character_maximum_length})` : ''}${row.is_nullable === 'NO' ? ' not null' : ''}`,
+    ]),
+  );
+}
+
+async function tableExists(db: Database, table: string): Promise<boolean> {
+  const row = await db.fetchOne<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [table]);
+  return row?.found === true;
+}
+
+describe('migrations 001-003', function () {
+  this.timeout(120_000);
+
+  it('001 creates the tracking table with the runner’s own statement', () => {
+    expect(TRACKING_TABLE_SQL).to.equal(trackingTableSql());
+  });
+
+  for (const subject of subjects) {
+    describe(`through the runner on ${subject.name}`, () => {
+      let db: Database;
+      let opened: { db: Database; dispose(): Promise<void> } | undefined;
+      let runner: MigrationRunner;
+
+      before(async function () {
+        if (subject.name === '--db postgres' && postgresUrl === undefined) {
+          if (process.env.PLATFORM_TEST_REQUIRE_INFRA === '1')
+            throw new Error('DB_POSTGRES_URL is not set and PLATFORM_TEST_REQUIRE_INFRA=1');
+          this.skip();
+        }
+        opened = await subject.open();
+        db = opened.db;
+        runner = new MigrationRunner(db, MIGRATIONS_DIR);
+      });
+
+      after(async () => {
+        await opened?.dispose();
+      });
+
+      it('applies 001, 002 and 003 in order and records each with its checksum', async () => {
+        expect(await runner.up()).to.deep.equal(ALL);
+        const statuses = await runner.status();
+        expect(statuses.map((status) => [status.name, status.state])).to.deep.equal(
+          ALL.map((name) => [name, 'applied']),
+        );
+        const recorded = await db.fetchAll<{ name: string; checksum: string }>(
+          'SELECT name, checksum FROM _migrations ORDER BY name',
+        );
+        expect(recorded.map((row) => row.name)).to.deep.equal(ALL);
+        for (const row of recorded) expect(row.checksum).to.match(/^[0-9a-f]{64}$/);
+        expect(await runner.up(), 'a second up applies nothing').to.deep.equal([]);
+      });
+
+      it('creates events as the seed defines it, with its two indexes', async () => {
+        expect(await columns(db, 'events')).to.deep.equal({
+          id: 'bigint not null',
+          event_type: 'character varying(255) not null',
+          payload: 'jsonb not null',
+          source: 'character varying(255)',
+          created_at: 'timestamp with time zone not null',
+          processed_at: 'timestamp with time zone',
+        });
+        const indexes = await indexDefinitions(db, 'events');
+        expect([...indexes.keys()].sort()).to.deep.equal(['events_pkey', 'idx_events_created', 'idx_events_type']);
+        expect(indexes.get('idx_events_type')).to.match(/\(event_type\)$/);
+        expect(indexes.get('idx_events_created')).to.match(/\(created_at\)$/);
+      });
+
+      it('creates cleaned_events with dedup_key under a unique index instead of UNIQUE over the payload', async () => {
+        expect(await columns(db, 'cleaned_events')).to.deep.equal({
+          id: 'bigint not null',
+          event_type: 'character varying(255) not null',
+          payload: 'jsonb not null',
+          source: 'character varying(255) not null',
+          event_date: 'date not null',
+          created_at: 'timestamp with time zone not null',
+          dedup_key: 'character(64) not null',
+        });
+        const indexes = await indexDefinitions(db, 'cleaned_events');
+        expect([...indexes.keys()].sort()).to.deep.equal([
+          'cleaned_events_pkey',
+          'idx_cleaned_events_date',
+          'idx_cleaned_events_dedup_key',
+          'idx_cleaned_events_type',
+        ]);
+        expect(indexes.get('idx_cleaned_events_dedup_key')).to.match(/^CREATE UNIQUE INDEX .*\(dedup_key\)$/);
+        expect(indexes.get('idx_cleaned_events_date')).to.match(/\(event_date\)$/);
+        expect(indexes.get('idx_cleaned_events_type')).to.match(/\(event_type, event_date\)$/);
+      });
+
+      it('stores a 10 kB payload and refuses a second row with the same dedup_key', async () => {
+        const payload = { text: 'x'.repeat(10_000) };
+        const key = 'a'.repeat(64);
+        const insert = `INSERT INTO cleaned_events (event_type, payload, source, event_date, dedup_key) VALUES ('big', $1, 'test', '2026-01-15', $2) ON CONFLICT (dedup_key) DO NOTHING`;
+        expect(await db.execute(insert, [payload, key])).to.equal(1);
+        expect(await db.execute(insert, [payload, key])).to.equal(0);
+        await db.execute('DELETE FROM cleaned_events WHERE dedup_key = $1', [key]);
+      });
+
+      it('rolls all three back, keeping the tracking table, and applies them again', async () => {
+        expect(await runner.down(3)).to.deep.equal([...ALL].reverse());
+        expect(await tableExists(db, 'cleaned_events')).to.equal(false);
+        expect(await tableExists(db, 'events')).to.equal(false);
+        expect(await tableExists(db, '_migrations')).to.equal(true);
+        expect((await runner.status()).map((status) => status.state)).to.deep.equal(['pending', 'pending', 'pending']);
+        expect(await runner.down(1), 'nothing left to roll back').to.deep.equal([]);
+        expect(await runner.up()).to.deep.equal(ALL);
+        expect(await tableExists(db, 'cleaned_events')).to.equal(true);
+        expect(await tableExists(db, 'events')).to.equal(true);
+      });
+    });
+  }
+});
