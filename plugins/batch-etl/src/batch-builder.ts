@@ -89,8 +89,8 @@ export interface LineCounts {
   valid: number;
   invalid: number;
   invalidByReason: Partial<Record<InvalidReason, number>>;
-  /** Valid events whose dedup key an earlier event of the same batch had. */
-  duplicatesInBatch: number;
+  /** Valid events whose dedup key a recent earlier event had (see {@link RecentKeys}). */
+  duplicatesInMemory: number;
 }
 
 /** An invalid line worth a log entry (the first few of each reason). */
@@ -111,28 +111,61 @@ export interface BatchBuilderOptions {
   readonly batchSize: number;
   /** Invalid lines reported one by one per reason before they are only counted. */
   readonly invalidLinesLogged: number;
+  /** Distinct events remembered for deduplication in memory. Default {@link RECENT_KEYS}; at least the batch size. */
+  readonly recentKeys?: number;
   readonly onBatch: (batch: EventBatch) => void;
   readonly onInvalidLine: (notice: InvalidLineNotice) => void;
   /** Memory for a batch's payload bytes, at least `length` bytes (default: a new buffer). */
   readonly allocateBytes?: (length: number) => Uint8Array;
 }
 
+/** Distinct events remembered for deduplication in memory, at least (and at most twice that). */
+export const RECENT_KEYS = 50_000;
+
+/**
+ * The dedup keys of the last `capacity` to `2 × capacity` distinct events, in two generations:
+ * when the current one is full it becomes the previous one and the oldest is dropped. Bounded
+ * memory (about 10 MB at 50,000), whatever the size of the partition.
+ */
+export class RecentKeys {
+  #current = new Set<string>();
+  #previous = new Set<string>();
+
+  constructor(private readonly capacity: number) {}
+
+  has(key: string): boolean {
+    return this.#current.has(key) || this.#previous.has(key);
+  }
+
+  add(key: string): void {
+    if (this.#current.size >= this.capacity) {
+      this.#previous = this.#current;
+      this.#current = new Set();
+    }
+    this.#current.add(key);
+  }
+}
+
 /**
  * Turns lines into batches of distinct cleaned rows (seed 6.3 steps 2-4), counting raw, valid and
- * invalid lines and the duplicates found within a batch. Duplicates across batches are left to the
- * database's unique dedup_key index, so memory does not grow with the partition.
+ * invalid lines and the duplicates found in memory: within the current batch always, and among
+ * the last {@link RECENT_KEYS} distinct events (duplicates in real feeds are mostly near each
+ * other: retries, at-least-once delivery). The database's unique dedup_key index catches the
+ * rest, so memory does not grow with the partition, and each duplicate found here is one row the
+ * database does not have to parse.
  */
 export class BatchBuilder {
-  readonly counts: LineCounts = { raw: 0, valid: 0, invalid: 0, invalidByReason: {}, duplicatesInBatch: 0 };
+  readonly counts: LineCounts = { raw: 0, valid: 0, invalid: 0, invalidByReason: {}, duplicatesInMemory: 0 };
   readonly #options: BatchBuilderOptions;
   readonly #logged = new Map<InvalidReason, number>();
-  #keys = new Set<string>();
+  readonly #recentKeys: RecentKeys;
   #batch: BatchRow[] = [];
   #file = '';
   #line = 0;
 
   constructor(options: BatchBuilderOptions) {
     this.#options = options;
+    this.#recentKeys = new RecentKeys(Math.max(options.batchSize, options.recentKeys ?? RECENT_KEYS));
   }
 
   /** Lines that follow belong to `file`, from line 1. */
@@ -161,11 +194,11 @@ export class BatchBuilder {
       }
       counts.valid += 1;
       const event = outcome.event;
-      if (this.#keys.has(event.dedupKey)) {
-        counts.duplicatesInBatch += 1;
+      if (this.#recentKeys.has(event.dedupKey)) {
+        counts.duplicatesInMemory += 1;
         continue;
       }
-      this.#keys.add(event.dedupKey);
+      this.#recentKeys.add(event.dedupKey);
       this.#batch.push(event);
       if (this.#batch.length >= batchSize) this.flush();
     }
@@ -176,7 +209,6 @@ export class BatchBuilder {
     const rows = this.#batch;
     if (rows.length === 0) return;
     this.#batch = [];
-    this.#keys = new Set();
     // In dedup-key order: the order the writer inserts in (see WarehouseWriter), cheaper to sort here.
     rows.sort((a, b) => (a.dedupKey < b.dedupKey ? -1 : 1));
     this.#options.onBatch({ size: rows.length, linesAscii: encodeBatchLines(rows, this.#options.allocateBytes) });

@@ -22,8 +22,8 @@ export interface BatchEtlReport {
   invalid: number;
   invalidByReason: Partial<Record<InvalidReason, number>>;
   /**
-   * Valid events whose dedup key an earlier event of this run's input had: found within a batch
-   * in memory, across batches by the database. A dry run finds only those within a batch.
+   * Valid events whose dedup key an earlier event of this run's input had: found in memory among
+   * recent events (see RecentKeys), else by the database. A dry run finds only the former.
    */
   duplicates: number;
   /** valid - duplicates. */
@@ -31,7 +31,8 @@ export interface BatchEtlReport {
   inserted: number;
   /**
    * Events skipped because an earlier run had stored their key. A key that an earlier run stored
-   * and that appears again in different batches of this run counts once per batch.
+   * and that this run's input repeats farther apart than the events remembered in memory counts
+   * once per batch it appears in.
    */
   alreadyPresent: number;
   dryRun: boolean;
@@ -46,6 +47,8 @@ export interface BatchEtlOptions {
   readonly writesInFlight?: number;
   /** Invalid lines logged one by one per reason before they are only counted. Default 20. */
   readonly invalidLinesLogged?: number;
+  /** Distinct events remembered for deduplication in memory (see RecentKeys). */
+  readonly recentKeys?: number;
 }
 
 /** Outcome of {@link runBatchEtl}. */
@@ -103,7 +106,7 @@ class BatchEtlRun {
   readonly #writer: WarehouseWriter | undefined;
   readonly #progress: ProgressReporter;
   readonly #writesInFlight: number;
-  #lineCounts: LineCounts = { raw: 0, valid: 0, invalid: 0, invalidByReason: {}, duplicatesInBatch: 0 };
+  #lineCounts: LineCounts = { raw: 0, valid: 0, invalid: 0, invalidByReason: {}, duplicatesInMemory: 0 };
   #databaseDuplicates = 0;
   #filesDone = 0;
   #filesTotal = 0;
@@ -184,6 +187,7 @@ class BatchEtlRun {
       createdAt: this.#createdAt,
       batchSize: settings.batchSize,
       invalidLinesLogged: this.options.invalidLinesLogged ?? 20,
+      recentKeys: this.options.recentKeys,
       batchWindow: this.#writesInFlight + 1,
       onBatch: (batch, counts) => this.#acceptBatch(batch, counts),
       onInvalidLine: (notice) => this.#logInvalidLine(notice),
@@ -344,7 +348,7 @@ class BatchEtlRun {
     r.valid = counts.valid;
     r.invalid = counts.invalid;
     r.invalidByReason = counts.invalidByReason;
-    r.duplicates = counts.duplicatesInBatch + this.#databaseDuplicates;
+    r.duplicates = counts.duplicatesInMemory + this.#databaseDuplicates;
     r.unique = r.valid - r.duplicates;
   }
 
@@ -369,7 +373,7 @@ class BatchEtlRun {
       before: r.valid,
       after: r.unique,
       duplicates: r.duplicates,
-      ...(r.dryRun ? { scope: 'within each batch (dry run)' } : {}),
+      ...(r.dryRun ? { scope: 'among recent events only (dry run)' } : {}),
     });
     if (!r.dryRun)
       log.info('Write complete', {

@@ -7,6 +7,7 @@ export interface ParseWorkerData {
   readonly createdAt: number;
   readonly batchSize: number;
   readonly invalidLinesLogged: number;
+  readonly recentKeys: number | undefined;
   /** Batches the worker may have emitted and not yet seen written before it stops taking chunks. */
   readonly batchWindow: number;
 }

@@ -56,6 +56,7 @@ export class ParseWorker {
       createdAt: options.createdAt.getTime(),
       batchSize: options.batchSize,
       invalidLinesLogged: options.invalidLinesLogged,
+      recentKeys: options.recentKeys,
       batchWindow: options.batchWindow,
     };
     this.#worker = new Worker(new URL('./parse-worker.js', import.meta.url), {

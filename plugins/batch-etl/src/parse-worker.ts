@@ -39,6 +39,7 @@ const builder = new BatchBuilder({
   createdAt: new Date(options.createdAt),
   batchSize: options.batchSize,
   invalidLinesLogged: options.invalidLinesLogged,
+  ...(options.recentKeys === undefined ? {} : { recentKeys: options.recentKeys }),
   onBatch: (batch) => {
     batchesWaiting += 1;
     post({ type: 'batch', batch, counts: builder.counts }, [batch.linesAscii.buffer as ArrayBuffer]);
