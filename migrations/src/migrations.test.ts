@@ -157,6 +157,7 @@ describe('migrations 001-003', function () {
       });
 
       it('creates events as the seed defines it, with its two indexes', async () => {
+        await runner.up(); // no-op after the first test; lets this one run alone (--grep)
         expect(await columns(db, 'events')).to.deep.equal({
           id: 'bigint not null',
           event_type: 'character varying(255) not null',
@@ -172,6 +173,7 @@ describe('migrations 001-003', function () {
       });
 
       it('creates cleaned_events with dedup_key under a unique index instead of UNIQUE over the payload', async () => {
+        await runner.up(); // no-op after the first test; lets this one run alone (--grep)
         expect(await columns(db, 'cleaned_events')).to.deep.equal({
           id: 'bigint not null',
           event_type: 'character varying(255) not null',
@@ -194,6 +196,7 @@ describe('migrations 001-003', function () {
       });
 
       it('stores a 10 kB payload and refuses a second row with the same dedup_key', async () => {
+        await runner.up(); // no-op after the first test; lets this one run alone (--grep)
         const payload = { text: 'x'.repeat(10_000) };
         const key = 'a'.repeat(64);
         const insert = `INSERT INTO cleaned_events (event_type, payload, source, event_date, dedup_key) VALUES ('big', $1, 'test', '2026-01-15', $2) ON CONFLICT (dedup_key) DO NOTHING`;
@@ -203,6 +206,7 @@ describe('migrations 001-003', function () {
       });
 
       it('rolls all three back, keeping the tracking table, and applies them again', async () => {
+        await runner.up(); // no-op after the first test; lets this one run alone (--grep)
         expect(await runner.down(3)).to.deep.equal([...ALL].reverse());
         expect(await tableExists(db, 'cleaned_events')).to.equal(false);
         expect(await tableExists(db, 'events')).to.equal(false);
