@@ -126,6 +126,8 @@ describe('migrations 001-003', function () {
       let db: Database;
       let opened: { db: Database; dispose(): Promise<void> } | undefined;
       let runner: MigrationRunner;
+      /** What `up` applied on the fresh database. */
+      let firstUp: string[];
 
       before(async function () {
         if (subject.name === '--db postgres' && postgresUrl === undefined) {
@@ -136,6 +138,8 @@ describe('migrations 001-003', function () {
         opened = await subject.open();
         db = opened.db;
         runner = new MigrationRunner(db, MIGRATIONS_DIR);
+        // Here rather than in the first test, so that every test can also run alone (--grep).
+        firstUp = await runner.up();
       });
 
       after(async () => {
@@ -143,7 +147,7 @@ describe('migrations 001-003', function () {
       });
 
       it('applies 001, 002 and 003 in order and records each with its checksum', async () => {
-        expect(await runner.up()).to.deep.equal(ALL);
+        expect(firstUp).to.deep.equal(ALL);
         const statuses = await runner.status();
         expect(statuses.map((status) => [status.name, status.state])).to.deep.equal(
           ALL.map((name) => [name, 'applied']),
@@ -157,7 +161,6 @@ describe('migrations 001-003', function () {
       });
 
       it('creates events as the seed defines it, with its two indexes', async () => {
-        await runner.up(); // no-op after the first test; lets this one run alone (--grep)
         expect(await columns(db, 'events')).to.deep.equal({
           id: 'bigint not null',
           event_type: 'character varying(255) not null',
@@ -173,7 +176,6 @@ describe('migrations 001-003', function () {
       });
 
       it('creates cleaned_events with dedup_key under a unique index instead of UNIQUE over the payload', async () => {
-        await runner.up(); // no-op after the first test; lets this one run alone (--grep)
         expect(await columns(db, 'cleaned_events')).to.deep.equal({
           id: 'bigint not null',
           event_type: 'character varying(255) not null',
@@ -196,7 +198,6 @@ describe('migrations 001-003', function () {
       });
 
       it('stores a 10 kB payload and refuses a second row with the same dedup_key', async () => {
-        await runner.up(); // no-op after the first test; lets this one run alone (--grep)
         const payload = { text: 'x'.repeat(10_000) };
         const key = 'a'.repeat(64);
         const insert = `INSERT INTO cleaned_events (event_type, payload, source, event_date, dedup_key) VALUES ('big', $1, 'test', '2026-01-15', $2) ON CONFLICT (dedup_key) DO NOTHING`;
@@ -206,7 +207,6 @@ describe('migrations 001-003', function () {
       });
 
       it('rolls all three back, keeping the tracking table, and applies them again', async () => {
-        await runner.up(); // no-op after the first test; lets this one run alone (--grep)
         expect(await runner.down(3)).to.deep.equal([...ALL].reverse());
         expect(await tableExists(db, 'cleaned_events')).to.equal(false);
         expect(await tableExists(db, 'events')).to.equal(false);
