@@ -16,14 +16,19 @@ export const ERROR_CODES = {
   PH_ERR_PLUGIN_LOAD: "A plugin's entry could not be imported or does not export what its kind requires.",
   PH_ERR_MODULE_NOT_FOUND: 'No discovered module has the requested name.',
   PH_ERR_MODULE_DEPENDENCY: 'A module needs an interface or module that the host cannot provide.',
+  PH_ERR_DB_DIALECT: 'The selected database adapter speaks a dialect the module does not accept.',
   PH_ERR_MODULE_FAILED: 'A module run threw or returned a non-zero exit code.',
   PH_ERR_NOT_CONNECTED: 'An adapter method was called before connect() or after disconnect().',
   PH_ERR_DB_QUERY: 'The database rejected a statement.',
   PH_ERR_FS_PATH_INVALID: 'A file-system path is absolute, escapes the root or is otherwise not allowed.',
   PH_ERR_FS_NOT_FOUND: 'A file-system path does not exist.',
+  PH_ERR_FS_EXISTS: 'A write-once file-system path is already taken.',
   PH_ERR_MQ_CLOSED: 'A message-queue operation was attempted on a closed subscription or queue.',
+  PH_ERR_METRIC_INVALID:
+    'A metric instrument is declared with an invalid name, label or bucket, declared twice differently, or used with other labels.',
   PH_ERR_MIGRATION: 'A migration failed, is missing, or was changed after it was applied.',
-  PH_ERR_SHUTDOWN: 'Graceful shutdown did not complete (drain timeout or failing hooks).',
+  PH_ERR_SHUTDOWN:
+    'Graceful shutdown did not complete (drain timeout, a hook or disconnect that failed or missed its deadline).',
   PH_ERR_INTERNAL: 'A bug in the platform: please report it with the stack trace from --verbose.',
 } as const;
 
@@ -54,6 +59,7 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'PH_ERR_PLUGIN_DUPLICATE',
   'PH_ERR_MODULE_NOT_FOUND',
   'PH_ERR_MODULE_DEPENDENCY',
+  'PH_ERR_DB_DIALECT',
 ]);
 
 export interface PlatformErrorOptions {

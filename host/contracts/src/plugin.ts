@@ -1,7 +1,6 @@
-import type { Logger } from './interfaces/logger.js';
-import type { Secrets } from './interfaces/secrets.js';
+import type { HealthCheckResult } from './health.js';
 import type { ModuleType } from './manifest/types.js';
-import type { ContextKeys, InterfaceName, InterfaceTypes } from './refs.js';
+import type { ContextKeys, InterfaceName, InterfaceRef, InterfaceTypes } from './refs.js';
 
 /** A module argument after validation and casting. */
 export type ArgValue = string | number | boolean;
@@ -18,6 +17,8 @@ export interface ModuleConfig {
   integer(name: string): number;
   float(name: string): number;
   boolean(name: string): boolean;
+  /** A `format: "duration"` argument in milliseconds (`1.5s` -> 1500). */
+  durationMs(name: string): number;
   /** Every argument that has a value. */
   entries(): ReadonlyArray<readonly [string, ArgValue]>;
 }
@@ -25,13 +26,43 @@ export interface ModuleConfig {
 /** A callback run during graceful shutdown. */
 export type ShutdownHook = () => void | Promise<void>;
 
-/** The module's handle on the host lifecycle (seed 4.3, 9). */
+/** A module-level readiness check; it should answer quickly (the host bounds it in time). */
+export type ReadinessCheck = () => HealthCheckResult | Promise<HealthCheckResult>;
+
+/** A liveness heartbeat (see {@link Lifecycle.heartbeat}). */
+export interface Heartbeat {
+  /** Records that the loop it guards made progress now. */
+  beat(): void;
+  /** Stops watching (for a loop that ended on purpose). */
+  stop(): void;
+}
+
+/**
+ * The module's handle on the host lifecycle (seed 4.3, 9). Shutdown runs in phases: stop intake
+ * (`onStopAccepting` hooks, the host pauses every subscription made through `ctx.mq`, readiness
+ * turns 503, `signal` aborts), drain (`run()` and tracked work, up to `--drain-timeout`), then
+ * `onShutdown` hooks in reverse order, disconnect, flush. Every hook, disconnect and flush has a
+ * deadline (`--hook-timeout`); one that fails or misses it is reported by name with
+ * `PH_ERR_SHUTDOWN`, the others still run, and the process exits 1.
+ */
 export interface Lifecycle {
   /**
-   * Registers a hook run at shutdown. Hooks run in reverse registration order, each awaited;
-   * one failing hook is logged and does not stop the others (the process then exits 1).
+   * Registers a hook run first at shutdown, before the drain: stop taking new work (close an HTTP
+   * listener, pause a consumer). Hooks run in reverse registration order.
+   */
+  onStopAccepting(hook: ShutdownHook, name?: string): void;
+  /**
+   * Registers a hook run after the drain. Hooks run in reverse registration order, each awaited
+   * with a deadline; one failing hook is logged and does not stop the others.
    */
   onShutdown(hook: ShutdownHook, name?: string): void;
+  /** Adds a check to `/health/ready` under `name`, beside the adapters' health checks. */
+  addReadinessCheck(name: string, check: ReadinessCheck): void;
+  /**
+   * Guards a loop with a liveness heartbeat: `/health/live` answers 503 naming it once `beat()` has
+   * not been called for `timeoutMs`, so an orchestrator restarts a process whose loop is stuck.
+   */
+  heartbeat(name: string, options: { readonly timeoutMs: number }): Heartbeat;
   /**
    * Aborted when shutdown starts (SIGTERM/SIGINT, or the host stopping). Long-running modules stop
    * taking new work when it fires and let `run()` resolve.
@@ -108,16 +139,24 @@ export interface AdapterConfig {
   integer(key: string, fallback: number): number;
 }
 
-/** What an adapter factory receives from the host. */
-export interface AdapterDeps {
+/**
+ * The services an adapter factory asks for, by the name it wants them under: typed refs of other
+ * interfaces (`{ logger: REFS.logging, metrics: REFS.metrics }`). The host constructs those first
+ * (construction order follows these declarations) and hands them over typed.
+ */
+export type AdapterDependencies = { readonly [name: string]: InterfaceRef<InterfaceName> };
+
+/** The resolved services of an {@link AdapterDependencies} map. */
+export type ResolvedDependencies<D extends AdapterDependencies> = {
+  readonly [P in keyof D]: D[P] extends InterfaceRef<infer K> ? InterfaceTypes[K] : never;
+};
+
+/** What every adapter factory receives from the host, besides its declared dependencies. */
+export interface AdapterContext {
   /** The flag value that selected it (`memory` or `pglite` for a two-flag adapter). */
   readonly flag: string;
   /** Its declared config keys, read through Secrets. */
   readonly config: AdapterConfig;
-  /** The secrets provider, for keys not known at manifest time. Absent for secrets adapters. */
-  readonly secrets: Secrets | undefined;
-  /** A logger bound to the adapter's name. Absent for logging and secrets adapters. */
-  readonly logger: Logger | undefined;
   /**
    * The host's merged environment (real environment variables over env files). Only secrets
    * providers read it; every other adapter reads its config through `config`.
@@ -126,30 +165,41 @@ export interface AdapterDeps {
 }
 
 /** What an adapter entry exports as default (see {@link defineAdapter}). */
-export interface AdapterDefinition<K extends InterfaceName = InterfaceName> {
+export interface AdapterDefinition<
+  K extends InterfaceName = InterfaceName,
+  D extends AdapterDependencies = AdapterDependencies,
+> {
   readonly kind: 'platform-host.adapter';
   readonly interface: K;
+  /** The services the factory needs. A logger arrives bound to the adapter's name. */
+  readonly dependencies: D;
   /** Constructs the adapter. Must not connect or start timers: the host calls `connect()`. */
-  create(deps: AdapterDeps): InterfaceTypes[K] | Promise<InterfaceTypes[K]>;
+  create(deps: AdapterContext & ResolvedDependencies<D>): InterfaceTypes[K] | Promise<InterfaceTypes[K]>;
 }
 
 /**
- * Defines an adapter entry:
+ * Defines an adapter entry with typed dependencies:
  *
  * ```ts
  * export default defineAdapter({
  *   interface: 'cache',
- *   create: ({ config }) => new RedisCache(config.require('CACHE_REDIS_URL')),
+ *   dependencies: { logger: REFS.logging, metrics: REFS.metrics },
+ *   create: ({ config, logger }) => new RedisCache(config.require('CACHE_REDIS_URL'), logger),
  * });
  * ```
  */
-export function defineAdapter<K extends InterfaceName>(definition: {
+export function defineAdapter<
+  K extends InterfaceName,
+  const D extends AdapterDependencies = Record<never, never>,
+>(definition: {
   readonly interface: K;
-  create(deps: AdapterDeps): InterfaceTypes[K] | Promise<InterfaceTypes[K]>;
-}): AdapterDefinition<K> {
+  readonly dependencies?: D;
+  create(deps: AdapterContext & ResolvedDependencies<D>): InterfaceTypes[K] | Promise<InterfaceTypes[K]>;
+}): AdapterDefinition<K, D> {
   return Object.freeze({
     kind: 'platform-host.adapter',
     interface: definition.interface,
-    create: (deps: AdapterDeps) => definition.create(deps),
+    dependencies: Object.freeze({ ...(definition.dependencies ?? {}) }) as D,
+    create: (deps: AdapterContext & ResolvedDependencies<D>) => definition.create(deps),
   });
 }

@@ -1,5 +1,8 @@
 /**
  * The version of the host API that plugins declare compatibility with in their manifest
- * (`host_api`, a semver range). Bumped in its major part whenever a contract changes incompatibly.
+ * (`host_api`, a semver range). Bumped in its major part whenever a contract changes incompatibly:
+ * 2.0.0 revised MessageQueue (batches, partitions, rebalance hooks, dead letters), Metrics
+ * (declared instruments), Cache, FileSystem, Database (dialects, streaming), the lifecycle and the
+ * adapter factories (declared dependencies).
  */
-export const HOST_API_VERSION = '1.0.0';
+export const HOST_API_VERSION = '2.0.0';

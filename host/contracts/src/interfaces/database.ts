@@ -31,6 +31,19 @@ export interface BulkInsertOptions {
 }
 
 /**
+ * The query languages a database adapter speaks. Modules declare in `module.json` which they
+ * accept; the host refuses to run a module on an adapter of another dialect.
+ */
+export const DATABASE_DIALECTS = ['postgresql', 'cql'] as const;
+export type DatabaseDialect = (typeof DATABASE_DIALECTS)[number];
+
+/** Options of {@link Database.stream}. */
+export interface StreamOptions {
+  /** Rows per batch (default 1000); memory stays bounded by one batch. */
+  readonly batchSize?: number;
+}
+
+/**
  * Relational data access (seed 5.2.1). Queries use numbered placeholders (`$1`, `$2`, ...) and
  * bound parameters only; implementations never interpolate values into SQL text.
  *
@@ -39,6 +52,8 @@ export interface BulkInsertOptions {
  * driver error as `cause`) when the server rejects the statement.
  */
 export interface Database extends Connectable, HealthCheckable {
+  /** The query language this adapter speaks (`postgresql` for PostgreSQL and PGlite). */
+  readonly dialect: DatabaseDialect;
   /** Opens the connection pool. Calling it when already connected is a no-op. */
   connect(): Promise<void>;
   /** Closes the pool, waiting for running queries. Idempotent. */
@@ -51,6 +66,12 @@ export interface Database extends Connectable, HealthCheckable {
   fetchOne<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T | null>;
   /** Returns all rows (an empty array when none). */
   fetchAll<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
+  /**
+   * Reads the rows of a query in batches of at most `batchSize` (a server-side cursor or paging), for
+   * results too large to hold in memory. Breaking out of the loop releases the cursor. Inside
+   * {@link Database.transaction} it reads on that transaction's connection.
+   */
+  stream<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: StreamOptions): AsyncIterable<T[]>;
   /**
    * Runs `work` in one transaction on one connection: every call on this database made inside
    * `work` (found through AsyncLocalStorage, also across awaits) uses that connection. Commits when

@@ -2,6 +2,28 @@ import type { Readable } from 'node:stream';
 import { PlatformError } from '../errors.js';
 import type { Connectable, HealthCheckable } from '../health.js';
 
+/** What a file system knows about one file. */
+export interface FileInfo {
+  /** The path relative to the root, as given to the other methods. */
+  readonly path: string;
+  /** Size in bytes. */
+  readonly size: number;
+  /**
+   * An opaque version tag that changes whenever the content changes (the object's ETag on S3, a
+   * content hash or size+mtime tag on local stores).
+   */
+  readonly etag: string;
+  readonly lastModified: Date;
+}
+
+/** Options of {@link FileSystem.listFiles}. */
+export interface ListFilesOptions {
+  /** Files fetched per page from the backend (default 1000). */
+  readonly pageSize?: number;
+  /** Start after this path (exclusive), to resume a listing. */
+  readonly startAfter?: string;
+}
+
 /**
  * Path-based object storage for data-lake patterns (seed 5.2.2). Paths are relative, use `/` as
  * separator and never start with `/` or contain `..` segments; implementations refuse such paths
@@ -28,6 +50,20 @@ export interface FileSystem extends HealthCheckable, Partial<Connectable> {
    * empty array when nothing is there. `''` lists everything.
    */
   list(prefix: string): Promise<string[]>;
+  /**
+   * Lists every file under `prefix` like {@link FileSystem.list}, in the same order, with size, etag
+   * and last-modified, fetching page by page: memory stays bounded by the page size however many
+   * files there are.
+   */
+  listFiles(prefix: string, options?: ListFilesOptions): AsyncIterable<FileInfo>;
+  /** Size, etag and last-modified of one file; throws `PH_ERR_FS_NOT_FOUND` when it does not exist. */
+  stat(path: string): Promise<FileInfo>;
+  /**
+   * Writes a file only when nothing exists at `path` (write-once files): concurrent callers race and
+   * exactly one wins; the others, and any later caller, get `PH_ERR_FS_EXISTS`. The content appears
+   * atomically, as with {@link FileSystem.write}.
+   */
+  writeIfAbsent(path: string, data: Uint8Array | string): Promise<void>;
   /** Deletes a file; true when it existed, false when it did not. Never throws for a missing file. */
   delete(path: string): Promise<boolean>;
   /** True when a file exists at `path`. */
@@ -44,6 +80,18 @@ export function invalidPathError(path: string, reason: string): PlatformError {
   return new PlatformError('PH_ERR_FS_PATH_INVALID', `Path ${JSON.stringify(path)} is not allowed: ${reason}`, {
     hint: 'Use a relative path with "/" separators and no "." or ".." segments, such as "raw/events/2026-01-15/data.json".',
   });
+}
+
+/** A `PH_ERR_FS_EXISTS` error for a write-once path that is taken. */
+export function fileExistsError(path: string): PlatformError {
+  return new PlatformError('PH_ERR_FS_EXISTS', `File ${JSON.stringify(path)} already exists`, {
+    hint: 'Write-once files are never replaced; write to a new path or delete the old file first.',
+  });
+}
+
+/** A `PH_ERR_FS_NOT_FOUND` error naming the path. */
+export function fileNotFoundError(path: string, cause?: unknown): PlatformError {
+  return new PlatformError('PH_ERR_FS_NOT_FOUND', `File ${JSON.stringify(path)} does not exist`, { cause });
 }
 
 /**

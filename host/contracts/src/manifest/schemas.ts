@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { DATABASE_DIALECTS } from '../interfaces/database.js';
 import { INTERFACE_NAMES } from '../refs.js';
 import {
+  ARG_FORMATS,
   ARG_TYPES,
   MODULE_TYPES,
   type AdapterManifest,
@@ -15,7 +17,11 @@ const semverString = z.string().regex(SEMVER, 'must be a semantic version such a
 const hostApiRange = z
   .string()
   .min(1)
-  .describe('The range of host API versions this plugin works with (semver range, e.g. "^1.0.0").');
+  .describe('The range of host API versions this plugin works with (semver range, e.g. "^2.0.0").');
+const migrationsFolder = z
+  .string()
+  .regex(/^\.\/[^\0]*$/, 'must be a relative folder path starting with ./')
+  .describe('A folder of compiled migrations (NNN_description.js), relative to the manifest.');
 const entryPath = z
   .string()
   .regex(/^\.\/[^\0]+\.(?:js|mjs)$/, 'must be a relative path to a .js or .mjs file, starting with ./')
@@ -35,8 +41,15 @@ export const argSpecSchema = z
       .array(z.union([z.string(), z.number()]))
       .min(1)
       .optional(),
+    format: z
+      .enum(ARG_FORMATS)
+      .optional()
+      .describe('A format the host checks before the module runs (string arguments only).'),
   })
   .superRefine((arg, ctx) => {
+    if (arg.format !== undefined && arg.type !== 'string') {
+      ctx.addIssue({ code: 'custom', path: ['format'], message: 'only a string argument can have a format' });
+    }
     if (arg.required && arg.default !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['default'], message: 'a required argument cannot have a default' });
     }
@@ -86,8 +99,34 @@ export const moduleManifestSchema = z
       modules: z.array(z.string()).default([]),
     }),
     args: z.array(argSpecSchema).default([]),
+    dialects: z
+      .array(z.enum(DATABASE_DIALECTS))
+      .min(1)
+      .refine((list) => new Set(list).size === list.length, 'must not repeat a dialect')
+      .default(['postgresql'])
+      .describe('The database dialects the module accepts (default ["postgresql"]).'),
+    migrations: z
+      .strictObject({ postgresql: migrationsFolder.optional(), cql: migrationsFolder.optional() })
+      .optional()
+      .describe("The module's own migrations per dialect, applied by migrate up and auto-migrate."),
   })
   .superRefine((manifest, ctx) => {
+    if (manifest.migrations && !manifest.dependencies.interfaces.includes('database')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['migrations'],
+        message: 'migrations need "database" in dependencies.interfaces',
+      });
+    }
+    for (const dialect of Object.keys(manifest.migrations ?? {})) {
+      if (!manifest.dialects.includes(dialect as (typeof DATABASE_DIALECTS)[number])) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['migrations', dialect],
+          message: `migrations for ${dialect}, which is not in dialects (${manifest.dialects.join(', ')})`,
+        });
+      }
+    }
     const seen = new Set<string>();
     manifest.args.forEach((arg, index) => {
       if (seen.has(arg.name))

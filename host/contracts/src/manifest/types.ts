@@ -1,8 +1,17 @@
+import type { DatabaseDialect } from '../interfaces/database.js';
 import type { InterfaceName } from '../refs.js';
 
 /** Types a module argument can be cast to (seed 3.3). */
 export const ARG_TYPES = ['string', 'integer', 'float', 'boolean'] as const;
 export type ArgType = (typeof ARG_TYPES)[number];
+
+/**
+ * Formats a string argument can be checked against before the module runs: `date` is a calendar
+ * date `YYYY-MM-DD` that exists (`2026-02-30` does not), `date-time` an ISO-8601 timestamp with an
+ * offset or `Z`, `duration` a number with a unit `ms`, `s`, `m`, `h` or `d` (`500ms`, `1.5h`, `7d`).
+ */
+export const ARG_FORMATS = ['date', 'date-time', 'duration'] as const;
+export type ArgFormat = (typeof ARG_FORMATS)[number];
 
 /** Module kinds (seed 3.2). */
 export const MODULE_TYPES = ['service', 'job', 'worker'] as const;
@@ -20,7 +29,12 @@ export interface ArgSpec {
   readonly type: ArgType;
   readonly default?: string | number | boolean | undefined;
   readonly choices?: ReadonlyArray<string | number> | undefined;
+  /** Only for `string` arguments: a format the host checks (a mismatch is a usage error, exit 2). */
+  readonly format?: ArgFormat | undefined;
 }
+
+/** Folders of a module's own migrations, per dialect, relative to its manifest (DESIGN.md decision 12). */
+export type ModuleMigrations = { readonly [D in DatabaseDialect]?: string | undefined };
 
 /** The validated `module.json` descriptor (seed section 3, plus `entry` and `host_api`). */
 export interface ModuleManifest {
@@ -40,6 +54,13 @@ export interface ModuleManifest {
     readonly modules: readonly string[];
   };
   readonly args: readonly ArgSpec[];
+  /**
+   * The database dialects the module's SQL is written for (default `["postgresql"]`); the host
+   * refuses a `--db` adapter of another dialect at preflight.
+   */
+  readonly dialects: readonly DatabaseDialect[];
+  /** The module's own migrations, per dialect; applied by `migrate up` and by auto-migrate for it. */
+  readonly migrations?: ModuleMigrations | undefined;
 }
 
 /** One configuration key an adapter reads through the Secrets interface. */

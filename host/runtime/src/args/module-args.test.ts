@@ -8,9 +8,10 @@ const manifest: ModuleManifest = {
   description: 'Consumes events.',
   type: 'service',
   version: '1.0.0',
-  host_api: '^1.0.0',
+  host_api: '^2.0.0',
   entry: './dist/main.js',
   dependencies: { interfaces: [], modules: [] },
+  dialects: ['postgresql'],
   args: [
     { name: 'topic', description: 'Topic to consume', required: true, type: 'string' },
     { name: 'batch-size', description: 'Messages per batch', required: false, type: 'integer', default: 100 },
@@ -24,6 +25,9 @@ const manifest: ModuleManifest = {
       choices: ['parquet', 'json', 'csv'],
       default: 'parquet',
     },
+    { name: 'date', description: 'Partition date', required: false, type: 'string', format: 'date' },
+    { name: 'window', description: 'Window size', required: false, type: 'string', format: 'duration', default: '1m' },
+    { name: 'since', description: 'Start', required: false, type: 'string', format: 'date-time' },
   ],
 };
 
@@ -37,6 +41,7 @@ describe('module argument validation', () => {
       ratio: 0.25,
       'dry-run': true,
       'output-format': 'parquet',
+      window: '1m',
     });
   });
 
@@ -89,5 +94,40 @@ describe('module argument validation', () => {
     expect(config.integer('batch-size')).to.equal(5);
     expect(config.string('topic')).to.equal('t');
     expect(() => config.boolean('topic')).to.throw(/read argument "topic" as boolean, but it is string/);
+  });
+
+  it('refuses dates that do not exist, durations without a unit and timestamps without a zone, naming each argument', () => {
+    const { problems } = validateModuleArgs(manifest, [
+      '--topic',
+      't',
+      '--date',
+      '2026-02-30',
+      '--window',
+      '60',
+      '--since',
+      '2026-01-15T10:00:00',
+    ]);
+    expect(problems).to.deep.equal([
+      '--date must be a calendar date YYYY-MM-DD that exists; got "2026-02-30"',
+      '--window must be a duration: a number with a unit ms, s, m, h or d (e.g. 500ms, 30s, 5m); got "60"',
+      '--since must be an ISO-8601 timestamp with a time zone (Z or +hh:mm); got "2026-01-15T10:00:00"',
+    ]);
+  });
+
+  it('accepts valid formatted values and reads durations in milliseconds', () => {
+    const { values, problems } = validateModuleArgs(manifest, [
+      '--topic',
+      't',
+      '--date',
+      '2024-02-29',
+      '--window',
+      '1.5h',
+      '--since',
+      '2026-01-15T10:00:00.123+01:00',
+    ]);
+    expect(problems).to.deep.equal([]);
+    const config = createModuleConfig('m', values);
+    expect(config.durationMs('window')).to.equal(5_400_000);
+    expect(config.string('date')).to.equal('2024-02-29');
   });
 });

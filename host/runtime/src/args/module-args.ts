@@ -7,6 +7,7 @@ import {
 } from '@platform-host/contracts';
 import { didYouMean } from '../text/did-you-mean.js';
 import { parseBooleanWord } from '../cli/split-argv.js';
+import { formatProblem, parseDurationMs } from './arg-formats.js';
 
 /** The outcome of validating a module's command-line arguments. */
 export interface ArgsResult {
@@ -17,8 +18,10 @@ export interface ArgsResult {
 
 function cast(spec: ArgSpec, raw: string): { value?: ArgValue; problem?: string } {
   switch (spec.type) {
-    case 'string':
-      return { value: raw };
+    case 'string': {
+      const problem = spec.format === undefined ? undefined : formatProblem(spec.format, raw);
+      return problem === undefined ? { value: raw } : { problem: `--${spec.name} ${problem}; got "${raw}"` };
+    }
     case 'integer': {
       const value = /^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
       return Number.isSafeInteger(value) ? { value } : { problem: `--${spec.name} must be an integer, got "${raw}"` };
@@ -156,6 +159,20 @@ export function createModuleConfig(moduleName: string, values: ReadonlyMap<strin
     integer: (name: string) => typed(name, isInteger, 'integer'),
     float: (name: string) => typed(name, isNumber, 'float'),
     boolean: (name: string) => typed(name, isBoolean, 'boolean'),
+    durationMs: (name: string) => {
+      const text = typed(name, isString, 'duration');
+      const ms = parseDurationMs(text);
+      if (ms === undefined) {
+        throw new PlatformError(
+          'PH_ERR_INTERNAL',
+          `Module ${moduleName} read argument "${name}" as a duration, but "${text}" is not one`,
+          {
+            hint: 'Declare the argument with "format": "duration" in module.json so the host checks it.',
+          },
+        );
+      }
+      return ms;
+    },
     entries: () => [...values.entries()],
   });
 }

@@ -1,4 +1,18 @@
-import type { Lifecycle, Logger, ShutdownHook } from '@platform-host/contracts';
+import type { Heartbeat, Lifecycle, Logger, ReadinessCheck, ShutdownHook } from '@platform-host/contracts';
+
+/** A named module readiness check. */
+export interface NamedReadinessCheck {
+  readonly name: string;
+  readonly check: ReadinessCheck;
+}
+
+/** The state of one heartbeat, read by `/health/live`. */
+interface HeartbeatState {
+  readonly name: string;
+  readonly timeoutMs: number;
+  last: number;
+  stopped: boolean;
+}
 
 /** Phases a run goes through; health endpoints and the job status file report them. */
 export type RunPhase = 'starting' | 'running' | 'shutting_down' | 'stopped';
@@ -9,6 +23,10 @@ export type RunPhase = 'starting' | 'running' | 'shutting_down' | 'stopped';
  */
 export class HostLifecycle implements Lifecycle {
   private readonly hooks: Array<{ hook: ShutdownHook; name: string }> = [];
+  private readonly stopAcceptingHooks: Array<{ hook: ShutdownHook; name: string }> = [];
+  private readonly heartbeats: HeartbeatState[] = [];
+  /** Module-level readiness checks, beside the adapters' in `/health/ready`. */
+  readonly readinessChecks: NamedReadinessCheck[] = [];
   private readonly controller = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Set once `run()` has been called (the startup probe turns green). */
@@ -22,6 +40,39 @@ export class HostLifecycle implements Lifecycle {
   /** True while the run accepts work: started, not shutting down. */
   get ready(): boolean {
     return this.phase === 'running';
+  }
+
+  onStopAccepting(hook: ShutdownHook, name?: string): void {
+    this.stopAcceptingHooks.push({
+      hook,
+      name: name ?? (hook.name || `stop-accepting hook #${this.stopAcceptingHooks.length + 1}`),
+    });
+  }
+
+  addReadinessCheck(name: string, check: ReadinessCheck): void {
+    if (this.readinessChecks.some((existing) => existing.name === name)) {
+      throw new Error(`A readiness check named "${name}" is already registered`);
+    }
+    this.readinessChecks.push({ name, check });
+  }
+
+  heartbeat(name: string, options: { readonly timeoutMs: number }): Heartbeat {
+    if (!(options.timeoutMs > 0)) throw new RangeError(`heartbeat ${name}: timeoutMs must be > 0`);
+    const state: HeartbeatState = { name, timeoutMs: options.timeoutMs, last: Date.now(), stopped: false };
+    this.heartbeats.push(state);
+    return {
+      beat: () => {
+        state.last = Date.now();
+      },
+      stop: () => {
+        state.stopped = true;
+      },
+    };
+  }
+
+  /** Names of heartbeats that have not beaten within their timeout (empty when live). */
+  staleHeartbeats(now = Date.now()): string[] {
+    return this.heartbeats.filter((h) => !h.stopped && now - h.last > h.timeoutMs).map((h) => h.name);
   }
 
   onShutdown(hook: ShutdownHook, name?: string): void {

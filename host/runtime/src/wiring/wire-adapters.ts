@@ -2,7 +2,11 @@ import {
   INTERFACE_NAMES,
   PlatformError,
   REFS,
-  type AdapterDeps,
+  type AdapterConfig,
+  type AdapterContext,
+  type AdapterDefinition,
+  type AdapterDependencies,
+  type ResolvedDependencies,
   type ErrorCode,
   type InterfaceName,
   type InterfaceTypes,
@@ -35,9 +39,14 @@ export interface ConstructedAdapter extends Selection {
   readonly instance: InterfaceTypes[InterfaceName];
 }
 
-/** Interfaces the host constructs for a module: secrets and logging always, then the declared ones. */
+/**
+ * Interfaces the host constructs for a module: secrets, logging and metrics always (the host's own
+ * logs and standard platform metrics), then the declared ones.
+ */
 export function interfacesToConstruct(declared: readonly InterfaceName[]): InterfaceName[] {
-  return INTERFACE_NAMES.filter((name) => name === 'secrets' || name === 'logging' || declared.includes(name));
+  return INTERFACE_NAMES.filter(
+    (name) => name === 'secrets' || name === 'logging' || name === 'metrics' || declared.includes(name),
+  );
 }
 
 function flagOf(name: InterfaceName): string {
@@ -90,52 +99,101 @@ export function selectAdapters(
   return selections;
 }
 
-/** Imports, constructs and registers the adapter of interface `name`. */
-async function constructOne<K extends InterfaceName>(
-  name: K,
+/** An adapter whose entry is loaded and whose config is resolved, ready to construct. */
+interface PendingAdapter {
+  readonly selection: Selection;
+  readonly definition: AdapterDefinition;
+  readonly config: AdapterConfig;
+}
+
+function describe(selection: Selection): string {
+  return `adapter ${selection.record.name} (--${flagOf(selection.interface)} ${selection.flag})`;
+}
+
+/**
+ * The construction order of `pending`: every adapter after the interfaces its factory declares
+ * (DESIGN.md decision 4), ties broken by {@link INTERFACE_NAMES}. A dependency on an interface that
+ * is not constructed for this run, or a cycle, is one error naming the adapters involved.
+ */
+export function constructionOrder<
+  T extends { selection: Selection; definition: Pick<AdapterDefinition, 'dependencies'> },
+>(pending: readonly T[], available: ReadonlySet<InterfaceName>): T[] {
+  const byInterface = new Map(pending.map((item) => [item.selection.interface, item]));
+  const problems: string[] = [];
+  const needs = new Map<InterfaceName, InterfaceName[]>();
+  for (const item of pending) {
+    const wanted = Object.values(item.definition.dependencies).map((ref) => ref.id);
+    for (const dependency of wanted) {
+      if (dependency === item.selection.interface) problems.push(`${describe(item.selection)} depends on itself`);
+      else if (!byInterface.has(dependency) && !available.has(dependency)) {
+        problems.push(
+          `${describe(item.selection)} needs ${dependency}, which is not constructed for this module (declare it in dependencies.interfaces)`,
+        );
+      }
+    }
+    needs.set(
+      item.selection.interface,
+      wanted.filter((d) => byInterface.has(d)),
+    );
+  }
+  const ordered: T[] = [];
+  const done = new Set<InterfaceName>();
+  let remaining = [...pending].sort(
+    (a, b) => INTERFACE_NAMES.indexOf(a.selection.interface) - INTERFACE_NAMES.indexOf(b.selection.interface),
+  );
+  while (remaining.length > 0 && problems.length === 0) {
+    const next = remaining.find((item) => (needs.get(item.selection.interface) ?? []).every((d) => done.has(d)));
+    if (!next) {
+      problems.push(
+        `adapters depend on each other in a cycle: ${remaining.map((item) => `${describe(item.selection)} needs ${(needs.get(item.selection.interface) ?? []).join(', ')}`).join('; ')}`,
+      );
+      break;
+    }
+    ordered.push(next);
+    done.add(next.selection.interface);
+    remaining = remaining.filter((item) => item !== next);
+  }
+  if (problems.length > 0) {
+    throw new PlatformError(
+      'PH_ERR_MODULE_DEPENDENCY',
+      `Cannot wire adapters:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      {
+        hint: "Check the adapters' declared dependencies and the module's dependencies.interfaces.",
+      },
+    );
+  }
+  return ordered;
+}
+
+/** Runs an adapter factory, turning a plain failure into `PH_ERR_PLUGIN_LOAD` naming the adapter. */
+async function create(
   selection: Selection,
-  deps: AdapterDeps,
-  services: ServiceContainer,
-): Promise<InterfaceTypes[K]> {
-  const definition = await loadAdapterEntry(selection.record, name);
-  let instance: InterfaceTypes[K];
+  definition: AdapterDefinition,
+  context: AdapterContext,
+  dependencies: Readonly<Record<string, unknown>> = {},
+): Promise<InterfaceTypes[InterfaceName]> {
   try {
-    instance = await definition.create(deps);
+    // The dependencies were resolved by their refs, so each has the type its ref names.
+    return await definition.create({ ...dependencies, ...context } as AdapterContext &
+      ResolvedDependencies<AdapterDependencies>);
   } catch (error) {
     if (error instanceof PlatformError) throw error;
     throw new PlatformError(
       'PH_ERR_PLUGIN_LOAD',
-      `Adapter ${selection.record.name} (--${flagOf(name)} ${selection.flag}) failed to construct: ${(error as Error).message}`,
+      `${describe(selection)} failed to construct: ${(error as Error).message}`,
       { cause: error },
     );
   }
-  services.provide(REFS[name], instance);
-  return instance;
-}
-
-/** Builds the deps an adapter factory receives. */
-function depsFor(
-  selection: Selection,
-  config: AdapterDeps['config'],
-  secrets: Secrets | undefined,
-  logger: Logger | undefined,
-  environment: Readonly<Record<string, string>>,
-): AdapterDeps {
-  return {
-    flag: selection.flag,
-    config,
-    secrets,
-    logger: logger?.child({ adapter: selection.record.name }),
-    environment,
-  };
 }
 
 /**
- * Constructs the selected adapters in dependency order (secrets, logging, then the rest) and
- * registers them in a new {@link ServiceContainer}. Imports adapter code only for the selections.
- * Config of every adapter is read through the Secrets adapter; all missing required keys are
- * reported in one error before anything else is constructed. Nothing is connected here except the
- * secrets provider (its values are needed to configure the others).
+ * Constructs the selected adapters and registers them in a new {@link ServiceContainer} (a tsyringe
+ * child container for this run). The secrets provider comes first: it is the configuration root,
+ * configured from the merged environment. Then every other adapter's entry is imported and its
+ * config read through Secrets (all missing required keys are reported in one error before anything
+ * is constructed), and the factories run in the order their declared dependencies give, each
+ * receiving its dependencies typed (a logger bound to the adapter's name). Imports adapter code only
+ * for the selections. Nothing is connected here except the secrets provider.
  */
 export async function constructAdapters(
   selections: readonly Selection[],
@@ -143,10 +201,7 @@ export async function constructAdapters(
 ): Promise<{ services: ServiceContainer; constructed: ConstructedAdapter[] }> {
   const services = new ServiceContainer();
   const constructed: ConstructedAdapter[] = [];
-  const ordered = [...selections].sort(
-    (a, b) => INTERFACE_NAMES.indexOf(a.interface) - INTERFACE_NAMES.indexOf(b.interface),
-  );
-  const secretsSelection = ordered.find((s) => s.interface === 'secrets');
+  const secretsSelection = selections.find((s) => s.interface === 'secrets');
   if (!secretsSelection?.record.manifest) throw new PlatformError('PH_ERR_INTERNAL', 'No secrets adapter selected');
 
   // The secrets provider is the configuration root: its own keys come straight from the merged env.
@@ -160,10 +215,18 @@ export async function constructAdapters(
   }
   if (bootstrapMissing.length > 0) throw missingConfigError(bootstrapMissing);
   const secretsDefinition = await loadAdapterEntry(secretsSelection.record, 'secrets');
-  const secrets = await secretsDefinition.create(
-    depsFor(secretsSelection, createAdapterConfig(secretsManifest.name, bootstrapValues), undefined, undefined, env),
-  );
-  services.provide(REFS.secrets, secrets);
+  if (Object.keys(secretsDefinition.dependencies).length > 0) {
+    throw new PlatformError(
+      'PH_ERR_MODULE_DEPENDENCY',
+      `${describe(secretsSelection)} declares dependencies, but the secrets provider is the configuration root and is constructed first`,
+    );
+  }
+  const secrets = await create(secretsSelection, secretsDefinition, {
+    flag: secretsSelection.flag,
+    config: createAdapterConfig(secretsManifest.name, bootstrapValues),
+    environment: env,
+  });
+  services.provide(REFS.secrets, secrets as Secrets);
   constructed.push({ ...secretsSelection, instance: secrets });
   try {
     await (secrets as Partial<{ connect(): Promise<void> }>).connect?.();
@@ -175,25 +238,32 @@ export async function constructAdapters(
     );
   }
 
-  const rest = ordered.filter((s) => s.interface !== 'secrets');
-  const configs = new Map<InterfaceName, AdapterDeps['config']>();
+  const pending: PendingAdapter[] = [];
   const missing: MissingKey[] = [];
-  for (const selection of rest) {
+  for (const selection of selections) {
     const manifest = selection.record.manifest;
-    if (!manifest) continue;
-    const resolved = await resolveAdapterConfig(manifest, selection.flag, secrets);
-    configs.set(selection.interface, resolved.config);
+    if (selection.interface === 'secrets' || !manifest) continue;
+    const definition = await loadAdapterEntry(selection.record, selection.interface);
+    const resolved = await resolveAdapterConfig(manifest, selection.flag, secrets as Secrets);
     missing.push(...resolved.missing);
+    pending.push({ selection, definition, config: resolved.config });
   }
   if (missing.length > 0) throw missingConfigError(missing);
 
-  let logger: Logger | undefined;
-  for (const selection of rest) {
-    const config = configs.get(selection.interface);
-    if (!config) continue;
-    const deps = depsFor(selection, config, secrets, selection.interface === 'logging' ? undefined : logger, env);
-    const instance = await constructOne(selection.interface, selection, deps, services);
-    if (selection.interface === 'logging') logger = instance as Logger;
+  for (const { selection, definition, config } of constructionOrder(pending, new Set<InterfaceName>(['secrets']))) {
+    const dependencies: Record<string, unknown> = {};
+    for (const [key, ref] of Object.entries(definition.dependencies)) {
+      const service = services.resolve(ref);
+      dependencies[key] =
+        ref.id === 'logging' ? (service as Logger).child({ adapter: selection.record.name }) : service;
+    }
+    const instance = await create(
+      selection,
+      definition,
+      { flag: selection.flag, config, environment: env },
+      dependencies,
+    );
+    services.provide(REFS[selection.interface], instance as never);
     constructed.push({ ...selection, instance });
   }
   return { services, constructed };

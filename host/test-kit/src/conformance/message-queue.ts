@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { isPlatformError } from '@platform-host/contracts';
+import { eachMessage, isPlatformError } from '@platform-host/contracts';
 import type {
   MessageHandler,
   MessageQueue,
@@ -81,7 +81,7 @@ export function describeMessageQueueConformance(
       handler: MessageHandler,
       subscribeOptions: SubscribeOptions,
     ): Promise<Subscription> {
-      const subscription = await mq.subscribe(topic, handler, subscribeOptions);
+      const subscription = await mq.subscribe(topic, eachMessage(mq, handler), subscribeOptions);
       openSubscriptions.push(subscription);
       return subscription;
     }
