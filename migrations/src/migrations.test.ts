@@ -1,11 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import type { AdapterConfig, AdapterDefinition, Database } from '@platform-host/contracts';
-import { MigrationRunner, trackingTableSql } from '@platform-host/runtime';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  discoverMigrations,
+  MigrationRunner,
+  moduleMigrationSet,
+  sharedMigrationSet,
+  trackingTableSql,
+  type MigrationSet,
+} from '@platform-host/runtime';
 import { TRACKING_TABLE_SQL } from './001_create_migrations_table.js';
 import { MIGRATIONS_DIR } from './index.js';
 
-const ALL = ['001_create_migrations_table', '002_create_events_table', '003_create_cleaned_events_table'];
+/** The shared set and batch_etl's own, as `migrate up` applies them in this repository. */
+const SETS: MigrationSet[] = [
+  sharedMigrationSet(MIGRATIONS_DIR),
+  moduleMigrationSet('batch_etl', join(MIGRATIONS_DIR, '..', 'plugins', 'batch-etl'), './dist/migrations/postgresql'),
+];
+const ALL = ['001_create_migrations_table', '002_create_events_table', 'batch_etl/001_create_cleaned_events_table'];
+/** `_migrations` rows (owner, name) after a full `up`. */
+const ROWS = [
+  ['shared', '001_create_migrations_table'],
+  ['shared', '002_create_events_table'],
+  ['batch_etl', '001_create_cleaned_events_table'],
+];
 
 /** Config of an adapter created outside the host: only the given keys, no defaults needed. */
 function configOf(values: Readonly<Record<string, string>>): AdapterConfig {
@@ -27,13 +47,7 @@ async function createDatabase(
   config: Readonly<Record<string, string>> = {},
 ): Promise<Database> {
   const loaded = (await import(packageName)) as { default: AdapterDefinition<'database'> };
-  const db = await loaded.default.create({
-    flag,
-    config: configOf(config),
-    secrets: undefined,
-    logger: undefined,
-    environment: {},
-  });
+  const db = await loaded.default.create({ flag, config: configOf(config), environment: {} });
   await db.connect();
   return db;
 }
@@ -114,7 +128,7 @@ async function tableExists(db: Database, table: string): Promise<boolean> {
   return row?.found === true;
 }
 
-describe('migrations 001-003', function () {
+describe('shared migrations and batch_etl’s own', function () {
   this.timeout(120_000);
 
   it('001 creates the tracking table with the runner’s own statement', () => {
@@ -137,7 +151,7 @@ describe('migrations 001-003', function () {
         }
         opened = await subject.open();
         db = opened.db;
-        runner = new MigrationRunner(db, MIGRATIONS_DIR);
+        runner = new MigrationRunner(db, SETS);
         // Here rather than in the first test, so that every test can also run alone (--grep).
         firstUp = await runner.up();
       });
@@ -146,16 +160,16 @@ describe('migrations 001-003', function () {
         await opened?.dispose();
       });
 
-      it('applies 001, 002 and 003 in order and records each with its checksum', async () => {
+      it('applies the shared set, then batch_etl’s, and records each with its owner and checksum', async () => {
         expect(firstUp).to.deep.equal(ALL);
         const statuses = await runner.status();
-        expect(statuses.map((status) => [status.name, status.state])).to.deep.equal(
-          ALL.map((name) => [name, 'applied']),
+        expect(statuses.map((status) => [status.owner, status.name, status.state])).to.deep.equal(
+          ROWS.map(([owner, name]) => [owner, name, 'applied']),
         );
-        const recorded = await db.fetchAll<{ name: string; checksum: string }>(
-          'SELECT name, checksum FROM _migrations ORDER BY name',
+        const recorded = await db.fetchAll<{ owner: string; name: string; checksum: string }>(
+          'SELECT owner, name, checksum FROM _migrations ORDER BY id',
         );
-        expect(recorded.map((row) => row.name)).to.deep.equal(ALL);
+        expect(recorded.map((row) => [row.owner, row.name])).to.deep.equal(ROWS);
         for (const row of recorded) expect(row.checksum).to.match(/^[0-9a-f]{64}$/);
         expect(await runner.up(), 'a second up applies nothing').to.deep.equal([]);
       });
@@ -206,6 +220,14 @@ describe('migrations 001-003', function () {
         await db.execute('DELETE FROM cleaned_events WHERE dedup_key = $1', [key]);
       });
 
+      it('rolls back only the owners it was given: batch_etl’s alone leaves the shared tables', async () => {
+        const batchOnly = new MigrationRunner(db, [SETS[1] as MigrationSet]);
+        expect(await batchOnly.down(5)).to.deep.equal(['batch_etl/001_create_cleaned_events_table']);
+        expect(await tableExists(db, 'cleaned_events')).to.equal(false);
+        expect(await tableExists(db, 'events')).to.equal(true);
+        expect(await runner.up()).to.deep.equal(['batch_etl/001_create_cleaned_events_table']);
+      });
+
       it('rolls all three back, keeping the tracking table, and applies them again', async () => {
         expect(await runner.down(3)).to.deep.equal([...ALL].reverse());
         expect(await tableExists(db, 'cleaned_events')).to.equal(false);
@@ -216,6 +238,74 @@ describe('migrations 001-003', function () {
         expect(await runner.up()).to.deep.equal(ALL);
         expect(await tableExists(db, 'cleaned_events')).to.equal(true);
         expect(await tableExists(db, 'events')).to.equal(true);
+      });
+    });
+  }
+
+  for (const subject of subjects) {
+    describe(`upgrading in place a database migrated by release 1 on ${subject.name}`, () => {
+      let db: Database;
+      let opened: { db: Database; dispose(): Promise<void> } | undefined;
+
+      before(async function () {
+        if (subject.name === '--db postgres' && postgresUrl === undefined) {
+          if (process.env.PLATFORM_TEST_REQUIRE_INFRA === '1')
+            throw new Error('DB_POSTGRES_URL is not set and PLATFORM_TEST_REQUIRE_INFRA=1');
+          this.skip();
+        }
+        opened = await subject.open();
+        db = opened.db;
+        // What release 1's runner left: a tracking table without owners (names unique on their
+        // own), the shared 001-003 applied — 003 being cleaned_events, which batch_etl now owns
+        // with the identical DDL — and data in the tables.
+        await db.execute(TRACKING_TABLE_SQL);
+        await db.execute('ALTER TABLE _migrations ADD COLUMN IF NOT EXISTS checksum CHAR(64)');
+        const files = SETS.flatMap((set) => discoverMigrations(set));
+        const releaseOneNames = [
+          '001_create_migrations_table',
+          '002_create_events_table',
+          '003_create_cleaned_events_table',
+        ];
+        for (const [index, file] of files.entries()) {
+          const migration = (await import(pathToFileURL(file.compiledPath).href)) as {
+            up(db: Database): Promise<void>;
+          };
+          await migration.up(db);
+          const checksum = file.owner === 'shared' ? file.checksum : 'f'.repeat(64);
+          await db.execute('INSERT INTO _migrations (name, checksum) VALUES ($1, $2)', [
+            releaseOneNames[index] ?? '',
+            checksum,
+          ]);
+        }
+        await db.execute(
+          `INSERT INTO cleaned_events (event_type, payload, source, event_date, dedup_key) VALUES ('a', '{}', 'web', '2026-01-15', $1), ('b', '{}', 'web', '2026-01-15', $2)`,
+          ['1'.repeat(64), '2'.repeat(64)],
+        );
+      });
+
+      after(async () => {
+        await opened?.dispose();
+      });
+
+      it('applies nothing, records cleaned_events under batch_etl, keeps every row, and is up to date afterwards', async () => {
+        const runner = new MigrationRunner(db, SETS);
+        expect(await runner.up(), 'nothing runs again').to.deep.equal([]);
+        const rows = await db.fetchAll<{ owner: string; name: string }>(
+          'SELECT owner, name FROM _migrations ORDER BY id',
+        );
+        expect(rows.map((row) => [row.owner, row.name])).to.deep.equal(ROWS);
+        expect((await runner.status()).map((status) => status.state)).to.deep.equal(['applied', 'applied', 'applied']);
+        const count = await db.fetchOne<{ count: number }>('SELECT count(*)::int AS count FROM cleaned_events');
+        expect(count?.count).to.equal(2);
+        expect(await runner.up(), 'a second up after the upgrade').to.deep.equal([]);
+      });
+
+      it('lets batch_etl roll its table back and apply it again after the upgrade', async () => {
+        const batchOnly = new MigrationRunner(db, [SETS[1] as MigrationSet]);
+        expect(await batchOnly.down(1)).to.deep.equal(['batch_etl/001_create_cleaned_events_table']);
+        expect(await tableExists(db, 'cleaned_events')).to.equal(false);
+        expect(await batchOnly.up()).to.deep.equal(['batch_etl/001_create_cleaned_events_table']);
+        expect(await tableExists(db, 'cleaned_events')).to.equal(true);
       });
     });
   }

@@ -6,6 +6,15 @@ export { buildRegistry, type PluginRegistry } from './discovery/registry.js';
 export type { PluginRecord, ModuleRecord, AdapterRecord, PluginSource } from './discovery/plugin-record.js';
 export { validateModuleArgs, createModuleConfig } from './args/module-args.js';
 export { loadEnv } from './env/load-env.js';
-export { MigrationRunner, discoverMigrations, trackingTableSql, type MigrationStatus } from './migrations/runner.js';
+export {
+  MigrationRunner,
+  discoverMigrations,
+  moduleMigrationSet,
+  sharedMigrationSet,
+  trackingTableSql,
+  SHARED_OWNER,
+  type MigrationSet,
+  type MigrationStatus,
+} from './migrations/runner.js';
 export { findProjectRoot } from './project/project-root.js';
 export { HOST_API_VERSION } from '@platform-host/contracts';

@@ -166,8 +166,18 @@ export const adapterManifestSchema = z
     host_api: hostApiRange,
     entry: entryPath,
     config: z.array(configKeySchema).default([]),
+    dialect: z
+      .enum(DATABASE_DIALECTS)
+      .optional()
+      .describe('Database adapters only (required there): the query dialect the adapter speaks.'),
   })
   .superRefine((manifest, ctx) => {
+    if (manifest.interface === 'database' && manifest.dialect === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['dialect'], message: 'a database adapter must declare its dialect' });
+    }
+    if (manifest.interface !== 'database' && manifest.dialect !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['dialect'], message: 'only a database adapter has a dialect' });
+    }
     const flags = new Set<string>();
     manifest.flags.forEach((flag, index) => {
       if (flags.has(flag))

@@ -89,4 +89,6 @@ export interface AdapterManifest {
   readonly host_api: string;
   readonly entry: string;
   readonly config: readonly ConfigKey[];
+  /** Database adapters only (required there): the dialect it speaks, checked before any code loads. */
+  readonly dialect?: DatabaseDialect | undefined;
 }

@@ -146,26 +146,33 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
     )
     .command('migrate', 'Database migrations (--db, --env select the database)', (y) =>
       withGlobalFlags(y)
+        .option('module', {
+          type: 'string',
+          describe: 'Only this owner: a module name, or "shared" (default: shared and every module)',
+        })
         .command(
           'up',
           'Apply pending migrations',
           (c) => c.option('target', { type: 'number', describe: 'Apply up to this migration number' }),
-          (args) => guard(() => migrate(root, { action: 'up', target: args.target }, argv, io))(),
+          (args) => guard(() => migrate(root, { action: 'up', target: args.target, module: args.module }, argv, io))(),
         )
         .command(
           'down',
           'Roll back the last migrations',
           (c) => c.option('count', { type: 'number', default: 1, describe: 'How many to roll back' }),
-          (args) => guard(() => migrate(root, { action: 'down', count: args.count }, argv, io))(),
+          (args) => guard(() => migrate(root, { action: 'down', count: args.count, module: args.module }, argv, io))(),
         )
-        .command('status', 'Show applied, pending and changed migrations', {}, () =>
-          guard(() => migrate(root, { action: 'status' }, argv, io))(),
+        .command(
+          'status',
+          'Show applied, pending and changed migrations',
+          (c) => c,
+          (args) => guard(() => migrate(root, { action: 'status', module: args.module }, argv, io))(),
         )
         .command(
           'create <name>',
-          'Create migrations/src/NNN_<name>.ts',
+          'Create migrations/src/NNN_<name>.ts (with --module: in that module)',
           (c) => c.positional('name', { type: 'string', demandOption: true }),
-          (args) => guard(() => migrate(root, { action: 'create', name: args.name }, argv, io))(),
+          (args) => guard(() => migrate(root, { action: 'create', name: args.name, module: args.module }, argv, io))(),
         )
         .demandCommand(1, 'Choose: migrate up | down | status | create <name>'),
     )
@@ -248,8 +255,8 @@ async function migrate(root: string, request: MigrateAction, argv: readonly stri
     .filter(
       (token, index, all) =>
         !(request.action === 'create' && token === request.name) &&
-        !/^--(target|count)(=|$)/.test(token) &&
-        !/^--(target|count)$/.test(all[index - 1] ?? ''),
+        !/^--(target|count|module)(=|$)/.test(token) &&
+        !/^--(target|count|module)$/.test(all[index - 1] ?? ''),
     );
   return migrateCommand(root, request, tokens, io.stdout);
 }

@@ -227,6 +227,7 @@ export async function discoverPlugins(options: DiscoveryOptions): Promise<Plugin
         manifestPath,
         source: candidate.source,
         problems: [...validation.problems],
+        incompatibleHost: validation.incompatibleHost === true,
       };
       records.push(
         validation.kind === 'module'

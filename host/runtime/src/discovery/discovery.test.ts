@@ -98,13 +98,19 @@ describe('plugin discovery', () => {
   it('refuses a plugin whose host range excludes this host, naming the plugin, its range and the host version', async () => {
     project.adapter(
       'adapters/future',
-      { name: 'future-cache', interface: 'cache', flags: ['future'], host_api: '^2.0.0' },
+      { name: 'future-cache', interface: 'cache', flags: ['future'], host_api: '^3.0.0' },
       'export default {};',
     );
     const [record] = await discoverPlugins({ root: project.root, cacheFile: false });
     expect(record?.problems).to.deep.equal([
-      'adapter "future-cache" supports host API ^2.0.0, but this host provides 1.0.0',
+      'adapter "future-cache" supports host API ^3.0.0, but this host provides 2.0.0',
     ]);
+  });
+
+  it('refuses a plugin written for host API 1.x, naming it', async () => {
+    project.module('old_job', { name: 'old_job', host_api: '^1.0.0' }, 'export default {};');
+    const [record] = await discoverPlugins({ root: project.root, cacheFile: false });
+    expect(record?.problems).to.deep.equal(['module "old_job" supports host API ^1.0.0, but this host provides 2.0.0']);
   });
 
   it('notices packages installed into node_modules after the listing was cached', async () => {

@@ -12,6 +12,8 @@ interface RecordBase {
   readonly source: PluginSource;
   /** Everything wrong with it: invalid manifest, incompatible host range, duplicates. Empty when usable. */
   readonly problems: string[];
+  /** True when the manifest is valid but its `host_api` range excludes this host. */
+  readonly incompatibleHost: boolean;
 }
 
 /** A discovered module package. */

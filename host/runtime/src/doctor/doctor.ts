@@ -10,7 +10,13 @@ import {
 } from '@platform-host/contracts';
 import { validateModuleArgs } from '../args/module-args.js';
 import { preflight, findModule } from '../run/run-context.js';
-import { constructAdapters, interfacesToConstruct, selectAdapters, type Selection } from '../wiring/wire-adapters.js';
+import {
+  checkDialect,
+  constructAdapters,
+  interfacesToConstruct,
+  selectAdapters,
+  type Selection,
+} from '../wiring/wire-adapters.js';
 import { keysForFlag } from '../wiring/adapter-config.js';
 import { autoMigrateEnabled } from '../run/auto-migrate.js';
 
@@ -83,6 +89,7 @@ export async function doctor(
 
   out.push('', 'adapters:');
   const selections: Selection[] = [];
+  const moduleManifest = moduleName ? pre.registry.modules.get(moduleName)?.manifest : undefined;
   for (const name of interfaces) {
     const flag = pre.options.adapterFlags[name];
     try {
@@ -93,6 +100,17 @@ export async function doctor(
       );
     } catch (error) {
       out.push(`  ✗ ${name.padEnd(13)} ${message(error)}`);
+      problems.push(message(error));
+    }
+  }
+
+  if (moduleManifest?.dependencies.interfaces.includes('database')) {
+    try {
+      checkDialect(moduleManifest, selections);
+      const dialect = selections.find((s) => s.interface === 'database')?.record.manifest?.dialect;
+      if (dialect) out.push(`  ✓ dialect       ${dialect} (module accepts ${moduleManifest.dialects.join(', ')})`);
+    } catch (error) {
+      out.push(`  ✗ dialect       ${message(error)}`);
       problems.push(message(error));
     }
   }

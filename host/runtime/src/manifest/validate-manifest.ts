@@ -5,9 +5,15 @@ import { RESERVED_ARG_NAMES } from '../cli/global-flags.js';
 
 export type PluginKind = 'module' | 'adapter';
 
+interface ValidationBase {
+  readonly problems: readonly string[];
+  /** True when the manifest is valid but its `host_api` range excludes this host. */
+  readonly incompatibleHost?: boolean;
+}
+
 export type ManifestValidation =
-  | { readonly kind: 'module'; readonly manifest: ModuleManifest | undefined; readonly problems: readonly string[] }
-  | { readonly kind: 'adapter'; readonly manifest: AdapterManifest | undefined; readonly problems: readonly string[] };
+  | (ValidationBase & { readonly kind: 'module'; readonly manifest: ModuleManifest | undefined })
+  | (ValidationBase & { readonly kind: 'adapter'; readonly manifest: AdapterManifest | undefined });
 
 interface Issue {
   readonly path: ReadonlyArray<PropertyKey>;
@@ -28,6 +34,11 @@ export function hostCompatibilityProblem(kind: PluginKind, name: string, range: 
   if (semver.validRange(range) === null) return `host_api: "${range}" is not a valid semver range`;
   if (semver.satisfies(HOST_API_VERSION, range, { includePrerelease: true })) return undefined;
   return `${kind} "${name}" supports host API ${range}, but this host provides ${HOST_API_VERSION}`;
+}
+
+/** True when `range` is a valid range that excludes this host. */
+function excludesHost(range: string): boolean {
+  return semver.validRange(range) !== null && !semver.satisfies(HOST_API_VERSION, range, { includePrerelease: true });
 }
 
 /**
@@ -52,11 +63,16 @@ export function validateManifest(kind: PluginKind, json: unknown): ManifestValid
         );
       }
     });
-    return { kind, manifest, problems };
+    return { kind, manifest, problems, incompatibleHost: excludesHost(manifest.host_api) };
   }
   const parsed = adapterManifestSchema.safeParse(json);
   if (!parsed.success) return { kind, manifest: undefined, problems: parsed.error.issues.map(formatIssue) };
   const manifest: AdapterManifest = parsed.data;
   const incompatible = hostCompatibilityProblem(kind, manifest.name, manifest.host_api);
-  return { kind, manifest, problems: incompatible ? [incompatible] : [] };
+  return {
+    kind,
+    manifest,
+    problems: incompatible ? [incompatible] : [],
+    incompatibleHost: excludesHost(manifest.host_api),
+  };
 }

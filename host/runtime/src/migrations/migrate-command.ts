@@ -1,18 +1,24 @@
-import { EXIT_CODES, REFS, type Connectable } from '@platform-host/contracts';
+import { EXIT_CODES, PlatformError, REFS, type Connectable, type DatabaseDialect } from '@platform-host/contracts';
 import { preflight } from '../run/run-context.js';
-import { migrationsDir } from '../run/auto-migrate.js';
+import { migrationSets, migrationsDir } from '../run/auto-migrate.js';
 import { constructAdapters, selectAdapters } from '../wiring/wire-adapters.js';
-import { createMigrationFile, MigrationRunner } from './runner.js';
+import { createMigrationFile, MigrationRunner, SHARED_OWNER } from './runner.js';
+
+/** Which owner's migrations (`shared` or a module name); all of them when absent. */
+interface Narrowing {
+  readonly module?: string | undefined;
+}
 
 export type MigrateAction =
-  | { action: 'up'; target?: number | undefined }
-  | { action: 'down'; count: number }
-  | { action: 'status' }
-  | { action: 'create'; name: string };
+  | ({ action: 'up'; target?: number | undefined } & Narrowing)
+  | ({ action: 'down'; count: number } & Narrowing)
+  | ({ action: 'status' } & Narrowing)
+  | ({ action: 'create'; name: string } & Narrowing);
 
 /**
  * `platform-host migrate up|down|status|create` against the database chosen by `--db` and `--env`
- * (seed 5.4). Builds only secrets, logging and the database.
+ * (seed 5.4), over the shared migrations and every module's own (DESIGN.md decision 12), or one
+ * owner's with `--module`. Builds only secrets, logging and the database.
  */
 export async function migrateCommand(
   root: string,
@@ -23,7 +29,11 @@ export async function migrateCommand(
   const pre = await preflight(root, tokens);
   const dir = migrationsDir(root, pre.env.values);
   if (request.action === 'create') {
-    write(`created ${createMigrationFile(dir, request.name)}\n`);
+    // New files go to the dialect-less source folder of the owner; modules' are postgresql here.
+    const dialect: DatabaseDialect = 'postgresql';
+    const [set] = migrationSets(dir, pre.registry, dialect, request.module ?? SHARED_OWNER);
+    if (!set) throw new PlatformError('PH_ERR_INTERNAL', 'No migration set to create a file in');
+    write(`created ${createMigrationFile(set, request.name)}\n`);
     return EXIT_CODES.OK;
   }
   const selections = selectAdapters(pre.registry, ['secrets', 'logging', 'database'], pre.options.adapterFlags);
@@ -38,7 +48,7 @@ export async function migrateCommand(
     );
   try {
     for (const instance of connectable) await instance.connect();
-    const runner = new MigrationRunner(db, dir, log);
+    const runner = new MigrationRunner(db, migrationSets(dir, pre.registry, db.dialect, request.module), log);
     if (request.action === 'up') {
       const applied = await runner.up(request.target);
       write(
@@ -51,10 +61,13 @@ export async function migrateCommand(
       write(rolled.length === 0 ? 'nothing to roll back\n' : `rolled back ${rolled.length}: ${rolled.join(', ')}\n`);
     } else {
       const statuses = await runner.status();
+      const ownerWidth = Math.max(5, ...statuses.map((s) => s.owner.length));
       const width = Math.max(10, ...statuses.map((s) => s.name.length));
-      write(`${'MIGRATION'.padEnd(width + 2)}${'STATE'.padEnd(10)}APPLIED AT\n`);
+      write(`${'OWNER'.padEnd(ownerWidth + 2)}${'MIGRATION'.padEnd(width + 2)}${'STATE'.padEnd(10)}APPLIED AT\n`);
       for (const s of statuses)
-        write(`${s.name.padEnd(width + 2)}${s.state.padEnd(10)}${s.appliedAt?.toISOString() ?? '-'}\n`);
+        write(
+          `${s.owner.padEnd(ownerWidth + 2)}${s.name.padEnd(width + 2)}${s.state.padEnd(10)}${s.appliedAt?.toISOString() ?? '-'}\n`,
+        );
       if (statuses.length === 0) write('(no migrations found)\n');
     }
     return EXIT_CODES.OK;

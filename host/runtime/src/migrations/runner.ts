@@ -4,33 +4,65 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PlatformError, type Database, type Logger } from '@platform-host/contracts';
 
-/** A migration file: `migrations/src/NNN_description.ts`, compiled to `dist/NNN_description.js`. */
+/** The owner of the platform's shared migrations (the top-level `migrations/` workspace). */
+export const SHARED_OWNER = 'shared';
+
+/**
+ * One owner's migrations (DESIGN.md decision 12): the shared set or one module's, for one dialect.
+ * Files are `NNN_description.ts` in `sourceDir`, compiled to `NNN_description.js` in `compiledDir`.
+ * Checksums are taken from the sources when they are there (so a new compiler does not make every
+ * migration look changed), else from the compiled files (a package published without sources).
+ */
+export interface MigrationSet {
+  /** `shared`, or the module's name. */
+  readonly owner: string;
+  readonly sourceDir: string | undefined;
+  readonly compiledDir: string;
+}
+
+/** A migration file of one {@link MigrationSet}. */
 export interface MigrationFile {
+  readonly owner: string;
   readonly number: number;
   /** File name without extension, e.g. `002_create_events_table`. */
   readonly name: string;
   readonly sourcePath: string;
   readonly compiledPath: string;
-  /** sha256 of the source with line endings normalized. */
+  /** sha256 of the source (or compiled file) with line endings normalized. */
   readonly checksum: string;
+}
+
+/** A migration that took over one applied under another owner (a table that moved to a module). */
+export interface ReplacedMigration {
+  readonly owner: string;
+  readonly name: string;
 }
 
 /** What a migration module exports. */
 export interface MigrationModule {
   up(db: Database): Promise<void>;
   down(db: Database): Promise<void>;
+  /**
+   * Set when this migration creates what an earlier migration of another owner created (for
+   * example `cleaned_events`, which moved from the shared set to batch_etl). On a database where
+   * that one is applied, the runner records this migration in its place instead of running `up`,
+   * so databases migrated by an earlier release upgrade in place.
+   */
+  readonly replaces?: ReplacedMigration;
 }
 
 export type MigrationState = 'applied' | 'pending' | 'changed' | 'missing';
 
 export interface MigrationStatus {
+  readonly owner: string;
   readonly number: number;
   readonly name: string;
   readonly state: MigrationState;
   readonly appliedAt: Date | undefined;
 }
 
-const FILE_PATTERN = /^(\d{3,})_([a-z0-9_]+)\.ts$/;
+const SOURCE_PATTERN = /^(\d{3,})_([a-z0-9_]+)\.ts$/;
+const COMPILED_PATTERN = /^(\d{3,})_([a-z0-9_]+)\.js$/;
 /** Key of the transaction-level advisory lock that serializes migration runners. */
 const LOCK_KEY = 7_311_942_001;
 
@@ -41,35 +73,72 @@ const TRACKING_TABLE_SQL = `CREATE TABLE IF NOT EXISTS _migrations (
   applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
 )`;
 
+/**
+ * Brings a tracking table of any earlier release to the current shape, idempotently: the `checksum`
+ * column, then `owner` (rows of earlier releases belong to the shared set) with names unique per
+ * owner instead of globally.
+ */
+const TRACKING_TABLE_UPGRADES = [
+  'ALTER TABLE _migrations ADD COLUMN IF NOT EXISTS checksum CHAR(64)',
+  `ALTER TABLE _migrations ADD COLUMN IF NOT EXISTS owner VARCHAR(255) NOT NULL DEFAULT '${SHARED_OWNER}'`,
+  'ALTER TABLE _migrations DROP CONSTRAINT IF EXISTS _migrations_name_key',
+  'CREATE UNIQUE INDEX IF NOT EXISTS _migrations_owner_name_key ON _migrations (owner, name)',
+];
+
 /** The SQL that creates the tracking table (also used by migration 001, the bootstrap one). */
 export function trackingTableSql(): string {
   return TRACKING_TABLE_SQL;
 }
 
-/** The migration files in `dir` (`src/` for sources, `dist/` for compiled), sorted by number. */
-export function discoverMigrations(dir: string): MigrationFile[] {
-  const sourceDir = join(dir, 'src');
-  if (!existsSync(sourceDir)) return [];
+/** The shared set in a migrations workspace folder (`src/` sources, `dist/` compiled). */
+export function sharedMigrationSet(dir: string): MigrationSet {
+  return { owner: SHARED_OWNER, sourceDir: join(dir, 'src'), compiledDir: join(dir, 'dist') };
+}
+
+/**
+ * A module's set from the folder its manifest names (compiled, relative to the manifest); the
+ * sources are looked for at the same place under `src/` instead of `dist/`.
+ */
+export function moduleMigrationSet(owner: string, moduleDir: string, compiledFolder: string): MigrationSet {
+  const compiledDir = join(moduleDir, compiledFolder);
+  const relative = compiledFolder.replace(/^\.\//, '');
+  const sourceDir = relative.startsWith('dist/') ? join(moduleDir, 'src', relative.slice('dist/'.length)) : undefined;
+  return { owner, sourceDir: sourceDir && existsSync(sourceDir) ? sourceDir : undefined, compiledDir };
+}
+
+function checksumOf(path: string): string {
+  return createHash('sha256').update(readFileSync(path, 'utf8').replace(/\r\n/g, '\n')).digest('hex');
+}
+
+/** The migration files of a set, sorted by number. Two files with one number are an error. */
+export function discoverMigrations(set: MigrationSet): MigrationFile[] {
+  const fromSources = set.sourceDir !== undefined && existsSync(set.sourceDir);
+  const listDir = fromSources ? (set.sourceDir as string) : set.compiledDir;
+  if (!existsSync(listDir)) return [];
+  const pattern = fromSources ? SOURCE_PATTERN : COMPILED_PATTERN;
   const files: MigrationFile[] = [];
   const numbers = new Map<number, string>();
-  for (const file of readdirSync(sourceDir).sort()) {
-    if (file.endsWith('.test.ts')) continue;
-    const match = FILE_PATTERN.exec(file);
+  for (const file of readdirSync(listDir).sort()) {
+    if (file.includes('.test.')) continue;
+    const match = pattern.exec(file);
     if (!match) continue;
     const number = Number(match[1]);
     const name = file.slice(0, -3);
     const other = numbers.get(number);
     if (other)
-      throw new PlatformError('PH_ERR_MIGRATION', `Migrations ${other} and ${name} have the same number ${number}`);
+      throw new PlatformError(
+        'PH_ERR_MIGRATION',
+        `Migrations ${other} and ${name} of ${set.owner} have the same number ${number}`,
+      );
     numbers.set(number, name);
-    const sourcePath = join(sourceDir, file);
-    const text = readFileSync(sourcePath, 'utf8').replace(/\r\n/g, '\n');
+    const sourcePath = join(listDir, file);
     files.push({
+      owner: set.owner,
       number,
       name,
       sourcePath,
-      compiledPath: join(dir, 'dist', `${name}.js`),
-      checksum: createHash('sha256').update(text).digest('hex'),
+      compiledPath: join(set.compiledDir, `${name}.js`),
+      checksum: checksumOf(sourcePath),
     });
   }
   return files.sort((a, b) => a.number - b.number);
@@ -82,7 +151,7 @@ async function importMigration(file: MigrationFile): Promise<MigrationModule> {
   } catch (error) {
     throw new PlatformError(
       'PH_ERR_MIGRATION',
-      `Cannot import migration ${file.name} from ${file.compiledPath}: ${(error as Error).message}`,
+      `Cannot import migration ${file.owner}/${file.name} from ${file.compiledPath}: ${(error as Error).message}`,
       {
         cause: error,
         hint: 'Build the migrations first: npm run build',
@@ -92,131 +161,202 @@ async function importMigration(file: MigrationFile): Promise<MigrationModule> {
   if (typeof loaded.up !== 'function' || typeof loaded.down !== 'function') {
     throw new PlatformError(
       'PH_ERR_MIGRATION',
-      `Migration ${file.name} must export async functions up(db) and down(db)`,
+      `Migration ${file.owner}/${file.name} must export async functions up(db) and down(db)`,
     );
   }
   return loaded as MigrationModule;
 }
 
 interface AppliedRow extends Record<string, unknown> {
+  owner: string;
   name: string;
   checksum: string | null;
   applied_at: Date | string;
 }
 
+const key = (owner: string, name: string): string => `${owner}/${name}`;
+
 /**
- * Applies and rolls back migrations (seed 5.3). Every migration runs in its own transaction that
+ * Applies and rolls back migrations (seed 5.3) of one or more {@link MigrationSet}s: the shared set
+ * first, then each module's, in the order given. Every migration runs in its own transaction that
  * first takes a transaction-level advisory lock and re-reads the tracking table, so runners started
  * at the same moment apply each migration exactly once. A migration whose source changed after it
- * was applied blocks `up` (checksum).
+ * was applied blocks `up` (checksum). `_migrations` records the owner of each.
  */
 export class MigrationRunner {
+  private readonly sets: readonly MigrationSet[];
+
   constructor(
     private readonly db: Database,
-    private readonly dir: string,
+    sets: MigrationSet | readonly MigrationSet[],
     private readonly log: Logger | undefined = undefined,
-  ) {}
+  ) {
+    this.sets = Array.isArray(sets) ? sets : [sets as MigrationSet];
+    if (db.dialect !== 'postgresql') {
+      throw new PlatformError(
+        'PH_ERR_DB_DIALECT',
+        `The migration runner supports the postgresql dialect, not ${db.dialect}`,
+      );
+    }
+  }
+
+  private files(): MigrationFile[] {
+    return this.sets.flatMap((set) => discoverMigrations(set));
+  }
 
   private async ensureTrackingTable(): Promise<void> {
     await this.db.transaction(async () => {
       await this.db.execute('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
       await this.db.execute(TRACKING_TABLE_SQL);
-      await this.db.execute('ALTER TABLE _migrations ADD COLUMN IF NOT EXISTS checksum CHAR(64)');
+      for (const statement of TRACKING_TABLE_UPGRADES) await this.db.execute(statement);
     });
   }
 
   private async applied(): Promise<Map<string, AppliedRow>> {
-    const rows = await this.db.fetchAll<AppliedRow>('SELECT name, checksum, applied_at FROM _migrations ORDER BY name');
-    return new Map(rows.map((row) => [row.name, row]));
+    const rows = await this.db.fetchAll<AppliedRow>(
+      'SELECT owner, name, checksum, applied_at FROM _migrations ORDER BY id',
+    );
+    return new Map(rows.map((row) => [key(row.owner, row.name), row]));
   }
 
-  /** Every migration file and every applied row, with its state. */
+  /**
+   * Every migration file of the sets and every applied row of their owners, with its state. A row
+   * whose file is gone is `missing`.
+   */
   async status(): Promise<MigrationStatus[]> {
     await this.ensureTrackingTable();
-    const files = discoverMigrations(this.dir);
+    const files = this.files();
     const applied = await this.applied();
     const out: MigrationStatus[] = files.map((file) => {
-      const row = applied.get(file.name);
+      const row = applied.get(key(file.owner, file.name));
       const state: MigrationState = !row
         ? 'pending'
         : row.checksum !== null && row.checksum !== file.checksum
           ? 'changed'
           : 'applied';
-      return { number: file.number, name: file.name, state, appliedAt: row ? new Date(row.applied_at) : undefined };
+      return {
+        owner: file.owner,
+        number: file.number,
+        name: file.name,
+        state,
+        appliedAt: row ? new Date(row.applied_at) : undefined,
+      };
     });
-    for (const [name, row] of applied) {
-      if (!files.some((file) => file.name === name)) {
-        out.push({ number: Number(name.split('_')[0]), name, state: 'missing', appliedAt: new Date(row.applied_at) });
+    const owners = new Set(this.sets.map((set) => set.owner));
+    for (const row of applied.values()) {
+      if (owners.has(row.owner) && !files.some((file) => file.owner === row.owner && file.name === row.name)) {
+        out.push({
+          owner: row.owner,
+          number: Number(row.name.split('_')[0]),
+          name: row.name,
+          state: 'missing',
+          appliedAt: new Date(row.applied_at),
+        });
       }
     }
-    return out.sort((a, b) => a.number - b.number);
+    const order = [...owners];
+    return out.sort((a, b) => order.indexOf(a.owner) - order.indexOf(b.owner) || a.number - b.number);
   }
 
-  /** Applies pending migrations up to `target` (a number) or all; returns the names applied. */
+  /**
+   * Applies pending migrations, set by set; with `target`, only up to that number (allowed with a
+   * single set). Returns the names applied (`owner/name` for module sets).
+   */
   async up(target?: number): Promise<string[]> {
+    if (target !== undefined && this.sets.length !== 1) {
+      throw new PlatformError(
+        'PH_ERR_USAGE',
+        '--target needs exactly one migration set: add --module <name> (or --module shared)',
+      );
+    }
     const statuses = await this.status();
     const changed = statuses.filter((s) => s.state === 'changed');
     if (changed.length > 0) {
       throw new PlatformError(
         'PH_ERR_MIGRATION',
-        `Migration${changed.length > 1 ? 's' : ''} ${changed.map((s) => s.name).join(', ')} changed after being applied (checksum differs)`,
+        `Migration${changed.length > 1 ? 's' : ''} ${changed.map((s) => label(s)).join(', ')} changed after being applied (checksum differs)`,
         {
           hint: 'Restore the applied version of the file and put the change in a new migration (platform-host migrate create <name>).',
         },
       );
     }
     const appliedNow: string[] = [];
-    for (const file of discoverMigrations(this.dir)) {
-      if (target !== undefined && file.number > target) break;
+    for (const file of this.files()) {
+      if (target !== undefined && file.number > target) continue;
       const migration = await importMigration(file);
-      const applied = await this.db
+      const outcome = await this.db
         .transaction(async () => {
           await this.db.execute('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-          const row = await this.db.fetchOne('SELECT 1 AS present FROM _migrations WHERE name = $1', [file.name]);
-          if (row) return false;
+          const row = await this.db.fetchOne('SELECT 1 AS present FROM _migrations WHERE owner = $1 AND name = $2', [
+            file.owner,
+            file.name,
+          ]);
+          if (row) return undefined;
+          if (migration.replaces) {
+            const adopted = await this.db.execute(
+              'UPDATE _migrations SET owner = $1, name = $2, checksum = $3 WHERE owner = $4 AND name = $5',
+              [file.owner, file.name, file.checksum, migration.replaces.owner, migration.replaces.name],
+            );
+            if (adopted > 0) return 'adopted' as const;
+          }
           await migration.up(this.db);
-          await this.db.execute('INSERT INTO _migrations (name, checksum) VALUES ($1, $2)', [file.name, file.checksum]);
-          return true;
+          await this.db.execute('INSERT INTO _migrations (owner, name, checksum) VALUES ($1, $2, $3)', [
+            file.owner,
+            file.name,
+            file.checksum,
+          ]);
+          return 'applied' as const;
         })
         .catch((error: unknown) => {
           if (error instanceof PlatformError && error.code === 'PH_ERR_MIGRATION') throw error;
           throw new PlatformError(
             'PH_ERR_MIGRATION',
-            `Migration ${file.name} failed and was rolled back: ${(error as Error).message}`,
+            `Migration ${label(file)} failed and was rolled back: ${(error as Error).message}`,
             { cause: error },
           );
         });
-      if (applied) {
-        appliedNow.push(file.name);
-        this.log?.info('Migration applied', { migration: file.name });
+      if (outcome === 'applied') {
+        appliedNow.push(label(file));
+        this.log?.info('Migration applied', { migration: file.name, owner: file.owner });
+      } else if (outcome === 'adopted' && migration.replaces) {
+        this.log?.info('Migration taken over from an earlier release (already in effect, not run again)', {
+          migration: file.name,
+          owner: file.owner,
+          replaces: label(migration.replaces),
+        });
       }
     }
     return appliedNow;
   }
 
-  /** Rolls back the last `count` applied migrations, newest first; returns the names rolled back. */
+  /**
+   * Rolls back the last `count` applied migrations of the sets' owners, newest first (in the order
+   * they were applied); returns the names rolled back.
+   */
   async down(count = 1): Promise<string[]> {
     await this.ensureTrackingTable();
-    const files = new Map(discoverMigrations(this.dir).map((file) => [file.name, file]));
+    const files = new Map(this.files().map((file) => [key(file.owner, file.name), file]));
+    const owners = this.sets.map((set) => set.owner);
     const rolledBack: string[] = [];
     for (let index = 0; index < count; index += 1) {
       const done = await this.db
         .transaction(async () => {
           await this.db.execute('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-          const last = await this.db.fetchOne<{ name: string }>(
-            'SELECT name FROM _migrations ORDER BY name DESC LIMIT 1',
+          const last = await this.db.fetchOne<{ owner: string; name: string }>(
+            `SELECT owner, name FROM _migrations WHERE owner IN (${owners.map((_, i) => `$${i + 1}`).join(', ')}) ORDER BY id DESC LIMIT 1`,
+            owners,
           );
           if (!last) return undefined;
-          const file = files.get(last.name);
+          const file = files.get(key(last.owner, last.name));
           if (!file)
             throw new PlatformError(
               'PH_ERR_MIGRATION',
-              `Cannot roll back ${last.name}: its file is missing from ${join(this.dir, 'src')}`,
+              `Cannot roll back ${label(last)}: its file is missing from the ${last.owner} migrations`,
             );
           const migration = await importMigration(file);
-          await this.db.execute('DELETE FROM _migrations WHERE name = $1', [last.name]);
+          await this.db.execute('DELETE FROM _migrations WHERE owner = $1 AND name = $2', [last.owner, last.name]);
           await migration.down(this.db);
-          return last.name;
+          return label(last);
         })
         .catch((error: unknown) => {
           if (error instanceof PlatformError && error.code === 'PH_ERR_MIGRATION') throw error;
@@ -234,17 +374,25 @@ export class MigrationRunner {
   }
 }
 
-/** Writes `src/NNN_<name>.ts` with the next number and returns its path. */
-export function createMigrationFile(dir: string, rawName: string): string {
+/** `name` for the shared set, `owner/name` for a module's. */
+function label(migration: { readonly owner: string; readonly name: string }): string {
+  return migration.owner === SHARED_OWNER ? migration.name : `${migration.owner}/${migration.name}`;
+}
+
+/** Writes `NNN_<name>.ts` with the next number into the set's source folder and returns its path. */
+export function createMigrationFile(set: MigrationSet, rawName: string): string {
   const name = rawName
     .trim()
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '_')
     .replace(/^_+|_+$/g, '');
   if (name === '') throw new PlatformError('PH_ERR_USAGE', `Migration name "${rawName}" has no letters or digits`);
-  const next = (discoverMigrations(dir).at(-1)?.number ?? 0) + 1;
-  const file = join(dir, 'src', `${String(next).padStart(3, '0')}_${name}.ts`);
-  mkdirSync(join(dir, 'src'), { recursive: true });
+  if (!set.sourceDir) {
+    throw new PlatformError('PH_ERR_USAGE', `The ${set.owner} migrations have no source folder to create a file in`);
+  }
+  const next = (discoverMigrations(set).at(-1)?.number ?? 0) + 1;
+  const file = join(set.sourceDir, `${String(next).padStart(3, '0')}_${name}.ts`);
+  mkdirSync(set.sourceDir, { recursive: true });
   writeFileSync(
     file,
     `import type { Database } from '@platform-host/contracts';

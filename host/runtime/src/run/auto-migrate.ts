@@ -1,21 +1,74 @@
 import { join } from 'node:path';
-import type { Database, Logger } from '@platform-host/contracts';
+import { PlatformError, type Database, type DatabaseDialect, type Logger } from '@platform-host/contracts';
 import type { GlobalOptions } from '../cli/split-argv.js';
-import { MigrationRunner } from '../migrations/runner.js';
+import type { ModuleRecord } from '../discovery/plugin-record.js';
+import type { PluginRegistry } from '../discovery/registry.js';
+import {
+  MigrationRunner,
+  moduleMigrationSet,
+  sharedMigrationSet,
+  SHARED_OWNER,
+  type MigrationSet,
+} from '../migrations/runner.js';
 
 /** `--auto-migrate` defaults to on for local and test, off elsewhere (seed 5.5). */
 export function autoMigrateEnabled(options: GlobalOptions): boolean {
   return options.autoMigrate ?? (options.env === 'local' || options.env === 'test');
 }
 
-/** The migrations folder: `PLATFORM_MIGRATIONS_DIR` or `<root>/migrations`. */
+/** The shared migrations folder: `PLATFORM_MIGRATIONS_DIR` or `<root>/migrations`. */
 export function migrationsDir(root: string, env: Readonly<Record<string, string | undefined>>): string {
   return env.PLATFORM_MIGRATIONS_DIR ?? join(root, 'migrations');
 }
 
-/** Applies pending migrations before the module starts, when enabled. */
-export async function runAutoMigrations(db: Database, options: GlobalOptions, dir: string, log: Logger): Promise<void> {
+/** The migration set of one module for `dialect`, or `undefined` when it ships none. */
+export function migrationSetOf(record: ModuleRecord, dialect: DatabaseDialect): MigrationSet | undefined {
+  const folder = record.manifest?.migrations?.[dialect];
+  return folder === undefined ? undefined : moduleMigrationSet(record.name, record.dir, folder);
+}
+
+/**
+ * The migration sets `migrate` works on: the shared set, then every usable module's for `dialect`
+ * (sorted by name); `only` narrows to one owner (`shared` or a module name), with a clear error for
+ * an unknown one.
+ */
+export function migrationSets(
+  sharedDir: string,
+  registry: PluginRegistry,
+  dialect: DatabaseDialect,
+  only?: string,
+): MigrationSet[] {
+  const modules = [...registry.modules.values()]
+    .filter((record) => record.problems.length === 0)
+    .sort((a, b) => a.name.localeCompare(b.name));
+  if (only !== undefined && only !== SHARED_OWNER) {
+    const record = modules.find((candidate) => candidate.name === only);
+    if (!record) {
+      throw new PlatformError('PH_ERR_MODULE_NOT_FOUND', `--module ${only}: no usable module has that name`, {
+        hint: 'Run `platform-host plugins list` to see every module; use --module shared for the shared migrations.',
+      });
+    }
+    const set = migrationSetOf(record, dialect);
+    if (!set) {
+      throw new PlatformError('PH_ERR_MIGRATION', `--module ${only}: the module ships no ${dialect} migrations`);
+    }
+    return [set];
+  }
+  const shared = sharedMigrationSet(sharedDir);
+  if (only === SHARED_OWNER) return [shared];
+  return [shared, ...modules.flatMap((record) => migrationSetOf(record, dialect) ?? [])];
+}
+
+/** Applies the shared migrations and the running module's own before it starts, when enabled. */
+export async function runAutoMigrations(
+  db: Database,
+  options: GlobalOptions,
+  sharedDir: string,
+  record: ModuleRecord,
+  log: Logger,
+): Promise<void> {
   if (!autoMigrateEnabled(options)) return;
-  const applied = await new MigrationRunner(db, dir, log).up();
+  const own = migrationSetOf(record, db.dialect);
+  const applied = await new MigrationRunner(db, [sharedMigrationSet(sharedDir), ...(own ? [own] : [])], log).up();
   log.info('Auto-migrate done', { applied: applied.length });
 }

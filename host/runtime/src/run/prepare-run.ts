@@ -14,6 +14,7 @@ import {
 import { createModuleConfig, requireValidArgs, validateModuleArgs } from '../args/module-args.js';
 import type { HealthTarget } from '../health/health-server.js';
 import { HostLifecycle } from '../lifecycle/host-lifecycle.js';
+import type { ModuleRecord } from '../discovery/plugin-record.js';
 import { loadModuleEntry } from '../wiring/load-entry.js';
 import type { ServiceContainer } from '../wiring/service-container.js';
 import type { ConstructedAdapter } from '../wiring/wire-adapters.js';
@@ -61,6 +62,7 @@ export class ModuleRun {
     readonly args: ReadonlyMap<string, ArgValue>,
     readonly services: ServiceContainer,
     readonly constructed: readonly ConstructedAdapter[],
+    readonly record: ModuleRecord,
   ) {
     this.moduleLog = services.resolve(REFS.logging).child({ module: manifest.name });
     this.log = this.moduleLog.child({ component: 'host' });
@@ -89,6 +91,7 @@ export class ModuleRun {
         this.services.resolve(REFS.database),
         this.pre.options,
         migrationsDir(this.pre.root, this.pre.env.values),
+        this.record,
         this.log,
       );
     }
@@ -175,12 +178,14 @@ export async function prepareRun(options: PrepareRunOptions): Promise<ModuleRun 
   const args = requireValidArgs(manifest, validateModuleArgs(manifest, pre.rest));
   const definition = await loadModuleEntry(record);
   // Loaded only for a real run: DI (tsyringe, reflect-metadata) is not needed for --help.
-  const { constructAdapters, interfacesToConstruct, selectAdapters } = await import('../wiring/wire-adapters.js');
+  const { checkDialect, constructAdapters, interfacesToConstruct, selectAdapters } =
+    await import('../wiring/wire-adapters.js');
   const selections = selectAdapters(
     pre.registry,
     interfacesToConstruct(manifest.dependencies.interfaces),
     pre.options.adapterFlags,
   );
+  checkDialect(manifest, selections);
   const { services, constructed } = await constructAdapters(selections, pre.env.values);
-  return new ModuleRun(pre, manifest, definition, args, services, constructed);
+  return new ModuleRun(pre, manifest, definition, args, services, constructed, record);
 }

@@ -61,7 +61,7 @@ export function findModule(registry: PluginRegistry, name: string): ModuleRecord
     );
   }
   if (record.problems.length > 0) {
-    const incompatible = record.problems.some((p) => p.includes('supports host API'));
+    const incompatible = record.incompatibleHost;
     throw new PlatformError(
       incompatible ? 'PH_ERR_PLUGIN_INCOMPATIBLE' : 'PH_ERR_MANIFEST_INVALID',
       `Module ${name} (${record.manifestPath}) cannot be used:\n${record.problems.map((p) => `  - ${p}`).join('\n')}`,

@@ -32,7 +32,7 @@ export class FixtureProject {
       description: `Fixture module ${folder}.`,
       type: 'job',
       version: '1.0.0',
-      host_api: '^1.0.0',
+      host_api: '^2.0.0',
       entry: './main.js',
       dependencies: { interfaces: ['logging'], modules: [] },
       args: [],
@@ -46,7 +46,7 @@ export class FixtureProject {
     this.write(`${path}/platform-adapter.json`, {
       version: '1.0.0',
       description: 'Fixture adapter.',
-      host_api: '^1.0.0',
+      host_api: '^2.0.0',
       entry: './index.js',
       config: [],
       ...manifest,

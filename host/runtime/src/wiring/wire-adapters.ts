@@ -6,11 +6,13 @@ import {
   type AdapterContext,
   type AdapterDefinition,
   type AdapterDependencies,
+  type Database,
   type ResolvedDependencies,
   type ErrorCode,
   type InterfaceName,
   type InterfaceTypes,
   type Logger,
+  type ModuleManifest,
   type Secrets,
 } from '@platform-host/contracts';
 import type { AdapterRecord } from '../discovery/plugin-record.js';
@@ -77,7 +79,7 @@ export function selectAdapters(
       continue;
     }
     if (record.problems.length > 0) {
-      if (record.problems.some((problem) => problem.includes('supports host API'))) code = 'PH_ERR_PLUGIN_INCOMPATIBLE';
+      if (record.incompatibleHost) code = 'PH_ERR_PLUGIN_INCOMPATIBLE';
       problems.push(
         `--${flagOf(name)} ${flag}: adapter ${record.name} (${record.dir}) is refused: ${record.problems.join('; ')}`,
       );
@@ -97,6 +99,22 @@ export function selectAdapters(
     );
   }
   return selections;
+}
+
+/**
+ * Refuses a database adapter whose dialect the module does not accept (DESIGN.md decision 11),
+ * before any adapter code is imported: one `PH_ERR_DB_DIALECT` naming the module, the dialects it
+ * accepts and the one selected.
+ */
+export function checkDialect(manifest: ModuleManifest, selections: readonly Selection[]): void {
+  const database = selections.find((selection) => selection.interface === 'database');
+  const dialect = database?.record.manifest?.dialect;
+  if (!database || dialect === undefined || manifest.dialects.includes(dialect)) return;
+  throw new PlatformError(
+    'PH_ERR_DB_DIALECT',
+    `Module ${manifest.name} accepts the ${manifest.dialects.join(', ')} dialect${manifest.dialects.length > 1 ? 's' : ''}, but --db ${database.flag} (adapter ${database.record.name}) speaks ${dialect}`,
+    { hint: `Choose a --db adapter of the ${manifest.dialects.join(' or ')} dialect.` },
+  );
 }
 
 /** An adapter whose entry is loaded and whose config is resolved, ready to construct. */
@@ -263,6 +281,13 @@ export async function constructAdapters(
       { flag: selection.flag, config, environment: env },
       dependencies,
     );
+    const declared = selection.record.manifest?.dialect;
+    if (selection.interface === 'database' && (instance as Database).dialect !== declared) {
+      throw new PlatformError(
+        'PH_ERR_PLUGIN_LOAD',
+        `${describe(selection)} speaks ${String((instance as Database).dialect)} but its manifest declares ${String(declared)}`,
+      );
+    }
     services.provide(REFS[selection.interface], instance as never);
     constructed.push({ ...selection, instance });
   }

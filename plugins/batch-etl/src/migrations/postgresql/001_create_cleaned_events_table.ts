@@ -1,6 +1,12 @@
 import type { Database } from '@platform-host/contracts';
 
 /**
+ * Until host API 2.0 this table was the shared migration 003. On a database where that one is
+ * applied, the runner records this migration in its place instead of creating the table again.
+ */
+export const replaces = { owner: 'shared', name: '003_create_cleaned_events_table' } as const;
+
+/**
  * The cleaned events table, written by batch_etl (seed 5.6, with one change).
  *
  * The seed deduplicates with `UNIQUE (event_type, payload, event_date)`. That cannot work for real
