@@ -4,7 +4,7 @@ export { prepareRun, ModuleRun, type PrepareRunOptions } from './run/prepare-run
 export { discoverPlugins, type DiscoveryOptions } from './discovery/discover.js';
 export { buildRegistry, type PluginRegistry } from './discovery/registry.js';
 export type { PluginRecord, ModuleRecord, AdapterRecord, PluginSource } from './discovery/plugin-record.js';
-export { validateModuleArgs, createModuleConfig } from './args/module-args.js';
+export { validateModuleArgs, requireValidArgs, createModuleConfig } from './args/module-args.js';
 export { loadEnv } from './env/load-env.js';
 export {
   MigrationRunner,

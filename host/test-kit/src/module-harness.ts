@@ -1,7 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { delimiter, dirname, join, relative } from 'node:path';
-import { findProjectRoot, prepareRun, runModule, type ModuleRun } from '@platform-host/runtime';
-import type { InterfaceName, Logger, PlatformContext } from '@platform-host/contracts';
+import {
+  createModuleConfig,
+  findProjectRoot,
+  prepareRun,
+  requireValidArgs,
+  runModule,
+  validateModuleArgs,
+  type ModuleRun,
+} from '@platform-host/runtime';
+import { moduleManifestSchema } from '@platform-host/contracts/manifest-schemas';
+import type { InterfaceName, Logger, ModuleConfig, PlatformContext } from '@platform-host/contracts';
+
+/**
+ * The {@link ModuleConfig} a module's `run()` would receive for `args` (as on the command line):
+ * validated against its module.json by the host's own rules (types, formats, choices, defaults).
+ * Throws `PH_ERR_ARGS_INVALID` as the host would.
+ */
+export function moduleConfigForTest(moduleDir: string, args: readonly string[]): ModuleConfig {
+  const manifest = moduleManifestSchema.parse(JSON.parse(readFileSync(join(moduleDir, 'module.json'), 'utf8')));
+  return createModuleConfig(manifest.name, requireValidArgs(manifest, validateModuleArgs(manifest, args)));
+}
 
 /** The global flags a module test runs with; defaults are the embedded adapters. */
 export interface TestFlags {

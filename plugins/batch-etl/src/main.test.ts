@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
-import type { ArgValue, LogFields, Logger, ModuleConfig } from '@platform-host/contracts';
+import type { LogFields, Logger, ModuleConfig } from '@platform-host/contracts';
 import {
   eventsToJsonl,
   makeEvent,
   makeEvents,
   makeInvalidEvent,
+  moduleConfigForTest,
   runModuleForTest,
   startModuleForTest,
   type StartedModule,
@@ -35,26 +36,17 @@ interface RunArgs {
 
 /** Module arguments as the host hands them over after validation (defaults of module.json applied). */
 function moduleConfig(args: RunArgs): ModuleConfig {
-  const values = new Map<string, ArgValue>([
-    ['date', args.date ?? DATE],
-    ['source-path', args.sourcePath ?? 'raw/events'],
-    ['target-table', args.targetTable ?? 'cleaned_events'],
-    ['batch-size', args.batchSize ?? 500],
-    ['dry-run', args.dryRun ?? false],
+  return moduleConfigForTest(MODULE_DIR, [
+    '--date',
+    args.date ?? DATE,
+    '--source-path',
+    args.sourcePath ?? 'raw/events',
+    '--target-table',
+    args.targetTable ?? 'cleaned_events',
+    '--batch-size',
+    String(args.batchSize ?? 500),
+    `--dry-run=${String(args.dryRun ?? false)}`,
   ]);
-  const typed = <T extends ArgValue>(name: string, type: string): T => {
-    const value = values.get(name);
-    if (typeof value !== type) throw new Error(`argument ${name} is not a ${type}`);
-    return value as T;
-  };
-  return {
-    get: (name) => values.get(name),
-    string: (name) => typed<string>(name, 'string'),
-    integer: (name) => typed<number>(name, 'number'),
-    float: (name) => typed<number>(name, 'number'),
-    boolean: (name) => typed<boolean>(name, 'boolean'),
-    entries: () => [...values.entries()],
-  };
 }
 
 interface LogEntry {
@@ -445,18 +437,23 @@ describe('batch_etl', function () {
     expect(await rowCount()).to.equal(15);
   });
 
-  it('refuses a --target-table that is not an identifier, and a --date that is not a day', async () => {
+  it('refuses a --target-table that is not an identifier; the host refuses a --date that is not a day (exit 2)', async () => {
     await ctx.fs.write(`${PARTITION}/valid_events.jsonl`, fixture('valid_events.jsonl'));
     const table = await runWith({ targetTable: 'cleaned_events; DROP TABLE events' });
     expect(table.exitCode).to.equal(1);
     expect(table.logs.map((entry) => entry.message).join('\n')).to.match(
       /Invalid argument: --target-table .* is not a table name/,
     );
-    const date = await runWith({ date: '2026-02-30' });
-    expect(date.exitCode).to.equal(1);
-    expect(date.logs.map((entry) => entry.message).join('\n')).to.match(
-      /Invalid argument: --date "2026-02-30" is not a day of the calendar/,
-    );
+    try {
+      moduleConfig({ date: '2026-02-30' });
+      expect.fail('the host must refuse the date');
+    } catch (error) {
+      expect((error as { code: string; exitCode: number }).code).to.equal('PH_ERR_ARGS_INVALID');
+      expect((error as { exitCode: number }).exitCode).to.equal(2);
+      expect((error as Error).message).to.contain(
+        '--date must be a calendar date YYYY-MM-DD that exists; got "2026-02-30"',
+      );
+    }
     expect(await rowCount()).to.equal(0);
   });
 
