@@ -228,6 +228,7 @@ export async function discoverPlugins(options: DiscoveryOptions): Promise<Plugin
         source: candidate.source,
         problems: [...validation.problems],
         incompatibleHost: validation.incompatibleHost === true,
+        duplicate: false,
       };
       records.push(
         validation.kind === 'module'

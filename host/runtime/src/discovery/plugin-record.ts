@@ -14,6 +14,8 @@ interface RecordBase {
   readonly problems: string[];
   /** True when the manifest is valid but its `host_api` range excludes this host. */
   readonly incompatibleHost: boolean;
+  /** Set by the registry when another plugin declares the same module name or (interface, flag). */
+  duplicate: boolean;
 }
 
 /** A discovered module package. */

@@ -27,6 +27,8 @@ export function buildRegistry(records: readonly PluginRecord[]): PluginRegistry 
       if (other) {
         other.problems.push(`duplicate module name "${record.name}": also declared by ${describe(record)}`);
         record.problems.push(`duplicate module name "${record.name}": also declared by ${describe(other)}`);
+        other.duplicate = true;
+        record.duplicate = true;
         continue;
       }
       modules.set(record.name, record);
@@ -40,6 +42,8 @@ export function buildRegistry(records: readonly PluginRecord[]): PluginRegistry 
           const pair = `(${record.manifest.interface}, ${flag})`;
           other.problems.push(`duplicate adapter for ${pair}: also served by ${describe(record)}`);
           record.problems.push(`duplicate adapter for ${pair}: also served by ${describe(other)}`);
+          other.duplicate = true;
+          record.duplicate = true;
           continue;
         }
         byFlag.set(flag, record);

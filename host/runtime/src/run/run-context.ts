@@ -61,9 +61,12 @@ export function findModule(registry: PluginRegistry, name: string): ModuleRecord
     );
   }
   if (record.problems.length > 0) {
-    const incompatible = record.incompatibleHost;
     throw new PlatformError(
-      incompatible ? 'PH_ERR_PLUGIN_INCOMPATIBLE' : 'PH_ERR_MANIFEST_INVALID',
+      record.incompatibleHost
+        ? 'PH_ERR_PLUGIN_INCOMPATIBLE'
+        : record.duplicate
+          ? 'PH_ERR_PLUGIN_DUPLICATE'
+          : 'PH_ERR_MANIFEST_INVALID',
       `Module ${name} (${record.manifestPath}) cannot be used:\n${record.problems.map((p) => `  - ${p}`).join('\n')}`,
     );
   }

@@ -203,6 +203,24 @@ export default { kind: 'platform-host.adapter', interface: 'cache', create: () =
       .and.contain('adapter "future-cache" supports host API ^1.0.0, but this host provides 2.0.0');
   });
 
+  it('refuses an adapter flag served by two packages with PH_ERR_PLUGIN_DUPLICATE, naming both', async () => {
+    for (const folder of ['one', 'two']) {
+      project.adapter(
+        `node_modules/dup-cache-${folder}`,
+        { name: `dup-cache-${folder}`, interface: 'cache', flags: ['dup'] },
+        'throw new Error("must not be imported");',
+      );
+    }
+    project.module(
+      'cache_user',
+      { name: 'cache_user', dependencies: { interfaces: ['cache', 'logging'], modules: [] } },
+      moduleEntry(['cache', 'logging'], 'return 0;'),
+    );
+    const { code, stderr } = await runCli(['run', 'cache_user', '--cache', 'dup'], project.env());
+    expect(code).to.equal(2);
+    expect(stderr).to.contain('PH_ERR_PLUGIN_DUPLICATE').and.contain('dup-cache-one').and.contain('dup-cache-two');
+  });
+
   it('reports a missing required config key naming the key and the adapter, without printing secret values', async () => {
     project.adapter(
       'adapters/needs-config',

@@ -12,6 +12,7 @@ function selection(name: InterfaceName, adapter: string, dialect?: 'postgresql' 
     source: 'adapters',
     problems: [],
     incompatibleHost: false,
+    duplicate: false,
     manifest: {
       name: adapter,
       version: '1.0.0',

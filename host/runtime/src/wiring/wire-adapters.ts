@@ -80,6 +80,7 @@ export function selectAdapters(
     }
     if (record.problems.length > 0) {
       if (record.incompatibleHost) code = 'PH_ERR_PLUGIN_INCOMPATIBLE';
+      else if (record.duplicate && code !== 'PH_ERR_PLUGIN_INCOMPATIBLE') code = 'PH_ERR_PLUGIN_DUPLICATE';
       problems.push(
         `--${flagOf(name)} ${flag}: adapter ${record.name} (${record.dir}) is refused: ${record.problems.join('; ')}`,
       );
