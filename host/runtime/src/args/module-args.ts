@@ -6,7 +6,7 @@ import {
   type ModuleManifest,
 } from '@platform-host/contracts';
 import { didYouMean } from '../text/did-you-mean.js';
-import { parseBooleanWord } from '../cli/split-argv.js';
+import { parseBooleanWord } from '../options/split-argv.js';
 import { formatProblem, parseDurationMs } from './arg-formats.js';
 
 /** The outcome of validating a module's command-line arguments. */

@@ -2,8 +2,8 @@ import type { Argv } from 'yargs';
 import { EXIT_CODES, HOST_API_VERSION, PlatformError } from '@platform-host/contracts';
 import { findProjectRoot } from '../project/project-root.js';
 import { formatError } from './format-error.js';
-import { GLOBAL_FLAGS } from './global-flags.js';
-import type { MigrateAction } from '../migrations/migrate-command.js';
+import { GLOBAL_FLAGS } from '../options/global-flags.js';
+import type { MigrateAction } from '../commands/migrate.js';
 
 /** Where commands write; tests capture it. */
 export interface CliIo {
@@ -48,7 +48,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     const listing = fastPluginsCommand(argv);
     if (listing) {
       const registry = await loadRegistry(root);
-      const { renderPluginInspect, renderPluginList } = await import('./plugins-command.js');
+      const { renderPluginInspect, renderPluginList } = await import('../commands/plugins.js');
       io.stdout(
         listing.name === undefined
           ? renderPluginList(registry, root, listing.json)
@@ -105,7 +105,7 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
           (c) => c.option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
           (args) =>
             guard(async () => {
-              const { renderPluginList } = await import('./plugins-command.js');
+              const { renderPluginList } = await import('../commands/plugins.js');
               io.stdout(renderPluginList(await loadRegistry(root), root, args.json));
               return EXIT_CODES.OK;
             })(),
@@ -119,7 +119,7 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
               .option('json', { type: 'boolean', default: false }),
           (args) =>
             guard(async () => {
-              const { renderPluginInspect } = await import('./plugins-command.js');
+              const { renderPluginInspect } = await import('../commands/plugins.js');
               io.stdout(renderPluginInspect(await loadRegistry(root), root, args.name, args.json));
               return EXIT_CODES.OK;
             })(),
@@ -137,7 +137,7 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
       (y) => withGlobalFlags(y.positional('module', { type: 'string' })).strict(false),
       (args) =>
         guard(async () => {
-          const { doctor } = await import('../doctor/doctor.js');
+          const { doctor } = await import('../commands/doctor.js');
           const tokens = argv.slice(argv.indexOf('doctor') + 1).filter((token) => token !== args.module);
           const result = await doctor(root, args.module, tokens);
           io.stdout(result.text);
@@ -248,7 +248,7 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
 }
 
 async function migrate(root: string, request: MigrateAction, argv: readonly string[], io: CliIo): Promise<number> {
-  const { migrateCommand } = await import('../migrations/migrate-command.js');
+  const { migrateCommand } = await import('../commands/migrate.js');
   const start = argv.indexOf(request.action) + 1;
   const tokens = argv
     .slice(start)

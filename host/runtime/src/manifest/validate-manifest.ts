@@ -1,7 +1,7 @@
 import { HOST_API_VERSION, type AdapterManifest, type ModuleManifest } from '@platform-host/contracts';
 import { adapterManifestSchema, moduleManifestSchema } from '@platform-host/contracts/manifest-schemas';
 import semver from 'semver';
-import { RESERVED_ARG_NAMES } from '../cli/global-flags.js';
+import { RESERVED_ARG_NAMES } from '../options/global-flags.js';
 
 export type PluginKind = 'module' | 'adapter';
 

@@ -1,5 +1,5 @@
 import { REFS, type ArgSpec, type ModuleManifest } from '@platform-host/contracts';
-import { GLOBAL_FLAGS } from '../cli/global-flags.js';
+import { GLOBAL_FLAGS } from '../options/global-flags.js';
 import type { PluginRegistry } from '../discovery/registry.js';
 import { pad, wrap } from '../text/wrap.js';
 

@@ -18,9 +18,9 @@ import type { ModuleRecord } from '../discovery/plugin-record.js';
 import { loadModuleEntry } from '../wiring/load-entry.js';
 import type { ServiceContainer } from '../wiring/service-container.js';
 import type { ConstructedAdapter } from '../wiring/wire-adapters.js';
-import { migrationsDir, runAutoMigrations } from './auto-migrate.js';
+import { migrationsDir, runAutoMigrations } from '../migrations/auto-migrate.js';
 import { renderModuleHelp } from './module-help.js';
-import { findModule, preflight, type Preflight } from './run-context.js';
+import { findModule, preflight, type Preflight } from '../preflight/preflight.js';
 
 /** Options of {@link prepareRun}. */
 export interface PrepareRunOptions {

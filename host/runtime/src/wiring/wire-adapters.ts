@@ -26,7 +26,7 @@ import {
 } from './adapter-config.js';
 import { loadAdapterEntry } from './load-entry.js';
 import { ServiceContainer } from './service-container.js';
-import { GLOBAL_FLAGS } from '../cli/global-flags.js';
+import { GLOBAL_FLAGS } from '../options/global-flags.js';
 import { didYouMean } from '../text/did-you-mean.js';
 
 /** The adapter chosen for one interface. */

@@ -1,8 +1,8 @@
 import { EXIT_CODES, PlatformError, REFS, type Connectable, type DatabaseDialect } from '@platform-host/contracts';
-import { preflight } from '../run/run-context.js';
-import { migrationSets, migrationsDir } from '../run/auto-migrate.js';
+import { preflight } from '../preflight/preflight.js';
+import { migrationSets, migrationsDir } from '../migrations/auto-migrate.js';
 import { constructAdapters, selectAdapters } from '../wiring/wire-adapters.js';
-import { createMigrationFile, MigrationRunner, SHARED_OWNER } from './runner.js';
+import { createMigrationFile, MigrationRunner, SHARED_OWNER } from '../migrations/runner.js';
 
 /** Which owner's migrations (`shared` or a module name); all of them when absent. */
 interface Narrowing {

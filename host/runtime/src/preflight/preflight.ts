@@ -3,7 +3,7 @@ import { discoverPlugins } from '../discovery/discover.js';
 import type { ModuleRecord } from '../discovery/plugin-record.js';
 import { buildRegistry, type PluginRegistry } from '../discovery/registry.js';
 import { loadEnv, type LoadedEnv } from '../env/load-env.js';
-import { resolveGlobalOptions, splitArgv, type GlobalOptions } from '../cli/split-argv.js';
+import { resolveGlobalOptions, splitArgv, type GlobalOptions } from '../options/split-argv.js';
 import { didYouMean } from '../text/did-you-mean.js';
 
 /** Everything `run`, `doctor` and `migrate` resolve before doing anything. */

@@ -1,15 +1,9 @@
 import { join } from 'node:path';
 import { PlatformError, type Database, type DatabaseDialect, type Logger } from '@platform-host/contracts';
-import type { GlobalOptions } from '../cli/split-argv.js';
+import type { GlobalOptions } from '../options/split-argv.js';
 import type { ModuleRecord } from '../discovery/plugin-record.js';
 import type { PluginRegistry } from '../discovery/registry.js';
-import {
-  MigrationRunner,
-  moduleMigrationSet,
-  sharedMigrationSet,
-  SHARED_OWNER,
-  type MigrationSet,
-} from '../migrations/runner.js';
+import { MigrationRunner, moduleMigrationSet, sharedMigrationSet, SHARED_OWNER, type MigrationSet } from './runner.js';
 
 /** `--auto-migrate` defaults to on for local and test, off elsewhere (seed 5.5). */
 export function autoMigrateEnabled(options: GlobalOptions): boolean {

@@ -9,7 +9,7 @@ import {
   type Secrets,
 } from '@platform-host/contracts';
 import { validateModuleArgs } from '../args/module-args.js';
-import { preflight, findModule } from '../run/run-context.js';
+import { preflight, findModule } from '../preflight/preflight.js';
 import {
   checkDialect,
   constructAdapters,
@@ -18,7 +18,7 @@ import {
   type Selection,
 } from '../wiring/wire-adapters.js';
 import { keysForFlag } from '../wiring/adapter-config.js';
-import { autoMigrateEnabled } from '../run/auto-migrate.js';
+import { autoMigrateEnabled } from '../migrations/auto-migrate.js';
 
 /** Result of `doctor`: the report text and the exit code (0 when the run would start, 2 otherwise). */
 export interface DoctorResult {
