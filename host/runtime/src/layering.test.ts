@@ -56,7 +56,7 @@ describe('runtime layering', () => {
         continue;
       }
       const text = readFileSync(file, 'utf8');
-      for (const match of text.matchAll(/(?:from\s+|import\()\s*'\.\.\/([a-z-]+)\//g)) {
+      for (const match of text.matchAll(/(?:from\s+|import\s+|import\()\s*'\.\.\/([a-z-]+)\//g)) {
         const target = match[1] ?? '';
         const targetRank = LAYERS[target];
         if (target !== 'test-support' && (targetRank === undefined || targetRank > rank)) {
