@@ -15,7 +15,7 @@ import {
   scalarText,
   statementSummary,
   type ColumnKind,
-} from '@platform-host/contracts/sql';
+} from '@platform-host/postgres-family';
 
 /** Options of {@link PgliteDatabase}. */
 export interface PgliteDatabaseOptions {

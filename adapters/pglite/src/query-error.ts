@@ -1,5 +1,5 @@
-import { DatabaseQueryError, isPlatformError, type PlatformError } from '@platform-host/contracts';
-import { statementSummary } from '@platform-host/contracts/sql';
+import { isPlatformError, type PlatformError } from '@platform-host/contracts';
+import { DatabaseQueryError, statementSummary } from '@platform-host/postgres-family';
 
 function stringField(error: unknown, name: string): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;

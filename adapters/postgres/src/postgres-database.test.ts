@@ -6,7 +6,7 @@ import { isPlatformError } from '@platform-host/contracts';
 import type { AdapterConfig, AdapterDeps, Row } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
 import { describeDatabaseConformance, useRealService } from '@platform-host/test-kit';
-import { DatabaseQueryError } from '@platform-host/contracts';
+import { DatabaseQueryError } from '@platform-host/postgres-family';
 import adapter, { PostgresDatabase } from './index.js';
 import type { PostgresDatabaseOptions } from './index.js';
 

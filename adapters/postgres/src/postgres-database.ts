@@ -18,7 +18,7 @@ import {
   resolveInsertColumns,
   type ColumnKind,
   type ElementParser,
-} from '@platform-host/contracts/sql';
+} from '@platform-host/postgres-family';
 
 /** Options of {@link PostgresDatabase}. */
 export interface PostgresDatabaseOptions {

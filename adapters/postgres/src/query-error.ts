@@ -1,5 +1,5 @@
-import { DatabaseQueryError, isPlatformError, type PlatformError } from '@platform-host/contracts';
-import { statementSummary } from '@platform-host/contracts/sql';
+import { isPlatformError, type PlatformError } from '@platform-host/contracts';
+import { DatabaseQueryError, statementSummary } from '@platform-host/postgres-family';
 
 interface DriverErrorFields {
   readonly message: string;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { isPlatformError } from '../errors.js';
-import { parseArrayLiteral } from './array-literal-parser.js';
+import { isPlatformError } from '@platform-host/contracts';
+import { parseArrayLiteral } from './array-literal.js';
 import { arrayLiteral, columnText, copyField, copyLine, jsonText, scalarText } from './copy-text.js';
 import { statementSummary } from './query-error.js';
 import { quoteIdentifier, quoteTableName } from './identifiers.js';

@@ -1,4 +1,4 @@
-import { PlatformError } from '../errors.js';
+import { PlatformError } from '@platform-host/contracts';
 
 /**
  * `PH_ERR_DB_QUERY` raised by every PostgreSQL-family adapter. Carries the SQLSTATE the engine
