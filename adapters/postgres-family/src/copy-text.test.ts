@@ -1,9 +1,16 @@
 import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
-import { parseArrayLiteral } from './array-literal.js';
-import { arrayLiteral, columnText, copyField, copyLine, jsonText, scalarText } from './copy-text.js';
-import { statementSummary } from './query-error.js';
-import { quoteIdentifier, quoteTableName } from './identifiers.js';
+import {
+  arrayLiteral,
+  columnText,
+  copyField,
+  copyLine,
+  copyRows,
+  jsonParam,
+  jsonText,
+  scalarText,
+  textParam,
+} from './copy-text.js';
 
 describe('COPY text format', function () {
   it('writes NULL as \\N and escapes backslash, tab, newline and carriage return', function () {
@@ -65,77 +72,35 @@ describe('COPY text format', function () {
     expect(columnText(['x'], 'array')).to.equal('{"x"}');
     expect(columnText('{raw,literal}', 'array')).to.equal('{raw,literal}');
   });
-});
 
-describe('array literal parser', function () {
-  it('parses flat, nested and empty arrays with the element parser', function () {
-    expect(parseArrayLiteral('{1,2,3}', Number)).to.deep.equal([1, 2, 3]);
-    expect(parseArrayLiteral('{{1,2},{3,4}}', Number)).to.deep.equal([
-      [1, 2],
-      [3, 4],
-    ]);
-    expect(parseArrayLiteral('{}', Number)).to.deep.equal([]);
-  });
-
-  it('returns unquoted NULL as null and quoted "NULL" as the string', function () {
-    expect(parseArrayLiteral('{a,NULL,"NULL"}', undefined)).to.deep.equal(['a', null, 'NULL']);
-    expect(parseArrayLiteral('{t,NULL}', (raw) => raw === 't')).to.deep.equal([true, null]);
-  });
-
-  it('unescapes quoted elements holding quotes, backslashes, commas, braces and spaces', function () {
-    expect(parseArrayLiteral('{"a\\"b","c\\\\d","e,f","{g}"," h ",""}', undefined)).to.deep.equal([
-      'a"b',
-      'c\\d',
-      'e,f',
-      '{g}',
-      ' h ',
-      '',
-    ]);
-  });
-
-  it('skips a dimension prefix and honours another delimiter', function () {
-    expect(parseArrayLiteral('[0:1]={5,6}', Number)).to.deep.equal([5, 6]);
-    expect(parseArrayLiteral('{(1,2),(0,0);(3,4),(1,1)}', undefined, ';')).to.deep.equal([
-      '(1,2),(0,0)',
-      '(3,4),(1,1)',
-    ]);
-  });
-
-  it('refuses malformed text', function () {
-    expect(() => parseArrayLiteral('{1,2', Number)).to.throw(SyntaxError);
-    expect(() => parseArrayLiteral('1,2}', Number)).to.throw(SyntaxError);
-    expect(() => parseArrayLiteral('{"open}', undefined)).to.throw(SyntaxError);
-  });
-});
-
-describe('SQL identifiers', function () {
-  it('quotes plain and schema-qualified names', function () {
-    expect(quoteIdentifier('events', 'column', 'test')).to.equal('"events"');
-    expect(quoteTableName('analytics.Events_2', 'test')).to.equal('"analytics"."Events_2"');
-  });
-
-  it('refuses anything that is not a plain identifier, naming it', function () {
-    for (const name of ['', '1abc', 'a b', 'a"b', 'a;b', 'a-b', 'ä', 'x'.repeat(64), '"quoted"']) {
-      let error: unknown;
-      try {
-        quoteIdentifier(name, 'column', 'bulkInsert into "t"');
-      } catch (caught) {
-        error = caught;
-      }
-      expect(isPlatformError(error) && error.code, name).to.equal('PH_ERR_DB_QUERY');
-      expect((error as Error).message).to.contain(`column ${JSON.stringify(name)} is not a valid identifier`);
+  it('writes a range of rows as COPY text, naming the row and column of a value it cannot encode', function () {
+    const rows = [{ id: 1 }, { id: 2 }, { id: 3 }, { id: () => 4 }];
+    expect(copyRows(rows, 1, 3, ['id'], ['scalar'], 'ctx')).to.equal('2\n3\n');
+    expect(copyRows(rows, 0, 0, ['id'], ['scalar'], 'ctx')).to.equal('');
+    let error: unknown;
+    try {
+      copyRows(rows, 0, 4, ['id'], ['scalar'], 'bulkInsert into "t"');
+    } catch (caught) {
+      error = caught;
     }
-    expect(() => quoteTableName('a.b.c', 'test')).to.throw(/more than one "\."/);
-    expect(() => quoteTableName('a.', 'test')).to.throw(/not a valid identifier/);
+    expect(isPlatformError(error) && error.code).to.equal('PH_ERR_DB_QUERY');
+    expect((error as Error).message).to.equal(
+      'bulkInsert into "t": row 3, column "id": a function value cannot be written to PostgreSQL',
+    );
   });
 });
 
-describe('statement summary', function () {
-  it('keeps the first words of a statement, collapsed onto one line', function () {
-    expect(statementSummary('SELECT 1')).to.equal('SELECT 1');
-    expect(statementSummary('  INSERT INTO events\n   (id, payload, created_at)\n VALUES ($1, $2, $3)')).to.equal(
-      'INSERT INTO events (id, payload, created_at)…',
-    );
-    expect(statementSummary(`SELECT ${'x'.repeat(100)}`)).to.have.length(61);
+describe('parameter text', function () {
+  it('sends objects and arrays bound to text as JSON, everything else as its string', function () {
+    expect(textParam({ a: 1 })).to.equal('{"a":1}');
+    expect(textParam([1, 'x'])).to.equal('[1,"x"]');
+    expect(textParam('plain')).to.equal('plain');
+    expect(textParam(42)).to.equal('42');
+  });
+
+  it('takes a string bound to json as JSON text already and serializes the rest, bigints exactly', function () {
+    expect(jsonParam('{"a":1}')).to.equal('{"a":1}');
+    expect(jsonParam({ n: 12345678901234567890n })).to.equal('{"n":12345678901234567890}');
+    expect(jsonParam(null)).to.equal('null');
   });
 });
