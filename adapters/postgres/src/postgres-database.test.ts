@@ -354,6 +354,11 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
       });
     });
 
+    it("parses box[], whose elements are separated by ';', into one string per box", async function () {
+      const row = await db.fetchOne(`SELECT ARRAY[box '((1,2),(0,0))', box '((3,4),(1,1))'] AS boxes`);
+      expect(row).to.deep.equal({ boxes: ['(1,2),(0,0)', '(3,4),(1,1)'] });
+    });
+
     it('returns int8 as a number when exact and a bigint beyond 2^53, numeric as a string', async function () {
       const row = await db.fetchOne(
         'SELECT count(*) AS n, 9007199254740993::int8 AS big, $1::int8 AS bound, 1.10::numeric AS num',

@@ -102,15 +102,17 @@ interface DriverTypeTables {
  * Replaces postgres.js's array parsers, which turn NULL elements into `'NULL'`, `NaN` or `false`,
  * by {@link parseArrayLiteral}. postgres.js registers an array parser per element type when its
  * first connection opens and never replaces one that exists, so this runs once after connecting.
+ * `box[]`, whose elements are separated by `;` (which parseArrayLiteral does not split on), keeps
+ * the driver's parser.
  */
 function installArrayParsers(sql: Sql): void {
   const tables = sql.options as unknown as DriverTypeTables;
   for (const [elementOid, arrayOid] of Object.entries(tables.shared.typeArrayMap)) {
+    if (arrayOid === PG_TYPE_OID.boxArray) continue;
     const element = Number(elementOid);
-    const delimiter = arrayOid === PG_TYPE_OID.boxArray ? ';' : ',';
     tables.parsers[arrayOid] = (raw: string): unknown => {
       try {
-        return parseArrayLiteral(raw, tables.parsers[element], delimiter);
+        return parseArrayLiteral(raw, tables.parsers[element]);
       } catch {
         return raw;
       }
