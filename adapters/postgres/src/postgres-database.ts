@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { PlatformError } from '@platform-host/contracts';
 import type { BulkInsertOptions, Database, HealthCheckResult, Logger, Row, SqlParam } from '@platform-host/contracts';
+import { installArrayParsers, untypedParam, watchRejection } from './driver-internals.js';
 import { queryError } from './query-error.js';
 import {
   BULK_TARGET_QUERY,
@@ -14,7 +15,6 @@ import {
   jsonParam,
   notConnectedError,
   notConnectedHealth,
-  parseArrayLiteral,
   PG_TYPE_OID,
   quoteIdentifier,
   quoteTableName,
@@ -25,7 +25,6 @@ import {
   sqlStateOf,
   textParam,
   type ColumnKind,
-  type ElementParser,
 } from '@platform-host/postgres-family';
 
 /** Options of {@link PostgresDatabase}. */
@@ -91,34 +90,6 @@ const DRIVER_TYPES = {
   text: { to: PG_TYPE_OID.text, from: [] as number[], serialize: textParam, parse: (raw: string) => raw },
   varchar: { to: PG_TYPE_OID.varchar, from: [] as number[], serialize: textParam, parse: (raw: string) => raw },
 };
-
-/** The parts of postgres.js's parsed options that hold its type parsers (filled when a connection opens). */
-interface DriverTypeTables {
-  readonly parsers: Record<number, ElementParser>;
-  readonly shared: { readonly typeArrayMap: Readonly<Record<string, number>> };
-}
-
-/**
- * Replaces postgres.js's array parsers, which turn NULL elements into `'NULL'`, `NaN` or `false`,
- * by {@link parseArrayLiteral}. postgres.js registers an array parser per element type when its
- * first connection opens and never replaces one that exists, so this runs once after connecting.
- * `box[]`, whose elements are separated by `;` (which parseArrayLiteral does not split on), keeps
- * the driver's parser.
- */
-function installArrayParsers(sql: Sql): void {
-  const tables = sql.options as unknown as DriverTypeTables;
-  for (const [elementOid, arrayOid] of Object.entries(tables.shared.typeArrayMap)) {
-    if (arrayOid === PG_TYPE_OID.boxArray) continue;
-    const element = Number(elementOid);
-    tables.parsers[arrayOid] = (raw: string): unknown => {
-      try {
-        return parseArrayLiteral(raw, tables.parsers[element]);
-      } catch {
-        return raw;
-      }
-    };
-  }
-}
 
 /**
  * Where the URL points, for messages: `db.example.com:5432/app`. Everything up to the last `@` is
@@ -472,7 +443,7 @@ export class PostgresDatabase implements Database {
  * first element, sending `[true, false]` as a single boolean).
  */
 function driverParam(executor: Executor, value: unknown): DriverParam {
-  if (Array.isArray(value)) return executor.typed(value, 0);
+  if (Array.isArray(value)) return untypedParam(executor, value);
   return value as DriverParam;
 }
 
@@ -497,28 +468,4 @@ function* copyChunks(
   for (let start = 0; start < rows.length; start += COPY_CHUNK_ROWS) {
     yield copyRows(rows, start, Math.min(rows.length, start + COPY_CHUNK_ROWS), columns, kinds, context);
   }
-}
-
-/**
- * A promise that rejects with the error postgres.js reports for `query`, even after the query's
- * own promise has settled. postgres.js 3.4 resolves a COPY query with its writable stream and, when
- * the server rejects the data after the stream has ended, neither settles the stream nor surfaces
- * the error (porsager/postgres#1173): the rejection it attempts is the only trace, so it is
- * intercepted here.
- */
-function watchRejection(query: object): Promise<never> {
-  let fail: (error: unknown) => void = () => undefined;
-  const failed = new Promise<never>((_resolve, reject) => {
-    fail = reject;
-  });
-  failed.catch(() => undefined);
-  const target = query as { reject?: unknown };
-  const original = target.reject;
-  if (typeof original === 'function') {
-    target.reject = (error: unknown) => {
-      fail(error);
-      return (original as (error: unknown) => unknown)(error);
-    };
-  }
-  return failed;
 }
