@@ -7,7 +7,7 @@ import { isPlatformError } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
 import type { AdapterDeps } from '@platform-host/contracts';
 import { describeDatabaseConformance } from '@platform-host/test-kit';
-import { DatabaseQueryError } from '@platform-host/contracts';
+import { DatabaseQueryError } from '@platform-host/postgres-family';
 import adapter, { PgliteDatabase } from './index.js';
 
 /** PGlite takes seconds to start (initdb in WebAssembly), more on a busy machine. */

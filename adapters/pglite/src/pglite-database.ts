@@ -6,16 +6,23 @@ import { PlatformError } from '@platform-host/contracts';
 import type { BulkInsertOptions, Database, HealthCheckResult, Logger, Row, SqlParam } from '@platform-host/contracts';
 import { queryError } from './query-error.js';
 import {
-  copyLine,
+  BULK_TARGET_QUERY,
+  checkParamsDefined,
+  copyRows,
   DatabaseQueryError,
-  jsonText,
+  jsonParam,
+  notConnectedError,
+  notConnectedHealth,
+  PG_TYPE_OID,
   quoteIdentifier,
   quoteTableName,
+  raceHealthProbe,
+  readBulkTarget,
   resolveInsertColumns,
-  scalarText,
   statementSummary,
+  textParam,
   type ColumnKind,
-} from '@platform-host/contracts/sql';
+} from '@platform-host/postgres-family';
 
 /** Options of {@link PgliteDatabase}. */
 export interface PgliteDatabaseOptions {
@@ -57,35 +64,19 @@ interface BulkTarget {
 
 /** Rows per COPY data blob: bounds the text held in memory at once. */
 const COPY_CHUNK_ROWS = 50_000;
-const OID = { bpchar: 1042, text: 25, varchar: 1043, json: 114, jsonb: 3802 } as const;
-
-/** Text parameters: objects and arrays bound to a text placeholder are sent as JSON, not "[object Object]". */
-function textParam(value: unknown): string {
-  return typeof value === 'object' && value !== null ? scalarText(value) : String(value);
-}
-
-/** json/jsonb parameters: a string is JSON text already; anything else is serialized (bigints exactly). */
-function jsonParam(value: unknown): string {
-  return typeof value === 'string' ? value : jsonText(value);
-}
 
 /** Serializers by parameter type, over PGlite's own (which it picks by the type the engine infers). */
 const QUERY_OPTIONS: QueryOptions = {
   serializers: {
-    [OID.text]: textParam,
-    [OID.varchar]: textParam,
-    [OID.bpchar]: textParam,
-    [OID.json]: jsonParam,
-    [OID.jsonb]: jsonParam,
+    [PG_TYPE_OID.text]: textParam,
+    [PG_TYPE_OID.varchar]: textParam,
+    [PG_TYPE_OID.bpchar]: textParam,
+    [PG_TYPE_OID.json]: jsonParam,
+    [PG_TYPE_OID.jsonb]: jsonParam,
   },
 };
 
-function columnKind(typeOid: number, category: string): ColumnKind {
-  if (typeOid === OID.json || typeOid === OID.jsonb) return 'json';
-  return category === 'A' ? 'array' : 'scalar';
-}
-
-/** COPY text-format data of `rows`, as a Blob PGlite reads from `/dev/blob`. */
+/** COPY text-format data of `rows[start..end)`, as a Blob PGlite reads from `/dev/blob`. */
 function copyBlob(
   rows: readonly Row[],
   start: number,
@@ -94,20 +85,7 @@ function copyBlob(
   kinds: readonly ColumnKind[],
   context: string,
 ): Blob {
-  const lines: string[] = [];
-  for (let index = start; index < end; index += 1) {
-    try {
-      lines.push(copyLine(rows[index] as Row, columns, kinds));
-    } catch (error) {
-      throw new DatabaseQueryError(
-        `${context}: row ${index}, ${error instanceof Error ? error.message : String(error)}`,
-        {
-          cause: error,
-        },
-      );
-    }
-  }
-  return new Blob(lines);
+  return new Blob([copyRows(rows, start, end, columns, kinds, context)]);
 }
 
 /**
@@ -346,7 +324,7 @@ export class PgliteDatabase implements Database {
 
   async healthCheck(): Promise<HealthCheckResult> {
     const pg = this.#pg;
-    if (pg === undefined) return { ok: false, detail: 'not connected (connect() has not run, or disconnect() has)' };
+    if (pg === undefined) return notConnectedHealth();
     // Inside the open transaction if there is one: outside it, SELECT 1 would wait for it to end.
     const probe = async (): Promise<void> => {
       const tx = this.#openTransaction;
@@ -363,34 +341,16 @@ export class PgliteDatabase implements Database {
         else throw error;
       }
     };
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<HealthCheckResult>((resolve) => {
-      timer = setTimeout(
-        () => resolve({ ok: false, detail: `PGlite did not answer SELECT 1 within ${this.#healthCheckTimeoutMs} ms` }),
-        this.#healthCheckTimeoutMs,
-      );
-      timer.unref();
+    return raceHealthProbe(probe(), {
+      timeoutMs: this.#healthCheckTimeoutMs,
+      timeoutDetail: `PGlite did not answer SELECT 1 within ${this.#healthCheckTimeoutMs} ms`,
+      failureDetail: (error) => queryError(error, 'SELECT 1').message,
     });
-    const answered = probe().then(
-      (): HealthCheckResult => ({ ok: true }),
-      (error: unknown): HealthCheckResult => ({ ok: false, detail: queryError(error, 'SELECT 1').message }),
-    );
-    try {
-      return await Promise.race([answered, timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   #requirePg(method: string): PGlite {
     const pg = this.#pg;
-    if (pg === undefined) {
-      throw new PlatformError(
-        'PH_ERR_NOT_CONNECTED',
-        `PgliteDatabase.${method}() was called before connect() or after disconnect()`,
-        { hint: 'The host connects adapters before running a module; in tests, await db.connect() first.' },
-      );
-    }
+    if (pg === undefined) throw notConnectedError('PgliteDatabase', method);
     return pg;
   }
 
@@ -414,13 +374,7 @@ export class PgliteDatabase implements Database {
   }
 
   async #run(method: string, statement: string, params: readonly SqlParam[]): Promise<Results<Row>> {
-    params.forEach((value, index) => {
-      if (value === undefined) {
-        throw new DatabaseQueryError(
-          `Parameter $${index + 1} of "${statementSummary(statement)}" is undefined; pass null for SQL NULL`,
-        );
-      }
-    });
+    checkParamsDefined(params, statement);
     const scope = this.#scopes.getStore();
     if (scope !== undefined) {
       this.#checkOpen(scope, statement);
@@ -454,34 +408,19 @@ export class PgliteDatabase implements Database {
     columns: readonly string[],
     context: string,
   ): Promise<BulkTarget> {
-    const catalog = await this.#runIn(
-      tx,
-      `SELECT c.relkind::text AS relkind, a.attname::text AS name,
-              (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END)::int4 AS type_oid,
-              t.typcategory::text AS category
-         FROM pg_catalog.pg_class c
-         LEFT JOIN pg_catalog.pg_attribute a
-           ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY($2::text[])
-         LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-        WHERE c.oid = to_regclass($1)`,
-      [target, columns],
-    );
-    const first = catalog.rows[0];
-    if (first === undefined) {
+    const found = readBulkTarget((await this.#runIn(tx, BULK_TARGET_QUERY, [target, columns])).rows);
+    if (!found.found) {
       throw new DatabaseQueryError(`${context}: relation ${target} does not exist`, { sqlState: '42P01' });
     }
-    const byName = new Map<string, Row>();
-    for (const row of catalog.rows) if (typeof row.name === 'string') byName.set(row.name, row);
     const kinds = columns.map((column) => {
-      const found = byName.get(column);
-      if (found === undefined) {
+      const described = found.columns.get(column);
+      if (described === undefined) {
         throw new DatabaseQueryError(`${context}: column "${column}" does not exist in ${target}`, {
           sqlState: '42703',
         });
       }
-      return columnKind(Number(found.type_oid), String(found.category));
+      return described.kind;
     });
-    const relkind = String(first.relkind);
-    return { isTable: relkind === 'r' || relkind === 'p', kinds };
+    return { isTable: found.isTable, kinds };
   }
 }

@@ -1,5 +1,5 @@
-import { DatabaseQueryError, isPlatformError, type PlatformError } from '@platform-host/contracts';
-import { statementSummary } from '@platform-host/contracts/sql';
+import type { PlatformError } from '@platform-host/contracts';
+import { isSqlState, wrapDriverError, type DriverErrorFacts } from '@platform-host/postgres-family';
 
 function stringField(error: unknown, name: string): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
@@ -7,27 +7,20 @@ function stringField(error: unknown, name: string): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+function driverFacts(error: unknown): DriverErrorFacts {
+  const code = stringField(error, 'code');
+  return {
+    message: error instanceof Error ? error.message : String(error),
+    sqlState: isSqlState(code) ? code : undefined,
+    constraint: stringField(error, 'constraint'),
+    hint: stringField(error, 'hint'),
+  };
+}
+
 /**
- * Wraps whatever PGlite threw while running `statement` into a {{@link DatabaseQueryError}}; a
+ * Wraps whatever PGlite threw while running `statement` into a `DatabaseQueryError`; a
  * PlatformError passes through unchanged (it is already ours).
  */
 export function queryError(error: unknown, statement: string): PlatformError {
-  if (isPlatformError(error)) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  const code = stringField(error, 'code');
-  const sqlState = code !== undefined && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-  const constraint = stringField(error, 'constraint');
-  const hint = stringField(error, 'hint');
-  const where = `"${statementSummary(statement)}"`;
-  return new DatabaseQueryError(
-    sqlState === undefined
-      ? `PGlite query ${where} failed: ${message}`
-      : `PGlite rejected ${where}: ${message} (SQLSTATE ${sqlState})`,
-    {
-      ...(sqlState === undefined ? {} : { sqlState }),
-      ...(constraint === undefined ? {} : { constraint }),
-      ...(hint === undefined ? {} : { hint }),
-      cause: error,
-    },
-  );
+  return wrapDriverError('PGlite', error, statement, driverFacts);
 }

@@ -6,7 +6,7 @@ import { isPlatformError } from '@platform-host/contracts';
 import type { AdapterConfig, AdapterDeps, Row } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
 import { describeDatabaseConformance, useRealService } from '@platform-host/test-kit';
-import { DatabaseQueryError } from '@platform-host/contracts';
+import { DatabaseQueryError } from '@platform-host/postgres-family';
 import adapter, { PostgresDatabase } from './index.js';
 import type { PostgresDatabaseOptions } from './index.js';
 
@@ -352,6 +352,11 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
           [3, 4],
         ],
       });
+    });
+
+    it("parses box[], whose elements are separated by ';', into one string per box", async function () {
+      const row = await db.fetchOne(`SELECT ARRAY[box '((1,2),(0,0))', box '((3,4),(1,1))'] AS boxes`);
+      expect(row).to.deep.equal({ boxes: ['(1,2),(0,0)', '(3,4),(1,1)'] });
     });
 
     it('returns int8 as a number when exact and a bigint beyond 2^53, numeric as a string', async function () {

@@ -5,20 +5,27 @@ import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { PlatformError } from '@platform-host/contracts';
 import type { BulkInsertOptions, Database, HealthCheckResult, Logger, Row, SqlParam } from '@platform-host/contracts';
+import { installArrayParsers, untypedParam, watchRejection } from './driver-internals.js';
 import { queryError } from './query-error.js';
 import {
-  copyLine,
+  BULK_TARGET_QUERY,
+  checkParamsDefined,
+  copyRows,
   DatabaseQueryError,
-  jsonText,
+  jsonParam,
+  notConnectedError,
+  notConnectedHealth,
+  PG_TYPE_OID,
   quoteIdentifier,
   quoteTableName,
-  scalarText,
-  statementSummary,
-  parseArrayLiteral,
+  raceHealthProbe,
+  readBulkTarget,
   resolveInsertColumns,
+  scalarText,
+  sqlStateOf,
+  textParam,
   type ColumnKind,
-  type ElementParser,
-} from '@platform-host/contracts/sql';
+} from '@platform-host/postgres-family';
 
 /** Options of {@link PostgresDatabase}. */
 export interface PostgresDatabaseOptions {
@@ -59,60 +66,30 @@ const COPY_CHUNK_ROWS = 1_000;
 /** SQLSTATEs with which a server refuses COPY into a target that INSERT may still accept. */
 const COPY_REFUSED_STATES: ReadonlySet<string> = new Set(['0A000', '42809']);
 
-const OID = { int8: 20, json: 114, jsonb: 3802, text: 25, varchar: 1043, bytea: 17 } as const;
-/** box[] is the one built-in array type whose elements are separated by `;`. */
-const BOX_ARRAY_OID = 1020;
-
 /** int8 as a JavaScript number when it is exact, else a bigint (as PGlite returns it). */
 function parseInt8(raw: string): number | bigint {
   const value = Number(raw);
   return Number.isSafeInteger(value) ? value : BigInt(raw);
 }
 
-/** Text parameters: objects and arrays bound to a text placeholder are sent as JSON, not "[object Object]". */
-function textParam(value: unknown): string {
-  return typeof value === 'object' && value !== null ? scalarText(value) : String(value);
-}
-
 /** Type handlers given to postgres.js: they apply to parameters by the type the server infers. */
 const DRIVER_TYPES = {
-  int8: { to: OID.int8, from: [OID.int8], serialize: (value: unknown) => String(value), parse: parseInt8 },
+  int8: {
+    to: PG_TYPE_OID.int8,
+    from: [PG_TYPE_OID.int8],
+    serialize: (value: unknown) => String(value),
+    parse: parseInt8,
+  },
   // Strings bound to json/jsonb are JSON text already; everything else is serialized.
   json: {
-    to: OID.jsonb,
-    from: [OID.json, OID.jsonb],
-    serialize: (value: unknown) => (typeof value === 'string' ? value : jsonText(value)),
+    to: PG_TYPE_OID.jsonb,
+    from: [PG_TYPE_OID.json, PG_TYPE_OID.jsonb],
+    serialize: jsonParam,
     parse: (raw: string): unknown => JSON.parse(raw),
   },
-  text: { to: OID.text, from: [] as number[], serialize: textParam, parse: (raw: string) => raw },
-  varchar: { to: OID.varchar, from: [] as number[], serialize: textParam, parse: (raw: string) => raw },
+  text: { to: PG_TYPE_OID.text, from: [] as number[], serialize: textParam, parse: (raw: string) => raw },
+  varchar: { to: PG_TYPE_OID.varchar, from: [] as number[], serialize: textParam, parse: (raw: string) => raw },
 };
-
-/** The parts of postgres.js's parsed options that hold its type parsers (filled when a connection opens). */
-interface DriverTypeTables {
-  readonly parsers: Record<number, ElementParser>;
-  readonly shared: { readonly typeArrayMap: Readonly<Record<string, number>> };
-}
-
-/**
- * Replaces postgres.js's array parsers, which turn NULL elements into `'NULL'`, `NaN` or `false`,
- * by {@link parseArrayLiteral}. postgres.js registers an array parser per element type when its
- * first connection opens and never replaces one that exists, so this runs once after connecting.
- */
-function installArrayParsers(sql: Sql): void {
-  const tables = sql.options as unknown as DriverTypeTables;
-  for (const [elementOid, arrayOid] of Object.entries(tables.shared.typeArrayMap)) {
-    const element = Number(elementOid);
-    const delimiter = arrayOid === BOX_ARRAY_OID ? ';' : ',';
-    tables.parsers[arrayOid] = (raw: string): unknown => {
-      try {
-        return parseArrayLiteral(raw, tables.parsers[element], delimiter);
-      } catch {
-        return raw;
-      }
-    };
-  }
-}
 
 /**
  * Where the URL points, for messages: `db.example.com:5432/app`. Everything up to the last `@` is
@@ -125,28 +102,14 @@ function describeServer(url: string): string {
   return hostAndPath === '' ? 'localhost' : hostAndPath;
 }
 
-interface TargetColumn {
-  readonly name: string;
-  readonly typeOid: number;
-  readonly category: string;
-  readonly generated: boolean;
-}
-
 /** What `bulkInsert` needs to know about its target before choosing COPY or INSERT. */
-interface BulkTarget {
+interface CopyPlan {
   /** False when the catalog has no such relation (the statement then reports the server's error). */
   readonly found: boolean;
   /** COPY into it is possible: a table (not a view), and no listed column is generated. */
   readonly copyable: boolean;
   /** Kind of every listed column, in order. */
   readonly kinds: readonly ColumnKind[];
-}
-
-function columnKind(column: TargetColumn | undefined): ColumnKind {
-  if (column === undefined) return 'scalar';
-  if (column.typeOid === OID.json || column.typeOid === OID.jsonb) return 'json';
-  if (column.typeOid === OID.bytea) return 'bytea';
-  return column.category === 'A' ? 'array' : 'scalar';
 }
 
 /**
@@ -255,7 +218,7 @@ export class PostgresDatabase implements Database {
     } catch (error) {
       await sql.end({ timeout: 0 }).catch(() => undefined);
       const wrapped = queryError(error, 'SELECT 1');
-      const sqlState = wrapped instanceof DatabaseQueryError ? wrapped.sqlState : undefined;
+      const sqlState = sqlStateOf(wrapped);
       const reason = error instanceof Error ? error.message : String(error);
       throw new DatabaseQueryError(`Could not connect to PostgreSQL at ${this.#server}: ${reason}`, {
         ...(sqlState === undefined ? {} : { sqlState }),
@@ -330,23 +293,19 @@ export class PostgresDatabase implements Database {
     const columnList = columns.map((column) => quoteIdentifier(column, 'column', context)).join(', ');
     const ignoreConflicts = options.onConflict === 'ignore';
     return this.transaction(async () => {
-      const info = this.#useCopy ? await this.#describeTarget(target, columns) : undefined;
+      const info = this.#useCopy ? await this.#planCopy(target, columns) : undefined;
       if (info !== undefined && (info.copyable || !info.found)) {
         try {
           // A savepoint, so that a refused COPY leaves the transaction usable for the fallback.
           return await this.transaction(() =>
             ignoreConflicts
-              ? this.#copyIgnoringConflicts(target, columnList, columns, rows, info.kinds)
-              : this.#copy(target, columnList, columns, rows, info.kinds).then(() => rows.length),
+              ? this.#copyIgnoringConflicts(target, columnList, columns, rows, info.kinds, context)
+              : this.#copy(target, columnList, columns, rows, info.kinds, context).then(() => rows.length),
           );
         } catch (error) {
-          if (!(
-            error instanceof DatabaseQueryError &&
-            error.sqlState !== undefined &&
-            COPY_REFUSED_STATES.has(error.sqlState)
-          ))
-            throw error;
-          this.#logger?.info('COPY refused, falling back to batched INSERT', { table, sqlState: error.sqlState });
+          const sqlState = sqlStateOf(error);
+          if (sqlState === undefined || !COPY_REFUSED_STATES.has(sqlState)) throw error;
+          this.#logger?.info('COPY refused, falling back to batched INSERT', { table, sqlState });
         }
       }
       return this.#insertBatches(target, columnList, columns, rows, ignoreConflicts);
@@ -355,41 +314,19 @@ export class PostgresDatabase implements Database {
 
   async healthCheck(): Promise<HealthCheckResult> {
     const sql = this.#sql;
-    if (sql === undefined) return { ok: false, detail: 'not connected (connect() has not run, or disconnect() has)' };
+    if (sql === undefined) return notConnectedHealth();
     const query = sql.unsafe('SELECT 1');
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<HealthCheckResult>((resolve) => {
-      timer = setTimeout(() => {
-        query.cancel();
-        resolve({
-          ok: false,
-          detail: `PostgreSQL at ${this.#server} did not answer SELECT 1 within ${this.#healthCheckTimeoutMs} ms`,
-        });
-      }, this.#healthCheckTimeoutMs);
-      timer.unref();
+    return raceHealthProbe(query, {
+      timeoutMs: this.#healthCheckTimeoutMs,
+      timeoutDetail: `PostgreSQL at ${this.#server} did not answer SELECT 1 within ${this.#healthCheckTimeoutMs} ms`,
+      onTimeout: () => query.cancel(),
+      failureDetail: (error) => queryError(error, 'SELECT 1').message,
     });
-    const answered = query.then(
-      (): HealthCheckResult => ({ ok: true }),
-      (error: unknown): HealthCheckResult => ({ ok: false, detail: queryError(error, 'SELECT 1').message }),
-    );
-    try {
-      return await Promise.race([answered, timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   #requireSql(method: string): Sql {
     const sql = this.#sql;
-    if (sql === undefined) {
-      throw new PlatformError(
-        'PH_ERR_NOT_CONNECTED',
-        `PostgresDatabase.${method}() was called before connect() or after disconnect()`,
-        {
-          hint: 'The host connects adapters before running a module; in tests, await db.connect() first.',
-        },
-      );
-    }
+    if (sql === undefined) throw notConnectedError('PostgresDatabase', method);
     return sql;
   }
 
@@ -401,7 +338,8 @@ export class PostgresDatabase implements Database {
 
   async #run(method: string, statement: string, params: readonly unknown[]): Promise<postgres.RowList<Row[]>> {
     const executor = this.#executor(method);
-    const driverParams = params.map((value, index) => driverParam(executor, value, index, statement));
+    checkParamsDefined(params, statement);
+    const driverParams = params.map((value) => driverParam(executor, value));
     try {
       return await executor.unsafe<Row[]>(statement, driverParams);
     } catch (error) {
@@ -409,37 +347,13 @@ export class PostgresDatabase implements Database {
     }
   }
 
-  async #describeTarget(target: string, columns: readonly string[]): Promise<BulkTarget> {
-    const catalog = await this.#run(
-      'bulkInsert',
-      `SELECT c.relkind::text AS relkind, a.attname::text AS name,
-              (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END)::int4 AS type_oid,
-              t.typcategory::text AS category, a.attgenerated <> '' AS generated
-         FROM pg_catalog.pg_class c
-         LEFT JOIN pg_catalog.pg_attribute a
-           ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY($2::text[])
-         LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-        WHERE c.oid = to_regclass($1)`,
-      [target, columns],
-    );
-    const first = catalog[0];
-    if (first === undefined) return { found: false, copyable: false, kinds: columns.map(() => 'scalar') };
-    const byName = new Map<string, TargetColumn>();
-    for (const row of catalog) {
-      if (typeof row.name !== 'string') continue;
-      byName.set(row.name, {
-        name: row.name,
-        typeOid: Number(row.type_oid),
-        category: String(row.category),
-        generated: row.generated === true,
-      });
-    }
-    const relkind = String(first.relkind);
-    const anyGenerated = columns.some((column) => byName.get(column)?.generated === true);
+  async #planCopy(target: string, columns: readonly string[]): Promise<CopyPlan> {
+    const found = readBulkTarget(await this.#run('bulkInsert', BULK_TARGET_QUERY, [target, columns]));
+    const anyGenerated = columns.some((column) => found.columns.get(column)?.generated === true);
     return {
-      found: true,
-      copyable: (relkind === 'r' || relkind === 'p') && !anyGenerated,
-      kinds: columns.map((column) => columnKind(byName.get(column))),
+      found: found.found,
+      copyable: found.isTable && !anyGenerated,
+      kinds: columns.map((column) => found.columns.get(column)?.kind ?? 'scalar'),
     };
   }
 
@@ -449,6 +363,7 @@ export class PostgresDatabase implements Database {
     columns: readonly string[],
     rows: readonly Row[],
     kinds: readonly ColumnKind[],
+    context: string,
   ): Promise<void> {
     const statement = `COPY ${target} (${columnList}) FROM STDIN`;
     const executor = this.#executor('bulkInsert');
@@ -456,7 +371,7 @@ export class PostgresDatabase implements Database {
     const serverFailure = watchRejection(query);
     try {
       const stream = await query.writable();
-      const written = pipeline(Readable.from(copyChunks(rows, columns, kinds)), stream);
+      const written = pipeline(Readable.from(copyChunks(rows, columns, kinds, context)), stream);
       written.catch(() => undefined);
       await Promise.race([written, serverFailure]);
     } catch (error) {
@@ -470,6 +385,7 @@ export class PostgresDatabase implements Database {
     columns: readonly string[],
     rows: readonly Row[],
     kinds: readonly ColumnKind[],
+    context: string,
   ): Promise<number> {
     // Only the listed columns, without defaults: a serial default copied along would draw from the
     // target's sequence once more per row.
@@ -479,7 +395,7 @@ export class PostgresDatabase implements Database {
       `CREATE TEMPORARY TABLE ${staging} ON COMMIT DROP AS SELECT ${columnList} FROM ${target} WITH NO DATA`,
       [],
     );
-    await this.#copy(staging, columnList, columns, rows, kinds);
+    await this.#copy(staging, columnList, columns, rows, kinds, context);
     const inserted = await this.#run(
       'bulkInsert',
       `INSERT INTO ${target} (${columnList}) SELECT ${columnList} FROM ${staging} ON CONFLICT DO NOTHING`,
@@ -526,13 +442,8 @@ export class PostgresDatabase implements Database {
  * infers decides between an array literal and JSON (postgres.js would otherwise type them by their
  * first element, sending `[true, false]` as a single boolean).
  */
-function driverParam(executor: Executor, value: unknown, index: number, statement: string): DriverParam {
-  if (value === undefined) {
-    throw new DatabaseQueryError(
-      `Parameter $${index + 1} of "${statementSummary(statement)}" is undefined; pass null for SQL NULL`,
-    );
-  }
-  if (Array.isArray(value)) return executor.typed(value, 0);
+function driverParam(executor: Executor, value: unknown): DriverParam {
+  if (Array.isArray(value)) return untypedParam(executor, value);
   return value as DriverParam;
 }
 
@@ -552,44 +463,9 @@ function* copyChunks(
   rows: readonly Row[],
   columns: readonly string[],
   kinds: readonly ColumnKind[],
+  context: string,
 ): Generator<string> {
   for (let start = 0; start < rows.length; start += COPY_CHUNK_ROWS) {
-    let chunk = '';
-    const end = Math.min(rows.length, start + COPY_CHUNK_ROWS);
-    for (let index = start; index < end; index += 1) {
-      try {
-        chunk += copyLine(rows[index] as Row, columns, kinds);
-      } catch (error) {
-        throw new DatabaseQueryError(
-          `bulkInsert: row ${index}, ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
-      }
-    }
-    yield chunk;
+    yield copyRows(rows, start, Math.min(rows.length, start + COPY_CHUNK_ROWS), columns, kinds, context);
   }
-}
-
-/**
- * A promise that rejects with the error postgres.js reports for `query`, even after the query's
- * own promise has settled. postgres.js 3.4 resolves a COPY query with its writable stream and, when
- * the server rejects the data after the stream has ended, neither settles the stream nor surfaces
- * the error (porsager/postgres#1173): the rejection it attempts is the only trace, so it is
- * intercepted here.
- */
-function watchRejection(query: object): Promise<never> {
-  let fail: (error: unknown) => void = () => undefined;
-  const failed = new Promise<never>((_resolve, reject) => {
-    fail = reject;
-  });
-  failed.catch(() => undefined);
-  const target = query as { reject?: unknown };
-  const original = target.reject;
-  if (typeof original === 'function') {
-    target.reject = (error: unknown) => {
-      fail(error);
-      return (original as (error: unknown) => unknown)(error);
-    };
-  }
-  return failed;
 }

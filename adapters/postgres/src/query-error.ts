@@ -1,6 +1,7 @@
-import { DatabaseQueryError, isPlatformError, type PlatformError } from '@platform-host/contracts';
-import { statementSummary } from '@platform-host/contracts/sql';
+import type { PlatformError } from '@platform-host/contracts';
+import { isSqlState, wrapDriverError, type DriverErrorFacts } from '@platform-host/postgres-family';
 
+/** The fields of a postgres.js error the adapter reads (a `PostgresError` from the server has them all). */
 interface DriverErrorFields {
   readonly message: string;
   readonly code?: unknown;
@@ -8,35 +9,22 @@ interface DriverErrorFields {
   readonly constraint_name?: unknown;
 }
 
-function driverFields(error: unknown): DriverErrorFields {
-  if (error instanceof Error) return error;
-  return { message: String(error) };
-}
-
-/** A server error carries a severity and a five-character SQLSTATE; client errors have neither. */
-function serverSqlState(fields: DriverErrorFields): string | undefined {
-  return typeof fields.severity === 'string' && typeof fields.code === 'string' && /^[0-9A-Z]{5}$/.test(fields.code)
-    ? fields.code
-    : undefined;
+function driverFacts(error: unknown): DriverErrorFacts {
+  const fields: DriverErrorFields = error instanceof Error ? error : { message: String(error) };
+  // A server error carries a severity and a five-character SQLSTATE; client errors have neither.
+  const fromServer = typeof fields.severity === 'string' && isSqlState(fields.code);
+  return {
+    message: fields.message,
+    sqlState: fromServer ? fields.code : undefined,
+    constraint: typeof fields.constraint_name === 'string' ? fields.constraint_name : undefined,
+    clientCode: !fromServer && typeof fields.code === 'string' ? fields.code : undefined,
+  };
 }
 
 /**
- * Wraps whatever the driver threw while running `statement` into a {{@link DatabaseQueryError}}.
- * PlatformErrors pass through unchanged (they are already ours).
+ * Wraps whatever postgres.js threw while running `statement` into a `DatabaseQueryError`; a
+ * PlatformError passes through unchanged (it is already ours).
  */
 export function queryError(error: unknown, statement: string): PlatformError {
-  if (isPlatformError(error)) return error;
-  const fields = driverFields(error);
-  const sqlState = serverSqlState(fields);
-  const constraint = typeof fields.constraint_name === 'string' ? fields.constraint_name : undefined;
-  const where = `"${statementSummary(statement)}"`;
-  if (sqlState !== undefined) {
-    return new DatabaseQueryError(`PostgreSQL rejected ${where}: ${fields.message} (SQLSTATE ${sqlState})`, {
-      sqlState,
-      ...(constraint === undefined ? {} : { constraint }),
-      cause: error,
-    });
-  }
-  const code = typeof fields.code === 'string' ? ` (${fields.code})` : '';
-  return new DatabaseQueryError(`PostgreSQL query ${where} failed: ${fields.message}${code}`, { cause: error });
+  return wrapDriverError('PostgreSQL', error, statement, driverFacts);
 }

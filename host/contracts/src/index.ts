@@ -14,4 +14,3 @@ export * from './interfaces/metrics.js';
 export * from './interfaces/secrets.js';
 export * from './manifest/types.js';
 export * from './dotenv.js';
-export { DatabaseQueryError } from './sql/query-error.js';

@@ -2,6 +2,7 @@
  * Encoding of JavaScript values into the text representation PostgreSQL parses, and into rows of
  * `COPY ... FROM STDIN` in its default text format (tab-separated, `\N` for NULL, backslash escapes).
  */
+import { DatabaseQueryError } from './query-error.js';
 
 /** How a target column wants its values written; decided from the column's type. */
 export type ColumnKind = 'json' | 'array' | 'bytea' | 'scalar';
@@ -42,6 +43,16 @@ export function scalarText(value: unknown): string {
   if (value instanceof Uint8Array) return byteaText(value);
   if (typeof value === 'object' && value !== null) return jsonText(value);
   throw new TypeError(`a ${typeof value} value cannot be written to PostgreSQL`);
+}
+
+/** A parameter bound to a text placeholder: objects and arrays as JSON (not "[object Object]"), the rest as `String(value)`. */
+export function textParam(value: unknown): string {
+  return typeof value === 'object' && value !== null ? scalarText(value) : String(value);
+}
+
+/** A parameter bound to a json/jsonb placeholder: a string is JSON text already; anything else is serialized (bigints exactly). */
+export function jsonParam(value: unknown): string {
+  return typeof value === 'string' ? value : jsonText(value);
 }
 
 function arrayElementText(value: unknown): string {
@@ -104,4 +115,32 @@ export function copyLine(
     line += (index === 0 ? '' : '\t') + copyField(text);
   }
   return line + '\n';
+}
+
+/**
+ * The COPY text-format lines of `rows[start..end)`, concatenated. A value that cannot be encoded
+ * fails with `PH_ERR_DB_QUERY` naming `context`, the row index and the column.
+ */
+export function copyRows(
+  rows: readonly Readonly<Record<string, unknown>>[],
+  start: number,
+  end: number,
+  columns: readonly string[],
+  kinds: readonly ColumnKind[],
+  context: string,
+): string {
+  let text = '';
+  for (let index = start; index < end; index += 1) {
+    try {
+      text += copyLine(rows[index] ?? {}, columns, kinds);
+    } catch (error) {
+      throw new DatabaseQueryError(
+        `${context}: row ${index}, ${error instanceof Error ? error.message : String(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+  return text;
 }

@@ -1,4 +1,4 @@
-import type { Row } from '../interfaces/database.js';
+import type { Row } from '@platform-host/contracts';
 import { DatabaseQueryError } from './query-error.js';
 
 /** An unquoted SQL identifier: letters, digits, `_` and `$`, not starting with a digit or `$`. */
