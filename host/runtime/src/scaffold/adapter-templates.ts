@@ -3,6 +3,8 @@ import type { InterfaceName } from '@platform-host/contracts';
 interface Shape {
   /** Type name in @platform-host/contracts. */
   readonly type: string;
+  /** Property declarations with a starting value. */
+  readonly properties: readonly string[];
   /** Method signatures, each implemented as "not implemented yet". */
   readonly methods: readonly string[];
   /** The conformance suite in @platform-host/test-kit. */
@@ -13,12 +15,15 @@ const SHAPES: Record<InterfaceName, Shape> = {
   database: {
     type: 'Database',
     suite: 'describeDatabaseConformance',
+    properties: ["readonly dialect = 'postgresql' as const"],
     methods: [
       'connect(): Promise<void>',
       'disconnect(): Promise<void>',
+      'isConnected(): boolean',
       'execute(sql: string, params?: readonly SqlParam[]): Promise<number>',
       'fetchOne<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T | null>',
       'fetchAll<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]>',
+      'stream<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: StreamOptions): AsyncIterable<T[]>',
       'transaction<T>(work: () => Promise<T>): Promise<T>',
       'bulkInsert(table: string, rows: readonly Row[], options?: BulkInsertOptions): Promise<number>',
     ],
@@ -26,12 +31,16 @@ const SHAPES: Record<InterfaceName, Shape> = {
   filesystem: {
     type: 'FileSystem',
     suite: 'describeFileSystemConformance',
+    properties: [],
     methods: [
       'read(path: string): Promise<Uint8Array>',
       'write(path: string, data: Uint8Array | string): Promise<void>',
+      'writeIfAbsent(path: string, data: Uint8Array | string): Promise<void>',
       'readStream(path: string): Promise<Readable>',
       'writeStream(path: string, source: AsyncIterable<Uint8Array>): Promise<number>',
       'list(prefix: string): Promise<string[]>',
+      'listFiles(prefix: string, options?: ListFilesOptions): AsyncIterable<FileInfo>',
+      'stat(path: string): Promise<FileInfo>',
       'delete(path: string): Promise<boolean>',
       'exists(path: string): Promise<boolean>',
       'getSignedUrl(path: string, expirySeconds?: number): Promise<string>',
@@ -40,9 +49,13 @@ const SHAPES: Record<InterfaceName, Shape> = {
   cache: {
     type: 'Cache',
     suite: 'describeCacheConformance',
+    properties: ["readonly keyPrefix = ''"],
     methods: [
       'get(key: string): Promise<string | null>',
+      'getMany(keys: readonly string[]): Promise<Array<string | null>>',
       'set(key: string, value: string, ttlSeconds?: number): Promise<void>',
+      'setMany(entries: readonly CacheEntry[]): Promise<void>',
+      'getOrSet(key: string, loader: () => Promise<string>, options: GetOrSetOptions): Promise<CachedValue>',
       'delete(key: string): Promise<boolean>',
       'exists(key: string): Promise<boolean>',
       'flush(): Promise<void>',
@@ -51,18 +64,26 @@ const SHAPES: Record<InterfaceName, Shape> = {
   message_queue: {
     type: 'MessageQueue',
     suite: 'describeMessageQueueConformance',
+    properties: [
+      'readonly capabilities: QueueCapabilities = { orderedByKey: false, partitioned: false, delayedRedelivery: false }',
+    ],
     methods: [
       'connect(): Promise<void>',
       'disconnect(): Promise<void>',
       'publish(topic: string, message: OutgoingMessage): Promise<string>',
-      'subscribe(topic: string, handler: MessageHandler, options: SubscribeOptions): Promise<Subscription>',
-      'ack(message: QueueMessage): Promise<void>',
+      'publishBatch(topic: string, messages: readonly OutgoingMessage[]): Promise<string[]>',
+      'flush(): Promise<void>',
+      'subscribe(topic: string, handler: BatchHandler, options: SubscribeOptions): Promise<Subscription>',
+      'ack(messages: QueueMessage | readonly QueueMessage[]): Promise<void>',
+      'nack(message: QueueMessage, options?: NackOptions): Promise<void>',
+      'deadLetter(message: QueueMessage, reason: string, error?: unknown): Promise<void>',
       'createTopic(name: string, options?: { readonly partitions?: number }): Promise<void>',
     ],
   },
   logging: {
     type: 'Logger',
     suite: 'describeLoggerConformance',
+    properties: [],
     methods: [
       'debug(message: string, fields?: LogFields): void',
       'info(message: string, fields?: LogFields): void',
@@ -75,17 +96,18 @@ const SHAPES: Record<InterfaceName, Shape> = {
   metrics: {
     type: 'Metrics',
     suite: 'describeMetricsConformance',
+    properties: [],
     methods: [
-      'counter(name: string, value?: number, tags?: MetricTags): void',
-      'gauge(name: string, value: number, tags?: MetricTags): void',
-      'histogram(name: string, value: number, tags?: MetricTags): void',
-      'timer(name: string, tags?: MetricTags): Timer',
+      'counter<L extends string = never>(options: InstrumentOptions<L>): Counter<L>',
+      'gauge<L extends string = never>(options: InstrumentOptions<L>): Gauge<L>',
+      'histogram<L extends string = never>(options: HistogramOptions<L>): Histogram<L>',
       'flush(): Promise<void>',
     ],
   },
   secrets: {
     type: 'Secrets',
     suite: 'describeSecretsConformance',
+    properties: [],
     methods: [
       'get(key: string): Promise<string | undefined>',
       'getOrDefault(key: string, fallback: string): Promise<string>',
@@ -95,12 +117,20 @@ const SHAPES: Record<InterfaceName, Shape> = {
 };
 
 const TYPE_IMPORTS: Record<InterfaceName, string[]> = {
-  database: ['BulkInsertOptions', 'Row', 'SqlParam'],
-  filesystem: [],
-  cache: [],
-  message_queue: ['MessageHandler', 'OutgoingMessage', 'QueueMessage', 'SubscribeOptions', 'Subscription'],
+  database: ['BulkInsertOptions', 'Row', 'SqlParam', 'StreamOptions'],
+  filesystem: ['FileInfo', 'ListFilesOptions'],
+  cache: ['CacheEntry', 'CachedValue', 'GetOrSetOptions'],
+  message_queue: [
+    'BatchHandler',
+    'NackOptions',
+    'OutgoingMessage',
+    'QueueCapabilities',
+    'QueueMessage',
+    'SubscribeOptions',
+    'Subscription',
+  ],
   logging: ['LogFields'],
-  metrics: ['MetricTags', 'Timer'],
+  metrics: ['Counter', 'Gauge', 'Histogram', 'HistogramOptions', 'InstrumentOptions'],
   secrets: [],
 };
 
@@ -119,10 +149,10 @@ export function interfaceTemplate(iface: InterfaceName, flag: string): { entry: 
   const methods = shape.methods
     .map((signature) => {
       const name = signature.slice(0, signature.search(/[<(]/));
-      const isVoid = signature.endsWith('): void') || signature.endsWith('): Logger') || signature.endsWith('): Timer');
-      const body = isVoid
-        ? `    throw notImplemented('${name}');`
-        : `    return Promise.reject(notImplemented('${name}'));`;
+      const returnsPromise = signature.endsWith('>') && /\): Promise<.*>$/.test(signature);
+      const body = returnsPromise
+        ? `    return Promise.reject(notImplemented('${name}'));`
+        : `    throw notImplemented('${name}');`;
       const params = signature.slice(signature.indexOf('(') + 1, signature.lastIndexOf(')')).trim();
       const unused =
         params === ''
@@ -144,7 +174,7 @@ function notImplemented(method: string): PlatformError {
 
 /** The ${flag} backend of the ${iface} interface. */
 export class ${cls} implements ${shape.type} {
-${methods}
+${shape.properties.map((property) => `  ${property};\n\n`).join('')}${methods}
 
   healthCheck(): Promise<HealthCheckResult> {
     return Promise.resolve({ ok: false, detail: 'not implemented yet' });

@@ -1,5 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { INTERFACE_NAMES } from '@platform-host/contracts';
+import { REPO_ROOT } from '../test-support/fixture-project.js';
+import { interfaceTemplate } from './adapter-templates.js';
 import { expect } from 'chai';
 import { FixtureProject } from '../test-support/fixture-project.js';
 import { validateManifest } from '../manifest/validate-manifest.js';
@@ -51,5 +55,40 @@ describe('scaffolding', () => {
     expect(() => scaffoldAdapter(project.root, 'queue', 'x')).to.throw(
       /"queue" is not an interface; use one of database, filesystem/,
     );
+  });
+
+  it('generates adapter entries that compile against the current contracts, for every interface', function () {
+    this.timeout(60_000);
+    // Inside the repository, so that @platform-host/contracts resolves as for a real new adapter.
+    const dir = mkdtempSync(join(REPO_ROOT, 'host', 'runtime', '.scaffold-check-'));
+    try {
+      for (const iface of INTERFACE_NAMES)
+        writeFileSync(join(dir, `${iface}.ts`), interfaceTemplate(iface, 'check').entry);
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          extends: '../../../tsconfig.base.json',
+          compilerOptions: {
+            noEmit: true,
+            composite: false,
+            declaration: false,
+            declarationMap: false,
+            incremental: false,
+            types: ['node'],
+          },
+          files: INTERFACE_NAMES.map((iface) => `${iface}.ts`),
+        }),
+      );
+      const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+      let output = '';
+      try {
+        execFileSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], { encoding: 'utf8' });
+      } catch (error) {
+        output = String((error as { stdout?: string }).stdout ?? error);
+      }
+      expect(output).to.equal('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -163,6 +163,7 @@ export function scaffoldAdapter(root: string, rawInterface: string, rawFlag: str
     host_api: HOST_RANGE,
     entry: './dist/index.js',
     config: [],
+    ...(iface === 'database' ? { dialect: 'postgresql' } : {}),
   };
   const listed = writeFiles(root, dir, {
     'package.json': packageJson(`@platform-host/adapter-${folder}`, `${iface} adapter: --${REFS[iface].flag} ${flag}.`),
