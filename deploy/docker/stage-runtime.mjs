@@ -9,7 +9,8 @@
 // Runtime workspaces are every workspace of the root package.json except the test kit and the
 // integration tests, so a new adapter or module is in the image without editing this file.
 // Per runtime workspace the image gets package.json, bin/, the plugin manifest and dist/ without
-// tests, declarations and source maps; migrations also keep src/NNN_*.ts, because the migration
+// tests, declarations and source maps; migration sources (src/NNN_*.ts of the migrations workspace,
+// and of every folder a module.json names under "migrations") stay too, because the migration
 // runner checksums the sources to detect a migration edited after it was applied.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -76,6 +77,21 @@ function copyTree(from, to, keep) {
   }
 }
 
+/**
+ * Folders (relative to the workspace) holding migration sources: `src` of the migrations workspace,
+ * and for a module each `./dist/<path>` its manifest names under `migrations`, as `src/<path>`.
+ */
+function migrationSourceDirs(dir, from) {
+  if (dir === 'migrations') return isDirectory(join(from, 'src')) ? ['src'] : [];
+  const manifestPath = join(from, 'module.json');
+  if (!existsSync(manifestPath)) return [];
+  const folders = Object.values(JSON.parse(readFileSync(manifestPath, 'utf8')).migrations ?? {});
+  return folders
+    .filter((folder) => typeof folder === 'string' && folder.startsWith('./dist/'))
+    .map((folder) => `src/${folder.slice('./dist/'.length)}`)
+    .filter((folder) => isDirectory(join(from, folder)));
+}
+
 /** Copies the runtime files of `root` into `dest`; returns the workspaces copied. */
 export function copyRuntime(root, dest) {
   const workspaces = runtimeWorkspaces(root);
@@ -91,8 +107,8 @@ export function copyRuntime(root, dest) {
     }
     copyTree(join(from, 'dist'), join(to, 'dist'), (name) => !DROPPED_FROM_DIST.some((pattern) => pattern.test(name)));
     if (isDirectory(join(from, 'bin'))) copyTree(join(from, 'bin'), join(to, 'bin'), () => true);
-    if (dir === 'migrations' && isDirectory(join(from, 'src'))) {
-      copyTree(join(from, 'src'), join(to, 'src'), (name) => MIGRATION_SOURCE.test(name));
+    for (const sourceDir of migrationSourceDirs(dir, from)) {
+      copyTree(join(from, sourceDir), join(to, sourceDir), (name) => MIGRATION_SOURCE.test(name));
     }
   }
   return workspaces;

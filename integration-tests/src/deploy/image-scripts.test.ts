@@ -43,12 +43,27 @@ interface MigrationChecksum {
   readonly checksum: string;
 }
 
-/** The migration runner's view of a migrations folder (compiled runtime). */
-async function migrationChecksums(dir: string): Promise<MigrationChecksum[]> {
+/**
+ * The migration runner's view (compiled runtime) of the shared migrations folder `dir`, or with
+ * `module` of that module folder's set named by its manifest.
+ */
+async function migrationChecksums(
+  dir: string,
+  module?: { name: string; folder: string },
+): Promise<MigrationChecksum[]> {
   const runtime: unknown = await import(pathToFileURL(repoPath('host', 'runtime', 'dist', 'index.js')).href);
-  const discover = isRecord(runtime) ? runtime.discoverMigrations : undefined;
-  if (typeof discover !== 'function') throw new Error('the runtime does not export discoverMigrations');
-  const files = (discover as (dir: string) => unknown)(dir);
+  if (!isRecord(runtime)) throw new Error('the runtime exports nothing');
+  const { discoverMigrations, sharedMigrationSet, moduleMigrationSet } = runtime;
+  if (
+    typeof discoverMigrations !== 'function' ||
+    typeof sharedMigrationSet !== 'function' ||
+    typeof moduleMigrationSet !== 'function'
+  )
+    throw new Error('the runtime does not export discoverMigrations, sharedMigrationSet and moduleMigrationSet');
+  const set: unknown = module
+    ? (moduleMigrationSet as (owner: string, dir: string, folder: string) => unknown)(module.name, dir, module.folder)
+    : (sharedMigrationSet as (dir: string) => unknown)(dir);
+  const files = (discoverMigrations as (set: unknown) => unknown)(set);
   return (Array.isArray(files) ? (files as unknown[]) : [])
     .filter(isRecord)
     .map((file) => ({ name: String(file.name), checksum: String(file.checksum) }));
@@ -96,7 +111,9 @@ describe('deploy/docker/stage-runtime.mjs (what the production image holds)', ()
           /\.test\.|\.bench\.|\.d\.ts$|\.map$|\.tsbuildinfo$|test-fixtures|^integration-tests|^host\/test-kit|^env\//.test(
             path,
           ) ||
-          (path.endsWith('.ts') && !path.startsWith('migrations/src/')),
+          (path.endsWith('.ts') &&
+            !path.startsWith('migrations/src/') &&
+            !/^plugins\/[^/]+\/src\/migrations\//.test(path)),
       );
     expect(unwanted).to.deep.equal([]);
   });
@@ -107,6 +124,13 @@ describe('deploy/docker/stage-runtime.mjs (what the production image holds)', ()
     expect(await migrationChecksums(join(staged, 'migrations'))).to.deep.equal(inRepo);
     for (const { name } of inRepo)
       expect(existsSync(join(staged, 'migrations', 'dist', `${name}.js`)), name).to.equal(true);
+  });
+
+  it("keeps batch_etl's own migration sources, so its checksums match in the image too", async () => {
+    const set = { name: 'batch_etl', folder: './dist/migrations/postgresql' };
+    const inRepo = await migrationChecksums(repoPath('plugins', 'batch-etl'), set);
+    expect(inRepo.map((file) => file.name)).to.deep.equal(['001_create_cleaned_events_table']);
+    expect(await migrationChecksums(join(staged, 'plugins', 'batch-etl'), set)).to.deep.equal(inRepo);
   });
 
   it('refuses an unknown command with a usage message and exit code 2', async () => {

@@ -60,10 +60,11 @@ function templateModule(type: ModuleType): ModuleManifest {
     description: 'placeholder of deploy/k8s/templates',
     type,
     version: '1.0.0',
-    host_api: '^1.0.0',
+    host_api: '^2.0.0',
     entry: './dist/index.js',
     dependencies: { interfaces: ['database', 'filesystem', 'logging'], modules: [] },
     args: [],
+    dialects: ['postgresql'],
   };
 }
 
