@@ -9,3 +9,4 @@ export { loadEnv } from './env/load-env.js';
 export { MigrationRunner, discoverMigrations, trackingTableSql, type MigrationStatus } from './migrations/runner.js';
 export { findProjectRoot } from './project/project-root.js';
 export { HOST_API_VERSION } from '@platform-host/contracts';
+export * from './observability/index.js';
