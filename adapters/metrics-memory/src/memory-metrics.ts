@@ -1,221 +1,265 @@
 import { performance } from 'node:perf_hooks';
-import type { MetricTags, Metrics, Timer } from '@platform-host/contracts';
+import {
+  resolveDeclaration,
+  validateLabels,
+  validateObservation,
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type HistogramOptions,
+  type InstrumentDeclaration,
+  type InstrumentKind,
+  type InstrumentOptions,
+  type LabelValues,
+  type Metrics,
+} from '@platform-host/contracts';
 
-/** One counter time series. */
-export interface CounterSeries {
-  readonly name: string;
-  readonly tags: MetricTags;
+/** Label values of one series, as read back. */
+export type SeriesLabels = Readonly<Record<string, string>>;
+
+/** One bucket of a histogram series: observations `<= le`, cumulative like Prometheus. */
+export interface BucketCount {
+  readonly le: number;
+  readonly count: number;
+}
+
+/** A histogram series as read back. `buckets` lists the declared bounds (no `+Inf`: that is `count`). */
+export interface HistogramData {
+  readonly count: number;
+  readonly sum: number;
+  readonly buckets: readonly BucketCount[];
+}
+
+/** One counter or gauge series. */
+export interface ScalarSeries {
+  readonly labels: SeriesLabels;
   readonly value: number;
 }
 
-/** One gauge time series: its last value. */
-export type GaugeSeries = CounterSeries;
-
-/** One histogram time series. `count`, `sum`, `min` and `max` cover every observation ever made. */
-export interface HistogramSeries {
-  readonly name: string;
-  readonly tags: MetricTags;
-  readonly count: number;
-  readonly sum: number;
-  readonly min: number;
-  readonly max: number;
-  /** The most recent observations, oldest first (at most `maxObservations` of them). */
-  readonly values: readonly number[];
+/** One histogram series. */
+export interface HistogramSeries extends HistogramData {
+  readonly labels: SeriesLabels;
 }
 
-/** Everything recorded, series sorted by name then tags. */
-export interface MetricsSnapshot {
-  readonly counters: readonly CounterSeries[];
-  readonly gauges: readonly GaugeSeries[];
-  readonly histograms: readonly HistogramSeries[];
-}
-
-/** Options of {@link MemoryMetrics}. */
-export interface MemoryMetricsOptions {
-  /** Observations kept per histogram series for {@link MemoryMetrics.histogramValues}; default 10 000. */
-  readonly maxObservations?: number;
-}
-
-export const DEFAULT_MAX_OBSERVATIONS = 10_000;
-
-interface Series<T> {
-  readonly name: string;
-  readonly tags: MetricTags;
-  state: T;
-}
+/** A declared instrument with every series it recorded, series sorted by label values. */
+export type MetricFamily =
+  | {
+      readonly kind: 'counter' | 'gauge';
+      readonly name: string;
+      readonly help: string;
+      readonly labelNames: readonly string[];
+      readonly series: readonly ScalarSeries[];
+    }
+  | {
+      readonly kind: 'histogram';
+      readonly name: string;
+      readonly help: string;
+      readonly labelNames: readonly string[];
+      readonly bucketBounds: readonly number[];
+      readonly series: readonly HistogramSeries[];
+    };
 
 interface HistogramState {
   count: number;
   sum: number;
-  min: number;
-  max: number;
-  /** Ring buffer of the latest observations; `next` is where the next one goes once it is full. */
-  readonly recent: number[];
-  next: number;
+  /** Observations per bucket, not cumulative; cumulated when read. */
+  readonly perBucket: number[];
+}
+
+interface Family {
+  readonly declaration: InstrumentDeclaration;
+  /** Series by {@link seriesKey}: label values in the declaration's label order. */
+  readonly series: Map<string, { readonly labels: SeriesLabels; state: number | HistogramState }>;
 }
 
 /**
  * Metrics kept in memory (seed 5.2.6, `--metrics memory`), for tests that assert on metric values
- * and for local runs. Series are identified by name plus the exact tag set.
+ * and for local runs. Validates exactly like every other adapter (through the contracts' helpers):
+ * an invalid declaration, a redeclaration with other options, a label set other than the declared
+ * one or a value that is not allowed throws `PH_ERR_METRIC_INVALID` and records nothing.
  *
- * Validates like a real backend: a metric name must be a non-empty string, a counter increment a
- * finite number >= 0, gauge and histogram values finite numbers; otherwise a `RangeError` naming
- * the metric is thrown and nothing is recorded.
+ * Read back with {@link MemoryMetrics.value}, {@link MemoryMetrics.histogramData},
+ * {@link MemoryMetrics.total} and {@link MemoryMetrics.families}.
  */
 export class MemoryMetrics implements Metrics {
-  private readonly maxObservations: number;
-  private readonly counters = new Map<string, Series<number>>();
-  private readonly gauges = new Map<string, Series<number>>();
-  private readonly histograms = new Map<string, Series<HistogramState>>();
+  readonly #families = new Map<string, Family>();
 
-  constructor(options: MemoryMetricsOptions = {}) {
-    const maxObservations = options.maxObservations ?? DEFAULT_MAX_OBSERVATIONS;
-    if (!Number.isInteger(maxObservations) || maxObservations < 1) {
-      throw new RangeError(`maxObservations must be an integer >= 1, got ${maxObservations}`);
-    }
-    this.maxObservations = maxObservations;
-  }
-
-  counter(name: string, value = 1, tags: MetricTags = {}): void {
-    checkName(name);
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new RangeError(
-        `Counter "${name}" can only grow: the increment must be a finite number >= 0, got ${String(value)}`,
-      );
-    }
-    const series = seriesFor(this.counters, name, tags, () => 0);
-    series.state += value;
-  }
-
-  gauge(name: string, value: number, tags: MetricTags = {}): void {
-    checkName(name);
-    checkFinite('Gauge', name, value);
-    seriesFor(this.gauges, name, tags, () => 0).state = value;
-  }
-
-  histogram(name: string, value: number, tags: MetricTags = {}): void {
-    checkName(name);
-    checkFinite('Histogram', name, value);
-    const series = seriesFor(this.histograms, name, tags, () => ({
-      count: 0,
-      sum: 0,
-      min: value,
-      max: value,
-      recent: [],
-      next: 0,
-    }));
-    const state = series.state;
-    state.count += 1;
-    state.sum += value;
-    state.min = Math.min(state.min, value);
-    state.max = Math.max(state.max, value);
-    if (state.recent.length < this.maxObservations) {
-      state.recent.push(value);
-    } else {
-      state.recent[state.next] = value;
-      state.next = (state.next + 1) % this.maxObservations;
-    }
-  }
-
-  timer(name: string, tags: MetricTags = {}): Timer {
-    checkName(name);
-    const started = performance.now();
-    let elapsed: number | undefined;
+  counter<L extends string = never>(options: InstrumentOptions<L>): Counter<L> {
+    const family = this.#declare('counter', options);
     return {
-      stop: () => {
-        if (elapsed === undefined) {
-          elapsed = Math.max(0, performance.now() - started);
-          this.histogram(name, elapsed, tags);
-        }
-        return elapsed;
+      inc: (labels, value = 1) => {
+        validateObservation(family.declaration.name, value, 'counter');
+        const series = this.#series(family, labels, () => 0);
+        series.state = (series.state as number) + value;
+      },
+    };
+  }
+
+  gauge<L extends string = never>(options: InstrumentOptions<L>): Gauge<L> {
+    const family = this.#declare('gauge', options);
+    const add = (labels: LabelValues<L>, delta: number): void => {
+      validateObservation(family.declaration.name, delta, 'gauge');
+      const series = this.#series(family, labels, () => 0);
+      series.state = (series.state as number) + delta;
+    };
+    return {
+      set: (labels, value) => {
+        validateObservation(family.declaration.name, value, 'gauge');
+        this.#series(family, labels, () => 0).state = value;
+      },
+      inc: (labels, value = 1) => add(labels, value),
+      dec: (labels, value = 1) => add(labels, -value),
+    };
+  }
+
+  histogram<L extends string = never>(options: HistogramOptions<L>): Histogram<L> {
+    const family = this.#declare('histogram', options);
+    const bounds = family.declaration.buckets ?? [];
+    const observe = (labels: LabelValues<L>, value: number): void => {
+      validateObservation(family.declaration.name, value, 'histogram');
+      const series = this.#series(family, labels, () => ({ count: 0, sum: 0, perBucket: bounds.map(() => 0) }));
+      const state = series.state as HistogramState;
+      state.count += 1;
+      state.sum += value;
+      const index = bounds.findIndex((bound) => value <= bound);
+      if (index >= 0) state.perBucket[index] = (state.perBucket[index] ?? 0) + 1;
+    };
+    return {
+      observe,
+      startTimer: (labels) => {
+        validateLabels(family.declaration.name, family.declaration.labelNames, labels);
+        const started = performance.now();
+        let elapsed: number | undefined;
+        return () => {
+          if (elapsed === undefined) {
+            elapsed = Math.max(0, performance.now() - started) / 1000;
+            observe(labels, elapsed);
+          }
+          return elapsed;
+        };
       },
     };
   }
 
   async flush(): Promise<void> {
-    // Nothing is buffered: every value is recorded when it is reported.
+    // Nothing is buffered: every value is recorded when it is observed.
   }
 
-  /** The counter's total for exactly these tags; 0 when it was never incremented. */
-  counterValue(name: string, tags: MetricTags = {}): number {
-    return this.counters.get(seriesKey(name, tags))?.state ?? 0;
+  /**
+   * The value of a counter or gauge series with exactly these labels, or `undefined` when that
+   * series was never observed (or the name never declared). Throws `PH_ERR_METRIC_INVALID` when
+   * the labels are not the declared ones, and a `TypeError` for a histogram.
+   */
+  value(name: string, labels: SeriesLabels = {}): number | undefined {
+    const state = this.#read(name, labels, 'value');
+    return state === undefined ? undefined : (state as number);
   }
 
-  /** The sum of the counter over all its tag sets; 0 when it was never incremented. */
-  counterTotal(name: string): number {
-    let total = 0;
-    for (const series of this.counters.values()) if (series.name === name) total += series.state;
-    return total;
+  /** Count, sum and cumulative buckets of a histogram series, or `undefined` when never observed. */
+  histogramData(name: string, labels: SeriesLabels = {}): HistogramData | undefined {
+    const family = this.#families.get(name);
+    const state = this.#read(name, labels, 'histogram');
+    if (family === undefined || state === undefined) return undefined;
+    return histogramData(family.declaration.buckets ?? [], state as HistogramState);
   }
 
-  /** The gauge's last value for exactly these tags, or `undefined` when it was never set. */
-  gaugeValue(name: string, tags: MetricTags = {}): number | undefined {
-    return this.gauges.get(seriesKey(name, tags))?.state;
+  /** A counter's or gauge's values summed over all its series (0 when none), e.g. every outcome at once. */
+  total(name: string): number {
+    const family = this.#families.get(name);
+    if (family?.declaration.kind === 'histogram') {
+      throw new TypeError(`Metric ${name} is a histogram: read it with histogramData()`);
+    }
+    let sum = 0;
+    for (const series of family?.series.values() ?? []) sum += series.state as number;
+    return sum;
   }
 
-  /** The histogram's recent observations (oldest first) for exactly these tags; empty when none. */
-  histogramValues(name: string, tags: MetricTags = {}): number[] {
-    const series = this.histograms.get(seriesKey(name, tags));
-    return series === undefined ? [] : orderedObservations(series.state);
+  /** A copy of every declared instrument and its series, sorted by name. */
+  families(): MetricFamily[] {
+    return [...this.#families.values()]
+      .sort((a, b) => compare(a.declaration.name, b.declaration.name))
+      .map(({ declaration, series }) => {
+        const entries = [...series.entries()].sort(([a], [b]) => compare(a, b)).map(([, entry]) => entry);
+        const base = { name: declaration.name, help: declaration.help, labelNames: declaration.labelNames };
+        if (declaration.kind !== 'histogram') {
+          return {
+            ...base,
+            kind: declaration.kind,
+            series: entries.map(({ labels, state }) => ({ labels, value: state as number })),
+          };
+        }
+        const bounds = declaration.buckets ?? [];
+        return {
+          ...base,
+          kind: 'histogram',
+          bucketBounds: bounds,
+          series: entries.map(({ labels, state }) => ({ labels, ...histogramData(bounds, state as HistogramState) })),
+        };
+      });
   }
 
-  /** A copy of every series recorded so far. */
-  snapshot(): MetricsSnapshot {
-    return {
-      counters: sortedSeries(this.counters).map(({ name, tags, state }) => ({ name, tags, value: state })),
-      gauges: sortedSeries(this.gauges).map(({ name, tags, state }) => ({ name, tags, value: state })),
-      histograms: sortedSeries(this.histograms).map(({ name, tags, state }) => ({
-        name,
-        tags,
-        count: state.count,
-        sum: state.sum,
-        min: state.min,
-        max: state.max,
-        values: orderedObservations(state),
-      })),
-    };
-  }
-
-  /** Forgets every series (between tests). */
+  /** Forgets every recorded value; declarations (and instruments already handed out) stay valid. */
   reset(): void {
-    this.counters.clear();
-    this.gauges.clear();
-    this.histograms.clear();
+    for (const family of this.#families.values()) family.series.clear();
+  }
+
+  #declare(kind: InstrumentKind, options: HistogramOptions<string>): Family {
+    const existing = this.#families.get(options.name);
+    const declaration = resolveDeclaration(kind, options, existing?.declaration);
+    if (existing !== undefined) return existing;
+    const family: Family = { declaration, series: new Map() };
+    this.#families.set(declaration.name, family);
+    return family;
+  }
+
+  #series(
+    family: Family,
+    labels: unknown,
+    initial: () => number | HistogramState,
+  ): { readonly labels: SeriesLabels; state: number | HistogramState } {
+    const { name, labelNames } = family.declaration;
+    validateLabels(name, labelNames, labels);
+    const values = (labels ?? {}) as SeriesLabels;
+    const key = seriesKey(labelNames, values);
+    let series = family.series.get(key);
+    if (series === undefined) {
+      const copy = Object.freeze(Object.fromEntries(labelNames.map((label) => [label, values[label] ?? ''])));
+      series = { labels: copy, state: initial() };
+      family.series.set(key, series);
+    }
+    return series;
+  }
+
+  #read(name: string, labels: SeriesLabels, as: 'value' | 'histogram'): number | HistogramState | undefined {
+    const family = this.#families.get(name);
+    if (family === undefined) return undefined;
+    const isHistogram = family.declaration.kind === 'histogram';
+    if (isHistogram !== (as === 'histogram')) {
+      throw new TypeError(
+        `Metric ${name} is a ${family.declaration.kind}: read it with ${isHistogram ? 'histogramData()' : 'value()'}`,
+      );
+    }
+    validateLabels(name, family.declaration.labelNames, labels);
+    return family.series.get(seriesKey(family.declaration.labelNames, labels))?.state;
   }
 }
 
-function checkName(name: string): void {
-  if (typeof name !== 'string' || name.trim() === '') {
-    throw new RangeError(`A metric name must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`);
-  }
+function seriesKey(labelNames: readonly string[], labels: SeriesLabels): string {
+  return JSON.stringify(labelNames.map((label) => labels[label]));
 }
 
-function checkFinite(kind: string, name: string, value: number): void {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new RangeError(`${kind} "${name}" needs a finite number, got ${String(value)}`);
-  }
+function histogramData(bounds: readonly number[], state: HistogramState): HistogramData {
+  let cumulative = 0;
+  return {
+    count: state.count,
+    sum: state.sum,
+    buckets: bounds.map((le, index) => {
+      cumulative += state.perBucket[index] ?? 0;
+      return { le, count: cumulative };
+    }),
+  };
 }
 
-/** Identifies a series: the name plus the tags sorted by key (tag order does not matter). */
-function seriesKey(name: string, tags: MetricTags): string {
-  const sorted = Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([name, sorted]);
-}
-
-function seriesFor<T>(map: Map<string, Series<T>>, name: string, tags: MetricTags, initial: () => T): Series<T> {
-  const key = seriesKey(name, tags);
-  let series = map.get(key);
-  if (series === undefined) {
-    series = { name, tags: Object.freeze({ ...tags }), state: initial() };
-    map.set(key, series);
-  }
-  return series;
-}
-
-function sortedSeries<T>(map: Map<string, Series<T>>): Array<Series<T>> {
-  return [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, series]) => series);
-}
-
-function orderedObservations(state: HistogramState): number[] {
-  return [...state.recent.slice(state.next), ...state.recent.slice(0, state.next)];
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -18,3 +18,4 @@ export {
 } from './migrations/runner.js';
 export { findProjectRoot } from './project/project-root.js';
 export { HOST_API_VERSION } from '@platform-host/contracts';
+export * from './observability/index.js';

@@ -122,6 +122,60 @@ export function validateInstrument(
   return { labelNames, buckets };
 }
 
+/** A validated declaration, as an adapter keeps it to compare later declarations of the same name. */
+export interface InstrumentDeclaration {
+  readonly kind: InstrumentKind;
+  readonly name: string;
+  readonly help: string;
+  readonly unit: MetricUnit | undefined;
+  readonly labelNames: readonly string[];
+  /** The bucket bounds of a histogram; `undefined` for counters and gauges. */
+  readonly buckets: readonly number[] | undefined;
+}
+
+/**
+ * Validates a declaration ({@link validateInstrument}) and compares it with `existing`, the
+ * declaration already registered under the same name in this adapter (if any). Returns `existing`
+ * when both are the same instrument (kind, help, unit, label names in any order, buckets), the new
+ * declaration when there was none, and throws `PH_ERR_METRIC_INVALID` naming the difference
+ * otherwise — so every adapter accepts and refuses redeclarations alike.
+ */
+export function resolveDeclaration(
+  kind: InstrumentKind,
+  options: HistogramOptions<string>,
+  existing: InstrumentDeclaration | undefined,
+): InstrumentDeclaration {
+  const { labelNames, buckets } = validateInstrument(kind, options);
+  const declared: InstrumentDeclaration = Object.freeze({
+    kind,
+    name: options.name,
+    help: options.help,
+    unit: options.unit,
+    labelNames: Object.freeze(labelNames),
+    buckets: buckets === undefined ? undefined : Object.freeze(buckets),
+  });
+  if (existing === undefined) return declared;
+  const sameLabels =
+    existing.labelNames.length === labelNames.length &&
+    labelNames.every((label) => existing.labelNames.includes(label));
+  const sameBuckets =
+    (existing.buckets ?? []).length === (buckets ?? []).length &&
+    (buckets ?? []).every((bound, index) => existing.buckets?.[index] === bound);
+  const differences = [
+    existing.kind === kind ? '' : `it is a ${existing.kind}, not a ${kind}`,
+    existing.help === options.help ? '' : 'the help text differs',
+    existing.unit === options.unit ? '' : 'the unit differs',
+    sameLabels ? '' : `the label names differ (declared: ${existing.labelNames.join(', ') || 'none'})`,
+    sameBuckets ? '' : 'the buckets differ',
+  ].filter(Boolean);
+  if (differences.length === 0) return existing;
+  throw new PlatformError(
+    'PH_ERR_METRIC_INVALID',
+    `Metric ${options.name} is already declared differently: ${differences.join('; ')}`,
+    { hint: 'Declare each metric once (for instance in one module file) and reuse the instrument.' },
+  );
+}
+
 /**
  * Checks label values given to an instrument against its declared label names: exactly those
  * names, each a string. Throws `PH_ERR_METRIC_INVALID` naming the metric and the difference.

@@ -1,0 +1,66 @@
+import type { Cache, CachedValue, GetOrSetOptions } from '@platform-host/contracts';
+import { interceptMethods } from './intercept.js';
+import { safeRecorder, scopeLabels, type PlatformMetricsScope } from './scope.js';
+
+/** The `result` label of `platform_cache_requests_total`. */
+export type CacheResult = 'hit' | 'miss' | 'stale';
+
+export const CACHE_REQUESTS = 'platform_cache_requests_total';
+export const CACHE_HIT_RATIO = 'platform_cache_hit_ratio';
+
+/**
+ * Wraps a constructed cache so every answered read is counted in `platform_cache_requests_total`
+ * (labels `module`, `env`, `result` = `hit` | `miss` | `stale`): `get` (a value is a hit, `null` a
+ * miss), each key of `getMany`, and `getOrSet` by the status it answers. `platform_cache_hit_ratio`
+ * (labels `module`, `env`) is the fraction of those reads answered from the cache (hit or stale)
+ * since the proxy was made, updated on every read. A read that rejects is not counted.
+ * Return values, errors, `keyPrefix` and every other method are the adapter's.
+ */
+export function instrumentCache<C extends Cache>(cache: C, scope: PlatformMetricsScope): C {
+  const requests = scope.metrics.counter({
+    name: CACHE_REQUESTS,
+    help: 'Cache reads answered, by result: hit (fresh), stale (served past its TTL while refreshing) or miss.',
+    labelNames: ['module', 'env', 'result'],
+    unit: 'requests',
+  });
+  const ratio = scope.metrics.gauge({
+    name: CACHE_HIT_RATIO,
+    help: 'Fraction of cache reads answered from the cache (hit or stale) since the module started.',
+    labelNames: ['module', 'env'],
+    unit: 'ratio',
+  });
+  const base = scopeLabels(scope);
+  const record = safeRecorder(scope);
+  let reads = 0;
+  let served = 0;
+  const count = (results: readonly CacheResult[]): void => {
+    if (results.length === 0) return;
+    for (const result of results) {
+      reads += 1;
+      if (result !== 'miss') served += 1;
+    }
+    record(() => {
+      for (const result of results) requests.inc({ ...base, result });
+      ratio.set(base, served / reads);
+    });
+  };
+  const resultOf = (value: string | null): CacheResult => (value === null ? 'miss' : 'hit');
+
+  return interceptMethods<C, Cache>(cache, {
+    get: (key: string) =>
+      cache.get(key).then((value) => {
+        count([resultOf(value)]);
+        return value;
+      }),
+    getMany: (keys: readonly string[]) =>
+      cache.getMany(keys).then((values) => {
+        count(values.map(resultOf));
+        return values;
+      }),
+    getOrSet: (key: string, loader: () => Promise<string>, options: GetOrSetOptions) =>
+      cache.getOrSet(key, loader, options).then((answer: CachedValue) => {
+        count([answer.status]);
+        return answer;
+      }),
+  });
+}

@@ -1,0 +1,109 @@
+import { performance } from 'node:perf_hooks';
+import type {
+  BatchHandler,
+  MessageQueue,
+  NackOptions,
+  OutgoingMessage,
+  QueueMessage,
+  SubscribeOptions,
+} from '@platform-host/contracts';
+import { interceptMethods, observeCall } from './intercept.js';
+import { safeRecorder, scopeLabels, secondsSince, type PlatformMetricsScope } from './scope.js';
+
+/** How a delivered message ended, the `outcome` label of the message metrics. */
+export type MessageOutcome = 'ack' | 'nack' | 'dead_letter' | 'error';
+
+export const MESSAGES_PROCESSED = 'platform_messages_processed_total';
+export const MESSAGE_PROCESSING_DURATION = 'platform_message_processing_duration_seconds';
+export const MESSAGES_PUBLISHED = 'platform_messages_published_total';
+
+/**
+ * Wraps a constructed queue so that every delivered message is counted once it is settled, in
+ * `platform_messages_processed_total` and `platform_message_processing_duration_seconds` (labels
+ * `module`, `env`, `topic`, `group`, `outcome`):
+ * - `ack` when acknowledged through this queue (or by `autoAck` once the batch handler resolved),
+ * - `nack` when handed back with `nack`, `dead_letter` when given to `deadLetter`,
+ * - `error` when the batch handler threw before the message was settled (the queue redelivers it).
+ *
+ * The duration runs from the delivery of the message's batch to the handler until that settlement,
+ * so for a handler that acknowledges as it goes it is the message's own processing time. A message
+ * never settled in this process (its partition revoked, the process stopped) is not counted; its
+ * redelivery is. Successful `publish` / `publishBatch` calls count into
+ * `platform_messages_published_total` (labels `module`, `env`, `topic`).
+ *
+ * Return values, errors, `capabilities`, subscriptions and every other method are the adapter's.
+ */
+export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: PlatformMetricsScope): Q {
+  const labelNames = ['module', 'env', 'topic', 'group', 'outcome'] as const;
+  const processed = scope.metrics.counter({
+    name: MESSAGES_PROCESSED,
+    help: 'Messages delivered to a handler, counted once each was acknowledged, nacked, dead-lettered or failed.',
+    labelNames,
+  });
+  const duration = scope.metrics.histogram({
+    name: MESSAGE_PROCESSING_DURATION,
+    help: 'Time from the delivery of a message to its handler until it was acknowledged, nacked, dead-lettered or failed.',
+    labelNames,
+    unit: 'seconds',
+  });
+  const published = scope.metrics.counter({
+    name: MESSAGES_PUBLISHED,
+    help: 'Messages accepted by the broker from publish and publishBatch.',
+    labelNames: ['module', 'env', 'topic'],
+  });
+  const base = scopeLabels(scope);
+  const record = safeRecorder(scope);
+  /** Delivered messages not settled yet, with the time their batch reached the handler. */
+  const pending = new WeakMap<QueueMessage, number>();
+
+  const settle = (message: QueueMessage, outcome: MessageOutcome): void => {
+    const deliveredAt = pending.get(message);
+    if (deliveredAt === undefined) return;
+    pending.delete(message);
+    record(() => {
+      const labels = { ...base, topic: message.topic, group: message.group, outcome };
+      processed.inc(labels);
+      duration.observe(labels, secondsSince(deliveredAt));
+    });
+  };
+  const settleAll = (messages: readonly QueueMessage[], outcome: MessageOutcome): void => {
+    for (const message of messages) settle(message, outcome);
+  };
+  const countPublished = (topic: string, count: number): void => record(() => published.inc({ ...base, topic }, count));
+
+  const wrapHandler =
+    (handler: BatchHandler, options: SubscribeOptions): BatchHandler =>
+    (messages) => {
+      const deliveredAt = performance.now();
+      for (const message of messages) pending.set(message, deliveredAt);
+      return observeCall(
+        () => handler(messages),
+        (outcome) => {
+          // A handler that threw leaves its unsettled messages to be redelivered by the queue.
+          if (outcome === 'error') settleAll(messages, 'error');
+          else if (options.autoAck === true) settleAll(messages, 'ack');
+        },
+      );
+    };
+
+  return interceptMethods<Q, MessageQueue>(queue, {
+    publish: (topic: string, message: OutgoingMessage) =>
+      queue.publish(topic, message).then((id) => {
+        countPublished(topic, 1);
+        return id;
+      }),
+    publishBatch: (topic: string, messages: readonly OutgoingMessage[]) =>
+      queue.publishBatch(topic, messages).then((ids) => {
+        countPublished(topic, ids.length);
+        return ids;
+      }),
+    subscribe: (topic: string, handler: BatchHandler, options: SubscribeOptions) =>
+      queue.subscribe(topic, wrapHandler(handler, options), options),
+    ack: (messages: QueueMessage | readonly QueueMessage[]) =>
+      queue.ack(messages).then(() => settleAll(Array.isArray(messages) ? messages : [messages as QueueMessage], 'ack')),
+    nack: (...args: [message: QueueMessage, options?: NackOptions]) =>
+      queue.nack(...args).then(() => settle(args[0], 'nack')),
+    deadLetter: (...args: [message: QueueMessage, reason: string, error?: unknown]) =>
+      queue.deadLetter(...args).then(() => settle(args[0], 'dead_letter')),
+  });
+}
