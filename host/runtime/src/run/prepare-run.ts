@@ -186,6 +186,22 @@ export async function prepareRun(options: PrepareRunOptions): Promise<ModuleRun 
     pre.options.adapterFlags,
   );
   checkDialect(manifest, selections);
-  const { services, constructed } = await constructAdapters(selections, pre.env.values);
-  return new ModuleRun(pre, manifest, definition, args, services, constructed, record);
+  const built = await constructAdapters(selections, pre.env.values);
+  // Standard platform metrics (DESIGN.md decision 14): the module, and the host itself, use the
+  // database, queue and cache through instrumenting proxies.
+  const { instrumentAdapters } = await import('../observability/instrument-adapters.js');
+  const constructed = instrumentAdapters(
+    {
+      metrics: built.services.resolve(REFS.metrics),
+      module: manifest.name,
+      env: pre.options.env,
+      log: built.services.resolve(REFS.logging).child({ module: manifest.name, component: 'host' }),
+    },
+    built.constructed,
+  );
+  for (const adapter of constructed) {
+    if (adapter.interface === 'database' || adapter.interface === 'message_queue' || adapter.interface === 'cache')
+      built.services.provide(REFS[adapter.interface], adapter.instance as never);
+  }
+  return new ModuleRun(pre, manifest, definition, args, built.services, constructed, record);
 }
