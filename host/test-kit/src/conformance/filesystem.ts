@@ -322,6 +322,9 @@ export function describeFileSystemConformance(adapterName: string, subject: Conf
         const third = await fs.stat(path('stat/etag.txt'));
         expect(third.etag).to.not.equal(second.etag);
         expect(third.size).to.equal(22);
+        expect(third.lastModified.getTime(), 'lastModified of the rewrite').to.be.at.least(
+          first.lastModified.getTime(),
+        );
         const listed = (await listAll(fs, path('stat'))).find((entry) => entry.path === path('stat/etag.txt'));
         expect(listed?.etag, 'etag in the listing after the rewrite').to.equal(third.etag);
       });
