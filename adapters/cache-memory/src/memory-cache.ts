@@ -94,6 +94,13 @@ function checkTtl(key: string, ttlSeconds: number | undefined): void {
   }
 }
 
+/** Values are strings (callers serialize); anything else is a caller bug. */
+function checkValue(key: string, value: unknown): void {
+  if (typeof value !== 'string') {
+    throw new TypeError(`Cache value for key "${key}" must be a string, got ${typeof value}`);
+  }
+}
+
 function checkStale(key: string, staleSeconds: number): void {
   if (typeof staleSeconds !== 'number' || !Number.isFinite(staleSeconds) || staleSeconds < 0) {
     throw new RangeError(
@@ -174,8 +181,11 @@ export class MemoryCache implements Cache {
   }
 
   async setMany(entries: readonly CacheEntry[]): Promise<void> {
-    // Every TTL is checked before anything is stored, so a bad entry stores none of them.
-    for (const entry of entries) checkTtl(entry.key, entry.ttlSeconds);
+    // Every entry is checked before anything is stored, so a bad one stores none of them.
+    for (const entry of entries) {
+      checkTtl(entry.key, entry.ttlSeconds);
+      checkValue(entry.key, entry.value);
+    }
     for (const entry of entries) this.#put(entry.key, entry.value, entry.ttlSeconds, 0);
   }
 
@@ -236,9 +246,7 @@ export class MemoryCache implements Cache {
 
   /** Stores a value fresh for `ttlSeconds` and kept `staleSeconds` longer (TTLs already checked). */
   #put(key: string, value: string, ttlSeconds: number | undefined, staleSeconds: number): void {
-    if (typeof value !== 'string') {
-      throw new TypeError(`Cache value for key "${key}" must be a string, got ${typeof value}`);
-    }
+    checkValue(key, value);
     if (ttlSeconds === undefined) {
       this.#store.entries.set(this.keyPrefix + key, { value, freshUntil: undefined }, { ttl: 0 });
       return;
