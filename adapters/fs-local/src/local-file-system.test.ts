@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
-import type { AdapterConfig, AdapterDeps } from '@platform-host/contracts';
+import type { AdapterConfig, AdapterContext, FileInfo } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
 import { describeFileSystemConformance } from '@platform-host/test-kit';
 import adapter, { LocalFileSystem } from './index.js';
@@ -26,7 +26,7 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<Erro
   return error as Error;
 }
 
-function adapterDeps(values: Record<string, string>): AdapterDeps {
+function adapterDeps(values: Record<string, string>): AdapterContext {
   const config: AdapterConfig = {
     get: (key) => values[key],
     require: (key) => {
@@ -36,7 +36,7 @@ function adapterDeps(values: Record<string, string>): AdapterDeps {
     },
     integer: (key, fallback) => (values[key] === undefined ? fallback : Number.parseInt(values[key], 10)),
   };
-  return { flag: 'local', config, secrets: undefined, logger: undefined, environment: {} };
+  return { flag: 'local', config, environment: {} };
 }
 
 /** Every name in a directory tree, temporary files included (what the adapter hides). */
@@ -46,6 +46,16 @@ async function rawTree(directory: string): Promise<string[]> {
 }
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
+
+async function listAll(
+  fs: LocalFileSystem,
+  prefix: string,
+  options?: { pageSize?: number; startAfter?: string },
+): Promise<FileInfo[]> {
+  const infos: FileInfo[] = [];
+  for await (const info of fs.listFiles(prefix, options)) infos.push(info);
+  return infos;
+}
 
 const conformanceRoots = new Map<LocalFileSystem, string>();
 describeFileSystemConformance('local', {
@@ -82,6 +92,7 @@ describe('LocalFileSystem', function () {
       const manifest = adapterManifestSchema.parse(JSON.parse(manifestText));
       expect(manifest.interface).to.equal('filesystem');
       expect(manifest.flags).to.deep.equal(['local']);
+      expect(manifest.host_api).to.equal('^2.0.0');
       expect(manifest.config.map((key) => [key.env, key.default])).to.deep.equal([
         ['FS_LOCAL_ROOT', '/tmp/data-platform'],
       ]);
@@ -262,6 +273,125 @@ describe('LocalFileSystem', function () {
       await fs.write('a/b/c.txt', 'x');
       await fs.delete('a/b/c.txt');
       expect(await fs.list('a')).to.deep.equal([]);
+    });
+  });
+
+  describe('listFiles', function () {
+    it('yields exactly the order of list() for names around "/" in the sort order, from every startAfter', async function () {
+      const names = ['a-b.txt', 'a/x.txt', 'a/y/z.txt', 'a.txt', 'a0', 'A', 'ab/c', 'b', 'é/1', 'a/y-z', 'a/y.z'];
+      for (const name of names) await fs.write(`t/${name}`, name);
+      const listed = await fs.list('t');
+      expect(listed).to.deep.equal(names.map((name) => `t/${name}`).sort());
+      expect((await listAll(fs, 't', { pageSize: 3 })).map((info) => info.path)).to.deep.equal(listed);
+      const cursors = [...listed, 't/a', 't/a/', 't/a/y', 't/a/y/', 't/a/yz', 't/0', 't/zzz', 't/a/x.txt0'];
+      for (const startAfter of cursors) {
+        const resumed = (await listAll(fs, 't', { pageSize: 2, startAfter })).map((info) => info.path);
+        expect(resumed, `after ${startAfter}`).to.deep.equal(listed.filter((path) => path > startAfter));
+      }
+    });
+
+    it('reads a directory only when the walk reaches it, so a file added ahead of it during the listing is seen', async function () {
+      await fs.write('lazy/a/1.txt', '1');
+      await fs.write('lazy/c/3.txt', '3');
+      const seen: string[] = [];
+      for await (const info of fs.listFiles('lazy', { pageSize: 1 })) {
+        seen.push(info.path);
+        if (info.path === 'lazy/a/1.txt') await fs.write('lazy/c/2.txt', '2');
+      }
+      expect(seen).to.deep.equal(['lazy/a/1.txt', 'lazy/c/2.txt', 'lazy/c/3.txt']);
+    });
+
+    it('leaves out temporary files and links that leave the root, as list() does', async function () {
+      await fs.write('mixed/own.txt', 'mine');
+      await writeFile(join(root, 'mixed', '.own.txt.0123456789ab.ph-tmp'), 'partial');
+      const outside = join(workspace, 'outside');
+      await mkdir(outside, { recursive: true });
+      await writeFile(join(outside, 'secret.txt'), 'outside data');
+      await symlink(join(outside, 'secret.txt'), join(root, 'mixed', 'link.txt'));
+      await symlink(join(root, 'mixed', 'own.txt'), join(root, 'mixed', 'alias.txt'));
+      const infos = await listAll(fs, 'mixed');
+      expect(infos.map((info) => info.path)).to.deep.equal(await fs.list('mixed'));
+      expect(infos.map((info) => info.path)).to.deep.equal(['mixed/alias.txt', 'mixed/own.txt']);
+      expect(infos[0]?.etag, 'a link inside the root carries its target etag').to.equal(infos[1]?.etag);
+    });
+
+    it('refuses a page size that is not a positive integer with a RangeError', async function () {
+      for (const pageSize of [0, -2, 2.5]) {
+        const error = await rejection(listAll(fs, '', { pageSize }));
+        expect(error, `pageSize ${pageSize}`).to.be.instanceOf(RangeError);
+      }
+    });
+  });
+
+  describe('stat and etags', function () {
+    it('reports the size and modification time the disk has', async function () {
+      await fs.write('info/a.bin', new Uint8Array(1234));
+      const info = await fs.stat('info/a.bin');
+      const onDisk = await stat(join(root, 'info/a.bin'));
+      expect(info.size).to.equal(1234);
+      expect(info.lastModified.getTime()).to.equal(Math.floor(onDisk.mtimeMs));
+    });
+
+    it('gives a new etag to a same-size version written after a delete, and keeps it while unchanged', async function () {
+      await fs.write('info/v.txt', 'aaaa');
+      const first = await fs.stat('info/v.txt');
+      expect((await fs.stat('info/v.txt')).etag).to.equal(first.etag);
+      await fs.delete('info/v.txt');
+      await fs.writeIfAbsent('info/v.txt', 'bbbb');
+      expect((await fs.stat('info/v.txt')).etag).to.not.equal(first.etag);
+    });
+
+    it('changes the etag when another program rewrites the file in place', async function () {
+      await fs.write('info/edited.txt', 'original');
+      const before = await fs.stat('info/edited.txt');
+      await writeFile(join(root, 'info/edited.txt'), 'edited in place, longer');
+      const after = await fs.stat('info/edited.txt');
+      expect(after.etag).to.not.equal(before.etag);
+      expect(after.size).to.equal(23);
+    });
+
+    it('rejects stat of a directory with PH_ERR_FS_NOT_FOUND and of a link leaving the root with PH_ERR_FS_PATH_INVALID', async function () {
+      await fs.write('info/dir/file.txt', 'x');
+      await expectCode(fs.stat('info/dir'), 'PH_ERR_FS_NOT_FOUND');
+      const outside = join(workspace, 'outside.txt');
+      await writeFile(outside, 'outside data');
+      await symlink(outside, join(root, 'info', 'out.txt'));
+      await expectCode(fs.stat('info/out.txt'), 'PH_ERR_FS_PATH_INVALID');
+    });
+  });
+
+  describe('writeIfAbsent', function () {
+    it('leaves no temporary file behind, whether it wins or finds the name taken', async function () {
+      await fs.writeIfAbsent('once/a.txt', 'first');
+      await expectCode(fs.writeIfAbsent('once/a.txt', 'second'), 'PH_ERR_FS_EXISTS');
+      expect(await rawTree(join(root, 'once'))).to.deep.equal(['a.txt']);
+      expect(await readFile(join(root, 'once/a.txt'), 'utf8')).to.equal('first');
+    });
+
+    it('treats a file another program created as taken', async function () {
+      await mkdir(join(root, 'once'), { recursive: true });
+      await writeFile(join(root, 'once/external.txt'), 'theirs');
+      await expectCode(fs.writeIfAbsent('once/external.txt', 'mine'), 'PH_ERR_FS_EXISTS');
+      expect(await readFile(join(root, 'once/external.txt'), 'utf8')).to.equal('theirs');
+    });
+
+    it('refuses a path that is a directory or lies below a file with PH_ERR_FS_PATH_INVALID', async function () {
+      await fs.write('once/dir/file.txt', 'x');
+      await expectCode(fs.writeIfAbsent('once/dir', 'x'), 'PH_ERR_FS_PATH_INVALID');
+      await expectCode(fs.writeIfAbsent('once/dir/file.txt/below', 'x'), 'PH_ERR_FS_PATH_INVALID');
+      expect(await rawTree(join(root, 'once'))).to.deep.equal(['dir', 'dir/file.txt']);
+    });
+
+    it('lets exactly one of the writers of two instances on one root win', async function () {
+      const other = new LocalFileSystem({ root });
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, index) =>
+          (index % 2 === 0 ? fs : other).writeIfAbsent('once/shared.txt', `writer ${index}`),
+        ),
+      );
+      const winners = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+      expect(winners).to.have.length(1);
+      expect(await rawTree(join(root, 'once'))).to.deep.equal(['shared.txt']);
     });
   });
 

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readFile, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readFile, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { PlatformError, pathSegments, invalidPathError } from '@platform-host/contracts';
-import type { FileSystem, HealthCheckResult } from '@platform-host/contracts';
+import { fileExistsError, fileNotFoundError, pathSegments, invalidPathError } from '@platform-host/contracts';
+import type { FileInfo, FileSystem, HealthCheckResult, ListFilesOptions } from '@platform-host/contracts';
 
 /** Options of {@link LocalFileSystem}. */
 export interface LocalFileSystemOptions {
@@ -21,6 +22,44 @@ const TEMP_NAME_BASE_MAX = 200;
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/** Files per page of `listFiles` when the caller gives no page size. */
+const DEFAULT_PAGE_SIZE = 1000;
+
+/** A `listFiles` page size: a positive integer, else a `RangeError` (a bug in the caller). */
+function checkPageSize(pageSize: number | undefined): number {
+  const size = pageSize ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new RangeError(`listFiles pageSize must be an integer of at least 1, got ${String(pageSize)}`);
+  }
+  return size;
+}
+
+/**
+ * The etag of a file's current version: its size, modification time in nanoseconds and inode
+ * number. Every write replaces the file by a new inode (a temporary file renamed or linked in while
+ * the old one still exists), so consecutive versions always differ, and stamps it with a
+ * modification time unique in the process ({@link writeStamp}), so a version written after a delete
+ * differs too; an in-place change by another program changes the time. Hashing the content instead
+ * would read every file on each listing.
+ */
+function etagOf(stats: BigIntStats): string {
+  return `${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}-${stats.ino.toString(16)}`;
+}
+
+let lastWriteStamp = 0;
+
+/**
+ * The modification time given to each written file, in seconds: the current time at microsecond
+ * resolution, strictly increasing within this process. The kernel's own timestamps can be as coarse
+ * as a clock tick, so two same-size versions written in one tick on a reused inode would otherwise
+ * share an etag.
+ */
+function writeStamp(): number {
+  const now = (performance.timeOrigin + performance.now()) / 1000;
+  lastWriteStamp = Math.max(now, lastWriteStamp + 1e-6);
+  return lastWriteStamp;
 }
 
 function isTempName(name: string): boolean {
@@ -48,6 +87,10 @@ async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
+function infoOf(path: string, stats: BigIntStats): FileInfo {
+  return { path, size: Number(stats.size), etag: etagOf(stats), lastModified: new Date(Number(stats.mtimeMs)) };
+}
+
 /**
  * The `--fs local` {@link FileSystem}: files on local disk under one root directory.
  *
@@ -63,6 +106,16 @@ async function syncDirectory(directory: string): Promise<void> {
  * - **list(prefix)** walks the prefix directory recursively and returns file paths relative to the
  *   root, sorted by code unit; temporary files are left out. Symbolic links to files inside the root
  *   are listed; links to directories are not followed.
+ * - **listFiles(prefix)** yields the files of `list(prefix)` in the same order, walking the tree
+ *   lazily: a directory is read when the walk reaches it (its names sorted in memory, as the walk
+ *   needs them in order), and files are stat'ed one page at a time, so memory holds the names of
+ *   the directories on the current path plus one page of file info. `startAfter` skips whole
+ *   directories that sort before it. A file removed between the walk and its stat is skipped.
+ * - **etag** is `<size>-<mtime ns>-<inode>` in hex (see {@link etagOf}); `lastModified` is the mtime.
+ * - **writeIfAbsent** fills a temporary file like `write`, then `link()`s it to the target, which
+ *   the kernel refuses with `EEXIST` when the name is taken: of concurrent writers (in any process
+ *   on this file system) exactly one wins, the others get `PH_ERR_FS_EXISTS`; the temporary name is
+ *   removed either way. The file system must support hard links.
  * - Directories exist only as parents of files: `exists`, `read` and `delete` treat a directory
  *   path as a missing file, and empty directories are left in place after a delete.
  */
@@ -96,6 +149,32 @@ export class LocalFileSystem implements FileSystem {
     await this.#writeAtomically(path, (handle) => writeAll(handle, bytes));
   }
 
+  async writeIfAbsent(path: string, data: Uint8Array | string): Promise<void> {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    await this.#writeAtomically(path, (handle) => writeAll(handle, bytes), 'create');
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    const absolute = await this.#existingFile(path);
+    try {
+      return infoOf(path, await stat(absolute, { bigint: true }));
+    } catch (error) {
+      throw this.#readError(path, error);
+    }
+  }
+
+  async *listFiles(prefix: string, options: ListFilesOptions = {}): AsyncIterable<FileInfo> {
+    const pageSize = checkPageSize(options.pageSize);
+    const start = await this.#listStart(prefix);
+    if (start === undefined) return;
+    const page: Array<readonly [string, string]> = [];
+    for await (const file of this.#walkSorted(start.directory, start.relative, start.rootReal, options.startAfter)) {
+      page.push(file);
+      if (page.length === pageSize) yield* await this.#stat(page.splice(0));
+    }
+    if (page.length > 0) yield* await this.#stat(page);
+  }
+
   async readStream(path: string): Promise<Readable> {
     const absolute = await this.#existingFile(path);
     let handle: FileHandle;
@@ -120,22 +199,10 @@ export class LocalFileSystem implements FileSystem {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const normalized = prefix.endsWith('/') && prefix.length > 1 ? prefix.slice(0, -1) : prefix;
-    const segments = pathSegments(normalized, true);
-    const rootReal = await this.#existingRootReal();
-    if (rootReal === undefined) return [];
-    const directory = join(this.#root, ...segments);
-    let directoryReal: string;
-    try {
-      directoryReal = await realpath(directory);
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return [];
-      throw error;
-    }
-    this.#checkInside(prefix, directoryReal, rootReal);
-    if (!(await stat(directoryReal)).isDirectory()) return [];
+    const start = await this.#listStart(prefix);
+    if (start === undefined) return [];
     const files: string[] = [];
-    await this.#walk(directory, segments.join('/'), rootReal, files);
+    await this.#walk(start.directory, start.relative, start.rootReal, files);
     return files.sort();
   }
 
@@ -179,6 +246,43 @@ export class LocalFileSystem implements FileSystem {
       const reason = error instanceof Error ? error.message : String(error);
       return { ok: false, detail: `root directory ${this.#root} is not writable: ${reason}` };
     }
+  }
+
+  /** Where a listing of `prefix` starts, or `undefined` when nothing is there to list. */
+  async #listStart(
+    prefix: string,
+  ): Promise<{ readonly directory: string; readonly relative: string; readonly rootReal: string } | undefined> {
+    const normalized = prefix.endsWith('/') && prefix.length > 1 ? prefix.slice(0, -1) : prefix;
+    const segments = pathSegments(normalized, true);
+    const rootReal = await this.#existingRootReal();
+    if (rootReal === undefined) return undefined;
+    const directory = join(this.#root, ...segments);
+    let directoryReal: string;
+    try {
+      directoryReal = await realpath(directory);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return undefined;
+      throw error;
+    }
+    this.#checkInside(prefix, directoryReal, rootReal);
+    if (!(await stat(directoryReal)).isDirectory()) return undefined;
+    return { directory, relative: segments.join('/'), rootReal };
+  }
+
+  /** The info of each `[path, absolute]` of a page, stat'ed together; files gone meanwhile are left out. */
+  async #stat(page: ReadonlyArray<readonly [string, string]>): Promise<FileInfo[]> {
+    const infos = await Promise.all(
+      page.map(async ([path, absolute]) => {
+        try {
+          const stats = await stat(absolute, { bigint: true });
+          return stats.isFile() ? infoOf(path, stats) : undefined;
+        } catch (error) {
+          if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errorCode(error) ?? '')) return undefined;
+          throw error;
+        }
+      }),
+    );
+    return infos.filter((info): info is FileInfo => info !== undefined);
   }
 
   /** realpath of the root, or `undefined` while the root does not exist. */
@@ -228,8 +332,8 @@ export class LocalFileSystem implements FileSystem {
     return absolute;
   }
 
-  #notFound(path: string): PlatformError {
-    return new PlatformError('PH_ERR_FS_NOT_FOUND', `File ${JSON.stringify(path)} does not exist under ${this.#root}`);
+  #notFound(path: string): Error {
+    return fileNotFoundError(path);
   }
 
   #readError(path: string, error: unknown): unknown {
@@ -251,7 +355,15 @@ export class LocalFileSystem implements FileSystem {
     }
   }
 
-  async #writeAtomically<T>(path: string, fill: (handle: FileHandle) => Promise<T>): Promise<T> {
+  /**
+   * Fills a temporary file beside the target and moves it in: `replace` renames it over the target,
+   * `create` links it to the target name (which fails when the name is taken) and removes it.
+   */
+  async #writeAtomically<T>(
+    path: string,
+    fill: (handle: FileHandle) => Promise<T>,
+    mode: 'replace' | 'create' = 'replace',
+  ): Promise<T> {
     const segments = pathSegments(path, false);
     const name = segments[segments.length - 1] as string;
     if (isTempName(name))
@@ -280,15 +392,29 @@ export class LocalFileSystem implements FileSystem {
     try {
       handle = await open(temp, 'wx');
       const result = await fill(handle);
+      const stamp = writeStamp();
+      await handle.utimes(stamp, stamp);
       await handle.sync();
       await handle.close();
       handle = undefined;
-      try {
-        await rename(temp, absolute);
-      } catch (error) {
-        if (['EISDIR', 'ENOTEMPTY', 'EEXIST'].includes(errorCode(error) ?? ''))
-          throw invalidPathError(path, 'it is a directory');
-        throw error;
+      if (mode === 'replace') {
+        try {
+          await rename(temp, absolute);
+        } catch (error) {
+          if (['EISDIR', 'ENOTEMPTY', 'EEXIST'].includes(errorCode(error) ?? ''))
+            throw invalidPathError(path, 'it is a directory');
+          throw error;
+        }
+      } else {
+        try {
+          await link(temp, absolute);
+        } catch (error) {
+          if (errorCode(error) !== 'EEXIST') throw error;
+          const taken = await lstat(absolute).catch(() => undefined);
+          if (taken?.isDirectory() === true) throw invalidPathError(path, 'it is a directory');
+          throw fileExistsError(path);
+        }
+        await unlink(temp);
       }
       await syncDirectory(directory);
       return result;
@@ -296,6 +422,46 @@ export class LocalFileSystem implements FileSystem {
       await handle?.close().catch(() => undefined);
       await rm(temp, { force: true }).catch(() => undefined);
       throw error;
+    }
+  }
+
+  /**
+   * The files under `directory` as `[path, absolute]`, in the order of {@link LocalFileSystem.list},
+   * reading each directory only when the walk reaches it. Siblings are ordered by name, with `/`
+   * after a directory's name: then a depth-first walk gives exactly the sorted order of the full
+   * paths (`a-b.txt` before `a/x.txt`, as `-` sorts before `/`).
+   */
+  async *#walkSorted(
+    directory: string,
+    relative: string,
+    rootReal: string,
+    startAfter: string | undefined,
+  ): AsyncGenerator<readonly [string, string]> {
+    let entries;
+    try {
+      entries = await readdir(directory, { withFileTypes: true });
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return;
+      throw error;
+    }
+    const keyed = entries
+      .filter((entry) => !isTempName(entry.name))
+      .map((entry) => {
+        const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
+        return { entry, path, key: entry.isDirectory() ? `${path}/` : path };
+      })
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const { entry, path, key } of keyed) {
+      const absolute = join(directory, entry.name);
+      if (entry.isDirectory()) {
+        // Every path below sorts after `key`: skip the directory when all of them are <= startAfter.
+        if (startAfter !== undefined && key <= startAfter && !startAfter.startsWith(key)) continue;
+        yield* this.#walkSorted(absolute, path, rootReal, startAfter);
+      } else if (startAfter !== undefined && path <= startAfter) {
+        continue;
+      } else if (entry.isFile() || (entry.isSymbolicLink() && (await this.#isFileLinkInside(absolute, rootReal)))) {
+        yield [path, absolute];
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
-import type { AdapterDeps } from '@platform-host/contracts';
+import type { AdapterContext } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
 import { describeFileSystemConformance } from '@platform-host/test-kit';
 import adapter, { MemoryFileSystem } from './index.js';
@@ -21,7 +21,7 @@ function codeOf(error: unknown): unknown {
   return isPlatformError(error) ? error.code : error;
 }
 
-function adapterDeps(values: Record<string, string>): AdapterDeps {
+function adapterDeps(values: Record<string, string>): AdapterContext {
   return {
     flag: 'memory',
     config: {
@@ -29,8 +29,6 @@ function adapterDeps(values: Record<string, string>): AdapterDeps {
       require: (key) => values[key] ?? expect.fail(`missing ${key}`),
       integer: (key, fallback) => (values[key] === undefined ? fallback : Number.parseInt(values[key], 10)),
     },
-    secrets: undefined,
-    logger: undefined,
     environment: {},
   };
 }
@@ -96,6 +94,48 @@ describe('MemoryFileSystem', function () {
     });
   });
 
+  describe('file info and write-once', function () {
+    it('gives equal contents equal etags, and tells a rewrite by its etag and last-modified', async function () {
+      const fs = new MemoryFileSystem();
+      await fs.write('a.txt', 'same');
+      await fs.write('b.txt', 'same');
+      const [a, b] = [await fs.stat('a.txt'), await fs.stat('b.txt')];
+      expect(a.etag).to.equal(b.etag);
+      const before = Date.now();
+      await fs.write('a.txt', 'new!');
+      const rewritten = await fs.stat('a.txt');
+      expect(rewritten.etag).to.not.equal(a.etag);
+      expect(rewritten.lastModified.getTime()).to.be.at.least(before);
+    });
+
+    it('skips a file deleted while a listing is paged through', async function () {
+      const fs = new MemoryFileSystem();
+      for (const name of ['d/1', 'd/2', 'd/3', 'd/4']) await fs.write(name, name);
+      const seen: string[] = [];
+      for await (const info of fs.listFiles('d', { pageSize: 2 })) {
+        seen.push(info.path);
+        if (info.path === 'd/1') await fs.delete('d/4');
+      }
+      expect(seen).to.deep.equal(['d/1', 'd/2', 'd/3']);
+    });
+
+    it('refuses a page size that is not a positive integer with a RangeError', async function () {
+      const fs = new MemoryFileSystem();
+      for (const pageSize of [0, -1, 1.5, Number.NaN]) {
+        const iterator = fs.listFiles('', { pageSize })[Symbol.asyncIterator]();
+        expect(await rejectionOf(iterator.next()), `pageSize ${pageSize}`).to.be.instanceOf(RangeError);
+      }
+    });
+
+    it('counts a write-once file against maxBytes and refuses a path below a file', async function () {
+      const fs = new MemoryFileSystem({ maxBytes: 4 });
+      await fs.writeIfAbsent('a', '1234');
+      expect(await rejectionOf(fs.writeIfAbsent('b', '5'))).to.be.instanceOf(RangeError);
+      expect(codeOf(await rejectionOf(fs.writeIfAbsent('a/b', '')))).to.equal('PH_ERR_FS_PATH_INVALID');
+      expect(await fs.exists('b')).to.equal(false);
+    });
+  });
+
   describe('signed URLs', function () {
     it('returns a memory:// URL that this instance resolves back to the path', async function () {
       const fs = new MemoryFileSystem();
@@ -152,6 +192,7 @@ describe('MemoryFileSystem', function () {
       const manifest = adapterManifestSchema.parse(raw);
       expect(manifest.interface).to.equal('filesystem');
       expect(manifest.flags).to.deep.equal(['memory']);
+      expect(manifest.host_api).to.equal('^2.0.0');
       expect(manifest.config.map((key) => key.env)).to.deep.equal(['FS_MEMORY_MAX_BYTES']);
     });
 

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { PlatformError, pathSegments, invalidPathError } from '@platform-host/contracts';
-import type { FileSystem, HealthCheckResult } from '@platform-host/contracts';
+import { fileExistsError, fileNotFoundError, pathSegments, invalidPathError } from '@platform-host/contracts';
+import type { FileInfo, FileSystem, HealthCheckResult, ListFilesOptions } from '@platform-host/contracts';
 
 /** Options of {@link MemoryFileSystem}. */
 export interface MemoryFileSystemOptions {
@@ -11,6 +11,25 @@ export interface MemoryFileSystemOptions {
 
 /** Size of the chunks `readStream` emits. */
 const READ_CHUNK_BYTES = 64 * 1024;
+/** Files per page of `listFiles` when the caller gives no page size. */
+const DEFAULT_PAGE_SIZE = 1000;
+
+/** One stored file. */
+interface StoredFile {
+  readonly bytes: Uint8Array;
+  /** SHA-256 of the content (hex, first 32 digits): equal contents have equal etags, as on S3. */
+  readonly etag: string;
+  readonly lastModified: Date;
+}
+
+/** A `listFiles` page size: a positive integer, else a `RangeError` (a bug in the caller). */
+function checkPageSize(pageSize: number | undefined): number {
+  const size = pageSize ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new RangeError(`listFiles pageSize must be an integer of at least 1, got ${String(pageSize)}`);
+  }
+  return size;
+}
 
 /** The parent directories of a path: `a/b/c` has `a` and `a/b`. */
 function parentDirectories(segments: readonly string[]): string[] {
@@ -38,14 +57,20 @@ function toBytes(data: Uint8Array | string): Uint8Array {
  *   fails midway leaves the old content (or no file).
  * - **readStream** streams the content the file had when it was called, in 64 KiB chunks.
  * - **list(prefix)** returns every file under the directory `prefix`, recursively, sorted by code
- *   unit; `''` lists everything, a trailing `/` is allowed.
+ *   unit; `''` lists everything, a trailing `/` is allowed. **listFiles** yields the same files in
+ *   the same order with size, etag and last-modified, page by page from a snapshot of the matching
+ *   paths taken when the iteration starts (a file deleted meanwhile is skipped).
+ * - **etag** is a SHA-256 prefix of the content (equal content, equal etag, as S3 does for simple
+ *   uploads); **lastModified** is the time of the write.
+ * - **writeIfAbsent** checks and stores in one synchronous step: of concurrent callers exactly one
+ *   wins, the others get `PH_ERR_FS_EXISTS`.
  * - **getSignedUrl** returns `memory://<instance id>/<path>` (percent-encoded segments); it
  *   resolves through {@link MemoryFileSystem.resolveUrl} only. The expiry is ignored.
  * - **maxBytes** (`FS_MEMORY_MAX_BYTES`) bounds the total bytes held; a write that would exceed it
  *   throws a `RangeError` naming the path, the sizes and the key, and stores nothing.
  */
 export class MemoryFileSystem implements FileSystem {
-  readonly #files = new Map<string, Uint8Array>();
+  readonly #files = new Map<string, StoredFile>();
   /** Directory path to the number of files below it (at any depth). */
   readonly #directories = new Map<string, number>();
   readonly #maxBytes: number;
@@ -65,7 +90,7 @@ export class MemoryFileSystem implements FileSystem {
   }
 
   async read(path: string): Promise<Uint8Array> {
-    return new Uint8Array(this.#existing(path));
+    return new Uint8Array(this.#existing(path).bytes);
   }
 
   async write(path: string, data: Uint8Array | string): Promise<void> {
@@ -73,8 +98,32 @@ export class MemoryFileSystem implements FileSystem {
     this.#store(path, segments, toBytes(data));
   }
 
+  async writeIfAbsent(path: string, data: Uint8Array | string): Promise<void> {
+    const segments = this.#writableSegments(path);
+    if (this.#files.has(path)) throw fileExistsError(path);
+    this.#store(path, segments, toBytes(data));
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    return this.#info(path, this.#existing(path));
+  }
+
+  async *listFiles(prefix: string, options: ListFilesOptions = {}): AsyncIterable<FileInfo> {
+    const pageSize = checkPageSize(options.pageSize);
+    const startAfter = options.startAfter;
+    const paths = (await this.list(prefix)).filter((path) => startAfter === undefined || path > startAfter);
+    for (let start = 0; start < paths.length; start += pageSize) {
+      const page: FileInfo[] = [];
+      for (const path of paths.slice(start, start + pageSize)) {
+        const file = this.#files.get(path);
+        if (file !== undefined) page.push(this.#info(path, file));
+      }
+      yield* page;
+    }
+  }
+
   async readStream(path: string): Promise<Readable> {
-    const content = this.#existing(path);
+    const content = this.#existing(path).bytes;
     function* chunks(): Generator<Buffer> {
       for (let start = 0; start < content.byteLength; start += READ_CHUNK_BYTES) {
         yield Buffer.from(content.subarray(start, start + READ_CHUNK_BYTES));
@@ -91,7 +140,7 @@ export class MemoryFileSystem implements FileSystem {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
       total += bytes.byteLength;
       // Stops reading as soon as the bound is certain to be exceeded, instead of holding it all.
-      const projected = this.#totalBytes - (this.#files.get(path)?.byteLength ?? 0) + total;
+      const projected = this.#totalBytes - (this.#files.get(path)?.bytes.byteLength ?? 0) + total;
       if (this.#maxBytes > 0 && projected > this.#maxBytes) throw this.#full(path, total, projected);
       chunks.push(bytes);
     }
@@ -117,7 +166,7 @@ export class MemoryFileSystem implements FileSystem {
     const content = this.#files.get(path);
     if (content === undefined) return false;
     this.#files.delete(path);
-    this.#totalBytes -= content.byteLength;
+    this.#totalBytes -= content.bytes.byteLength;
     for (const parent of parentDirectories(segments)) {
       const remaining = (this.#directories.get(parent) ?? 1) - 1;
       if (remaining === 0) this.#directories.delete(parent);
@@ -154,16 +203,15 @@ export class MemoryFileSystem implements FileSystem {
     return { ok: true };
   }
 
-  #existing(path: string): Uint8Array {
+  #existing(path: string): StoredFile {
     pathSegments(path, false);
-    const content = this.#files.get(path);
-    if (content === undefined) {
-      throw new PlatformError(
-        'PH_ERR_FS_NOT_FOUND',
-        `File ${JSON.stringify(path)} does not exist in the memory file system`,
-      );
-    }
-    return content;
+    const file = this.#files.get(path);
+    if (file === undefined) throw fileNotFoundError(path);
+    return file;
+  }
+
+  #info(path: string, file: StoredFile): FileInfo {
+    return { path, size: file.bytes.byteLength, etag: file.etag, lastModified: new Date(file.lastModified) };
   }
 
   /** The segments of a path a file may be written at: valid, not a directory, no parent a file. */
@@ -179,9 +227,10 @@ export class MemoryFileSystem implements FileSystem {
 
   #store(path: string, segments: readonly string[], bytes: Uint8Array): void {
     const previous = this.#files.get(path);
-    const total = this.#totalBytes - (previous?.byteLength ?? 0) + bytes.byteLength;
+    const total = this.#totalBytes - (previous?.bytes.byteLength ?? 0) + bytes.byteLength;
     if (this.#maxBytes > 0 && total > this.#maxBytes) throw this.#full(path, bytes.byteLength, total);
-    this.#files.set(path, bytes);
+    const etag = createHash('sha256').update(bytes).digest('hex').slice(0, 32);
+    this.#files.set(path, { bytes, etag, lastModified: new Date() });
     this.#totalBytes = total;
     if (previous === undefined) {
       for (const parent of parentDirectories(segments)) {

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
-import type { ErrorCode, FileSystem } from '@platform-host/contracts';
+import type { ErrorCode, FileInfo, FileSystem, ListFilesOptions } from '@platform-host/contracts';
 import type { ConformanceSubject } from './subject.js';
 
 export type { ConformanceSubject } from './subject.js';
@@ -60,6 +60,20 @@ function expectSameBytes(actual: Uint8Array, expected: Uint8Array): void {
   expect(actual.byteLength, 'length').to.equal(expected.byteLength);
   const digest = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
   expect(digest(actual), 'content').to.equal(digest(expected));
+}
+
+/** Every entry of a `listFiles` iteration. */
+async function listAll(fs: FileSystem, prefix: string, options?: ListFilesOptions): Promise<FileInfo[]> {
+  const infos: FileInfo[] = [];
+  for await (const info of fs.listFiles(prefix, options)) infos.push(info);
+  return infos;
+}
+
+/** A last-modified time is a real date close to now (a day either way allows for server clock skew). */
+function expectRecent(date: Date, what: string): void {
+  expect(date, what).to.be.instanceOf(Date);
+  expect(Number.isNaN(date.getTime()), `${what} is a valid date`).to.equal(false);
+  expect(Math.abs(date.getTime() - Date.now()), `${what} is within a day of now`).to.be.below(24 * 3600 * 1000);
 }
 
 /** Paths every adapter refuses with PH_ERR_FS_PATH_INVALID, and why. */
@@ -228,6 +242,147 @@ export function describeFileSystemConformance(adapterName: string, subject: Conf
       });
     });
 
+    describe('listFiles and stat', function () {
+      const names = ['a.txt', 'b/one.txt', 'b/two.txt', 'b-side.txt', 'c/d/e.txt', 'c/d/f.txt', 'c/z.txt'];
+      const contents = names.map((name, index) => `${name} `.repeat(index + 1));
+
+      before(async function () {
+        for (const [index, name] of names.entries()) await fs.write(path(`paged/${name}`), contents[index] as string);
+      });
+
+      it('lists every file in the order of list(), across pages of two, with size, etag and last-modified', async function () {
+        const listed = await fs.list(path('paged'));
+        expect(listed).to.have.length(names.length);
+        const infos = await listAll(fs, path('paged'), { pageSize: 2 });
+        expect(infos.map((info) => info.path)).to.deep.equal(listed);
+        for (const info of infos) {
+          const index = names.indexOf(info.path.slice(path('paged/').length));
+          expect(info.size, `size of ${info.path}`).to.equal(encoder.encode(contents[index]).byteLength);
+          expect(info.etag, `etag of ${info.path}`).to.be.a('string').and.not.equal('');
+          expectRecent(info.lastModified, `lastModified of ${info.path}`);
+        }
+        expect(new Set(infos.map((info) => info.etag)).size, 'distinct etags of distinct contents').to.equal(
+          names.length,
+        );
+      });
+
+      it('lists the same files with the default page size and with a page larger than the listing', async function () {
+        const expected = await fs.list(path('paged'));
+        expect((await listAll(fs, path('paged'))).map((info) => info.path)).to.deep.equal(expected);
+        expect((await listAll(fs, path('paged'), { pageSize: 1000 })).map((info) => info.path)).to.deep.equal(expected);
+        expect((await listAll(fs, path('paged'), { pageSize: 1 })).map((info) => info.path)).to.deep.equal(expected);
+      });
+
+      it('resumes after startAfter, exclusive, also from a path that does not exist', async function () {
+        const listed = await fs.list(path('paged'));
+        const third = listed[2] as string;
+        const resumed = await listAll(fs, path('paged'), { startAfter: third, pageSize: 2 });
+        expect(resumed.map((info) => info.path)).to.deep.equal(listed.slice(3));
+        const between = await listAll(fs, path('paged'), { startAfter: path('paged/b/p'), pageSize: 2 });
+        expect(between.map((info) => info.path)).to.deep.equal(listed.filter((name) => name > path('paged/b/p')));
+        const last = listed[listed.length - 1] as string;
+        expect(await listAll(fs, path('paged'), { startAfter: last })).to.deep.equal([]);
+        const beforeAll = await listAll(fs, path('paged'), { startAfter: path('paged/0') });
+        expect(beforeAll.map((info) => info.path)).to.deep.equal(listed);
+      });
+
+      it('treats the prefix as a directory and lists nothing for a missing one', async function () {
+        const infos = await listAll(fs, path('paged/b'), { pageSize: 2 });
+        expect(infos.map((info) => info.path)).to.deep.equal([path('paged/b/one.txt'), path('paged/b/two.txt')]);
+        expect(await listAll(fs, path('paged/never'))).to.deep.equal([]);
+        expect(await listAll(fs, path('paged/a.txt'))).to.deep.equal([]);
+      });
+
+      it('stats a file with the same size, etag and last-modified as its listing', async function () {
+        const listed = (await listAll(fs, path('paged/c'))).find((entry) => entry.path === path('paged/c/z.txt'));
+        const info = await fs.stat(path('paged/c/z.txt'));
+        expect(info.path).to.equal(path('paged/c/z.txt'));
+        expect(info.size).to.equal(encoder.encode(contents[names.indexOf('c/z.txt')]).byteLength);
+        expect(listed, 'the listing of the file').to.not.equal(undefined);
+        expect(info.etag).to.equal(listed?.etag);
+        expect(info.lastModified.getTime()).to.equal(listed?.lastModified.getTime());
+        expect((await fs.stat(path('paged/c/z.txt'))).etag, 'etag of an unchanged file').to.equal(info.etag);
+      });
+
+      it('stats an empty file with size 0', async function () {
+        await fs.write(path('stat/empty.bin'), new Uint8Array(0));
+        const info = await fs.stat(path('stat/empty.bin'));
+        expect(info.size).to.equal(0);
+        expect(info.etag).to.be.a('string').and.not.equal('');
+      });
+
+      it('changes the etag when the content is rewritten, also with content of the same size', async function () {
+        await fs.write(path('stat/etag.txt'), 'version one');
+        const first = await fs.stat(path('stat/etag.txt'));
+        await fs.write(path('stat/etag.txt'), 'version two');
+        const second = await fs.stat(path('stat/etag.txt'));
+        expect(second.size).to.equal(first.size);
+        expect(second.etag).to.not.equal(first.etag);
+        await fs.writeStream(path('stat/etag.txt'), asyncChunks(encoder.encode('a longer version three'), 4));
+        const third = await fs.stat(path('stat/etag.txt'));
+        expect(third.etag).to.not.equal(second.etag);
+        expect(third.size).to.equal(22);
+        expect(third.lastModified.getTime(), 'lastModified of the rewrite').to.be.at.least(
+          first.lastModified.getTime(),
+        );
+        const listed = (await listAll(fs, path('stat'))).find((entry) => entry.path === path('stat/etag.txt'));
+        expect(listed?.etag, 'etag in the listing after the rewrite').to.equal(third.etag);
+      });
+
+      it('rejects stat of a missing file or a directory with PH_ERR_FS_NOT_FOUND naming the path', async function () {
+        const missing = path('stat/missing.txt');
+        const error = await expectCode(fs.stat(missing), 'PH_ERR_FS_NOT_FOUND');
+        expect(error.message).to.include(missing);
+        await expectCode(fs.stat(path('paged/c')), 'PH_ERR_FS_NOT_FOUND');
+      });
+    });
+
+    describe('writeIfAbsent', function () {
+      it('writes a new file, then refuses a second write with PH_ERR_FS_EXISTS and keeps the first content', async function () {
+        const target = path('once/first.json');
+        await fs.writeIfAbsent(target, '{"first":true}');
+        expect(new TextDecoder().decode(await fs.read(target))).to.equal('{"first":true}');
+        const error = await expectCode(fs.writeIfAbsent(target, '{"second":true}'), 'PH_ERR_FS_EXISTS');
+        expect(error.message).to.include(target);
+        expect(new TextDecoder().decode(await fs.read(target))).to.equal('{"first":true}');
+        expect(await fs.list(path('once'))).to.deep.equal([target]);
+      });
+
+      it('refuses a path that an ordinary write created', async function () {
+        await fs.write(path('once/written.bin'), Uint8Array.from([1, 2, 3]));
+        await expectCode(fs.writeIfAbsent(path('once/written.bin'), Uint8Array.from([9])), 'PH_ERR_FS_EXISTS');
+        expect(Array.from(await fs.read(path('once/written.bin')))).to.deep.equal([1, 2, 3]);
+      });
+
+      it('lets exactly one of 20 concurrent writers win, the others failing with PH_ERR_FS_EXISTS', async function () {
+        const target = path('once/raced.txt');
+        const writers = Array.from({ length: 20 }, (_, index) => `writer ${index} `.repeat(200));
+        const outcomes = await Promise.allSettled(writers.map((content) => fs.writeIfAbsent(target, content)));
+        const winners = outcomes.flatMap((outcome, index) => (outcome.status === 'fulfilled' ? [index] : []));
+        expect(winners, 'writers that succeeded').to.have.length(1);
+        for (const outcome of outcomes) {
+          if (outcome.status === 'rejected') {
+            const reason: unknown = outcome.reason;
+            expect(isPlatformError(reason) ? reason.code : reason, 'error code of a losing writer').to.equal(
+              'PH_ERR_FS_EXISTS',
+            );
+          }
+        }
+        expect(new TextDecoder().decode(await fs.read(target))).to.equal(writers[winners[0] as number]);
+        expect((await fs.list(path('once'))).filter((name) => name.startsWith(target))).to.deep.equal([target]);
+      });
+
+      it('writes again once the file was deleted, and writes a binary file whole', async function () {
+        const target = path('once/again.bin');
+        const bytes = pseudoRandomBytes(300 * 1024, 'write once');
+        await fs.writeIfAbsent(target, new Uint8Array(3));
+        expect(await fs.delete(target)).to.equal(true);
+        await fs.writeIfAbsent(target, bytes);
+        expectSameBytes(await fs.read(target), bytes);
+        expect((await fs.stat(target)).size).to.equal(bytes.byteLength);
+      });
+    });
+
     describe('path rules', function () {
       for (const [invalid, why] of INVALID_PATHS) {
         it(`refuses a path with ${why} (${JSON.stringify(invalid)}) in every method with PH_ERR_FS_PATH_INVALID`, async function () {
@@ -239,12 +394,15 @@ export function describeFileSystemConformance(adapterName: string, subject: Conf
           await expectCode(fs.readStream(invalid), 'PH_ERR_FS_PATH_INVALID');
           await expectCode(fs.writeStream(invalid, asyncChunks(encoder.encode('x'), 1)), 'PH_ERR_FS_PATH_INVALID');
           await expectCode(fs.getSignedUrl(invalid), 'PH_ERR_FS_PATH_INVALID');
+          await expectCode(fs.stat(invalid), 'PH_ERR_FS_PATH_INVALID');
+          await expectCode(fs.writeIfAbsent(invalid, 'x'), 'PH_ERR_FS_PATH_INVALID');
         });
       }
 
       it('refuses a list prefix that is absolute or escapes the root', async function () {
         for (const invalid of ['/etc', '../', '..', 'a/../..', 'a\\b', 'a//b']) {
           await expectCode(fs.list(invalid), 'PH_ERR_FS_PATH_INVALID');
+          await expectCode(listAll(fs, invalid), 'PH_ERR_FS_PATH_INVALID');
         }
       });
     });
