@@ -202,8 +202,9 @@ describe('${cls}', () => {
     expect((await new ${cls}().healthCheck()).ok).to.equal(false);
   });
 
-  // Once implemented, run the conformance suite every ${iface} adapter passes:
-  // ${shape.suite}('${flag}', { create: async () => new ${cls}() });
+  // Once implemented, run the conformance suite every ${iface} adapter passes; its TSDoc in
+  // @platform-host/test-kit says what subject (and options) it takes:
+  // ${shape.suite}('${flag}', ...);
 });
 `;
   return { entry, test };
