@@ -39,7 +39,10 @@ export interface CachedValue {
 export interface Cache extends HealthCheckable, Partial<Connectable> {
   /** The prefix put before every key in the backend (may be empty for a private store). */
   readonly keyPrefix: string;
-  /** The value, or `null` when absent or expired. */
+  /**
+   * The value, or `null` when absent or expired. A value past its TTL but inside the stale window
+   * of {@link Cache.getOrSet} counts as expired here: only `getOrSet` serves stale values.
+   */
   get(key: string): Promise<string | null>;
   /** The values of `keys` in the same order, `null` for each absent one; one round trip. */
   getMany(keys: readonly string[]): Promise<Array<string | null>>;
