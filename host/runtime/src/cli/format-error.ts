@@ -1,6 +1,10 @@
-import { isPlatformError, redactText, EXIT_CODES } from '@platform-host/contracts';
+import { isPlatformError, EXIT_CODES } from '@platform-host/contracts';
+import { redactText } from '../redaction/redact.js';
 
-/** The text printed for an error that ends a command, and its exit code. Secrets are redacted. */
+/**
+ * The text printed for an error that ends a command, and its exit code. Registered secrets and URL
+ * passwords are redacted, in the message, the hint and (with --verbose) the stacks.
+ */
 export function formatError(error: unknown, verbose: boolean): { text: string; exitCode: number } {
   if (isPlatformError(error)) {
     const lines = [`error [${error.code}]: ${error.message}`];

@@ -19,6 +19,7 @@ import {
 } from '../wiring/wire-adapters.js';
 import { keysForFlag } from '../wiring/adapter-config.js';
 import { autoMigrateEnabled } from '../migrations/auto-migrate.js';
+import { redactText, registerSecret } from '../redaction/redact.js';
 
 /** Result of `doctor`: the report text and the exit code (0 when the run would start, 2 otherwise). */
 export interface DoctorResult {
@@ -33,7 +34,9 @@ function message(error: unknown): string {
 /**
  * Checks everything a run needs without running anything: manifests, host compatibility, which
  * adapter each flag selects, required config present (names only — values are never printed),
- * and the module's arguments. Constructs only the secrets provider, to look keys up.
+ * and the module's arguments. Constructs only the secrets provider, to look keys up. The report
+ * is redacted like logs (registered secrets, URL passwords), so an error message quoted in it
+ * cannot show a secret.
  */
 export async function doctor(
   root: string,
@@ -134,6 +137,8 @@ export async function doctor(
           selection.interface === 'secrets'
             ? pre.env.values[key.env]
             : await secrets?.get(key.env).catch(() => undefined);
+        // Values are never printed; a secret one is registered so no error message below shows it.
+        if (key.secret) registerSecret(value ?? key.default);
         const present = value !== undefined && value !== '';
         const facts = [manifest.name, key.required ? 'required' : 'optional', ...(key.secret ? ['secret'] : [])].join(
           ', ',
@@ -162,5 +167,5 @@ export async function doctor(
         : 'ok: no problems found'
       : `${problems.length} problem${problems.length > 1 ? 's' : ''}: ${moduleName ? 'the run would not start' : 'see above'}`,
   );
-  return { text: `${out.join('\n')}\n`, exitCode: problems.length === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE };
+  return { text: redactText(`${out.join('\n')}\n`), exitCode: problems.length === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDotenv, PlatformError } from '@platform-host/contracts';
+import { PlatformError } from '@platform-host/contracts';
+import { parseEnvFile } from './env-file.js';
 
 /** The merged environment and where its file-provided keys came from. */
 export interface LoadedEnv {
@@ -40,7 +41,7 @@ export function loadEnv(projectRoot: string, envName: string, processEnv: NodeJS
       const path = join(projectRoot, 'env', `${name}.env`);
       const text = readIfPresent(path);
       if (text === undefined) continue;
-      for (const [key, value] of parseDotenv(text, path)) merged[key] = value;
+      for (const [key, value] of parseEnvFile(text, path)) merged[key] = value;
       files.push(path);
     }
   }

@@ -1,11 +1,11 @@
 import {
-  markSecret,
   PlatformError,
   type AdapterConfig,
   type AdapterManifest,
   type ConfigKey,
   type Secrets,
 } from '@platform-host/contracts';
+import { registerSecret } from '../redaction/redact.js';
 
 /** A required config key that is not set. */
 export interface MissingKey {
@@ -32,9 +32,10 @@ export async function resolveAdapterConfig(
   for (const key of keysForFlag(manifest, flag)) {
     const value = await secrets.get(key.env);
     if (value !== undefined && value !== '') {
-      if (key.secret) markSecret(value);
+      if (key.secret) registerSecret(value);
       values.set(key.env, value);
     } else if (key.default !== undefined) {
+      if (key.secret) registerSecret(key.default);
       values.set(key.env, key.default);
     } else if (key.required) {
       missing.push({ key, adapter: manifest.name });

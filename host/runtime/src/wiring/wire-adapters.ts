@@ -27,6 +27,8 @@ import {
 import { loadAdapterEntry } from './load-entry.js';
 import { ServiceContainer } from './service-container.js';
 import { GLOBAL_FLAGS } from '../options/global-flags.js';
+import { redactingLogger } from '../redaction/redacting-logger.js';
+import { registerSecret } from '../redaction/redact.js';
 import { didYouMean } from '../text/did-you-mean.js';
 
 /** The adapter chosen for one interface. */
@@ -229,6 +231,8 @@ export async function constructAdapters(
   const bootstrapMissing: MissingKey[] = [];
   for (const key of keysForFlag(secretsManifest, secretsSelection.flag)) {
     const value = env[key.env] ?? key.default;
+    // The provider's own secret keys (a vault token) are registered like every other secret.
+    if (key.secret) registerSecret(value);
     if (value !== undefined && value !== '') bootstrapValues.set(key.env, value);
     else if (key.required) bootstrapMissing.push({ key, adapter: secretsManifest.name });
   }
@@ -276,19 +280,21 @@ export async function constructAdapters(
       dependencies[key] =
         ref.id === 'logging' ? (service as Logger).child({ adapter: selection.record.name }) : service;
     }
-    const instance = await create(
+    const created = await create(
       selection,
       definition,
       { flag: selection.flag, config, environment: env },
       dependencies,
     );
     const declared = selection.record.manifest?.dialect;
-    if (selection.interface === 'database' && (instance as Database).dialect !== declared) {
+    if (selection.interface === 'database' && (created as Database).dialect !== declared) {
       throw new PlatformError(
         'PH_ERR_PLUGIN_LOAD',
-        `${describe(selection)} speaks ${String((instance as Database).dialect)} but its manifest declares ${String(declared)}`,
+        `${describe(selection)} speaks ${String((created as Database).dialect)} but its manifest declares ${String(declared)}`,
       );
     }
+    // Every logger is wrapped in the host's redacting proxy, so adapters only format and write.
+    const instance = selection.interface === 'logging' ? redactingLogger(created as Logger) : created;
     services.provide(REFS[selection.interface], instance as never);
     constructed.push({ ...selection, instance });
   }
