@@ -1,8 +1,6 @@
 import {
   currentCorrelationId,
   PlatformError,
-  redactFields,
-  redactText,
   type LogFields,
   type Logger,
   type LogLevel,
@@ -14,7 +12,7 @@ export interface MemoryLogEntry {
   readonly level: LogLevel;
   readonly message: string;
   readonly correlationId: string | undefined;
-  /** Bindings of the logger (child) merged with the call's fields, redacted. */
+  /** Bindings of the logger (child) merged with the call's fields. */
   readonly fields: Readonly<Record<string, unknown>>;
 }
 
@@ -29,8 +27,9 @@ export function parseLogLevel(value: string): LogLevel {
 
 /**
  * A {@link Logger} that keeps entries in an array shared by its children (seed 8.2's MemoryLogger):
- * tests run a module with `--log memory` and assert on what it logged. Entries are redacted like
- * real output, so a test can also prove a secret never reaches the logs.
+ * tests run a module with `--log memory` and assert on what it logged. Through the host, entries
+ * arrive redacted (the host wraps every logger in its redacting proxy), so a test can also prove a
+ * secret never reaches the logs.
  */
 export class MemoryLogger implements Logger {
   constructor(
@@ -45,9 +44,9 @@ export class MemoryLogger implements Logger {
     this.entries.push({
       timestamp: new Date(),
       level,
-      message: redactText(message),
+      message,
       correlationId: currentCorrelationId(),
-      fields: redactFields({ ...this.bindings, ...fields }) as Record<string, unknown>,
+      fields: { ...this.bindings, ...fields },
     });
   }
 

@@ -2,16 +2,16 @@ import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
-import type { AdapterConfig, AdapterDeps } from '@platform-host/contracts';
+import type { AdapterConfig, AdapterContext } from '@platform-host/contracts';
 import adapter, { WinstonLogger } from './index.js';
 
-function depsWith(flag: string, values: Record<string, string>): AdapterDeps {
+function depsWith(flag: string, values: Record<string, string>): AdapterContext {
   const config: AdapterConfig = {
     get: (key) => values[key],
     require: (key) => values[key] ?? '',
     integer: (_key, fallback) => fallback,
   };
-  return { flag, config, secrets: undefined, logger: undefined, environment: {} };
+  return { flag, config, environment: {} };
 }
 
 async function rejection(work: () => unknown): Promise<unknown> {

@@ -1,7 +1,9 @@
-import { REDACTED, isSecretFieldName, redactText } from '@platform-host/contracts';
 import type { LogLevel } from '@platform-host/contracts';
 
-/** One log entry, already made safe to print: plain JSON data, secrets redacted. */
+/**
+ * One log entry as plain JSON data. Secrets were redacted before the logger saw the entry: the
+ * host wraps every logger in its redacting proxy, so this adapter only formats.
+ */
 export interface LogRecord {
   /** ISO 8601, taken when the entry was logged. */
   readonly timestamp: string;
@@ -41,8 +43,7 @@ interface WalkState {
 
 /**
  * A copy of `value` that `JSON.stringify` can print: cycles become `"[Circular]"`, BigInts strings,
- * Errors `{ name, message, code?, stack?, cause? }`, Dates ISO strings, Maps objects, Sets arrays;
- * registered secret values and the values of credential-looking keys are replaced by `[REDACTED]`.
+ * Errors `{ name, message, code?, stack?, cause? }`, Dates ISO strings, Maps objects, Sets arrays.
  */
 export function toLoggable(value: unknown, includeStacks: boolean): unknown {
   return walk(value, 0, { includeStacks, ancestors: new Set() });
@@ -51,7 +52,7 @@ export function toLoggable(value: unknown, includeStacks: boolean): unknown {
 function walk(value: unknown, depth: number, state: WalkState): unknown {
   switch (typeof value) {
     case 'string':
-      return redactText(value);
+      return value;
     case 'number':
       return Number.isFinite(value) ? value : String(value);
     case 'bigint':
@@ -97,7 +98,7 @@ function walkEntries(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, item] of entries) {
-    out[key] = isCredentialField(key, item) ? REDACTED : walk(item, depth + 1, state);
+    out[key] = walk(item, depth + 1, state);
   }
   return out;
 }
@@ -105,19 +106,14 @@ function walkEntries(
 function walkError(error: Error, depth: number, state: WalkState): SerializedError {
   const { code } = error as Error & { code?: unknown };
   const out: { -readonly [K in keyof SerializedError]: SerializedError[K] } = {
-    name: redactText(error.name),
-    message: redactText(error.message),
+    name: error.name,
+    message: error.message,
   };
   if (typeof code === 'string') out.code = code;
-  if (state.includeStacks && typeof error.stack === 'string') out.stack = redactText(error.stack);
+  if (state.includeStacks && typeof error.stack === 'string') out.stack = error.stack;
   if (error.cause !== undefined) out.cause = walk(error.cause, depth + 1, state);
   serializedErrors.add(out);
   return out;
-}
-
-/** Same rule as the contracts' `redactFields`: a credential-looking name with a value is hidden. */
-function isCredentialField(key: string, value: unknown): boolean {
-  return value !== undefined && value !== null && isSecretFieldName(key);
 }
 
 /**
@@ -137,6 +133,6 @@ export function buildContext(
     return toLoggable(merged, includeStacks) as Record<string, unknown>;
   } catch (error) {
     // A getter that throws, a Proxy that refuses: log the entry anyway and say why the fields are missing.
-    return { log_fields_error: `fields could not be serialized: ${redactText(String(error))}` };
+    return { log_fields_error: `fields could not be serialized: ${String(error)}` };
   }
 }

@@ -1,5 +1,5 @@
 import winston from 'winston';
-import { PlatformError, currentCorrelationId, redactText } from '@platform-host/contracts';
+import { PlatformError, currentCorrelationId } from '@platform-host/contracts';
 import type { LogFields, LogLevel, Logger } from '@platform-host/contracts';
 import { formatJsonLine, formatPrettyLine } from './line-format.js';
 import type { LineFormat } from './line-format.js';
@@ -84,15 +84,14 @@ class LogOutput {
     const record: LogRecord = {
       timestamp: new Date().toISOString(),
       level,
-      module: redactText(
+      module:
         typeof module === 'string'
           ? module
           : module === undefined || module === null
             ? this.defaultModule
             : JSON.stringify(module),
-      ),
       correlationId: currentCorrelationId(),
-      message: redactText(String(message)),
+      message: String(message),
       context: buildContext(bindings, fields, this.includeStacks),
     };
     this.submitted += 1;
@@ -146,8 +145,8 @@ class BoundLogger implements Logger {
  * bindings and caller fields; omitted when empty). Pretty: the same as one readable line, colorized
  * on a TTY unless `NO_COLOR` is set.
  *
- * Registered secret values and credential-looking fields are redacted; Errors print their name and
- * message (and stack at debug level); cycles, BigInts, Dates, Maps and Sets are printed safely.
+ * It only formats: the host wraps every logger in its redacting proxy, so secrets are gone before an
+ * entry gets here. Errors print their name and message (and stack at debug level); cycles, BigInts, Dates, Maps and Sets are printed safely.
  * The module name is bound by the host with `child({ module })`.
  */
 export class WinstonLogger implements Logger {

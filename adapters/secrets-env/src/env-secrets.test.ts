@@ -60,7 +60,7 @@ describe('secrets-env adapter', function () {
   it("reads the host's merged environment when created through the adapter entry", async function () {
     const config: AdapterConfig = { get: () => undefined, require: () => '', integer: (_key, fallback) => fallback };
     const environment = { DB_POSTGRES_URL: 'postgres://db/app' };
-    const secrets = await adapter.create({ flag: 'env', config, secrets: undefined, logger: undefined, environment });
+    const secrets = await adapter.create({ flag: 'env', config, environment });
     expect(await secrets.get('DB_POSTGRES_URL')).to.equal('postgres://db/app');
     expect(await secrets.get('PATH')).to.equal(undefined);
   });

@@ -14,7 +14,8 @@ export type EnvironmentMap = Readonly<Record<string, string | undefined>>;
  *
  * An empty value counts as unset (`KEY=` in an env file is a placeholder, not a value): `get`
  * returns `undefined`, `getOrDefault` the fallback and `require` throws. Errors name keys, never
- * values. This adapter does not call `markSecret`; the host marks the values of keys declared secret.
+ * values. The host registers
+ * secret values for redaction (keys declared secret, values modules read).
  */
 export class EnvSecrets implements Secrets {
   private readonly env: ReadonlyMap<string, string>;

@@ -9,9 +9,10 @@ import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas
 import { describeSecretsConformance } from '@platform-host/test-kit';
 import adapter, { FileSecrets } from './index.js';
 
-/** A double-quoted dotenv value that parses back to exactly `value`. */
+/** A dotenv value that parses back to exactly `value`: backtick quotes keep everything literally. */
 function dotenvQuoted(value: string): string {
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+  if (value.includes('`')) throw new Error('dotenvQuoted: a backtick cannot be quoted');
+  return `\`${value}\``;
 }
 
 const temporaryDirs = new Map<Secrets, string>();
@@ -132,12 +133,16 @@ describe('FileSecrets', function () {
     expect(await secrets.get('KEY')).to.equal('now');
   });
 
-  it('refuses a malformed file at connect() with PH_ERR_ENV_FILE_INVALID naming the file and line', async function () {
-    const path = join(dir, 'broken.env');
-    await writeFile(path, 'OK=1\n# comment\nNOT A LINE\n');
-    const error = await rejectionOf(new FileSecrets({ path }).connect());
-    expect(error.code).to.equal('PH_ERR_ENV_FILE_INVALID');
-    expect(error.message).to.equal(`${path}:3: line is not KEY=value`);
+  it('reads dotenv syntax: comments after values, quoted and multi-line values, export prefixes', async function () {
+    const path = join(dir, 'syntax.env');
+    await writeFile(path, 'A=1 # note\nexport B="two words"\nC=`line one\nline two`\n# comment\n');
+    const secrets = new FileSecrets({ path });
+    await secrets.connect();
+    expect([await secrets.get('A'), await secrets.get('B'), await secrets.get('C')]).to.deep.equal([
+      '1',
+      'two words',
+      'line one\nline two',
+    ]);
   });
 
   it('says in the require error where the key can be set', async function () {
@@ -185,8 +190,6 @@ describe('secrets-file adapter', function () {
       const secrets = await adapter.create({
         flag: 'file',
         config,
-        secrets: undefined,
-        logger: undefined,
         environment,
       });
       expect(await secrets.get('FROM_FILE')).to.equal('yes');

@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
 import { access, readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PlatformError, parseDotenv } from '@platform-host/contracts';
+import { parse as parseDotenv } from 'dotenv';
+import { PlatformError } from '@platform-host/contracts';
 import type { Connectable, HealthCheckResult, Secrets } from '@platform-host/contracts';
 
 /** An environment: variable names to values, as `process.env` or the host's merged env map. */
@@ -20,13 +21,15 @@ export interface FileSecretsOptions {
  * falling back to the environment map it is given (so plain config such as `FS_LOCAL_ROOT` can stay
  * in env files).
  *
- * `path` is either a dotenv file (see {@link parseDotenv}) or a directory in the style of a
+ * `path` is either a dotenv file (read by the `dotenv` package's `parse`, its syntax exactly: `#`
+ * comments, single, double or backtick quotes, multi-line quoted values; a line it cannot read is
+ * skipped, so the key it meant is reported unset by `require`) or a directory in the style of a
  * Kubernetes secret volume: each file is one key (file name) and its value (content, one trailing
  * newline removed); names starting with a dot (`..data`) and subdirectories are ignored.
  *
  * The file is read once, by `connect()` or the first lookup, and cached. An empty value counts as
- * unset, in the file as in the environment. Errors name keys, files and lines, never values. This
- * adapter does not call `markSecret`; the host marks the values of keys declared secret.
+ * unset, in the file as in the environment. Errors name keys and files, never values. The host
+ * registers secret values for redaction (keys declared secret, values modules read).
  */
 export class FileSecrets implements Secrets, Connectable {
   /** The absolute path read. */
@@ -39,7 +42,7 @@ export class FileSecrets implements Secrets, Connectable {
     this.env = nonEmptyEntries(Object.entries(options.env ?? {}));
   }
 
-  /** Reads the file or directory; a malformed file fails here, at startup. */
+  /** Reads the file or directory; an unreadable path fails here, at startup. */
   async connect(): Promise<void> {
     await this.values();
   }
@@ -103,7 +106,7 @@ export class FileSecrets implements Secrets, Connectable {
       throw invalid(`cannot be read (${errorCode(error)})`, error);
     }
     if (names === undefined && !isFile) throw invalid('is neither a file nor a directory');
-    if (names === undefined) return nonEmptyEntries(parseDotenv((await this.read(this.path)) ?? '', this.path));
+    if (names === undefined) return nonEmptyEntries(Object.entries(parseDotenv((await this.read(this.path)) ?? '')));
 
     const entries = await Promise.all(
       names

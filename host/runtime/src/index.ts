@@ -19,3 +19,6 @@ export {
 export { findProjectRoot } from './project/project-root.js';
 export { HOST_API_VERSION } from '@platform-host/contracts';
 export * from './observability/index.js';
+export { redactingLogger } from './redaction/redacting-logger.js';
+export { registerSecret, redactText, redactValue, isSecretFieldName, REDACTED } from './redaction/redact.js';
+export { parseEnvFile } from './env/env-file.js';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { markSecret, withCorrelationId } from '@platform-host/contracts';
+import { withCorrelationId } from '@platform-host/contracts';
 import type { LogLevel, Logger } from '@platform-host/contracts';
+import { redactingLogger, registerSecret } from '@platform-host/runtime';
 
 /** A logger under test together with a way to read what it wrote. */
 export interface CapturedLogger {
@@ -144,26 +145,31 @@ export function describeLoggerConformance(adapterName: string, subject: LoggerCo
       expect(await singleLineWith(captured, `from-module-${id}`)).to.include(`module-${id}`);
     });
 
-    it('never writes a registered secret value, wherever it appears', async function () {
+    // Redaction is the host's: it wraps every logger in its redacting proxy. These cases prove the
+    // adapter writes nothing around the proxy (no secret from an Error's own fields, stacks, causes).
+    it('behind the host redacting proxy, never writes a registered secret value, wherever it appears', async function () {
       const captured = await createLogger('debug');
+      const logger = redactingLogger(captured.logger);
       const id = token();
       const secret = `conformance-secret-${randomUUID()}`;
-      markSecret(secret);
-      captured.logger.info(`in-message-${id} ${secret}`);
-      captured.logger.info(`in-field-${id}`, { dsn: `postgres://app:${secret}@db/app` });
-      captured.logger.warn(`nested-${id}`, { outer: { inner: [secret] } });
-      captured.logger.child({ binding: secret }).error(`in-binding-${id}`);
+      registerSecret(secret);
+      logger.info(`in-message-${id} ${secret}`);
+      logger.info(`in-field-${id}`, { dsn: `postgres://app:${secret}@db/app` });
+      logger.warn(`nested-${id}`, { outer: { inner: [secret] } });
+      logger.child({ binding: secret }).error(`in-binding-${id}`);
+      const error = Object.assign(new Error(`in-error-${id} ${secret}`, { cause: new Error(secret) }), { detail: secret });
+      logger.error(`in-error-${id}`, { error });
       for (const marker of ['in-message', 'in-field', 'nested', 'in-binding']) {
         expect(await linesWith(captured, `${marker}-${id}`), marker).to.have.lengthOf(1);
       }
       expect(await captured.output()).not.to.include(secret);
     });
 
-    it('redacts the value of a field named password, also nested', async function () {
+    it('behind the host redacting proxy, hides the value of a field named password, also nested', async function () {
       const captured = await createLogger('info');
       const id = token();
       const password = `pw-value-${randomUUID()}`;
-      captured.logger.info(`login-${id}`, { user: 'ada', password, database: { password } });
+      redactingLogger(captured.logger).info(`login-${id}`, { user: 'ada', password, database: { password } });
       expect(await singleLineWith(captured, `login-${id}`))
         .to.include('ada')
         .and.not.include(password);
