@@ -1,4 +1,10 @@
+import { PlatformError, REFS, type InterfaceName } from '@platform-host/contracts';
 import type { Heartbeat, Lifecycle, Logger, ReadinessCheck, ShutdownHook } from '@platform-host/contracts';
+import { runSteps, type ShutdownStep } from './deadline.js';
+import { SubscriptionTracker } from './tracked-queue.js';
+
+/** Keys of the adapters' checks in `/health/ready`; a module check may not take one. */
+const ADAPTER_CHECK_NAMES: ReadonlySet<string> = new Set(Object.values(REFS).map((ref) => ref.contextKey));
 
 /** A named module readiness check. */
 export interface NamedReadinessCheck {
@@ -18,8 +24,13 @@ interface HeartbeatState {
 export type RunPhase = 'starting' | 'running' | 'shutting_down' | 'stopped';
 
 /**
- * The host side of {@link Lifecycle}: hooks, the abort signal, tracked in-flight work, and the
- * readiness / startup state the health endpoints report.
+ * The host side of {@link Lifecycle}: hooks, the abort signal, tracked in-flight work, the
+ * subscriptions made through `ctx.mq`, module readiness checks, heartbeats, and the readiness /
+ * startup state the health endpoints report.
+ *
+ * Shutdown phases (see `ModuleRun` and `runModule`): {@link stopIntake} (readiness 503, every
+ * subscription paused, `onStopAccepting` hooks in reverse, then the signal aborts), {@link drain},
+ * then {@link runHooks} (`onShutdown` in reverse); each hook has the `--hook-timeout` deadline.
  */
 export class HostLifecycle implements Lifecycle {
   private readonly hooks: Array<{ hook: ShutdownHook; name: string }> = [];
@@ -28,6 +39,8 @@ export class HostLifecycle implements Lifecycle {
   /** Module-level readiness checks, beside the adapters' in `/health/ready`. */
   readonly readinessChecks: NamedReadinessCheck[] = [];
   private readonly controller = new AbortController();
+  /** The subscriptions made through `ctx.mq`. */
+  readonly subscriptions = new SubscriptionTracker();
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Set once `run()` has been called (the startup probe turns green). */
   started = false;
@@ -50,14 +63,19 @@ export class HostLifecycle implements Lifecycle {
   }
 
   addReadinessCheck(name: string, check: ReadinessCheck): void {
+    const refuse = (why: string): PlatformError =>
+      new PlatformError('PH_ERR_MODULE_FAILED', `ctx.lifecycle.addReadinessCheck("${name}"): ${why}`);
+    if (name.trim() === '') throw refuse('the name is empty');
+    if (ADAPTER_CHECK_NAMES.has(name)) throw refuse('the name is taken by an adapter check');
     if (this.readinessChecks.some((existing) => existing.name === name)) {
-      throw new Error(`A readiness check named "${name}" is already registered`);
+      throw refuse('a readiness check with this name is already registered');
     }
     this.readinessChecks.push({ name, check });
   }
 
   heartbeat(name: string, options: { readonly timeoutMs: number }): Heartbeat {
-    if (!(options.timeoutMs > 0)) throw new RangeError(`heartbeat ${name}: timeoutMs must be > 0`);
+    if (!(options.timeoutMs > 0))
+      throw new PlatformError('PH_ERR_MODULE_FAILED', `ctx.lifecycle.heartbeat("${name}"): timeoutMs must be > 0`);
     const state: HeartbeatState = { name, timeoutMs: options.timeoutMs, last: Date.now(), stopped: false };
     this.heartbeats.push(state);
     return {
@@ -88,11 +106,44 @@ export class HostLifecycle implements Lifecycle {
     return work;
   }
 
-  /** Turns readiness off and aborts the signal. Idempotent. */
-  beginShutdown(reason: string): void {
-    if (this.phase === 'shutting_down' || this.phase === 'stopped') return;
-    this.phase = 'shutting_down';
-    this.controller.abort(new Error(reason));
+  /** True once shutdown has begun (readiness is off). */
+  get stopping(): boolean {
+    return this.phase === 'shutting_down' || this.phase === 'stopped';
+  }
+
+  /**
+   * The first, synchronous step of shutdown: readiness turns 503 and every subscription made through
+   * `ctx.mq` is paused. Idempotent.
+   */
+  beginShutdown(): void {
+    if (!this.stopping) this.phase = 'shutting_down';
+    this.subscriptions.stopIntake();
+  }
+
+  /**
+   * Stop intake: {@link beginShutdown}, the `onStopAccepting` hooks in reverse order (each with
+   * its deadline), then the signal aborts with `reason`. Runs its hooks once; returns the number
+   * of hooks that failed or missed their deadline (reported by name with `PH_ERR_SHUTDOWN`).
+   */
+  async stopIntake(reason: string, log: Logger, hookTimeoutMs: number): Promise<number> {
+    this.beginShutdown();
+    const hooks = this.stopAcceptingHooks.splice(0).reverse();
+    const failures = await runSteps(
+      hooks.map(({ hook, name }) => ({ name: `stop-accepting hook "${name}"`, run: hook })),
+      hookTimeoutMs,
+      log,
+      'stop-intake',
+    );
+    if (!this.controller.signal.aborted) this.controller.abort(new Error(reason));
+    return failures;
+  }
+
+  /** The `onShutdown` hooks, last registered first, as shutdown steps (each runs once). */
+  shutdownHookSteps(): ShutdownStep[] {
+    return this.hooks
+      .splice(0)
+      .reverse()
+      .map(({ hook, name }) => ({ name: `shutdown hook "${name}"`, run: hook }));
   }
 
   /**
@@ -117,17 +168,16 @@ export class HostLifecycle implements Lifecycle {
     }
   }
 
-  /** Runs hooks in reverse registration order; a failing hook is logged and the rest still run. */
-  async runHooks(logger: Logger): Promise<number> {
-    let failures = 0;
-    for (const { hook, name } of [...this.hooks].reverse()) {
-      try {
-        await hook();
-      } catch (error) {
-        failures += 1;
-        logger.error('Shutdown hook failed', { hook: name, error });
-      }
-    }
-    return failures;
+  /**
+   * Runs the `onShutdown` hooks in reverse registration order, each with its deadline; one that
+   * fails or misses it is logged by name and the rest still run. Returns the number of failures.
+   */
+  runHooks(logger: Logger, hookTimeoutMs: number): Promise<number> {
+    return runSteps(this.shutdownHookSteps(), hookTimeoutMs, logger, 'shutdown-hooks');
   }
+}
+
+/** The `/health/ready` key of an interface's adapter check (`database` -> `db`). */
+export function checkNameOf(name: InterfaceName): string {
+  return REFS[name].contextKey;
 }

@@ -12,6 +12,9 @@ export interface GlobalFlagSpec {
   readonly selects?: InterfaceName;
   /** Documented values (adapter flags found at run time may add to these). */
   readonly values?: readonly string[];
+  /** Smallest and largest value of an integer flag (default 0 and `Number.MAX_SAFE_INTEGER`). */
+  readonly min?: number;
+  readonly max?: number;
 }
 
 export const GLOBAL_FLAGS: readonly GlobalFlagSpec[] = [
@@ -97,6 +100,7 @@ export const GLOBAL_FLAGS: readonly GlobalFlagSpec[] = [
     env: 'PLATFORM_HEALTH_PORT',
     type: 'integer',
     default: 8080,
+    max: 65535,
     description: 'Port of the health server of services and workers (0 picks a free port).',
   },
   {
@@ -105,6 +109,15 @@ export const GLOBAL_FLAGS: readonly GlobalFlagSpec[] = [
     type: 'integer',
     default: 30,
     description: 'Seconds to wait for in-flight work on shutdown before giving up (exit 1).',
+  },
+  {
+    name: 'hook-timeout',
+    env: 'PLATFORM_HOOK_TIMEOUT',
+    type: 'integer',
+    default: 10,
+    min: 1,
+    description:
+      'Seconds each shutdown hook, disconnect and flush may take; one that misses it is reported by name (exit 1) and the others still run.',
   },
   {
     name: 'verbose',

@@ -90,6 +90,8 @@ export interface GlobalOptions {
   readonly autoMigrate: boolean | undefined;
   readonly healthPort: number;
   readonly drainTimeoutSeconds: number;
+  /** Deadline of each shutdown hook, disconnect and flush (`--hook-timeout`). */
+  readonly hookTimeoutSeconds: number;
   readonly verbose: boolean;
 }
 
@@ -114,11 +116,11 @@ export function resolveGlobalOptions(
     } else if (spec.type === 'integer') {
       const text = String(raw);
       const parsed = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-      const max = spec.name === 'health-port' ? 65535 : Number.MAX_SAFE_INTEGER;
-      if (!Number.isSafeInteger(parsed) || parsed > max) {
-        problems.push(`${source} must be an integer from 0 to ${max}, got "${text}"`);
-      }
-      values.set(spec.name, Number.isSafeInteger(parsed) && parsed <= max ? parsed : spec.default);
+      const min = spec.min ?? 0;
+      const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+      const valid = Number.isSafeInteger(parsed) && parsed >= min && parsed <= max;
+      if (!valid) problems.push(`${source} must be an integer from ${min} to ${max}, got "${text}"`);
+      values.set(spec.name, valid ? parsed : spec.default);
     } else {
       values.set(spec.name, String(raw));
     }
@@ -137,6 +139,7 @@ export function resolveGlobalOptions(
     autoMigrate: typeof autoMigrate === 'boolean' ? autoMigrate : undefined,
     healthPort: Number(values.get('health-port')),
     drainTimeoutSeconds: Number(values.get('drain-timeout')),
+    hookTimeoutSeconds: Number(values.get('hook-timeout')),
     verbose: values.get('verbose') === true,
   };
 }

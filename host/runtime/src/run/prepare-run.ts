@@ -12,8 +12,11 @@ import {
   type PlatformContext,
 } from '@platform-host/contracts';
 import { createModuleConfig, requireValidArgs, validateModuleArgs } from '../args/module-args.js';
-import type { HealthTarget } from '../health/health-server.js';
-import { HostLifecycle } from '../lifecycle/host-lifecycle.js';
+import type { HealthTarget } from '../health/readiness.js';
+import { runSteps, runWithDeadline, type ShutdownStep } from '../lifecycle/deadline.js';
+import { checkNameOf, HostLifecycle } from '../lifecycle/host-lifecycle.js';
+import { redactText } from '../redaction/redact.js';
+import { registeringSecrets } from '../redaction/registering-secrets.js';
 import type { ModuleRecord } from '../discovery/plugin-record.js';
 import { loadModuleEntry } from '../wiring/load-entry.js';
 import type { ServiceContainer } from '../wiring/service-container.js';
@@ -48,8 +51,12 @@ export class ModuleRun {
   readonly moduleLog: Logger;
   /** The host's own logger for this run (module name plus `component: host`). */
   readonly log: Logger;
+  /** Adapters to disconnect at shutdown, in connection order (the secrets provider first). */
   private readonly connected: ConstructedAdapter[] = [];
   private resolveShutdown: (reason: string) => void = () => {};
+  private reason: string | undefined;
+  private intake: Promise<number> | undefined;
+  private builtContext: PlatformContext<InterfaceName> | undefined;
   /** Resolves with the reason once shutdown is requested (signal or {@link ModuleRun.requestShutdown}). */
   readonly shutdownRequested = new Promise<string>((resolve) => {
     this.resolveShutdown = resolve;
@@ -66,15 +73,35 @@ export class ModuleRun {
   ) {
     this.moduleLog = services.resolve(REFS.logging).child({ module: manifest.name });
     this.log = this.moduleLog.child({ component: 'host' });
+    // The secrets provider was connected while the adapters were constructed.
+    const secrets = constructed.find((adapter) => adapter.interface === 'secrets');
+    if (secrets && isConnectable(secrets.instance)) this.connected.push(secrets);
   }
 
-  /** Connects every adapter (secrets already are), then applies migrations when enabled. */
-  async start(): Promise<void> {
+  /** The deadline of every hook, disconnect and flush (`--hook-timeout`), in ms. */
+  get hookTimeoutMs(): number {
+    return this.pre.options.hookTimeoutSeconds * 1000;
+  }
+
+  /** Why shutdown was requested, once it was. */
+  get shutdownReason(): string | undefined {
+    return this.reason;
+  }
+
+  /**
+   * Connects every adapter (secrets already are), then applies migrations when enabled. Stops
+   * early, connecting nothing more, once shutdown was requested (a SIGTERM during startup);
+   * resolves false then, true when the run is ready for `run()`.
+   */
+  async start(): Promise<boolean> {
     for (const adapter of this.constructed) {
       if (adapter.interface === 'secrets' || !isConnectable(adapter.instance)) continue;
+      if (this.reason !== undefined) return false;
+      // Listed before connect() settles, so an adapter whose connect fails or is cut short by a
+      // signal is disconnected too (disconnect is harmless on an adapter that is not connected).
+      this.connected.push(adapter);
       try {
         await adapter.instance.connect();
-        this.connected.push(adapter);
       } catch (error) {
         throw new PlatformError(
           'PH_ERR_MODULE_FAILED',
@@ -86,6 +113,7 @@ export class ModuleRun {
         );
       }
     }
+    if (this.reason !== undefined) return false;
     if (this.manifest.dependencies.interfaces.includes('database')) {
       await runAutoMigrations(
         this.services.resolve(REFS.database),
@@ -95,10 +123,16 @@ export class ModuleRun {
         this.log,
       );
     }
+    return this.reason === undefined;
   }
 
-  /** The context `run()` receives: only the declared interfaces, plus config, lifecycle, module. */
+  /**
+   * The context `run()` receives: only the declared interfaces, plus config, lifecycle, module.
+   * `ctx.mq` records subscriptions (paused at stop-intake, closed after the drain); every value
+   * `ctx.secrets` returns is registered for redaction. Built once per run.
+   */
   context(): PlatformContext<InterfaceName> {
+    if (this.builtContext) return this.builtContext;
     const context: Record<string, unknown> = {
       config: createModuleConfig(this.manifest.name, this.args),
       lifecycle: this.lifecycle,
@@ -110,58 +144,83 @@ export class ModuleRun {
       },
     };
     for (const name of this.manifest.dependencies.interfaces) {
-      context[REFS[name].contextKey] = name === 'logging' ? this.moduleLog : this.services.resolve(REFS[name]);
+      const key = REFS[name].contextKey;
+      if (name === 'logging') context[key] = this.moduleLog;
+      else if (name === 'message_queue')
+        context[key] = this.lifecycle.subscriptions.wrap(this.services.resolve(REFS.message_queue));
+      else if (name === 'secrets') context[key] = registeringSecrets(this.services.resolve(REFS.secrets));
+      else context[key] = this.services.resolve(REFS[name]);
     }
-    return Object.freeze(context) as PlatformContext<InterfaceName>;
+    this.builtContext = Object.freeze(context) as PlatformContext<InterfaceName>;
+    return this.builtContext;
   }
 
-  /** Adapters with a health check, for the readiness probe. */
+  /** Adapters with a health check, for the readiness probe (keyed `db`, `cache`, ...). */
   healthTargets(): HealthTarget[] {
     return this.constructed
       .filter((adapter) => typeof (adapter.instance as Partial<HealthCheckable>).healthCheck === 'function')
       .map((adapter) => ({
-        interface: adapter.interface,
+        name: checkNameOf(adapter.interface),
         adapter: adapter.record.name,
         check: () => (adapter.instance as HealthCheckable).healthCheck(),
       }));
   }
 
-  /** Turns readiness off, aborts `ctx.lifecycle.signal` and wakes whoever awaits {@link shutdownRequested}. */
+  /**
+   * Requests shutdown: readiness turns 503 and every subscription made through `ctx.mq` pauses at
+   * once; whoever awaits {@link shutdownRequested} wakes. The first reason wins.
+   */
   requestShutdown(reason: string): void {
-    this.lifecycle.beginShutdown(reason);
-    this.resolveShutdown(reason);
+    this.reason ??= reason;
+    this.lifecycle.beginShutdown();
+    this.resolveShutdown(this.reason);
   }
 
   /**
-   * Runs shutdown hooks (reverse order), disconnects adapters (reverse order) and flushes metrics
-   * and logs. Returns the number of failures (failed hooks and disconnects).
+   * Stop intake (runs once): readiness off, subscriptions paused, `onStopAccepting` hooks in reverse
+   * with deadlines, then `ctx.lifecycle.signal` aborts. Resolves with the number of failed hooks.
+   */
+  stopIntake(): Promise<number> {
+    this.requestShutdown('shutdown');
+    this.intake ??= this.lifecycle.stopIntake(this.reason ?? 'shutdown', this.log, this.hookTimeoutMs);
+    return this.intake;
+  }
+
+  /**
+   * The shutdown after the drain, each step with the `--hook-timeout` deadline and reported by name
+   * with `PH_ERR_SHUTDOWN` when it fails or misses it (the others still run): stop intake (when not
+   * done yet), close the subscriptions the module left open, `onShutdown` hooks in reverse,
+   * disconnect the adapters in reverse, flush metrics. Returns the number of failures.
    */
   async close(): Promise<number> {
-    this.lifecycle.beginShutdown('shutdown');
-    let failures = await this.lifecycle.runHooks(this.log);
-    for (const adapter of this.connected.splice(0).reverse()) {
-      try {
-        await (adapter.instance as Connectable).disconnect();
-      } catch (error) {
-        failures += 1;
-        this.log.error('Disconnect failed', { interface: adapter.interface, adapter: adapter.record.name, error });
-      }
-    }
+    let failures = await this.stopIntake();
+    failures += await runSteps(this.lifecycle.subscriptions.closeSteps(), this.hookTimeoutMs, this.log, 'close-subscriptions');
+    failures += await this.lifecycle.runHooks(this.log, this.hookTimeoutMs);
+    const disconnects: ShutdownStep[] = this.connected
+      .splice(0)
+      .reverse()
+      .map((adapter) => ({
+        name: `disconnect of ${adapter.interface} adapter ${adapter.record.name}`,
+        run: () => (adapter.instance as Connectable).disconnect(),
+      }));
+    failures += await runSteps(disconnects, this.hookTimeoutMs, this.log, 'disconnect');
     this.lifecycle.phase = 'stopped';
-    if (this.services.has(REFS.metrics))
-      await this.services
-        .resolve(REFS.metrics)
-        .flush()
-        .catch(() => undefined);
+    if (this.services.has(REFS.metrics)) {
+      const metrics = this.services.resolve(REFS.metrics);
+      failures += await runSteps([{ name: 'metrics flush', run: () => metrics.flush() }], this.hookTimeoutMs, this.log, 'flush');
+    }
     return failures;
   }
 
-  /** Flushes the logger; the last thing a run does. */
-  async flushLogs(): Promise<void> {
-    await this.services
-      .resolve(REFS.logging)
-      .flush()
-      .catch(() => undefined);
+  /**
+   * Flushes the logger within the hook deadline; the last thing a run does. Resolves false when the
+   * flush failed or missed it (nothing can be logged about that any more: it goes to stderr).
+   */
+  async flushLogs(timeoutMs = this.hookTimeoutMs): Promise<boolean> {
+    const logger = this.services.resolve(REFS.logging);
+    const error = await runWithDeadline({ name: 'log flush', run: () => logger.flush() }, timeoutMs);
+    if (error) process.stderr.write(redactText(`error [${error.code}]: ${error.message}\n`));
+    return error === undefined;
   }
 }
 

@@ -106,7 +106,10 @@ describe('platform-host run', () => {
     expect(moduleLine?.context).to.deep.equal({ date: '2026-01-15' });
     const hostLine = lines.find((line) => line.message === 'Module starting');
     expect(hostLine).to.deep.include({ module: 'etl' });
-    expect(hostLine?.context).to.deep.include({ component: 'host', adapters: { secrets: 'env', logging: 'json' } });
+    expect(hostLine?.context).to.deep.include({
+      component: 'host',
+      adapters: { secrets: 'env', logging: 'json', metrics: 'noop' },
+    });
     const status = JSON.parse(readFileSync(statusFile, 'utf8')) as { status: string; exitCode: number; module: string };
     expect(status).to.include({ status: 'succeeded', exitCode: 0, module: 'etl' });
   });
@@ -119,7 +122,7 @@ describe('platform-host run', () => {
     );
   });
 
-  it('constructs only the interfaces a module declares (plus secrets and logging for the host)', async function () {
+  it('constructs only the interfaces a module declares (plus secrets, logging and metrics for the host)', async function () {
     this.timeout(60000);
     project.module(
       'db_only',
@@ -153,7 +156,12 @@ describe('platform-host run', () => {
       },
     });
     expect(code).to.equal(0);
-    expect(run?.constructed.map((adapter) => adapter.interface)).to.deep.equal(['secrets', 'logging', 'database']);
+    expect(run?.constructed.map((adapter) => adapter.interface)).to.deep.equal([
+      'secrets',
+      'logging',
+      'metrics',
+      'database',
+    ]);
     expect(Object.keys(run?.context() ?? {}).sort()).to.deep.equal(['config', 'db', 'lifecycle', 'log', 'module']);
   });
 
@@ -233,7 +241,7 @@ export default { kind: 'platform-host.adapter', interface: 'cache', create: () =
           { env: 'NEEDY_TOKEN', description: 'Access token.', required: true, secret: true },
         ],
       },
-      'export default {};',
+      "export default { kind: 'platform-host.adapter', interface: 'cache', create: () => ({}) };",
     );
     project.module(
       'cache_user',
@@ -268,7 +276,7 @@ return 0;`,
     const { code, stdout } = await runCli(['run', 'hooks', '--log', 'json'], project.env());
     expect(code).to.equal(1);
     expect(readFileSync(record, 'utf8').trim().split('\n')).to.deep.equal(['third', 'second', 'first']);
-    expect(stdout).to.contain('Shutdown hook failed');
+    expect(stdout).to.contain('shutdown hook \\"hook #2\\" failed: hook failed').and.contain('PH_ERR_SHUTDOWN');
   });
 
   describe('a service receiving SIGTERM', () => {

@@ -82,5 +82,6 @@ export async function loadAdapterEntry<K extends InterfaceName>(
       `Adapter ${manifest.name} implements "${String(candidate.interface)}" in code but its manifest declares "${expected}"`,
     );
   }
-  return candidate as AdapterDefinition<K>;
+  // A hand-written (plain JS) entry may leave out `dependencies`, as defineAdapter allows.
+  return { ...candidate, dependencies: candidate.dependencies ?? {} } as AdapterDefinition<K>;
 }
