@@ -29,8 +29,6 @@ export async function runWithDeadline(step: ShutdownStep, timeoutMs: number): Pr
         ),
       timeoutMs,
     );
-    // A stuck step must not keep the process alive once everything else is done.
-    timer.unref();
   });
   const work = (async (): Promise<undefined> => {
     await step.run();

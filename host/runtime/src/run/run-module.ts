@@ -94,15 +94,13 @@ export async function runModule(options: RunModuleOptions): Promise<number> {
     }
     options.onPrepared?.(run);
     if (earlySignal) run.requestShutdown(earlySignal);
-    const exitCode = await lifecycle(run, options, () => {
-      runSettled = true;
+    return await lifecycle(run, options, {
+      onRunSettled: () => {
+        runSettled = true;
+      },
+      interruptedBy: () => interruptedBy,
+      crashed: () => crashed,
     });
-    if (crashed) return EXIT_CODES.FAILURE;
-    if (interruptedBy && run.manifest.type === 'job' && exitCode === EXIT_CODES.OK) {
-      // It did not complete: an orchestrator must retry it (DESIGN.md decision 9).
-      return EXIT_CODES.FAILURE;
-    }
-    return exitCode;
   } finally {
     if (handleSignals) {
       for (const signal of SIGNALS) process.off(signal, onSignal);
@@ -112,8 +110,17 @@ export async function runModule(options: RunModuleOptions): Promise<number> {
   }
 }
 
+/** What the process handlers of {@link runModule} saw, read by {@link lifecycle}. */
+interface ProcessEvents {
+  onRunSettled(): void;
+  /** The signal that arrived before `run()` settled, if one did. */
+  interruptedBy(): NodeJS.Signals | undefined;
+  /** True once an unhandled rejection or uncaught exception happened. */
+  crashed(): boolean;
+}
+
 /** Everything after preparation: startup, `run()`, shutdown. Returns the exit code. */
-async function lifecycle(run: ModuleRun, options: RunModuleOptions, onRunSettled: () => void): Promise<number> {
+async function lifecycle(run: ModuleRun, options: RunModuleOptions, events: ProcessEvents): Promise<number> {
   const { manifest, log, lifecycle: hostLifecycle } = run;
   const drainTimeoutSeconds = run.pre.options.drainTimeoutSeconds;
   const isJob = manifest.type === 'job';
@@ -180,11 +187,11 @@ async function lifecycle(run: ModuleRun, options: RunModuleOptions, onRunSettled
     const settled = withCorrelationId(newCorrelationId(), () => run.definition.run(context)).then(
       (code) => {
         outcome = { code: typeof code === 'number' ? code : EXIT_CODES.OK };
-        onRunSettled();
+        events.onRunSettled();
       },
       (error: unknown) => {
         outcome = { error };
-        onRunSettled();
+        events.onRunSettled();
       },
     );
     const reason = await Promise.race([settled.then(() => 'module finished'), run.shutdownRequested]);
@@ -202,6 +209,12 @@ async function lifecycle(run: ModuleRun, options: RunModuleOptions, onRunSettled
       code = EXIT_CODES.FAILURE;
       log.error('Drain timed out: in-flight work did not finish', { code: 'PH_ERR_SHUTDOWN', drainTimeoutSeconds });
     }
+    const signal = events.interruptedBy();
+    if (isJob && signal && code === EXIT_CODES.OK) {
+      // It did not complete: an orchestrator must retry it (DESIGN.md decision 9).
+      log.warn('Job interrupted by a signal before run() finished: exit 1', { signal });
+      code = EXIT_CODES.FAILURE;
+    }
     return code;
   };
   try {
@@ -212,6 +225,7 @@ async function lifecycle(run: ModuleRun, options: RunModuleOptions, onRunSettled
     else log.error(error instanceof PlatformError ? error.message : 'Module failed', { error });
   }
   if ((await run.close()) > 0) exitCode = EXIT_CODES.FAILURE;
+  if (events.crashed()) exitCode = EXIT_CODES.FAILURE;
   const server = health;
   if (server) await runWithDeadline({ name: 'health server close', run: () => server.close() }, run.hookTimeoutMs);
   reportJob(exitCode === EXIT_CODES.OK ? 'succeeded' : 'failed', { exitCode });
