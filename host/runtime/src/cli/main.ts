@@ -138,7 +138,10 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
       (args) =>
         guard(async () => {
           const { doctor } = await import('../commands/doctor.js');
-          const tokens = argv.slice(argv.indexOf('doctor') + 1).filter((token) => token !== args.module);
+          const after = argv.slice(argv.indexOf('doctor') + 1);
+          // Only the positional module name goes: a flag value may spell the same word (--cache x for module x).
+          const position = args.module === undefined ? -1 : after.indexOf(args.module);
+          const tokens = position === -1 ? after : [...after.slice(0, position), ...after.slice(position + 1)];
           const result = await doctor(root, args.module, tokens);
           io.stdout(result.text);
           return result.exitCode;

@@ -167,5 +167,8 @@ export async function doctor(
         : 'ok: no problems found'
       : `${problems.length} problem${problems.length > 1 ? 's' : ''}: ${moduleName ? 'the run would not start' : 'see above'}`,
   );
-  return { text: redactText(`${out.join('\n')}\n`), exitCode: problems.length === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE };
+  return {
+    text: redactText(`${out.join('\n')}\n`),
+    exitCode: problems.length === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE,
+  };
 }

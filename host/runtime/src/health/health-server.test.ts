@@ -54,7 +54,10 @@ describe('health endpoints', function () {
     const port = await listen(
       [
         target('db', 'postgres', () =>
-          Promise.resolve({ ok: false, detail: 'connect postgres://app:pw-in-detail@db failed (health-detail-secret)' }),
+          Promise.resolve({
+            ok: false,
+            detail: 'connect postgres://app:pw-in-detail@db failed (health-detail-secret)',
+          }),
         ),
         target('mq', 'kafka', () => new Promise<HealthCheckResult>(() => {})),
       ],

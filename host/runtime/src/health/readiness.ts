@@ -32,7 +32,10 @@ export interface ReadinessReport {
 /** How long one check may take before it counts as failed (ms). */
 export const DEFAULT_CHECK_TIMEOUT_MS = 3000;
 
-async function bounded(check: () => HealthCheckResult | Promise<HealthCheckResult>, timeoutMs: number): Promise<HealthCheckResult> {
+async function bounded(
+  check: () => HealthCheckResult | Promise<HealthCheckResult>,
+  timeoutMs: number,
+): Promise<HealthCheckResult> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -82,7 +85,9 @@ export class Readiness {
       ...this.targets.map((target) => ({ name: target.name, adapter: target.adapter, check: () => target.check() })),
       ...this.lifecycle.readinessChecks.map((entry) => ({ name: entry.name, adapter: undefined, check: entry.check })),
     ];
-    const results = await Promise.all(all.map(async (entry) => [entry, await bounded(entry.check, this.timeoutMs)] as const));
+    const results = await Promise.all(
+      all.map(async (entry) => [entry, await bounded(entry.check, this.timeoutMs)] as const),
+    );
     const checks: Record<string, 'ok' | 'error'> = {};
     const details: Record<string, CheckDetail> = {};
     for (const [entry, result] of results) {

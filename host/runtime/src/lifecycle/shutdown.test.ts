@@ -69,10 +69,7 @@ ctx.lifecycle.onStopAccepting(() => new Promise(() => {}), 'stuck-intake');
 return 0;`,
       ),
     );
-    const { code, stdout } = await runCli(
-      ['run', 'stuck_hook', '--log', 'json', '--hook-timeout', '1'],
-      project.env(),
-    );
+    const { code, stdout } = await runCli(['run', 'stuck_hook', '--log', 'json', '--hook-timeout', '1'], project.env());
     expect(code, stdout).to.equal(1);
     const errors = stdout
       .trim()
@@ -131,7 +128,9 @@ return 0;`,
         'filesystem disconnected',
       ]);
       expect(linesOf(record)).not.to.include('run called');
-      expect(run.output()).to.contain('Startup aborted: run() was not called').and.not.contain('Health server listening');
+      expect(run.output())
+        .to.contain('Startup aborted: run() was not called')
+        .and.not.contain('Health server listening');
     });
   }
 

@@ -117,7 +117,11 @@ describe('redaction', () => {
     child.error('failed with registered-after-child', { error: new Error('registered-after-child') });
     logger.info('login', { user: 'ada', password: 'plain-pass' });
     const seen = JSON.stringify(
-      inner.calls.map((call) => ({ ...call, fields: call.fields, error: (call.fields?.['error'] as Error | undefined)?.message })),
+      inner.calls.map((call) => ({
+        ...call,
+        fields: call.fields,
+        error: (call.fields?.['error'] as Error | undefined)?.message,
+      })),
     );
     expect(seen).not.to.contain('registered-after-child').and.not.contain('binding-pass').and.not.contain('plain-pass');
     expect(inner.calls[0]?.message).to.equal(`failed with ${REDACTED}`);

@@ -194,7 +194,12 @@ export class ModuleRun {
    */
   async close(): Promise<number> {
     let failures = await this.stopIntake();
-    failures += await runSteps(this.lifecycle.subscriptions.closeSteps(), this.hookTimeoutMs, this.log, 'close-subscriptions');
+    failures += await runSteps(
+      this.lifecycle.subscriptions.closeSteps(),
+      this.hookTimeoutMs,
+      this.log,
+      'close-subscriptions',
+    );
     failures += await this.lifecycle.runHooks(this.log, this.hookTimeoutMs);
     const disconnects: ShutdownStep[] = this.connected
       .splice(0)
@@ -207,7 +212,12 @@ export class ModuleRun {
     this.lifecycle.phase = 'stopped';
     if (this.services.has(REFS.metrics)) {
       const metrics = this.services.resolve(REFS.metrics);
-      failures += await runSteps([{ name: 'metrics flush', run: () => metrics.flush() }], this.hookTimeoutMs, this.log, 'flush');
+      failures += await runSteps(
+        [{ name: 'metrics flush', run: () => metrics.flush() }],
+        this.hookTimeoutMs,
+        this.log,
+        'flush',
+      );
     }
     return failures;
   }

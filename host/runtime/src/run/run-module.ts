@@ -142,8 +142,8 @@ async function lifecycle(run: ModuleRun, options: RunModuleOptions, events: Proc
     }
   };
   let health: HealthServer | undefined;
-  let exitCode: number = EXIT_CODES.OK;
-  let usageError: unknown;
+  let exitCode: number;
+  let usageError: PlatformError | undefined;
   const startAndRun = async (): Promise<number> => {
     reportJob('starting');
     const starting = run.start();
@@ -231,6 +231,6 @@ async function lifecycle(run: ModuleRun, options: RunModuleOptions, events: Proc
   reportJob(exitCode === EXIT_CODES.OK ? 'succeeded' : 'failed', { exitCode });
   log.info('Module stopped', { exitCode });
   if (!(await run.flushLogs())) exitCode = EXIT_CODES.FAILURE;
-  if (usageError !== undefined) throw usageError;
+  if (usageError) throw usageError;
   return exitCode;
 }

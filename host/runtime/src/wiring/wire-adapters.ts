@@ -295,7 +295,7 @@ export async function constructAdapters(
     }
     // Every logger is wrapped in the host's redacting proxy, so adapters only format and write.
     const instance = selection.interface === 'logging' ? redactingLogger(created as Logger) : created;
-    services.provide(REFS[selection.interface], instance as never);
+    services.provide(REFS[selection.interface], instance);
     constructed.push({ ...selection, instance });
   }
   return { services, constructed };
