@@ -5,8 +5,9 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /**
  * Structured logging (seed 5.2.5, 11.1). Every entry carries timestamp, level, module, message, the
- * caller's fields and the current correlation id (see `withCorrelationId`). Values of config keys
- * marked secret, and fields whose names look like credentials, are redacted before output.
+ * caller's fields and the current correlation id (see `withCorrelationId`). Redaction is the host's:
+ * it wraps every logger in a redacting proxy (registered secret values, URL passwords, fields whose
+ * names look like credentials, inside errors too), so an implementation only formats and writes.
  */
 export interface Logger {
   debug(message: string, fields?: LogFields): void;

@@ -157,7 +157,9 @@ export function describeLoggerConformance(adapterName: string, subject: LoggerCo
       logger.info(`in-field-${id}`, { dsn: `postgres://app:${secret}@db/app` });
       logger.warn(`nested-${id}`, { outer: { inner: [secret] } });
       logger.child({ binding: secret }).error(`in-binding-${id}`);
-      const error = Object.assign(new Error(`in-error-${id} ${secret}`, { cause: new Error(secret) }), { detail: secret });
+      const error = Object.assign(new Error(`in-error-${id} ${secret}`, { cause: new Error(secret) }), {
+        detail: secret,
+      });
       logger.error(`in-error-${id}`, { error });
       for (const marker of ['in-message', 'in-field', 'nested', 'in-binding']) {
         expect(await linesWith(captured, `${marker}-${id}`), marker).to.have.lengthOf(1);
