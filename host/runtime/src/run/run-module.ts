@@ -1,7 +1,8 @@
-import { EXIT_CODES, newCorrelationId, PlatformError, withCorrelationId } from '@platform-host/contracts';
+import { EXIT_CODES, newCorrelationId, PlatformError, REFS, withCorrelationId } from '@platform-host/contracts';
 import type { HealthServer } from '../health/health-server.js';
 import { jobStatusPath, writeJobStatus, type JobStatus } from '../health/job-status-file.js';
 import { runWithDeadline } from '../lifecycle/deadline.js';
+import { recordModuleStartup, startModuleUptime, type UptimeGauge } from '../observability/module-metrics.js';
 import { prepareRun, type ModuleRun, type PrepareRunOptions } from './prepare-run.js';
 
 /** Options of {@link runModule}. */
@@ -142,6 +143,7 @@ async function lifecycle(run: ModuleRun, options: RunModuleOptions, events: Proc
     }
   };
   let health: HealthServer | undefined;
+  let uptime: UptimeGauge | undefined;
   let exitCode: number;
   let usageError: PlatformError | undefined;
   const startAndRun = async (): Promise<number> => {
@@ -180,6 +182,15 @@ async function lifecycle(run: ModuleRun, options: RunModuleOptions, events: Proc
       env: run.pre.options.env,
       adapters: Object.fromEntries(run.constructed.map((adapter) => [adapter.interface, adapter.flag])),
     });
+    // Standard platform metrics: startup time (process start until run() is called) and uptime.
+    const metricsScope = {
+      metrics: run.services.resolve(REFS.metrics),
+      module: manifest.name,
+      env: run.pre.options.env,
+      log,
+    };
+    recordModuleStartup(metricsScope, performance.now() / 1000);
+    uptime = startModuleUptime(metricsScope);
     hostLifecycle.started = true;
     hostLifecycle.phase = 'running';
     reportJob('running');
@@ -224,6 +235,7 @@ async function lifecycle(run: ModuleRun, options: RunModuleOptions, events: Proc
     if (error instanceof PlatformError && error.exitCode === EXIT_CODES.USAGE) usageError = error;
     else log.error(error instanceof PlatformError ? error.message : 'Module failed', { error });
   }
+  uptime?.stop();
   if ((await run.close()) > 0) exitCode = EXIT_CODES.FAILURE;
   if (events.crashed()) exitCode = EXIT_CODES.FAILURE;
   const server = health;
