@@ -260,7 +260,8 @@ export function deadLetterHeaders(
   if (message.partition !== undefined) headers[DEAD_LETTER_HEADERS.originalPartition] = String(message.partition);
   if (message.offset !== undefined) headers[DEAD_LETTER_HEADERS.originalOffset] = message.offset;
   if (error !== undefined) {
-    const text = error instanceof Error ? error.message : String(error);
+    const text =
+      error instanceof Error ? error.message : typeof error === 'string' ? error : (JSON.stringify(error) ?? 'unknown');
     headers[DEAD_LETTER_HEADERS.error] = text.replace(/\s+/g, ' ').slice(0, 1000);
   }
   return headers;

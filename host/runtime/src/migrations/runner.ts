@@ -112,8 +112,8 @@ function checksumOf(path: string): string {
 
 /** The migration files of a set, sorted by number. Two files with one number are an error. */
 export function discoverMigrations(set: MigrationSet): MigrationFile[] {
-  const fromSources = set.sourceDir !== undefined && existsSync(set.sourceDir);
-  const listDir = fromSources ? (set.sourceDir as string) : set.compiledDir;
+  const listDir = set.sourceDir !== undefined && existsSync(set.sourceDir) ? set.sourceDir : set.compiledDir;
+  const fromSources = listDir !== set.compiledDir;
   if (!existsSync(listDir)) return [];
   const pattern = fromSources ? SOURCE_PATTERN : COMPILED_PATTERN;
   const files: MigrationFile[] = [];
