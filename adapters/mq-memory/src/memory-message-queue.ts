@@ -1,112 +1,219 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { PlatformError } from '@platform-host/contracts';
+import { createHash } from 'node:crypto';
+import {
+  MAX_DELIVERIES_REASON,
+  MESSAGE_HEADERS,
+  PlatformError,
+  currentCorrelationId,
+  deadLetterHeaders,
+  deadLetterTopic,
+  newCorrelationId,
+  withCorrelationId,
+} from '@platform-host/contracts';
 import type {
+  BatchHandler,
   HealthCheckResult,
   Logger,
-  MessageHandler,
   MessageQueue,
+  NackOptions,
   OutgoingMessage,
+  QueueCapabilities,
   QueueMessage,
   SubscribeOptions,
   Subscription,
+  TopicPartition,
 } from '@platform-host/contracts';
 
 /** Options of {@link MemoryMessageQueue}. */
 export interface MemoryMessageQueueOptions {
   /** How long a delivered message may stay unacknowledged before it is redelivered. Default 30000. */
   readonly visibilityTimeoutMs?: number;
-  /** Messages kept per topic; beyond that the oldest are dropped. Default 100000. */
+  /**
+   * Messages retained per topic. Beyond it the oldest messages that every consumer group has
+   * committed are dropped; messages a group still needs are kept (the limit is exceeded, with a
+   * warning). Default 100000.
+   */
   readonly maxMessagesPerTopic?: number;
   /**
-   * Wait before redelivering a message whose handler threw, doubled per further delivery up to
-   * {@link MAX_RETRY_BACKOFF_MS}. Default 50.
+   * Partitions of a topic created by `publish` or `subscribe` (not by `createTopic`, whose default
+   * is 1 as the contract says). Default {@link DEFAULT_PARTITIONS}.
+   */
+  readonly defaultPartitions?: number;
+  /**
+   * Wait before redelivering the messages of a batch whose handler threw, doubled per further
+   * delivery up to {@link MAX_RETRY_BACKOFF_MS}. Default 50.
    */
   readonly retryBackoffMs?: number;
-  /** Receives a warning for each handler failure. */
+  /** Receives warnings (handler failures, dead letters, failing rebalance hooks, retention). */
   readonly logger?: Logger;
 }
 
-/** Upper bound of the backoff before redelivering a message whose handler threw. */
+/** Upper bound of the backoff before redelivering messages whose handler threw. */
 export const MAX_RETRY_BACKOFF_MS = 5000;
 
-const DEFAULT_MAX_IN_FLIGHT = 100;
+/** Virtual partitions of a topic the queue creates on first use. */
+export const DEFAULT_PARTITIONS = 8;
 
-/** One published message as the topic log keeps it. */
+const DEFAULT_MAX_BATCH_SIZE = 100;
+const DEFAULT_MAX_WAIT_MS = 50;
+const DEFAULT_MAX_IN_FLIGHT = 1000;
+const DEFAULT_MAX_DELIVERIES = 5;
+
+const CAPABILITIES: QueueCapabilities = Object.freeze({
+  orderedByKey: true,
+  partitioned: true,
+  delayedRedelivery: true,
+});
+
+/** One published message as a partition log keeps it. */
 interface StoredMessage {
+  readonly partition: number;
   readonly offset: number;
   readonly id: string;
   readonly key: string | undefined;
   readonly value: Uint8Array;
   readonly headers: Readonly<Record<string, string>>;
   readonly publishedAt: Date;
+  /** Topic-wide publish order, so retention drops the oldest message first. */
+  readonly sequence: number;
 }
 
 /** An append-only log; offsets keep growing when the oldest messages are dropped. */
-interface Topic {
-  readonly name: string;
+interface Partition {
+  readonly index: number;
   readonly log: Map<number, StoredMessage>;
   /** Offset of the oldest retained message. */
   firstOffset: number;
   /** Offset the next published message gets. */
   nextOffset: number;
-  readonly groups: Map<string, ConsumerGroup>;
 }
 
-/** A message delivered to a group at least once and not acknowledged yet. */
-interface PendingMessage {
-  readonly message: StoredMessage;
-  deliveryCount: number;
-  /** The subscription it is delivered to; `undefined` while it waits for redelivery. */
-  holder: MemorySubscription | undefined;
-  /** The visibility timeout while held, the retry backoff while waiting. */
+interface Topic {
+  readonly name: string;
+  readonly partitions: readonly Partition[];
+  readonly groups: Map<string, ConsumerGroup>;
+  /** Messages retained over all partitions. */
+  retained: number;
+  nextSequence: number;
+  /** Where the next keyless message goes. */
+  nextKeyless: number;
+  /** Set while retention is over its limit because a group still needs the oldest messages. */
+  overLimit: boolean;
+}
+
+/** A message handed to a subscription and neither acknowledged nor handed back yet. */
+interface Delivery {
+  readonly slot: GroupPartition;
+  readonly offset: number;
+  readonly subscription: MemorySubscription;
+  readonly message: QueueMessage;
   timer: NodeJS.Timeout | undefined;
 }
 
-/** The state a broker keeps per (topic, group): a cursor and a pending set, like a Redis Streams group. */
+/** A message handed back (nack, failed handler, visibility timeout), waiting to be redelivered. */
+interface Retry {
+  ready: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** What a group keeps per partition: the broker's committed position plus the owner's progress. */
+interface GroupPartition {
+  readonly group: ConsumerGroup;
+  readonly partition: Partition;
+  /** The contiguous acknowledged prefix: every offset below it is done for this group. */
+  committed: number;
+  /** The next offset never delivered since the partition was assigned to its owner. */
+  fetch: number;
+  /** Acknowledged offsets above `committed` (after a gap). Forgotten on reassignment. */
+  readonly acked: Set<number>;
+  readonly inFlight: Map<number, Delivery>;
+  readonly retries: Map<number, Retry>;
+  /** Deliveries so far of each offset not committed yet (kept across reassignments). */
+  readonly deliveryCounts: Map<number, number>;
+  /** The error of the last failed delivery, for the dead-letter headers. */
+  readonly lastErrors: Map<number, unknown>;
+  owner: MemorySubscription | undefined;
+  /** True once `onAssigned` of the owner has run and until revocation starts. */
+  active: boolean;
+}
+
 interface ConsumerGroup {
   readonly name: string;
   readonly topic: Topic;
-  /** Offset of the next message this group has never been delivered. */
-  cursor: number;
-  /** Delivered, unacknowledged messages by id. */
-  readonly pending: Map<string, PendingMessage>;
-  /** Pending messages due for redelivery, in the order they became due. */
-  readonly due: Set<PendingMessage>;
-  subscriptions: MemorySubscription[];
-  /** Index in `subscriptions` where the round robin continues. */
-  nextSubscription: number;
-  pumpScheduled: boolean;
+  readonly slots: readonly GroupPartition[];
+  /** Open consumers in join order; partition `p` goes to `members[p % members.length]`. */
+  members: MemorySubscription[];
+  /** The rebalances of this group, run one after the other. */
+  rebalancing: Promise<void>;
 }
 
-/** A subscription: one consumer of one group. Its handler runs for one message at a time. */
+/** The resolved options of one subscription. */
+interface ConsumerSettings {
+  readonly consumer: string;
+  readonly autoAck: boolean;
+  readonly maxBatchSize: number;
+  readonly maxWaitMs: number;
+  readonly maxInFlight: number;
+  readonly maxDeliveries: number;
+  readonly deadLetterEnabled: boolean;
+  readonly deadLetterTopic: string;
+  readonly onAssigned: SubscribeOptions['onAssigned'];
+  readonly onRevoked: SubscribeOptions['onRevoked'];
+}
+
+/** One consumer of one group. It runs one batch at a time. */
 class MemorySubscription implements Subscription {
-  /** Messages delivered to it and not acknowledged (the `maxInFlight` count). */
-  readonly held = new Set<PendingMessage>();
+  /** Messages delivered to it and not acknowledged or handed back (the `maxInFlight` count). */
+  readonly inFlight = new Set<Delivery>();
   /** The running handler call, if any. */
   running: Promise<void> | undefined;
-  closed = false;
-  #closing: Promise<void> | undefined;
+  closing = false;
+  pumpScheduled = false;
+  /** The `maxWaitMs` timer of a batch that is not full yet. */
+  waitTimer: NodeJS.Timeout | undefined;
+  waitElapsed = false;
+  /** Where the next batch starts taking partitions, so no partition starves. */
+  rotation = 0;
+  #paused = false;
+  #closed: Promise<void> | undefined;
 
   constructor(
     readonly group: ConsumerGroup,
-    readonly consumer: string,
-    readonly handler: MessageHandler,
-    readonly autoAck: boolean,
-    readonly maxInFlight: number,
-    private readonly closeSubscription: (subscription: MemorySubscription) => Promise<void>,
+    readonly settings: ConsumerSettings,
+    readonly handler: BatchHandler,
+    private readonly hooks: {
+      readonly close: (subscription: MemorySubscription) => Promise<void>;
+      readonly wake: (subscription: MemorySubscription) => void;
+    },
   ) {}
 
-  get available(): boolean {
-    return !this.closed && this.running === undefined && this.held.size < this.maxInFlight;
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.hooks.wake(this);
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.closeSubscription(this);
-    return this.#closing;
+    this.#closed ??= this.hooks.close(this);
+    return this.#closed;
+  }
+
+  stopWaiting(): void {
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    this.waitElapsed = false;
   }
 }
 
-/** Tells a handler's own `close()` / `disconnect()` call apart, which must not wait for itself. */
+/** The subscription whose handler is running, so calls from inside it do not wait for themselves. */
 const runningHandler = new AsyncLocalStorage<MemorySubscription>();
 
 const encoder = new TextEncoder();
@@ -117,34 +224,47 @@ function positiveInteger(value: number, what: string): number {
   return value;
 }
 
+function nonNegativeNumber(value: number, what: string): number {
+  if (!Number.isFinite(value) || value < 0)
+    throw new RangeError(`${what} must be a number of at least 0, got ${value}`);
+  return value;
+}
+
+/** The partition of a key: the first 32 bits of its SHA-1 (node:crypto), modulo the partition count. */
+function partitionOfKey(key: string, partitions: number): number {
+  return createHash('sha1').update(key).digest().readUInt32BE(0) % partitions;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /**
  * In-process {@link MessageQueue} (`--mq memory`) for tests and local runs, with the semantics of
- * Kafka consumer groups and Redis Streams (`XREADGROUP` / `XACK` / `XAUTOCLAIM`):
+ * Kafka consumer groups. See the package README for the full description; in short:
  *
- * - A topic is an append-only log of at most `maxMessagesPerTopic` messages (the oldest are dropped).
- *   Publishing to an unknown topic creates it.
- * - Each consumer group has its own cursor. **A new group starts at the earliest retained message**
- *   (Kafka `auto.offset.reset=earliest`, Redis `XGROUP CREATE ... 0`), so messages published before a
- *   group's first subscription are not lost to it.
- * - Within a group, each message goes to one subscription at a time, round robin among the group's
- *   open subscriptions, in publish order; a subscription runs its handler for one message at a time
- *   and receives no more while `maxInFlight` messages delivered to it are unacknowledged.
- * - A delivered message stays pending until acknowledged. It is redelivered (same id, `deliveryCount`
- *   + 1, before newer messages) when its handler throws (after a backoff of `retryBackoffMs`, doubled
- *   per delivery, at most 5 s), when its subscription closes, or when it stays unacknowledged for
- *   `visibilityTimeoutMs`. A pending message dropped by retention is not redelivered, as in Redis.
- * - Delivery is asynchronous: handlers never run inside `publish()`'s call stack. Internal timers are
- *   `unref()`ed; nothing starts before `connect()`.
- * - `publish`, `subscribe`, `ack` and `createTopic` throw `PH_ERR_NOT_CONNECTED` before `connect()`
- *   and after `disconnect()`. During `disconnect()`, running handlers may still publish and ack.
- * - Topics, groups and pending messages survive `disconnect()`/`connect()` of the same instance, like
- *   a broker outliving a client; they are gone with the instance.
+ * - A topic has virtual partitions (`createTopic` partitions, default 1; {@link DEFAULT_PARTITIONS}
+ *   for a topic created by first use). A key's partition is a hash of the key; keyless messages go
+ *   round robin. Ids are `<partition>-<offset>`.
+ * - Each group has a committed position per partition: the contiguous acknowledged prefix. The
+ *   partitions of a topic are spread over the group's open consumers; a consumer joining or closing
+ *   rebalances the group: a revoked partition's running batch settles, `onRevoked` runs (acks made
+ *   in it count), then the partition restarts at its committed position with the next owner, after
+ *   that owner's `onAssigned`.
+ * - A message is redelivered (same id, `deliveryCount` + 1) when it is nacked, when its batch's
+ *   handler throws, when it stays unacknowledged for `visibilityTimeoutMs`, and when its partition
+ *   moves before it was committed. After `maxDeliveries` it is dead-lettered instead.
+ * - Nothing is dropped that a group has not committed; handlers never run inside `publish()`'s call
+ *   stack; internal timers are `unref()`ed and nothing starts before `connect()`.
  */
 export class MemoryMessageQueue implements MessageQueue {
+  readonly capabilities: QueueCapabilities = CAPABILITIES;
   readonly #topics = new Map<string, Topic>();
   readonly #subscriptions = new Set<MemorySubscription>();
+  readonly #deliveries = new WeakMap<QueueMessage, Delivery>();
   readonly #visibilityTimeoutMs: number;
   readonly #maxMessagesPerTopic: number;
+  readonly #defaultPartitions: number;
   readonly #retryBackoffMs: number;
   readonly #logger: Logger | undefined;
   #state: 'disconnected' | 'connected' | 'disconnecting' = 'disconnected';
@@ -160,28 +280,29 @@ export class MemoryMessageQueue implements MessageQueue {
       options.maxMessagesPerTopic ?? 100_000,
       'MemoryMessageQueue maxMessagesPerTopic',
     );
-    this.#retryBackoffMs = options.retryBackoffMs ?? 50;
-    if (!Number.isFinite(this.#retryBackoffMs) || this.#retryBackoffMs < 0) {
-      throw new RangeError(
-        `MemoryMessageQueue retryBackoffMs must be a number of at least 0, got ${this.#retryBackoffMs}`,
-      );
-    }
+    this.#defaultPartitions = positiveInteger(
+      options.defaultPartitions ?? DEFAULT_PARTITIONS,
+      'MemoryMessageQueue defaultPartitions',
+    );
+    this.#retryBackoffMs = nonNegativeNumber(options.retryBackoffMs ?? 50, 'MemoryMessageQueue retryBackoffMs');
     this.#logger = options.logger;
   }
 
   async connect(): Promise<void> {
     if (this.#disconnecting !== undefined) await this.#disconnecting;
     this.#state = 'connected';
-    for (const topic of this.#topics.values()) for (const group of topic.groups.values()) this.#schedulePump(group);
   }
 
-  /** Closes every subscription (waiting for running handlers), then refuses further calls. Idempotent. */
+  /** Closes every subscription (draining running handlers), then refuses further calls. Idempotent. */
   async disconnect(): Promise<void> {
     if (this.#state === 'disconnecting') return this.#disconnecting;
     if (this.#state === 'disconnected') return;
     this.#state = 'disconnecting';
+    const subscriptions = [...this.#subscriptions];
+    // Everyone leaves at once, so no partition is handed to a consumer that is about to close.
+    for (const subscription of subscriptions) this.#leave(subscription);
     this.#disconnecting = (async () => {
-      await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+      await Promise.all(subscriptions.map((subscription) => subscription.close()));
       this.#state = 'disconnected';
       this.#disconnecting = undefined;
     })();
@@ -196,75 +317,574 @@ export class MemoryMessageQueue implements MessageQueue {
 
   async createTopic(name: string, options: { readonly partitions?: number } = {}): Promise<void> {
     this.#assertUsable(`create topic "${name}"`, false);
-    positiveInteger(options.partitions ?? 1, `Partitions of topic "${name}"`);
-    this.#topic(name);
+    const partitions = positiveInteger(options.partitions ?? 1, `Partitions of topic "${name}"`);
+    if (!this.#topics.has(name)) this.#topics.set(name, this.#newTopic(name, partitions));
   }
 
   async publish(topicName: string, message: OutgoingMessage): Promise<string> {
     this.#assertUsable(`publish to topic "${topicName}"`, true);
-    const { value } = message;
-    if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
-      throw new TypeError(`The value of a message for topic "${topicName}" must be a string or a Uint8Array`);
-    }
-    const topic = this.#topic(topicName);
-    const offset = topic.nextOffset++;
-    const stored: StoredMessage = {
-      offset,
-      id: String(offset),
-      key: message.key,
-      // Copied, so a caller reusing its buffer does not change a published message.
-      value: typeof value === 'string' ? encoder.encode(value) : new Uint8Array(value),
-      headers: Object.freeze({ ...message.headers }),
-      publishedAt: new Date(),
-    };
-    topic.log.set(offset, stored);
-    while (topic.nextOffset - topic.firstOffset > this.#maxMessagesPerTopic) topic.log.delete(topic.firstOffset++);
-    for (const group of topic.groups.values()) this.#schedulePump(group);
-    return stored.id;
+    const [id] = this.#publishAll(topicName, [message]);
+    return id ?? '';
   }
 
-  async subscribe(topicName: string, handler: MessageHandler, options: SubscribeOptions): Promise<Subscription> {
+  async publishBatch(topicName: string, messages: readonly OutgoingMessage[]): Promise<string[]> {
+    this.#assertUsable(`publish to topic "${topicName}"`, true);
+    if (!Array.isArray(messages))
+      throw new TypeError(`publishBatch to topic "${topicName}" needs an array of messages`);
+    return this.#publishAll(topicName, messages);
+  }
+
+  /** Publishing is synchronous here: everything published is already accepted. Never throws. */
+  async flush(): Promise<void> {}
+
+  async subscribe(topicName: string, handler: BatchHandler, options: SubscribeOptions): Promise<Subscription> {
     this.#assertUsable(`subscribe to topic "${topicName}"`, false);
     if (typeof options.group !== 'string' || options.group === '') {
       throw new RangeError(`Subscribing to topic "${topicName}" needs a non-empty consumer group name`);
     }
-    const maxInFlight = positiveInteger(
-      options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
-      `maxInFlight of group "${options.group}"`,
-    );
+    const settings = this.#settings(topicName, options);
     const topic = this.#topic(topicName);
     let group = topic.groups.get(options.group);
     if (group === undefined) {
-      group = {
-        name: options.group,
-        topic,
-        cursor: topic.firstOffset,
-        pending: new Map(),
-        due: new Set(),
-        subscriptions: [],
-        nextSubscription: 0,
-        pumpScheduled: false,
-      };
+      const slots: GroupPartition[] = [];
+      group = { name: options.group, topic, slots, members: [], rebalancing: Promise.resolve() };
+      for (const partition of topic.partitions) {
+        const start = options.startFrom === 'latest' ? partition.nextOffset : partition.firstOffset;
+        slots.push({
+          group,
+          partition,
+          committed: start,
+          fetch: start,
+          acked: new Set(),
+          inFlight: new Map(),
+          retries: new Map(),
+          deliveryCounts: new Map(),
+          lastErrors: new Map(),
+          owner: undefined,
+          active: false,
+        });
+      }
       topic.groups.set(group.name, group);
     }
-    const subscription = new MemorySubscription(
-      group,
-      options.consumer ?? `consumer-${process.pid}-${++this.#consumerSerial}`,
-      handler,
-      options.autoAck ?? false,
-      maxInFlight,
-      (closing) => this.#closeSubscription(closing),
-    );
-    group.subscriptions.push(subscription);
+    const subscription = new MemorySubscription(group, settings, handler, {
+      close: (closing) => this.#closeSubscription(closing),
+      wake: (woken) => this.#schedulePump(woken),
+    });
+    group.members.push(subscription);
     this.#subscriptions.add(subscription);
-    this.#schedulePump(group);
+    const rebalanced = this.#rebalance(group);
+    // A handler of the same group subscribing cannot wait: the rebalance may wait for that handler.
+    if (runningHandler.getStore()?.group !== group) await rebalanced;
     return subscription;
   }
 
-  async ack(message: QueueMessage): Promise<void> {
-    this.#assertUsable(`acknowledge message "${message.id}" of topic "${message.topic}"`, true);
-    const group = this.#topics.get(message.topic)?.groups.get(message.group);
-    if (group !== undefined) this.#acknowledge(group, message.id);
+  async ack(messages: QueueMessage | readonly QueueMessage[]): Promise<void> {
+    const list: readonly QueueMessage[] = Array.isArray(messages) ? messages : [messages as QueueMessage];
+    const [first] = list;
+    if (first === undefined) return;
+    this.#assertUsable(`acknowledge message "${first.id}" of topic "${first.topic}"`, true);
+    for (const message of list) {
+      const delivery = this.#current(message);
+      if (delivery !== undefined) this.#acknowledge(delivery);
+    }
+  }
+
+  async nack(message: QueueMessage, options: NackOptions = {}): Promise<void> {
+    this.#assertUsable(`nack message "${message.id}" of topic "${message.topic}"`, true);
+    const delayMs = nonNegativeNumber(options.delayMs ?? 0, `delayMs of the nack of message "${message.id}"`);
+    const delivery = this.#current(message);
+    if (delivery !== undefined) this.#handBack(delivery, delayMs, undefined);
+  }
+
+  /**
+   * Publishes `message` to its subscription's dead-letter topic and acknowledges it. A message its
+   * consumer no longer holds (acknowledged already, or its partition was revoked) is left alone:
+   * its new holder gets it again.
+   */
+  async deadLetter(message: QueueMessage, reason: string, error?: unknown): Promise<void> {
+    this.#assertUsable(`dead-letter message "${message.id}" of topic "${message.topic}"`, true);
+    if (typeof reason !== 'string' || reason === '') {
+      throw new RangeError(`Dead-lettering message "${message.id}" of topic "${message.topic}" needs a reason`);
+    }
+    const delivery = this.#current(message);
+    if (delivery === undefined) return;
+    this.#settle(delivery);
+    this.#deadLetterAndCommit(delivery.slot, delivery.offset, delivery.message, delivery.subscription, reason, error);
+  }
+
+  // ---- publishing -------------------------------------------------------------------------------
+
+  #publishAll(topicName: string, messages: readonly OutgoingMessage[]): string[] {
+    for (const message of messages) {
+      const value: unknown = message?.value;
+      if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+        throw new TypeError(`The value of a message for topic "${topicName}" must be a string or a Uint8Array`);
+      }
+    }
+    const correlationId = currentCorrelationId();
+    const topic = this.#topic(topicName);
+    const ids = messages.map((message) => {
+      const headers: Record<string, string> = { ...message.headers };
+      if (headers[MESSAGE_HEADERS.correlationId] === undefined && correlationId !== undefined) {
+        headers[MESSAGE_HEADERS.correlationId] = correlationId;
+      }
+      return this.#append(topic, message.key, message.value, headers).id;
+    });
+    this.#applyRetention(topic);
+    this.#wakeTopic(topic);
+    return ids;
+  }
+
+  #append(
+    topic: Topic,
+    key: string | undefined,
+    value: Uint8Array | string,
+    headers: Record<string, string>,
+  ): StoredMessage {
+    const count = topic.partitions.length;
+    const index = key === undefined ? topic.nextKeyless++ % count : partitionOfKey(key, count);
+    const partition = topic.partitions[index];
+    if (partition === undefined)
+      throw new PlatformError('PH_ERR_INTERNAL', `Topic "${topic.name}" has no partition ${index}`);
+    const offset = partition.nextOffset++;
+    const stored: StoredMessage = {
+      partition: index,
+      offset,
+      id: `${index}-${offset}`,
+      key,
+      // Copied, so a caller reusing its buffer does not change a published message.
+      value: typeof value === 'string' ? encoder.encode(value) : new Uint8Array(value),
+      headers: Object.freeze(headers),
+      publishedAt: new Date(),
+      sequence: topic.nextSequence++,
+    };
+    partition.log.set(offset, stored);
+    topic.retained += 1;
+    return stored;
+  }
+
+  /** Drops the oldest messages beyond the limit, but only those every group has committed. */
+  #applyRetention(topic: Topic): void {
+    while (topic.retained > this.#maxMessagesPerTopic) {
+      let oldest: Partition | undefined;
+      let oldestSequence = Infinity;
+      for (const partition of topic.partitions) {
+        if (partition.firstOffset >= partition.nextOffset) continue;
+        const needed = Math.min(
+          ...[...topic.groups.values()].map((group) => group.slots[partition.index]?.committed ?? 0),
+        );
+        const head = partition.log.get(partition.firstOffset);
+        if (head !== undefined && partition.firstOffset < needed && head.sequence < oldestSequence) {
+          oldest = partition;
+          oldestSequence = head.sequence;
+        }
+      }
+      if (oldest === undefined) {
+        if (!topic.overLimit) {
+          topic.overLimit = true;
+          this.#logger?.warn(
+            'Topic retains more than its limit: a consumer group has not committed the oldest messages',
+            {
+              topic: topic.name,
+              retained: topic.retained,
+              maxMessagesPerTopic: this.#maxMessagesPerTopic,
+            },
+          );
+        }
+        return;
+      }
+      oldest.log.delete(oldest.firstOffset++);
+      topic.retained -= 1;
+    }
+    topic.overLimit = false;
+  }
+
+  // ---- delivery ---------------------------------------------------------------------------------
+
+  #wakeTopic(topic: Topic): void {
+    for (const group of topic.groups.values()) for (const member of group.members) this.#schedulePump(member);
+  }
+
+  #schedulePump(subscription: MemorySubscription): void {
+    if (subscription.pumpScheduled) return;
+    subscription.pumpScheduled = true;
+    setImmediate(() => {
+      subscription.pumpScheduled = false;
+      this.#pump(subscription);
+    });
+  }
+
+  /** Starts the subscription's next batch when it is idle, has room and a batch is ready. */
+  #pump(subscription: MemorySubscription): void {
+    if (this.#state !== 'connected' || subscription.closing || subscription.paused) return;
+    if (subscription.running !== undefined) return;
+    const { maxBatchSize, maxInFlight, maxWaitMs } = subscription.settings;
+    const room = Math.min(maxBatchSize, maxInFlight - subscription.inFlight.size);
+    if (room <= 0) return;
+    const slots = subscription.group.slots.filter((slot) => slot.owner === subscription && slot.active);
+    let available = 0;
+    for (const slot of slots) {
+      for (const retry of slot.retries.values()) if (retry.ready) available += 1;
+      available += slot.partition.nextOffset - slot.fetch;
+      if (available >= room) break;
+    }
+    if (available === 0) {
+      subscription.stopWaiting();
+      return;
+    }
+    if (available < room && maxWaitMs > 0 && !subscription.waitElapsed) {
+      subscription.waitTimer ??= setTimeout(() => {
+        subscription.waitTimer = undefined;
+        subscription.waitElapsed = true;
+        this.#pump(subscription);
+      }, maxWaitMs).unref();
+      return;
+    }
+    subscription.stopWaiting();
+    const batch: QueueMessage[] = [];
+    const start = subscription.rotation++ % slots.length;
+    for (let step = 0; step < slots.length && batch.length < room; step++) {
+      const slot = slots[(start + step) % slots.length];
+      if (slot !== undefined) this.#take(subscription, slot, room, batch);
+    }
+    if (batch.length === 0) {
+      // Everything due was dead-lettered; look again.
+      this.#schedulePump(subscription);
+      return;
+    }
+    this.#runBatch(subscription, batch);
+  }
+
+  /** Adds a partition's due redeliveries, then its next new messages, in offset order. */
+  #take(subscription: MemorySubscription, slot: GroupPartition, room: number, batch: QueueMessage[]): void {
+    const due = [...slot.retries].filter(([, retry]) => retry.ready).map(([offset]) => offset);
+    due.sort((a, b) => a - b);
+    for (const offset of due) {
+      if (batch.length >= room) return;
+      slot.retries.delete(offset);
+      this.#deliverOrDeadLetter(subscription, slot, offset, batch);
+    }
+    while (batch.length < room && slot.fetch < slot.partition.nextOffset) {
+      this.#deliverOrDeadLetter(subscription, slot, slot.fetch++, batch);
+    }
+  }
+
+  #deliverOrDeadLetter(
+    subscription: MemorySubscription,
+    slot: GroupPartition,
+    offset: number,
+    batch: QueueMessage[],
+  ): void {
+    const stored = slot.partition.log.get(offset);
+    if (stored === undefined) {
+      throw new PlatformError(
+        'PH_ERR_INTERNAL',
+        `Topic "${slot.group.topic.name}" partition ${slot.partition.index} has no message at offset ${offset}`,
+      );
+    }
+    const previous = slot.deliveryCounts.get(offset) ?? 0;
+    const { settings } = subscription;
+    if (previous >= settings.maxDeliveries && settings.deadLetterEnabled) {
+      // It moved partitions after its last allowed delivery failed: give up on it now.
+      const message = this.#queueMessage(slot, stored, previous);
+      this.#deadLetterAndCommit(
+        slot,
+        offset,
+        message,
+        subscription,
+        MAX_DELIVERIES_REASON,
+        slot.lastErrors.get(offset),
+      );
+      return;
+    }
+    const message = this.#queueMessage(slot, stored, previous + 1);
+    slot.deliveryCounts.set(offset, previous + 1);
+    const delivery: Delivery = { slot, offset, subscription, message, timer: undefined };
+    delivery.timer = setTimeout(
+      () =>
+        this.#handBack(
+          delivery,
+          0,
+          new Error(`not acknowledged within the visibility timeout of ${this.#visibilityTimeoutMs} ms`),
+        ),
+      this.#visibilityTimeoutMs,
+    ).unref();
+    slot.inFlight.set(offset, delivery);
+    subscription.inFlight.add(delivery);
+    this.#deliveries.set(message, delivery);
+    batch.push(message);
+  }
+
+  #queueMessage(slot: GroupPartition, stored: StoredMessage, deliveryCount: number): QueueMessage {
+    return Object.freeze({
+      id: stored.id,
+      topic: slot.group.topic.name,
+      group: slot.group.name,
+      partition: stored.partition,
+      offset: String(stored.offset),
+      key: stored.key,
+      // A copy per delivery, so a handler that changes it does not change a redelivery.
+      value: stored.value.slice(),
+      headers: stored.headers,
+      deliveryCount,
+      publishedAt: new Date(stored.publishedAt),
+    });
+  }
+
+  /**
+   * Runs the handler for one batch with the correlation id of its first message bound (a new one
+   * when it has none); {@link eachMessage} binds each message's own id.
+   */
+  #runBatch(subscription: MemorySubscription, batch: readonly QueueMessage[]): void {
+    const messages = Object.freeze([...batch]);
+    const correlationId = messages[0]?.headers[MESSAGE_HEADERS.correlationId] ?? newCorrelationId();
+    subscription.running = (async () => {
+      try {
+        await runningHandler.run(subscription, () =>
+          withCorrelationId(correlationId, () => subscription.handler(messages)),
+        );
+      } catch (error) {
+        const unacknowledged = messages.flatMap((message) => this.#current(message) ?? []);
+        if (unacknowledged.length === 0) return;
+        const first = unacknowledged[0];
+        const retryInMs = Math.min(
+          this.#retryBackoffMs * 2 ** ((first?.message.deliveryCount ?? 1) - 1),
+          MAX_RETRY_BACKOFF_MS,
+        );
+        this.#logger?.warn('Message handler failed; its unacknowledged messages will be redelivered', {
+          topic: subscription.group.topic.name,
+          group: subscription.group.name,
+          consumer: subscription.settings.consumer,
+          messageIds: unacknowledged.map((delivery) => delivery.message.id),
+          deliveryCount: first?.message.deliveryCount,
+          retryInMs,
+          error: errorText(error),
+        });
+        for (const delivery of unacknowledged) this.#handBack(delivery, retryInMs, error);
+        return;
+      }
+      if (subscription.settings.autoAck) {
+        for (const message of messages) {
+          const delivery = this.#current(message);
+          if (delivery !== undefined) this.#acknowledge(delivery);
+        }
+      }
+    })().finally(() => {
+      subscription.running = undefined;
+      this.#schedulePump(subscription);
+    });
+  }
+
+  // ---- acknowledgement, redelivery, dead letters ------------------------------------------------
+
+  /** The delivery `message` stands for, while its consumer still holds it. */
+  #current(message: QueueMessage): Delivery | undefined {
+    const known = this.#deliveries.get(message);
+    if (known !== undefined) return known.slot.inFlight.get(known.offset) === known ? known : undefined;
+    // A copy of a delivered message (for example made by a wrapper): find it by its position.
+    const slot = this.#topics.get(message.topic)?.groups.get(message.group)?.slots[message.partition ?? -1];
+    const delivery = slot?.inFlight.get(Number(message.offset));
+    return delivery?.message.id === message.id && delivery.message.deliveryCount === message.deliveryCount
+      ? delivery
+      : undefined;
+  }
+
+  /** Removes a delivery from what its consumer holds (no commit, no redelivery). */
+  #settle(delivery: Delivery): void {
+    clearTimeout(delivery.timer);
+    delivery.slot.inFlight.delete(delivery.offset);
+    delivery.subscription.inFlight.delete(delivery);
+    this.#schedulePump(delivery.subscription);
+  }
+
+  #acknowledge(delivery: Delivery): void {
+    this.#settle(delivery);
+    this.#commit(delivery.slot, delivery.offset);
+  }
+
+  /** Marks `offset` done and moves the committed position over the contiguous acknowledged prefix. */
+  #commit(slot: GroupPartition, offset: number): void {
+    if (offset < slot.committed) return;
+    slot.acked.add(offset);
+    while (slot.acked.delete(slot.committed)) {
+      slot.deliveryCounts.delete(slot.committed);
+      slot.lastErrors.delete(slot.committed);
+      slot.committed += 1;
+    }
+    if (slot.group.topic.overLimit) this.#applyRetention(slot.group.topic);
+  }
+
+  /** Takes a message back for redelivery after `delayMs`, or dead-letters it after its last delivery. */
+  #handBack(delivery: Delivery, delayMs: number, error: unknown): void {
+    const { slot, offset, subscription, message } = delivery;
+    this.#settle(delivery);
+    if (error !== undefined) slot.lastErrors.set(offset, error);
+    const { maxDeliveries, deadLetterEnabled } = subscription.settings;
+    if (message.deliveryCount >= maxDeliveries && deadLetterEnabled) {
+      this.#deadLetterAndCommit(
+        slot,
+        offset,
+        message,
+        subscription,
+        MAX_DELIVERIES_REASON,
+        slot.lastErrors.get(offset),
+      );
+      return;
+    }
+    const retry: Retry = { ready: delayMs === 0, timer: undefined };
+    if (delayMs > 0) {
+      retry.timer = setTimeout(() => {
+        retry.ready = true;
+        retry.timer = undefined;
+        if (slot.owner !== undefined) this.#schedulePump(slot.owner);
+      }, delayMs).unref();
+    }
+    slot.retries.set(offset, retry);
+  }
+
+  #deadLetterAndCommit(
+    slot: GroupPartition,
+    offset: number,
+    message: QueueMessage,
+    subscription: MemorySubscription,
+    reason: string,
+    error: unknown,
+  ): void {
+    const target = this.#topic(subscription.settings.deadLetterTopic);
+    const stored = this.#append(target, message.key, message.value, deadLetterHeaders(message, reason, error));
+    this.#logger?.warn('Message dead-lettered', {
+      topic: message.topic,
+      group: message.group,
+      messageId: message.id,
+      deliveryCount: message.deliveryCount,
+      reason,
+      deadLetterTopic: target.name,
+      deadLetterId: stored.id,
+      ...(error === undefined ? {} : { error: errorText(error) }),
+    });
+    this.#commit(slot, offset);
+    this.#applyRetention(target);
+    this.#wakeTopic(target);
+  }
+
+  // ---- groups and rebalancing -------------------------------------------------------------------
+
+  #rebalance(group: ConsumerGroup): Promise<void> {
+    const next = group.rebalancing.then(() => this.#rebalanceNow(group));
+    group.rebalancing = next;
+    return next;
+  }
+
+  /** Moves every partition whose owner is not its target to the target, revoking before assigning. */
+  async #rebalanceNow(group: ConsumerGroup): Promise<void> {
+    const { members } = group;
+    const target = (slot: GroupPartition): MemorySubscription | undefined =>
+      members.length === 0 ? undefined : members[slot.partition.index % members.length];
+
+    const revoked = new Map<MemorySubscription, GroupPartition[]>();
+    for (const slot of group.slots) {
+      if (slot.owner === undefined || slot.owner === target(slot)) continue;
+      slot.active = false;
+      revoked.set(slot.owner, [...(revoked.get(slot.owner) ?? []), slot]);
+    }
+    await Promise.all(
+      [...revoked].map(async ([owner, slots]) => {
+        if (owner.running !== undefined) await owner.running;
+        await this.#callHook(owner, 'onRevoked', slots);
+        for (const slot of slots) this.#restart(slot);
+      }),
+    );
+
+    const assigned = new Map<MemorySubscription, GroupPartition[]>();
+    for (const slot of group.slots) {
+      const owner = target(slot);
+      if (owner === undefined || slot.owner === owner) continue;
+      slot.owner = owner;
+      assigned.set(owner, [...(assigned.get(owner) ?? []), slot]);
+    }
+    await Promise.all(
+      [...assigned].map(async ([owner, slots]) => {
+        await this.#callHook(owner, 'onAssigned', slots);
+        for (const slot of slots) if (slot.owner === owner) slot.active = true;
+        this.#schedulePump(owner);
+      }),
+    );
+  }
+
+  /** Forgets the owner's progress: the next owner starts at the committed position. */
+  #restart(slot: GroupPartition): void {
+    for (const delivery of [...slot.inFlight.values()]) this.#settle(delivery);
+    for (const retry of slot.retries.values()) clearTimeout(retry.timer);
+    slot.retries.clear();
+    slot.acked.clear();
+    slot.fetch = slot.committed;
+    slot.owner = undefined;
+    slot.active = false;
+  }
+
+  async #callHook(
+    subscription: MemorySubscription,
+    hook: 'onAssigned' | 'onRevoked',
+    slots: readonly GroupPartition[],
+  ): Promise<void> {
+    const callback = subscription.settings[hook];
+    if (callback === undefined) return;
+    const partitions: TopicPartition[] = slots.map((slot) => ({
+      topic: slot.group.topic.name,
+      partition: slot.partition.index,
+    }));
+    try {
+      await callback(Object.freeze(partitions));
+    } catch (error) {
+      this.#logger?.warn(`The ${hook} hook of a consumer failed; the rebalance goes on`, {
+        topic: subscription.group.topic.name,
+        group: subscription.group.name,
+        consumer: subscription.settings.consumer,
+        error: errorText(error),
+      });
+    }
+  }
+
+  /** Takes a consumer out of its group's membership (its partitions move at the next rebalance). */
+  #leave(subscription: MemorySubscription): void {
+    subscription.closing = true;
+    subscription.stopWaiting();
+    const { group } = subscription;
+    group.members = group.members.filter((member) => member !== subscription);
+  }
+
+  async #closeSubscription(subscription: MemorySubscription): Promise<void> {
+    this.#leave(subscription);
+    const rebalanced = this.#rebalance(subscription.group).then(async () => {
+      if (subscription.running !== undefined && runningHandler.getStore() !== subscription) await subscription.running;
+      this.#subscriptions.delete(subscription);
+    });
+    // Called from a handler of the same group: the rebalance waits for that handler, so it cannot
+    // be awaited here. It completes once the handler settles.
+    if (runningHandler.getStore()?.group === subscription.group) return;
+    await rebalanced;
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  #settings(topicName: string, options: SubscribeOptions): ConsumerSettings {
+    const what = (option: string): string => `${option} of group "${options.group}" on topic "${topicName}"`;
+    const maxBatchSize = positiveInteger(options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE, what('maxBatchSize'));
+    return {
+      consumer: options.consumer ?? `consumer-${process.pid}-${++this.#consumerSerial}`,
+      autoAck: options.autoAck ?? false,
+      maxBatchSize,
+      maxWaitMs: nonNegativeNumber(options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS, what('maxWaitMs')),
+      maxInFlight: positiveInteger(
+        options.maxInFlight ?? Math.max(DEFAULT_MAX_IN_FLIGHT, maxBatchSize),
+        what('maxInFlight'),
+      ),
+      maxDeliveries: positiveInteger(options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES, what('maxDeliveries')),
+      deadLetterEnabled: options.deadLetter?.enabled ?? true,
+      deadLetterTopic: options.deadLetter?.topic ?? deadLetterTopic(topicName),
+      onAssigned: options.onAssigned,
+      onRevoked: options.onRevoked,
+    };
   }
 
   #assertUsable(action: string, allowedWhileDisconnecting: boolean): void {
@@ -274,157 +894,22 @@ export class MemoryMessageQueue implements MessageQueue {
     });
   }
 
+  #newTopic(name: string, partitionCount: number): Topic {
+    const partitions: Partition[] = Array.from({ length: partitionCount }, (_, index) => ({
+      index,
+      log: new Map(),
+      firstOffset: 0,
+      nextOffset: 0,
+    }));
+    return { name, partitions, groups: new Map(), retained: 0, nextSequence: 0, nextKeyless: 0, overLimit: false };
+  }
+
   #topic(name: string): Topic {
     let topic = this.#topics.get(name);
     if (topic === undefined) {
-      topic = { name, log: new Map(), firstOffset: 0, nextOffset: 0, groups: new Map() };
+      topic = this.#newTopic(name, this.#defaultPartitions);
       this.#topics.set(name, topic);
     }
     return topic;
-  }
-
-  #acknowledge(group: ConsumerGroup, id: string): void {
-    const pending = group.pending.get(id);
-    if (pending === undefined) return;
-    clearTimeout(pending.timer);
-    pending.holder?.held.delete(pending);
-    pending.holder = undefined;
-    group.due.delete(pending);
-    group.pending.delete(id);
-    this.#schedulePump(group);
-  }
-
-  /** Takes a pending message from its holder and makes it due for redelivery after `delayMs`. */
-  #release(group: ConsumerGroup, pending: PendingMessage, delayMs: number): void {
-    pending.holder?.held.delete(pending);
-    pending.holder = undefined;
-    clearTimeout(pending.timer);
-    pending.timer = undefined;
-    const makeDue = (): void => {
-      pending.timer = undefined;
-      group.due.add(pending);
-      this.#schedulePump(group);
-    };
-    if (delayMs === 0) makeDue();
-    else pending.timer = setTimeout(makeDue, delayMs).unref();
-  }
-
-  #schedulePump(group: ConsumerGroup): void {
-    if (group.pumpScheduled) return;
-    group.pumpScheduled = true;
-    setImmediate(() => {
-      group.pumpScheduled = false;
-      this.#pump(group);
-    });
-  }
-
-  /** Hands deliverable messages to available subscriptions until either runs out. */
-  #pump(group: ConsumerGroup): void {
-    if (this.#state !== 'connected') return;
-    for (;;) {
-      const count = group.subscriptions.length;
-      let index = -1;
-      for (let step = 0; step < count && index === -1; step++) {
-        const candidate = (group.nextSubscription + step) % count;
-        if (group.subscriptions[candidate]?.available === true) index = candidate;
-      }
-      const subscription = group.subscriptions[index];
-      if (subscription === undefined) return;
-      const pending = this.#nextDeliverable(group);
-      if (pending === undefined) return;
-      group.nextSubscription = (index + 1) % count;
-      this.#deliver(subscription, pending);
-    }
-  }
-
-  /** The next message for the group: due redeliveries first, then the first message never delivered. */
-  #nextDeliverable(group: ConsumerGroup): PendingMessage | undefined {
-    const { topic } = group;
-    for (const pending of group.due) {
-      group.due.delete(pending);
-      if (pending.message.offset >= topic.firstOffset) return pending;
-      group.pending.delete(pending.message.id);
-    }
-    group.cursor = Math.max(group.cursor, topic.firstOffset);
-    if (group.cursor >= topic.nextOffset) return undefined;
-    const message = topic.log.get(group.cursor++);
-    if (message === undefined) {
-      throw new PlatformError(
-        'PH_ERR_INTERNAL',
-        `Topic "${topic.name}" has no message at retained offset ${group.cursor - 1}`,
-      );
-    }
-    const pending: PendingMessage = { message, deliveryCount: 0, holder: undefined, timer: undefined };
-    group.pending.set(message.id, pending);
-    return pending;
-  }
-
-  #deliver(subscription: MemorySubscription, pending: PendingMessage): void {
-    const { group } = subscription;
-    pending.deliveryCount += 1;
-    pending.holder = subscription;
-    clearTimeout(pending.timer);
-    pending.timer = setTimeout(() => this.#release(group, pending, 0), this.#visibilityTimeoutMs).unref();
-    subscription.held.add(pending);
-    const { message } = pending;
-    const delivery: QueueMessage = Object.freeze({
-      id: message.id,
-      topic: group.topic.name,
-      group: group.name,
-      key: message.key,
-      value: message.value.slice(),
-      headers: message.headers,
-      deliveryCount: pending.deliveryCount,
-      publishedAt: new Date(message.publishedAt),
-    });
-    subscription.running = this.#runHandler(subscription, pending, delivery).finally(() => {
-      subscription.running = undefined;
-      this.#schedulePump(group);
-    });
-  }
-
-  async #runHandler(subscription: MemorySubscription, pending: PendingMessage, delivery: QueueMessage): Promise<void> {
-    const { group } = subscription;
-    try {
-      await runningHandler.run(subscription, () => subscription.handler(delivery));
-    } catch (error) {
-      // Unless it was acknowledged anyway or already taken back by the visibility timeout.
-      if (pending.holder === subscription) {
-        const backoffMs = Math.min(this.#retryBackoffMs * 2 ** (pending.deliveryCount - 1), MAX_RETRY_BACKOFF_MS);
-        this.#logger?.warn('Message handler failed; the message will be redelivered', {
-          topic: group.topic.name,
-          group: group.name,
-          consumer: subscription.consumer,
-          messageId: delivery.id,
-          deliveryCount: delivery.deliveryCount,
-          retryInMs: backoffMs,
-          error: error instanceof Error ? error.message : String(error),
-        });
-        this.#release(group, pending, backoffMs);
-      }
-      return;
-    }
-    if (subscription.autoAck) this.#acknowledge(group, delivery.id);
-  }
-
-  async #closeSubscription(subscription: MemorySubscription): Promise<void> {
-    const { group } = subscription;
-    subscription.closed = true;
-    group.subscriptions = group.subscriptions.filter((other) => other !== subscription);
-    group.nextSubscription = 0;
-    const releaseHeld = (): void => {
-      for (const pending of [...subscription.held]) this.#release(group, pending, 0);
-      this.#subscriptions.delete(subscription);
-    };
-    const { running } = subscription;
-    if (running === undefined) {
-      releaseHeld();
-    } else if (runningHandler.getStore() === subscription) {
-      // Closed from inside its own handler, which cannot be awaited here without waiting for itself.
-      void running.then(releaseHeld);
-    } else {
-      await running;
-      releaseHeld();
-    }
   }
 }

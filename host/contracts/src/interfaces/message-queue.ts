@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+import { newCorrelationId, withCorrelationId } from '../correlation.js';
 import type { Connectable, HealthCheckable } from '../health.js';
 
 /**
@@ -72,7 +74,8 @@ export interface TopicPartition {
 
 /**
  * Called with each delivered batch. Messages of one partition arrive in partition order, and a
- * partition's next batch is delivered only after this call settles. The handler acknowledges what
+ * partition's next batch is delivered only after this call settles. It runs with the correlation id
+ * of the batch's first message bound (see {@link eachMessage} for one id per message). The handler acknowledges what
  * it has made durable with {@link MessageQueue.ack} (unless `autoAck`). Throwing nacks every
  * message of the batch it has not acknowledged, so they are redelivered.
  */
@@ -221,7 +224,9 @@ export interface MessageQueue extends HealthCheckable, Connectable {
 /**
  * A batch handler that calls `handler` for each message in order and acknowledges it when the
  * handler resolves; when it throws, the message is nacked (redelivered, after `retryDelayMs`) and
- * the rest of the batch goes on. Use it where per-message processing is enough.
+ * the rest of the batch goes on. Each call runs with that message's own correlation id bound (a new
+ * one when it has none), whereas a batch handler runs with its first message's. Use it where
+ * per-message processing is enough.
  */
 export function eachMessage(
   queue: Pick<MessageQueue, 'ack' | 'nack'>,
@@ -231,7 +236,8 @@ export function eachMessage(
   return async (messages) => {
     for (const message of messages) {
       try {
-        await handler(message);
+        const correlationId = message.headers[MESSAGE_HEADERS.correlationId] ?? newCorrelationId();
+        await withCorrelationId(correlationId, () => handler(message));
       } catch {
         await queue.nack(message, { delayMs: options.retryDelayMs ?? 0 });
         continue;
@@ -260,8 +266,8 @@ export function deadLetterHeaders(
   if (message.partition !== undefined) headers[DEAD_LETTER_HEADERS.originalPartition] = String(message.partition);
   if (message.offset !== undefined) headers[DEAD_LETTER_HEADERS.originalOffset] = message.offset;
   if (error !== undefined) {
-    const text =
-      error instanceof Error ? error.message : typeof error === 'string' ? error : (JSON.stringify(error) ?? 'unknown');
+    // A plain object would read "[object Object]"; inspect() shows its fields.
+    const text = error instanceof Error ? error.message : typeof error === 'string' ? error : inspect(error);
     headers[DEAD_LETTER_HEADERS.error] = text.replace(/\s+/g, ' ').slice(0, 1000);
   }
   return headers;
