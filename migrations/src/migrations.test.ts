@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import type { AdapterConfig, AdapterDefinition, Database } from '@platform-host/contracts';
+import type {
+  AdapterConfig,
+  AdapterContext,
+  AdapterDefinition,
+  AdapterDependencies,
+  Database,
+  Logger,
+  ResolvedDependencies,
+} from '@platform-host/contracts';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -40,14 +48,35 @@ function configOf(values: Readonly<Record<string, string>>): AdapterConfig {
   };
 }
 
-/** A database adapter as the host creates it for `--db <flag>` (through its definition). */
+/** Stands in for the host's logger: what the adapters log is not under test here. */
+const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => silentLogger,
+  flush: async () => undefined,
+};
+
+/**
+ * A database adapter as the host creates it for `--db <flag>` (through its definition), with the
+ * dependencies it declares. Only a logger can be provided; any other declared dependency fails here.
+ */
 async function createDatabase(
   packageName: string,
   flag: string,
   config: Readonly<Record<string, string>> = {},
 ): Promise<Database> {
-  const loaded = (await import(packageName)) as { default: AdapterDefinition<'database'> };
-  const db = await loaded.default.create({ flag, config: configOf(config), environment: {} });
+  const { default: definition } = (await import(packageName)) as { default: AdapterDefinition<'database'> };
+  const dependencies = Object.entries(definition.dependencies).map(([name, ref]) => {
+    if (ref.id !== 'logging')
+      throw new Error(`${packageName} declares a ${ref.id} dependency this test cannot provide`);
+    return [name, silentLogger] as const;
+  });
+  const context: AdapterContext = { flag, config: configOf(config), environment: {} };
+  // As the host does: each dependency has the type its ref names (checked above).
+  const db = await definition.create({ ...Object.fromEntries(dependencies), ...context } as AdapterContext &
+    ResolvedDependencies<AdapterDependencies>);
   await db.connect();
   return db;
 }

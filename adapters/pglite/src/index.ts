@@ -1,4 +1,4 @@
-import { PlatformError, defineAdapter } from '@platform-host/contracts';
+import { PlatformError, REFS, defineAdapter } from '@platform-host/contracts';
 import { PgliteDatabase } from './pglite-database.js';
 
 export { PgliteDatabase } from './pglite-database.js';
@@ -10,6 +10,7 @@ export const DEFAULT_PGLITE_DIR = './.data/pglite';
 /** The `--db memory` (in-memory) and `--db pglite` (file-backed) adapter. */
 export default defineAdapter({
   interface: 'database',
+  dependencies: { logger: REFS.logging },
   create: ({ flag, config, logger }) => {
     switch (flag) {
       case 'memory':

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { PGlite } from '@electric-sql/pglite';
 import { isPlatformError } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
-import type { AdapterDeps } from '@platform-host/contracts';
+import type { AdapterContext, LogFields, Logger, Row } from '@platform-host/contracts';
 import { describeDatabaseConformance } from '@platform-host/test-kit';
 import { DatabaseQueryError } from '@platform-host/postgres-family';
 import adapter, { PgliteDatabase } from './index.js';
@@ -22,11 +22,37 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   expect.fail('expected the call to be rejected, but it resolved');
 }
 
+async function batchesOf(stream: AsyncIterable<Row[]>): Promise<Row[][]> {
+  const batches: Row[][] = [];
+  for await (const batch of stream) batches.push(batch);
+  return batches;
+}
+
 function codeOf(error: unknown): unknown {
   return isPlatformError(error) ? error.code : error;
 }
 
-function adapterDeps(flag: string, values: Record<string, string>): AdapterDeps {
+/** A logger that keeps what it was told at info level, to check what the adapter reports. */
+function recordingLogger(): Logger & { readonly infos: Array<{ message: string; fields: LogFields }> } {
+  const infos: Array<{ message: string; fields: LogFields }> = [];
+  const logger = {
+    infos,
+    debug: () => undefined,
+    info: (message: string, fields: LogFields = {}) => void infos.push({ message, fields }),
+    warn: () => undefined,
+    error: () => undefined,
+    child: () => logger,
+    flush: async () => undefined,
+  };
+  return logger;
+}
+
+/** What the host hands the adapter's factory: the context and the declared logger. */
+function adapterDeps(
+  flag: string,
+  values: Record<string, string>,
+  logger: Logger = recordingLogger(),
+): AdapterContext & { readonly logger: Logger } {
   return {
     flag,
     config: {
@@ -34,10 +60,16 @@ function adapterDeps(flag: string, values: Record<string, string>): AdapterDeps 
       require: (key) => values[key] ?? expect.fail(`missing ${key}`),
       integer: (_key, fallback) => fallback,
     },
-    secrets: undefined,
-    logger: undefined,
     environment: {},
+    logger,
   };
+}
+
+/** The database the adapter entry creates for `flag`, which must be a PgliteDatabase. */
+async function createdBy(flag: string, values: Record<string, string>, logger?: Logger): Promise<PgliteDatabase> {
+  const db = await adapter.create(adapterDeps(flag, values, logger));
+  expect(db).to.be.instanceOf(PgliteDatabase);
+  return db as PgliteDatabase;
 }
 
 // DESIGN.md decision 5: one PGlite instance for the whole file, shared by every adapter under test
@@ -82,6 +114,7 @@ describe('PGlite adapter', function () {
         expect(idle.isConnected()).to.equal(false);
         expect(codeOf(await rejectionOf(idle.execute('SELECT 1')))).to.equal('PH_ERR_NOT_CONNECTED');
         expect(codeOf(await rejectionOf(idle.bulkInsert('t', [{ a: 1 }])))).to.equal('PH_ERR_NOT_CONNECTED');
+        expect(codeOf(await rejectionOf(batchesOf(idle.stream('SELECT 1'))))).to.equal('PH_ERR_NOT_CONNECTED');
         expect(await idle.healthCheck()).to.include({ ok: false });
         await idle.disconnect();
         expect(idle.isConnected()).to.equal(false);
@@ -124,9 +157,14 @@ describe('PGlite adapter', function () {
         const parent = await mkdtemp(join(tmpdir(), 'pglite-adapter-'));
         const dataDir = join(parent, 'nested', 'pglite');
         try {
-          const first = adapter.create(adapterDeps('pglite', { DB_PGLITE_DIR: dataDir })) as PgliteDatabase;
+          const logger = recordingLogger();
+          const first = await createdBy('pglite', { DB_PGLITE_DIR: dataDir }, logger);
           expect(first.location).to.equal(dataDir);
           await first.connect();
+          // The logger declared as the adapter's dependency is the one it reports to.
+          expect(logger.infos.map((line) => [line.message, line.fields.location])).to.deep.equal([
+            ['PGlite started', dataDir],
+          ]);
           await first.execute('CREATE TABLE kept (id integer, note text)');
           await first.execute('INSERT INTO kept VALUES ($1, $2)', [1, 'survives a restart']);
           await first.disconnect();
@@ -158,11 +196,11 @@ describe('PGlite adapter', function () {
         expect(manifest.config[0]?.flags).to.deep.equal(['pglite']);
       });
 
-      it('creates an in-memory database for memory and a file-backed one for pglite, without connecting', function () {
-        const memory = adapter.create(adapterDeps('memory', {})) as PgliteDatabase;
+      it('creates an in-memory database for memory and a file-backed one for pglite, without connecting', async function () {
+        const memory = await createdBy('memory', {});
         expect(memory.location).to.equal('memory');
         expect(memory.isConnected()).to.equal(false);
-        const fileBacked = adapter.create(adapterDeps('pglite', {})) as PgliteDatabase;
+        const fileBacked = await createdBy('pglite', {});
         expect(fileBacked.location).to.equal(join(process.cwd(), '.data', 'pglite'));
         expect(fileBacked.isConnected()).to.equal(false);
       });
@@ -294,6 +332,70 @@ describe('PGlite adapter', function () {
         release();
         await transaction;
         expect(health.ok, health.detail).to.equal(true);
+      });
+    });
+
+    describe('stream', function () {
+      /** The stream cursors open on the (one) session; inside a transaction, asked in it. */
+      function openStreamCursors(): Promise<Row[]> {
+        return db.fetchAll("SELECT is_holdable AS holdable FROM pg_cursors WHERE name LIKE 'ph\\_stream\\_%'");
+      }
+
+      it('outside a transaction holds a WITH HOLD cursor while the loop runs and closes it however the loop ends', async function () {
+        await db.execute('CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 500) g');
+        for await (const batch of db.stream('SELECT id FROM t ORDER BY id', [], { batchSize: 100 })) {
+          expect(batch).to.have.length(100);
+          expect(await openStreamCursors()).to.deep.equal([{ holdable: true }]);
+          break;
+        }
+        expect(await openStreamCursors()).to.deep.equal([]);
+        expect((await batchesOf(db.stream('SELECT id FROM t', [], { batchSize: 100 }))).flat()).to.have.length(500);
+        expect(await openStreamCursors()).to.deep.equal([]);
+        const thrown = new Error('the loop body failed');
+        const error = await rejectionOf(
+          (async () => {
+            for await (const batch of db.stream('SELECT id FROM t', [], { batchSize: 100 })) {
+              expect(batch).to.have.length(100);
+              throw thrown;
+            }
+          })(),
+        );
+        expect(error).to.equal(thrown);
+        expect(await openStreamCursors()).to.deep.equal([]);
+        const failed = await rejectionOf(batchesOf(db.stream('SELECT 1 / (id - 250) FROM t', [], { batchSize: 100 })));
+        expect((failed as DatabaseQueryError).sqlState).to.equal('22012');
+        expect(await openStreamCursors()).to.deep.equal([]);
+      });
+
+      it('outside a transaction lets the loop body run transactions between batches (one session, no wait)', async function () {
+        await db.execute('CREATE TABLE source AS SELECT g AS id FROM generate_series(1, 300) g');
+        await db.execute('CREATE TABLE copied (id integer PRIMARY KEY)');
+        for await (const batch of db.stream<{ id: number }>('SELECT id FROM source ORDER BY id', [], {
+          batchSize: 100,
+        })) {
+          await db.transaction(async () => {
+            for (const row of batch) await db.execute('INSERT INTO copied VALUES ($1)', [row.id]);
+          });
+        }
+        expect(await db.fetchOne('SELECT count(*)::int AS n FROM copied')).to.deep.equal({ n: 300 });
+      });
+
+      it('inside a transaction reads as it goes: batches arrive before a failure at the last row', async function () {
+        let batches = 0;
+        const error = await rejectionOf(
+          db.transaction(async () => {
+            for await (const batch of db.stream('SELECT 1 / (10000 - g) AS x FROM generate_series(1, 10000) g', [], {
+              batchSize: 100,
+            })) {
+              expect(batch).to.have.length(100);
+              expect(await openStreamCursors()).to.deep.equal([{ holdable: false }]);
+              batches += 1;
+            }
+          }),
+        );
+        expect(batches).to.equal(99);
+        expect((error as DatabaseQueryError).sqlState).to.equal('22012');
+        expect(await openStreamCursors()).to.deep.equal([]);
       });
     });
 

@@ -3,12 +3,21 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { PGlite, QueryOptions, Results, Transaction } from '@electric-sql/pglite';
 import { PlatformError } from '@platform-host/contracts';
-import type { BulkInsertOptions, Database, HealthCheckResult, Logger, Row, SqlParam } from '@platform-host/contracts';
+import type {
+  BulkInsertOptions,
+  Database,
+  HealthCheckResult,
+  Logger,
+  Row,
+  SqlParam,
+  StreamOptions,
+} from '@platform-host/contracts';
 import { queryError } from './query-error.js';
 import {
   BULK_TARGET_QUERY,
   checkParamsDefined,
   copyRows,
+  cursorBatches,
   DatabaseQueryError,
   jsonParam,
   notConnectedError,
@@ -20,6 +29,7 @@ import {
   readBulkTarget,
   resolveInsertColumns,
   statementSummary,
+  streamBatchSize,
   textParam,
   type ColumnKind,
 } from '@platform-host/postgres-family';
@@ -103,6 +113,13 @@ function copyBlob(
  *   several statements (simple protocol; the result is that of the last one). `int8` comes back as
  *   a number when exact, else a bigint; `numeric` as a string; json/jsonb parsed; timestamps and
  *   dates as `Date`; `bytea` as `Uint8Array`.
+ * - **stream**: a server-side cursor, `FETCH`ed `batchSize` rows at a time. Inside `transaction()`
+ *   it lives in that transaction and reads as it goes. Outside one it is declared `WITH HOLD`, so
+ *   that it needs no open transaction and the loop body can use the database between batches (on
+ *   one session, an open transaction would make every other call wait for the loop to end): the
+ *   engine then computes the result when the cursor is declared and keeps it (in `work_mem`, then
+ *   temporary files) until the loop ends; the JavaScript side holds one batch at a time. Leaving
+ *   the loop early closes the cursor. Only `SELECT` and `VALUES` statements can be streamed.
  * - **Transactions**: `transaction(work)` opens a PGlite transaction; every call on this adapter
  *   inside `work` (found through AsyncLocalStorage, across awaits) runs in it. A nested
  *   `transaction()` is a savepoint: its failure rolls back only its own work, and the error
@@ -117,6 +134,7 @@ function copyBlob(
  *   and after `disconnect()`, `PH_ERR_NOT_CONNECTED`.
  */
 export class PgliteDatabase implements Database {
+  readonly dialect = 'postgresql';
   readonly #dataDir: string | undefined;
   readonly #borrowed: PGlite | undefined;
   readonly #healthCheckTimeoutMs: number;
@@ -225,6 +243,39 @@ export class PgliteDatabase implements Database {
   async fetchAll<T extends Row = Row>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
     const result = await this.#run('fetchAll', sql, params);
     return result.rows as T[];
+  }
+
+  stream<T extends Row = Row>(
+    sql: string,
+    params: readonly SqlParam[] = [],
+    options?: StreamOptions,
+  ): AsyncIterable<T[]> {
+    // The transaction is the one open where stream() is called, as for every other method.
+    return this.#stream<T>(this.#scopes.getStore(), sql, params, options);
+  }
+
+  async *#stream<T extends Row>(
+    scope: TransactionScope | undefined,
+    statement: string,
+    params: readonly SqlParam[],
+    options: StreamOptions | undefined,
+  ): AsyncGenerator<T[], void, undefined> {
+    if (scope === undefined) this.#requirePg('stream');
+    const batchSize = streamBatchSize(options, statement);
+    checkParamsDefined(params, statement);
+    if (scope !== undefined) {
+      const inScope = (text: string, cursorParams: readonly SqlParam[], named: string): Promise<Row[]> => {
+        this.#checkOpen(scope, named);
+        return this.#rowsIn(scope.tx, text, cursorParams, named);
+      };
+      yield* cursorBatches<T>(inScope, statement, params, { batchSize });
+      return;
+    }
+    const outside = (text: string, cursorParams: readonly SqlParam[], named: string): Promise<Row[]> => {
+      const pg = this.#requirePg('stream');
+      return this.#track(() => this.#rowsIn(pg, text, cursorParams, named));
+    };
+    yield* cursorBatches<T>(outside, statement, params, { batchSize, withHold: true });
   }
 
   async transaction<T>(work: () => Promise<T>): Promise<T> {
@@ -399,6 +450,15 @@ export class PgliteDatabase implements Database {
       return await runner.query<Row>(statement, [...params], { ...QUERY_OPTIONS, ...options });
     } catch (error) {
       throw queryError(error, statement);
+    }
+  }
+
+  /** The rows of one statement (extended protocol); a failure is reported as a failure of `named`. */
+  async #rowsIn(runner: Runner, text: string, params: readonly SqlParam[], named: string): Promise<Row[]> {
+    try {
+      return (await runner.query<Row>(text, [...params], QUERY_OPTIONS)).rows;
+    } catch (error) {
+      throw queryError(error, named);
     }
   }
 

@@ -1,4 +1,4 @@
-import { PlatformError, defineAdapter } from '@platform-host/contracts';
+import { PlatformError, REFS, defineAdapter } from '@platform-host/contracts';
 import type { AdapterConfig } from '@platform-host/contracts';
 import { PostgresDatabase } from './postgres-database.js';
 
@@ -18,6 +18,7 @@ function integerAtLeast(config: AdapterConfig, key: string, fallback: number, mi
 /** The `--db postgres` adapter. */
 export default defineAdapter({
   interface: 'database',
+  dependencies: { logger: REFS.logging },
   create: ({ config, logger }) => {
     const poolMax = integerAtLeast(config, 'DB_POSTGRES_POOL_MAX', 10, 1);
     const poolMin = integerAtLeast(config, 'DB_POSTGRES_POOL_MIN', 2, 0);
@@ -34,7 +35,7 @@ export default defineAdapter({
       poolMax,
       statementTimeoutMs: integerAtLeast(config, 'DB_POSTGRES_STATEMENT_TIMEOUT', 30_000, 0),
       applicationName: config.get('DB_POSTGRES_APPLICATION_NAME') ?? 'platform-host',
-      ...(logger === undefined ? {} : { logger }),
+      logger,
     });
   },
 });

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
-import type { AdapterConfig, AdapterDeps, Row } from '@platform-host/contracts';
+import type { AdapterConfig, AdapterContext, LogFields, Logger, Row } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
 import { describeDatabaseConformance, useRealService } from '@platform-host/test-kit';
 import { DatabaseQueryError } from '@platform-host/postgres-family';
@@ -42,7 +42,26 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the promise to reject');
 }
 
-function adapterDeps(values: Record<string, string>): AdapterDeps {
+/** A logger that keeps what it was told at info level, to check what the adapter reports. */
+function recordingLogger(): Logger & { readonly infos: Array<{ message: string; fields: LogFields }> } {
+  const infos: Array<{ message: string; fields: LogFields }> = [];
+  const logger = {
+    infos,
+    debug: () => undefined,
+    info: (message: string, fields: LogFields = {}) => void infos.push({ message, fields }),
+    warn: () => undefined,
+    error: () => undefined,
+    child: () => logger,
+    flush: async () => undefined,
+  };
+  return logger;
+}
+
+/** What the host hands the adapter's factory: the context and the declared logger. */
+function adapterDeps(
+  values: Record<string, string>,
+  logger: Logger = recordingLogger(),
+): AdapterContext & { readonly logger: Logger } {
   const config: AdapterConfig = {
     get: (key) => values[key],
     require: (key) => {
@@ -52,7 +71,7 @@ function adapterDeps(values: Record<string, string>): AdapterDeps {
     },
     integer: (key, fallback) => (values[key] === undefined ? fallback : Number.parseInt(values[key], 10)),
   };
-  return { flag: 'postgres', config, secrets: undefined, logger: undefined, environment: {} };
+  return { flag: 'postgres', config, environment: {}, logger };
 }
 
 describe('postgres adapter package', function () {
@@ -103,6 +122,9 @@ describe('postgres adapter package', function () {
       () => db.fetchAll('SELECT 1'),
       () => db.transaction(async () => 1),
       () => db.bulkInsert('t', [{ a: 1 }]),
+      async () => {
+        for await (const batch of db.stream('SELECT 1')) return batch;
+      },
     ];
     for (const call of calls) {
       const error = await rejection(call());
@@ -562,6 +584,108 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
         { tx: 1, n: 5 },
         { tx: 3, n: 5 },
       ]);
+    });
+  });
+
+  describe('stream', function () {
+    /** Reads `stream` until it ends or fails: the batches read before, and the error. */
+    async function readUntilFailure(stream: AsyncIterable<Row[]>): Promise<{ batches: number; error: unknown }> {
+      let batches = 0;
+      try {
+        for await (const batch of stream) {
+          expect(batch).to.have.length(100);
+          batches += 1;
+        }
+      } catch (error) {
+        return { batches, error };
+      }
+      return { batches, error: undefined };
+    }
+
+    const failsAtTheEnd = 'SELECT 1 / (10000 - g) AS x FROM generate_series(1, 10000) g';
+
+    it('reads as it goes, outside a transaction and inside one: batches arrive before a failure at the last row', async function () {
+      const outside = await readUntilFailure(db.stream(failsAtTheEnd, [], { batchSize: 100 }));
+      expect(outside.batches).to.equal(99);
+      expect((outside.error as DatabaseQueryError).sqlState).to.equal('22012');
+      const inside = await rejection(
+        db.transaction(async () => {
+          const result = await readUntilFailure(db.stream(failsAtTheEnd, [], { batchSize: 100 }));
+          expect(result.batches).to.equal(99);
+          throw result.error;
+        }),
+      );
+      expect((inside as DatabaseQueryError).sqlState).to.equal('22012');
+    });
+
+    it('returns its connection to the pool when the loop is left early, even with a pool of one', async function () {
+      const single = open({ poolMin: 1, poolMax: 1 });
+      await single.connect();
+      try {
+        for (let attempt = 0; attempt < 5; attempt += 1) {
+          for await (const batch of single.stream('SELECT g FROM generate_series(1, 1000) g', [], { batchSize: 10 })) {
+            expect(batch).to.have.length(10);
+            break;
+          }
+          // With the connection still held by the stream, this would wait forever.
+          expect(await single.fetchOne('SELECT 1 AS one')).to.deep.equal({ one: 1 });
+        }
+      } finally {
+        await single.disconnect();
+      }
+    });
+
+    it('reads outside a transaction on a connection of its own, so the loop body queries on another', async function () {
+      const body = new Set<number>();
+      let streamed: number | undefined;
+      for await (const batch of db.stream<{ pid: number }>(
+        'SELECT pg_backend_pid() AS pid FROM generate_series(1, 300)',
+        [],
+        { batchSize: 100 },
+      )) {
+        streamed = batch[0]?.pid;
+        const row = await db.fetchOne<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        body.add(row?.pid ?? -1);
+      }
+      expect(streamed).to.be.a('number');
+      expect([...body]).not.to.include(streamed);
+    });
+
+    it("reads inside a transaction on the transaction's connection", async function () {
+      await db.transaction(async () => {
+        const own = await db.fetchOne<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        const pids = new Set<number>();
+        for await (const batch of db.stream<{ pid: number }>(
+          'SELECT pg_backend_pid() AS pid FROM generate_series(1, 30)',
+          [],
+          { batchSize: 10 },
+        )) {
+          for (const row of batch) pids.add(row.pid);
+        }
+        expect([...pids]).to.deep.equal([own?.pid]);
+      });
+    });
+
+    it('binds parameters by the type the server infers, as the other methods do', async function () {
+      const rows: Row[] = [];
+      for await (const batch of db.stream('SELECT $1::jsonb AS doc, $2::int[] AS nums, $3::bigint AS big', [
+        { a: [1, 'b'] },
+        [1, null, 3],
+        9_007_199_254_740_993n,
+      ]))
+        rows.push(...batch);
+      expect(rows).to.deep.equal([{ doc: { a: [1, 'b'] }, nums: [1, null, 3], big: 9_007_199_254_740_993n }]);
+    });
+
+    it('refuses a batch size that is not a positive integer with PH_ERR_DB_QUERY', async function () {
+      for (const batchSize of [0, -1, 1.5, Number.NaN]) {
+        const error = await rejection(
+          (async () => {
+            for await (const batch of db.stream('SELECT 1', [], { batchSize })) return batch;
+          })(),
+        );
+        expect(isPlatformError(error) && error.code).to.equal('PH_ERR_DB_QUERY');
+      }
     });
   });
 

@@ -4,13 +4,22 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { PlatformError } from '@platform-host/contracts';
-import type { BulkInsertOptions, Database, HealthCheckResult, Logger, Row, SqlParam } from '@platform-host/contracts';
+import type {
+  BulkInsertOptions,
+  Database,
+  HealthCheckResult,
+  Logger,
+  Row,
+  SqlParam,
+  StreamOptions,
+} from '@platform-host/contracts';
 import { installArrayParsers, untypedParam, watchRejection } from './driver-internals.js';
 import { queryError } from './query-error.js';
 import {
   BULK_TARGET_QUERY,
   checkParamsDefined,
   copyRows,
+  cursorBatches,
   DatabaseQueryError,
   jsonParam,
   notConnectedError,
@@ -23,6 +32,7 @@ import {
   resolveInsertColumns,
   scalarText,
   sqlStateOf,
+  streamBatchSize,
   textParam,
   type ColumnKind,
 } from '@platform-host/postgres-family';
@@ -125,6 +135,13 @@ interface CopyPlan {
  *   statement without parameters may hold several statements (simple protocol; the result is that
  *   of the last one). `int8` comes back as a number when exact, else a bigint; `numeric` as a string;
  *   json/jsonb parsed; timestamps and dates as `Date`; `bytea` as `Buffer`.
+ * - **stream**: outside a transaction, postgres.js's cursor (`unsafe(...).cursor(batchSize)`: the
+ *   portal is executed `batchSize` rows at a time) on a connection of the pool, held until the loop
+ *   ends; leaving the loop early closes the portal and returns the connection. Queries made in the
+ *   loop body run on other pooled connections (so with `poolMax` 1 they wait for the loop to end).
+ *   Inside `transaction()`, a `DECLARE ... CURSOR` / `FETCH` on the transaction's connection, so
+ *   the loop body can keep querying in the same transaction. Only `SELECT` and `VALUES` statements
+ *   are accepted there.
  * - **Transactions**: `transaction(work)` runs `work` on one reserved connection (postgres.js
  *   `begin`), found by every call inside `work` through AsyncLocalStorage; nested calls are
  *   savepoints. A statement that failed inside `work` fails the transaction even if `work` caught it
@@ -138,6 +155,7 @@ interface CopyPlan {
  *   and after `disconnect()`, `PH_ERR_NOT_CONNECTED`. Parameters are never logged.
  */
 export class PostgresDatabase implements Database {
+  readonly dialect = 'postgresql';
   readonly #url: string;
   readonly #server: string;
   readonly #poolMin: number;
@@ -261,6 +279,42 @@ export class PostgresDatabase implements Database {
     return Array.from(result) as T[];
   }
 
+  stream<T extends Row = Row>(
+    sql: string,
+    params: readonly SqlParam[] = [],
+    options?: StreamOptions,
+  ): AsyncIterable<T[]> {
+    // The transaction is the one open where stream() is called, as for every other method.
+    return this.#stream<T>(this.#transactions.getStore(), sql, params, options);
+  }
+
+  async *#stream<T extends Row>(
+    tx: TransactionSql | undefined,
+    statement: string,
+    params: readonly SqlParam[],
+    options: StreamOptions | undefined,
+  ): AsyncGenerator<T[], void, undefined> {
+    const pool = this.#requireSql('stream');
+    const batchSize = streamBatchSize(options, statement);
+    checkParamsDefined(params, statement);
+    if (tx !== undefined) {
+      yield* cursorBatches<T>(
+        (text, cursorParams, named) => this.#runOn(tx, text, cursorParams, named),
+        statement,
+        params,
+        { batchSize },
+      );
+      return;
+    }
+    const driverParams = params.map((value) => driverParam(pool, value));
+    try {
+      // A for-await that ends early calls the cursor's return(), which closes the portal.
+      for await (const rows of pool.unsafe<T[]>(statement, driverParams).cursor(batchSize)) yield Array.from(rows);
+    } catch (error) {
+      throw queryError(error, statement);
+    }
+  }
+
   async transaction<T>(work: () => Promise<T>): Promise<T> {
     const outer = this.#transactions.getStore();
     const sql = this.#requireSql('transaction');
@@ -339,11 +393,21 @@ export class PostgresDatabase implements Database {
   async #run(method: string, statement: string, params: readonly unknown[]): Promise<postgres.RowList<Row[]>> {
     const executor = this.#executor(method);
     checkParamsDefined(params, statement);
+    return this.#runOn(executor, statement, params, statement);
+  }
+
+  /** Runs `text` on `executor`; a failure is reported as a failure of `named`. */
+  async #runOn(
+    executor: Executor,
+    text: string,
+    params: readonly unknown[],
+    named: string,
+  ): Promise<postgres.RowList<Row[]>> {
     const driverParams = params.map((value) => driverParam(executor, value));
     try {
-      return await executor.unsafe<Row[]>(statement, driverParams);
+      return await executor.unsafe<Row[]>(text, driverParams);
     } catch (error) {
-      throw queryError(error, statement);
+      throw queryError(error, named);
     }
   }
 

@@ -68,8 +68,10 @@ export interface Database extends Connectable, HealthCheckable {
   fetchAll<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
   /**
    * Reads the rows of a query in batches of at most `batchSize` (a server-side cursor or paging), for
-   * results too large to hold in memory. Breaking out of the loop releases the cursor. Inside
-   * {@link Database.transaction} it reads on that transaction's connection.
+   * results too large to hold in memory. Yields no batch for an empty result. Breaking out of the
+   * loop releases the cursor. Inside {@link Database.transaction} it reads on that transaction's
+   * connection (the transaction open where `stream` is called). The loop body may use the database
+   * between batches; inside a transaction its calls run in that transaction.
    */
   stream<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: StreamOptions): AsyncIterable<T[]>;
   /**

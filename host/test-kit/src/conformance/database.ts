@@ -37,6 +37,24 @@ async function countRows(db: Database, table: string, where = ''): Promise<numbe
   return Number(row?.n);
 }
 
+/** Every batch of a stream, read to the end. */
+async function batchesOf<T>(stream: AsyncIterable<T[]>): Promise<T[][]> {
+  const batches: T[][] = [];
+  for await (const batch of stream) batches.push(batch);
+  return batches;
+}
+
+/** The first batch of a stream, leaving the loop right after it (`undefined` when there is none). */
+async function firstBatchOf<T>(stream: AsyncIterable<T[]>): Promise<T[] | undefined> {
+  for await (const batch of stream) return batch;
+  return undefined;
+}
+
+/** The ids 1..n, as a stream of a `(id, name)` table yields them in order. */
+function idsUpTo(count: number, first = 1): number[] {
+  return Array.from({ length: count }, (_, index) => first + index);
+}
+
 function bytesOf(value: unknown): number[] {
   expect(value).to.be.instanceOf(Uint8Array);
   return Array.from(value as Uint8Array);
@@ -87,6 +105,10 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
       if (db !== undefined) await subject.destroy?.(db);
     });
 
+    it('speaks the postgresql dialect', function () {
+      expect(db.dialect).to.equal('postgresql');
+    });
+
     describe('connection lifecycle', function () {
       it('is connected after create, stays connected on a second connect(), and disconnects idempotently', async function () {
         const other = await subject.create();
@@ -111,6 +133,7 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
           await expectCode(other.execute('SELECT 1'), 'PH_ERR_NOT_CONNECTED');
           await expectCode(other.fetchOne('SELECT 1'), 'PH_ERR_NOT_CONNECTED');
           await expectCode(other.fetchAll('SELECT 1'), 'PH_ERR_NOT_CONNECTED');
+          await expectCode(batchesOf(other.stream('SELECT 1')), 'PH_ERR_NOT_CONNECTED');
           let ran = false;
           await expectCode(
             other.transaction(async () => {
@@ -215,7 +238,8 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
 
       it('rejects invalid SQL with PH_ERR_DB_QUERY naming the statement', async function () {
         const error = await expectCode(db.execute('SELEC nonsense FROM nowhere'), 'PH_ERR_DB_QUERY');
-        expect(error.message).to.include('SELEC');
+        // More than the engine's own message quotes ("syntax error at or near "SELEC"").
+        expect(error.message).to.include('SELEC nonsense FROM nowhere');
         await expectCode(db.fetchAll(`SELECT * FROM conf_missing_${randomUUID().slice(0, 8)}`), 'PH_ERR_DB_QUERY');
       });
 
@@ -435,6 +459,137 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
         );
         expect(error).to.equal(failure);
         expect(await countRows(db, table)).to.equal(0);
+      });
+    });
+
+    describe('stream', function () {
+      /** A `(id, name)` table holding ids 1..count, named `n<id>`. */
+      async function numberedTable(count: number): Promise<string> {
+        const table = await simpleTable();
+        await db.execute(`INSERT INTO ${table} (id, name) SELECT g, 'n' || g FROM generate_series(1, $1::int) g`, [
+          count,
+        ]);
+        return table;
+      }
+
+      it('reads 10,000 rows as 10 batches of at most 1000, in query order, none lost or repeated', async function () {
+        const table = await numberedTable(10_000);
+        const batches = await batchesOf(
+          db.stream<{ id: number; name: string }>(`SELECT id, name FROM ${table} ORDER BY id`, [], { batchSize: 1000 }),
+        );
+        expect(batches).to.have.length(10);
+        for (const batch of batches) expect(batch.length).to.be.within(1, 1000);
+        const rows = batches.flat();
+        expect(rows).to.have.length(10_000);
+        expect(rows.map((row) => row.id)).to.deep.equal(idsUpTo(10_000));
+        expect(rows[4_321]).to.deep.equal({ id: 4_322, name: 'n4322' });
+      });
+
+      it('uses batches of 1000 rows when no batch size is given', async function () {
+        const table = await numberedTable(2_500);
+        const batches = await batchesOf(db.stream<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`));
+        expect(batches.map((batch) => batch.length)).to.deep.equal([1000, 1000, 500]);
+        expect(batches.flat().map((row) => row.id)).to.deep.equal(idsUpTo(2_500));
+      });
+
+      it('yields no batch for an empty result', async function () {
+        const table = await simpleTable();
+        expect(await batchesOf(db.stream(`SELECT id FROM ${table}`, [], { batchSize: 10 }))).to.deep.equal([]);
+      });
+
+      it('binds its parameters', async function () {
+        const table = await numberedTable(100);
+        const batches = await batchesOf(
+          db.stream<{ id: number }>(`SELECT id FROM ${table} WHERE id > $1 AND name <> $2 ORDER BY id`, [90, 'n95'], {
+            batchSize: 3,
+          }),
+        );
+        expect(batches.map((batch) => batch.map((row) => row.id))).to.deep.equal([
+          [91, 92, 93],
+          [94, 96, 97],
+          [98, 99, 100],
+        ]);
+      });
+
+      it('releases its cursor when the loop is left early: 20 early exits, then the database still answers', async function () {
+        const table = await numberedTable(5_000);
+        for (let attempt = 0; attempt < 20; attempt += 1) {
+          const first = await firstBatchOf(
+            db.stream<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`, [], { batchSize: 100 }),
+          );
+          expect(first?.map((row) => row.id)).to.deep.equal(idsUpTo(100));
+        }
+        expect(await countRows(db, table)).to.equal(5_000);
+        const all = await batchesOf(db.stream(`SELECT id FROM ${table}`, [], { batchSize: 1000 }));
+        expect(all.flat()).to.have.length(5_000);
+      });
+
+      it('lets the loop body use the database between batches', async function () {
+        const source = await numberedTable(250);
+        const target = await simpleTable();
+        for await (const batch of db.stream<{ id: number; name: string }>(
+          `SELECT id, name FROM ${source} ORDER BY id`,
+          [],
+          {
+            batchSize: 100,
+          },
+        )) {
+          await db.bulkInsert(target, batch);
+          expect(await countRows(db, target)).to.equal(batch[batch.length - 1]?.id);
+        }
+        expect(await countRows(db, target)).to.equal(250);
+      });
+
+      it('inside a transaction reads its uncommitted rows, and the loop body runs in the same transaction', async function () {
+        const table = await simpleTable();
+        const failure = new Error('roll back on purpose');
+        const error = await rejectionOf(
+          db.transaction(async () => {
+            await db.execute(`INSERT INTO ${table} (id, name) SELECT g, 'n' || g FROM generate_series(1, 300) g`);
+            let seen = 0;
+            for await (const batch of db.stream<{ id: number }>(
+              `SELECT id FROM ${table} WHERE id <= 300 ORDER BY id`,
+              [],
+              {
+                batchSize: 100,
+              },
+            )) {
+              expect(batch.map((row) => row.id)).to.deep.equal(idsUpTo(100, seen + 1));
+              seen += batch.length;
+              await db.execute(`INSERT INTO ${table} (id, name) VALUES ($1, 'written in the loop')`, [1000 + seen]);
+            }
+            expect(seen).to.equal(300);
+            expect(await countRows(db, table)).to.equal(303);
+            throw failure;
+          }),
+        );
+        expect(error).to.equal(failure);
+        expect(await countRows(db, table)).to.equal(0);
+      });
+
+      it('inside a transaction closes the cursors it leaves early', async function () {
+        const table = await numberedTable(1_000);
+        const openCursors = `SELECT count(*) AS n FROM pg_cursors WHERE name <> ''`;
+        await db.transaction(async () => {
+          const before = Number((await db.fetchOne<{ n: unknown }>(openCursors))?.n);
+          for (let attempt = 0; attempt < 20; attempt += 1) {
+            const first = await firstBatchOf(db.stream(`SELECT id FROM ${table} ORDER BY id`, [], { batchSize: 10 }));
+            expect(first).to.have.length(10);
+          }
+          expect(Number((await db.fetchOne<{ n: unknown }>(openCursors))?.n)).to.equal(before);
+        });
+      });
+
+      it('rejects a statement the server refuses with PH_ERR_DB_QUERY, and the database still answers', async function () {
+        await expectCode(batchesOf(db.stream('SELEC nonsense FROM nowhere')), 'PH_ERR_DB_QUERY');
+        const table = await numberedTable(3_000);
+        // Fails at row 2,500, after the engine may already have sent batches.
+        const error = await expectCode(
+          batchesOf(db.stream(`SELECT 1 / (2500 - id) AS x FROM ${table} ORDER BY id`, [], { batchSize: 1000 })),
+          'PH_ERR_DB_QUERY',
+        );
+        expect(sqlStateOf(error)).to.equal('22012');
+        expect(await countRows(db, table)).to.equal(3_000);
       });
     });
 
