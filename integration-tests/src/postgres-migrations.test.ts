@@ -21,7 +21,7 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     const up = await platformHost(['migrate', 'up', '--db', 'postgres', '--log', 'json'], env);
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.contain(
-      'applied 3: 001_create_migrations_table, 002_create_events_table, 003_create_cleaned_events_table',
+      'applied 3: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table',
     );
     expect(
       psql(
@@ -30,10 +30,17 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
       ),
     ).to.equal('_migrations,cleaned_events,events');
     const status = await platformHost(['migrate', 'status', '--db', 'postgres', '--log', 'json'], env);
-    expect(status.stdout).to.match(/003_create_cleaned_events_table\s+applied\s+\d{4}-/);
+    expect(status.stdout).to.match(/shared\s+002_create_events_table\s+applied\s+\d{4}-/);
+    expect(status.stdout).to.match(/batch_etl\s+001_create_cleaned_events_table\s+applied\s+\d{4}-/);
+    const own = await platformHost(
+      ['migrate', 'status', '--module', 'batch_etl', '--db', 'postgres', '--log', 'json'],
+      env,
+    );
+    expect(own.stdout).to.contain('001_create_cleaned_events_table').and.not.contain('002_create_events_table');
     const down = await platformHost(['migrate', 'down', '--db', 'postgres', '--log', 'json'], env);
-    expect(down.stdout).to.contain('rolled back 1: 003_create_cleaned_events_table');
+    expect(down.stdout).to.contain('rolled back 1: batch_etl/001_create_cleaned_events_table');
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'cleaned_events'")).to.equal('0');
+    expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'events'")).to.equal('1');
   });
 
   it('two migrate up processes started together apply each migration exactly once', async () => {
@@ -46,9 +53,9 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     expect(applied.sort()).to.deep.equal([
       '001_create_migrations_table',
       '002_create_events_table',
-      '003_create_cleaned_events_table',
+      'batch_etl/001_create_cleaned_events_table',
     ]);
-    expect(psql(database.url, 'SELECT count(*), count(DISTINCT name) FROM _migrations')).to.equal('3|3');
+    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('3|3');
   });
 
   it('blocks up with a clear message when an applied migration was changed afterwards', async () => {
@@ -58,7 +65,12 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
       cpSync(join(REPO_ROOT, 'migrations', 'dist'), join(copy, 'dist'), { recursive: true });
       const env = cliEnv({ DB_POSTGRES_URL: database.url, PLATFORM_MIGRATIONS_DIR: copy });
       expect(
-        (await platformHost(['migrate', 'up', '--db', 'postgres', '--target', '2', '--log', 'json'], env)).code,
+        (
+          await platformHost(
+            ['migrate', 'up', '--module', 'shared', '--db', 'postgres', '--target', '2', '--log', 'json'],
+            env,
+          )
+        ).code,
       ).to.equal(0);
       appendFileSync(join(copy, 'src', '002_create_events_table.ts'), '\n// edited after it was applied\n');
       const status = await platformHost(['migrate', 'status', '--db', 'postgres', '--log', 'json'], env);
