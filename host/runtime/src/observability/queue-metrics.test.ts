@@ -37,7 +37,7 @@ class ListQueue implements MessageQueue {
     return { ok: true };
   }
   async publish(topic: string, message: OutgoingMessage): Promise<string> {
-    if (topic === 'refused') throw new PlatformError('PH_ERR_MQ_CLOSED', 'queue closed');
+    if (topic === 'refused') throw new PlatformError('PH_ERR_NOT_CONNECTED', 'queue closed');
     const id = String((this.#sequence += 1));
     const value = typeof message.value === 'string' ? new TextEncoder().encode(message.value) : message.value;
     const list = this.published.get(topic) ?? [];
@@ -117,7 +117,7 @@ describe('instrumentMessageQueue', function () {
     expect(await queue.publishBatch('orders', [{ value: 'b' }, { value: 'c' }])).to.deep.equal(['2', '3']);
     await queue.publish('payments', { value: 'd' });
     const refused = await queue.publish('refused', { value: 'x' }).catch((error: unknown) => error);
-    expect(isPlatformError(refused) && refused.code).to.equal('PH_ERR_MQ_CLOSED');
+    expect(isPlatformError(refused) && refused.code).to.equal('PH_ERR_NOT_CONNECTED');
     expect(metrics.value(MESSAGES_PUBLISHED, { module: 'worker', env: 'test', topic: 'orders' })).to.equal(3);
     expect(metrics.value(MESSAGES_PUBLISHED, { module: 'worker', env: 'test', topic: 'payments' })).to.equal(1);
     expect(metrics.value(MESSAGES_PUBLISHED, { module: 'worker', env: 'test', topic: 'refused' })).to.equal(undefined);
