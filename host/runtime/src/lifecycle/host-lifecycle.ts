@@ -1,6 +1,6 @@
 import { PlatformError, REFS, type InterfaceName } from '@platform-host/contracts';
 import type { Heartbeat, Lifecycle, Logger, ReadinessCheck, ShutdownHook } from '@platform-host/contracts';
-import { runSteps, type ShutdownStep } from './deadline.js';
+import { runSteps, type ShutdownStep } from './shutdown.js';
 import { SubscriptionTracker } from './tracked-queue.js';
 
 /** Keys of the adapters' checks in `/health/ready`; a module check may not take one. */

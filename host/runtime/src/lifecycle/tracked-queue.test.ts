@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Logger, MessageQueue, Subscription } from '@platform-host/contracts';
 import { HostLifecycle } from './host-lifecycle.js';
-import { runSteps } from './deadline.js';
+import { runSteps } from './shutdown.js';
 
 /** A subscription that records what the host did to it. */
 class RecordingSubscription implements Subscription {

@@ -1,5 +1,5 @@
 import type { BatchHandler, MessageQueue, SubscribeOptions, Subscription } from '@platform-host/contracts';
-import type { ShutdownStep } from './deadline.js';
+import type { ShutdownStep } from './shutdown.js';
 
 /** A subscription made through `ctx.mq`, as the host tracks it. */
 interface Tracked {

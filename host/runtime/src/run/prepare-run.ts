@@ -13,7 +13,7 @@ import {
 } from '@platform-host/contracts';
 import { createModuleConfig, requireValidArgs, validateModuleArgs } from '../args/module-args.js';
 import type { HealthTarget } from '../health/readiness.js';
-import { runSteps, runWithDeadline, type ShutdownStep } from '../lifecycle/deadline.js';
+import { runWithDeadline, shutdownAfterDrain } from '../lifecycle/shutdown.js';
 import { checkNameOf, HostLifecycle } from '../lifecycle/host-lifecycle.js';
 import { redactText } from '../redaction/redact.js';
 import { registeringSecrets } from '../redaction/registering-secrets.js';
@@ -194,31 +194,21 @@ export class ModuleRun {
    */
   async close(): Promise<number> {
     let failures = await this.stopIntake();
-    failures += await runSteps(
-      this.lifecycle.subscriptions.closeSteps(),
+    const metrics = this.services.has(REFS.metrics) ? this.services.resolve(REFS.metrics) : undefined;
+    failures += await shutdownAfterDrain(
+      {
+        closeSubscriptions: this.lifecycle.subscriptions.closeSteps(),
+        runHooks: () => this.lifecycle.runHooks(this.log, this.hookTimeoutMs),
+        connected: this.connected.splice(0).map((adapter) => ({
+          name: `${adapter.interface} adapter ${adapter.record.name}`,
+          disconnect: () => (adapter.instance as Connectable).disconnect(),
+        })),
+        flushMetrics: metrics && (() => metrics.flush()),
+      },
       this.hookTimeoutMs,
       this.log,
-      'close-subscriptions',
     );
-    failures += await this.lifecycle.runHooks(this.log, this.hookTimeoutMs);
-    const disconnects: ShutdownStep[] = this.connected
-      .splice(0)
-      .reverse()
-      .map((adapter) => ({
-        name: `disconnect of ${adapter.interface} adapter ${adapter.record.name}`,
-        run: () => (adapter.instance as Connectable).disconnect(),
-      }));
-    failures += await runSteps(disconnects, this.hookTimeoutMs, this.log, 'disconnect');
     this.lifecycle.phase = 'stopped';
-    if (this.services.has(REFS.metrics)) {
-      const metrics = this.services.resolve(REFS.metrics);
-      failures += await runSteps(
-        [{ name: 'metrics flush', run: () => metrics.flush() }],
-        this.hookTimeoutMs,
-        this.log,
-        'flush',
-      );
-    }
     return failures;
   }
 

@@ -1,7 +1,7 @@
 import { EXIT_CODES, newCorrelationId, PlatformError, REFS, withCorrelationId } from '@platform-host/contracts';
 import type { HealthServer } from '../health/health-server.js';
 import { jobStatusPath, writeJobStatus, type JobStatus } from '../health/job-status-file.js';
-import { runWithDeadline } from '../lifecycle/deadline.js';
+import { runWithDeadline } from '../lifecycle/shutdown.js';
 import { recordModuleStartup, startModuleUptime, type UptimeGauge } from '../observability/module-metrics.js';
 import { prepareRun, type ModuleRun, type PrepareRunOptions } from './prepare-run.js';
 

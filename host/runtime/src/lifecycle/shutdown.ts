@@ -67,3 +67,33 @@ export async function runSteps(
   }
   return failures;
 }
+
+/** What {@link shutdownAfterDrain} tears down. */
+export interface ShutdownPlan {
+  /** Closes the subscriptions the module left open. */
+  readonly closeSubscriptions: readonly ShutdownStep[];
+  /** Runs the `onShutdown` hooks in reverse, each with its deadline; resolves with the failures. */
+  runHooks(): Promise<number>;
+  /** Connected adapters in connection order; they are disconnected in reverse. */
+  readonly connected: ReadonlyArray<{ readonly name: string; disconnect(): Promise<void> }>;
+  /** Flushes metrics, when the run has them. */
+  readonly flushMetrics: (() => Promise<void>) | undefined;
+}
+
+/**
+ * The shutdown after stop-intake and drain (seed 9): close the subscriptions the module left open,
+ * `onShutdown` hooks in reverse, disconnect the adapters in reverse, flush metrics — each step with
+ * the `--hook-timeout` deadline and reported by name with `PH_ERR_SHUTDOWN` when it fails or misses
+ * it, the others still running. Returns the number of failures.
+ */
+export async function shutdownAfterDrain(plan: ShutdownPlan, timeoutMs: number, log: Logger): Promise<number> {
+  let failures = await runSteps(plan.closeSubscriptions, timeoutMs, log, 'close-subscriptions');
+  failures += await plan.runHooks();
+  const disconnects = [...plan.connected]
+    .reverse()
+    .map((adapter) => ({ name: `disconnect of ${adapter.name}`, run: () => adapter.disconnect() }));
+  failures += await runSteps(disconnects, timeoutMs, log, 'disconnect');
+  const flush = plan.flushMetrics;
+  if (flush) failures += await runSteps([{ name: 'metrics flush', run: flush }], timeoutMs, log, 'flush');
+  return failures;
+}
