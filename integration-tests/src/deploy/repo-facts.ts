@@ -80,7 +80,7 @@ export interface GlobalFlagFacts {
 
 /** The host's global flags, from the compiled runtime (host/runtime/dist/cli/global-flags.js). */
 export async function globalFlags(): Promise<GlobalFlagFacts[]> {
-  const path = repoPath('host', 'runtime', 'dist', 'cli', 'global-flags.js');
+  const path = repoPath('host', 'runtime', 'dist', 'options', 'global-flags.js');
   if (!existsSync(path)) throw new Error(`${path} is missing: build the runtime first (npx tsc -b integration-tests)`);
   const loaded: unknown = await import(pathToFileURL(path).href);
   const list = isRecord(loaded) ? loaded.GLOBAL_FLAGS : undefined;
