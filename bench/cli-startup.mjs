@@ -25,7 +25,7 @@ for (let i = 0; i < 50; i += 1) {
         description: 'A module folder for the startup benchmark.',
         type: 'job',
         version: '1.0.0',
-        host_api: '^1.0.0',
+        host_api: '^2.0.0',
         entry: './main.js',
         dependencies: { interfaces: ['database', 'logging'], modules: [] },
         args: [
@@ -43,7 +43,7 @@ for (let i = 0; i < 50; i += 1) {
         description: 'An adapter folder for the startup benchmark.',
         interface: 'cache',
         flags: [`bench-${i}`],
-        host_api: '^1.0.0',
+        host_api: '^2.0.0',
         entry: './index.js',
         config: [{ env: `BENCH_${i}_URL`, description: 'URL.', required: false }],
       }),
