@@ -4,6 +4,7 @@ import { INTERFACE_NAMES } from '../refs.js';
 import {
   ARG_FORMATS,
   ARG_TYPES,
+  CONFIG_FORMATS,
   MODULE_TYPES,
   type AdapterManifest,
   type ArgSpec,
@@ -45,8 +46,42 @@ export const argSpecSchema = z
       .enum(ARG_FORMATS)
       .optional()
       .describe('A format the host checks before the module runs (string arguments only).'),
+    min: z.number().optional().describe('Smallest allowed value, inclusive (integer and float arguments).'),
+    max: z.number().optional().describe('Largest allowed value, inclusive (integer and float arguments).'),
+    pattern: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A regular expression the whole value must match (string arguments; JavaScript syntax, u flag).'),
   })
   .superRefine((arg, ctx) => {
+    const numeric = arg.type === 'integer' || arg.type === 'float';
+    if (!numeric && (arg.min !== undefined || arg.max !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['min'], message: 'only an integer or float argument can have min or max' });
+    }
+    if (arg.min !== undefined && arg.max !== undefined && arg.min > arg.max) {
+      ctx.addIssue({ code: 'custom', path: ['max'], message: 'max must not be below min' });
+    }
+    if (arg.pattern !== undefined) {
+      if (arg.type !== 'string') {
+        ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'only a string argument can have a pattern' });
+      } else {
+        try {
+          new RegExp(arg.pattern, 'u');
+        } catch (error) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['pattern'],
+            message: `not a valid regular expression: ${(error as Error).message}`,
+          });
+        }
+      }
+    }
+    if (typeof arg.default === 'number') {
+      if ((arg.min !== undefined && arg.default < arg.min) || (arg.max !== undefined && arg.default > arg.max)) {
+        ctx.addIssue({ code: 'custom', path: ['default'], message: 'default must be within min and max' });
+      }
+    }
     if (arg.format !== undefined && arg.type !== 'string') {
       ctx.addIssue({ code: 'custom', path: ['format'], message: 'only a string argument can have a format' });
     }
@@ -146,6 +181,10 @@ export const configKeySchema = z.strictObject({
   secret: z.boolean().default(false).describe('Never logged or printed; its value is redacted everywhere.'),
   default: z.string().optional(),
   flags: z.array(z.string()).min(1).optional().describe('Only these flags of the adapter read the key (default: all).'),
+  format: z
+    .enum(CONFIG_FORMATS)
+    .optional()
+    .describe('A format the host checks before the adapter is constructed; a mismatch names the key, never the value.'),
 });
 
 /** The `platform-adapter.json` descriptor of a backend adapter package. */

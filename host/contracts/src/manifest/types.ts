@@ -8,9 +8,10 @@ export type ArgType = (typeof ARG_TYPES)[number];
 /**
  * Formats a string argument can be checked against before the module runs: `date` is a calendar
  * date `YYYY-MM-DD` that exists (`2026-02-30` does not), `date-time` an ISO-8601 timestamp with an
- * offset or `Z`, `duration` a number with a unit `ms`, `s`, `m`, `h` or `d` (`500ms`, `1.5h`, `7d`).
+ * offset or `Z`, `duration` a number with a unit `ms`, `s`, `m`, `h` or `d` (`500ms`, `1.5h`, `7d`),
+ * `relative-path` a path inside a root: not absolute, `/`-separated, no `..` segment, no NUL.
  */
-export const ARG_FORMATS = ['date', 'date-time', 'duration'] as const;
+export const ARG_FORMATS = ['date', 'date-time', 'duration', 'relative-path'] as const;
 export type ArgFormat = (typeof ARG_FORMATS)[number];
 
 /** Module kinds (seed 3.2). */
@@ -31,7 +32,20 @@ export interface ArgSpec {
   readonly choices?: ReadonlyArray<string | number> | undefined;
   /** Only for `string` arguments: a format the host checks (a mismatch is a usage error, exit 2). */
   readonly format?: ArgFormat | undefined;
+  /** Only for `integer` and `float` arguments: the smallest value allowed (inclusive). */
+  readonly min?: number | undefined;
+  /** Only for `integer` and `float` arguments: the largest value allowed (inclusive). */
+  readonly max?: number | undefined;
+  /**
+   * Only for `string` arguments: a regular expression (JavaScript syntax, `u` flag) the whole value
+   * must match, such as an identifier rule.
+   */
+  readonly pattern?: string | undefined;
 }
+
+/** Formats a config key's value can be checked against when the adapter is configured. */
+export const CONFIG_FORMATS = ['url', 'integer'] as const;
+export type ConfigFormat = (typeof CONFIG_FORMATS)[number];
 
 /** Folders of a module's own migrations, per dialect, relative to its manifest (DESIGN.md decision 12). */
 export type ModuleMigrations = { readonly [D in DatabaseDialect]?: string | undefined };
@@ -74,6 +88,11 @@ export interface ConfigKey {
   readonly default?: string | undefined;
   /** Only these flags of the adapter read the key (default: all). */
   readonly flags?: readonly string[] | undefined;
+  /**
+   * A format the host checks before the adapter is constructed (`url`: parses as a URL; `integer`:
+   * a whole number). A mismatch is `PH_ERR_CONFIG_INVALID` naming the key, never the value.
+   */
+  readonly format?: ConfigFormat | undefined;
 }
 
 /** The validated `platform-adapter.json` descriptor of a backend adapter package. */

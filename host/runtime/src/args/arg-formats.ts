@@ -38,10 +38,21 @@ export function formatProblem(format: ArgFormat, value: string): string | undefi
       return isCalendarDate(value) ? undefined : 'must be a calendar date YYYY-MM-DD that exists';
     case 'date-time':
       return isDateTime(value) ? undefined : 'must be an ISO-8601 timestamp with a time zone (Z or +hh:mm)';
+    case 'relative-path':
+      return relativePathProblem(value);
     case 'duration': {
       const ms = parseDurationMs(value);
       if (ms === undefined) return 'must be a duration: a number with a unit ms, s, m, h or d (e.g. 500ms, 30s, 5m)';
       return ms > 0 ? undefined : 'must be a duration greater than zero';
     }
   }
+}
+
+/** Why `value` is not a path inside a root (relative, `/`-separated, no `..`), or `undefined`. */
+function relativePathProblem(value: string): string | undefined {
+  if (value.includes('\0')) return 'must be a relative path without NUL characters';
+  if (value.startsWith('/') || /^[A-Za-z]:/.test(value)) return 'must be a relative path (not absolute)';
+  if (value.includes('\\')) return 'must use / as separator';
+  if (value.split('/').includes('..')) return 'must stay inside the root (no .. segments)';
+  return undefined;
 }

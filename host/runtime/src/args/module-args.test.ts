@@ -28,6 +28,10 @@ const manifest: ModuleManifest = {
     { name: 'date', description: 'Partition date', required: false, type: 'string', format: 'date' },
     { name: 'window', description: 'Window size', required: false, type: 'string', format: 'duration', default: '1m' },
     { name: 'since', description: 'Start', required: false, type: 'string', format: 'date-time' },
+    { name: 'workers', description: 'Workers', required: false, type: 'integer', min: 1, max: 8 },
+    { name: 'ratio-cap', description: 'Cap', required: false, type: 'float', max: 1 },
+    { name: 'table', description: 'Table', required: false, type: 'string', pattern: '[a-z_]+' },
+    { name: 'dir', description: 'Folder', required: false, type: 'string', format: 'relative-path' },
   ],
 };
 
@@ -129,5 +133,28 @@ describe('module argument validation', () => {
     const config = createModuleConfig('m', values);
     expect(config.durationMs('window')).to.equal(5_400_000);
     expect(config.string('date')).to.equal('2024-02-29');
+  });
+
+  it('checks numeric ranges, patterns (whole value) and relative paths before the module runs', () => {
+    const { problems } = validateModuleArgs(manifest, [
+      '--topic',
+      't',
+      '--workers',
+      '0',
+      '--ratio-cap',
+      '1.5',
+      '--table',
+      'events; drop',
+      '--dir',
+      'a/../../etc',
+    ]);
+    expect(problems).to.deep.equal([
+      '--workers must be from 1 to 8, got 0',
+      '--ratio-cap must be at most 1, got 1.5',
+      '--table must match [a-z_]+; got "events; drop"',
+      '--dir must stay inside the root (no .. segments); got "a/../../etc"',
+    ]);
+    const ok = validateModuleArgs(manifest, ['--topic', 't', '--workers', '8', '--table', 'events', '--dir', 'raw/x']);
+    expect(ok.problems).to.deep.equal([]);
   });
 });

@@ -16,19 +16,40 @@ export interface ArgsResult {
   readonly problems: readonly string[];
 }
 
+/** The value, or the problem when it is outside the argument's `min`..`max`. */
+function inRange(spec: ArgSpec, value: number): { value?: ArgValue; problem?: string } {
+  const { min, max } = spec;
+  if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
+    const range =
+      min !== undefined && max !== undefined
+        ? `from ${min} to ${max}`
+        : min !== undefined
+          ? `at least ${min}`
+          : `at most ${String(max)}`;
+    return { problem: `--${spec.name} must be ${range}, got ${value}` };
+  }
+  return { value };
+}
+
 function cast(spec: ArgSpec, raw: string): { value?: ArgValue; problem?: string } {
   switch (spec.type) {
     case 'string': {
-      const problem = spec.format === undefined ? undefined : formatProblem(spec.format, raw);
+      const problem =
+        (spec.format === undefined ? undefined : formatProblem(spec.format, raw)) ??
+        (spec.pattern === undefined || new RegExp(`^(?:${spec.pattern})$`, 'u').test(raw)
+          ? undefined
+          : `must match ${spec.pattern}`);
       return problem === undefined ? { value: raw } : { problem: `--${spec.name} ${problem}; got "${raw}"` };
     }
     case 'integer': {
       const value = /^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-      return Number.isSafeInteger(value) ? { value } : { problem: `--${spec.name} must be an integer, got "${raw}"` };
+      if (!Number.isSafeInteger(value)) return { problem: `--${spec.name} must be an integer, got "${raw}"` };
+      return inRange(spec, value);
     }
     case 'float': {
       const value = raw.trim() === '' ? Number.NaN : Number(raw);
-      return Number.isFinite(value) ? { value } : { problem: `--${spec.name} must be a number, got "${raw}"` };
+      if (!Number.isFinite(value)) return { problem: `--${spec.name} must be a number, got "${raw}"` };
+      return inRange(spec, value);
     }
     case 'boolean': {
       const value = parseBooleanWord(raw);

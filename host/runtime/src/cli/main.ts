@@ -156,14 +156,32 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
         .command(
           'up',
           'Apply pending migrations',
-          (c) => c.option('target', { type: 'number', describe: 'Apply up to this migration number' }),
-          (args) => guard(() => migrate(root, { action: 'up', target: args.target, module: args.module }, argv, io))(),
+          (c) =>
+            c.option('target', { type: 'string', describe: 'Apply up to this migration number (a positive integer)' }),
+          (args) =>
+            guard(() =>
+              migrate(
+                root,
+                { action: 'up', target: optionalCount('--target', args.target), module: args.module },
+                argv,
+                io,
+              ),
+            )(),
         )
         .command(
           'down',
           'Roll back the last migrations',
-          (c) => c.option('count', { type: 'number', default: 1, describe: 'How many to roll back' }),
-          (args) => guard(() => migrate(root, { action: 'down', count: args.count, module: args.module }, argv, io))(),
+          (c) =>
+            c.option('count', { type: 'string', default: '1', describe: 'How many to roll back (a positive integer)' }),
+          (args) =>
+            guard(() =>
+              migrate(
+                root,
+                { action: 'down', count: optionalCount('--count', args.count) ?? 1, module: args.module },
+                argv,
+                io,
+              ),
+            )(),
         )
         .command(
           'status',
@@ -250,7 +268,23 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
   return exitCode;
 }
 
+/**
+ * A `--target` / `--count` value: a positive integer written in digits, else a usage error (exit 2)
+ * before anything is changed — `abc`, `2abc`, `1.5`, `0` and `-1` are all refused.
+ */
+function optionalCount(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = /^[1-9]\d*$/.test(String(raw).trim()) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new PlatformError('PH_ERR_USAGE', `${flag} must be a positive integer, got "${String(raw)}"`);
+  }
+  return value;
+}
+
 async function migrate(root: string, request: MigrateAction, argv: readonly string[], io: CliIo): Promise<number> {
+  if (request.action === 'create' && (typeof request.name !== 'string' || request.name.trim() === '')) {
+    throw new PlatformError('PH_ERR_USAGE', 'migrate create needs a name: platform-host migrate create <name>');
+  }
   const { migrateCommand } = await import('../commands/migrate.js');
   const start = argv.indexOf(request.action) + 1;
   const tokens = argv

@@ -17,7 +17,7 @@ import {
   selectAdapters,
   type Selection,
 } from '../wiring/wire-adapters.js';
-import { keysForFlag } from '../wiring/adapter-config.js';
+import { configValueProblem, keysForFlag } from '../wiring/adapter-config.js';
 import { autoMigrateEnabled } from '../migrations/auto-migrate.js';
 import { redactText, registerSecret } from '../redaction/redact.js';
 
@@ -140,19 +140,22 @@ export async function doctor(
         // Values are never printed; a secret one is registered so no error message below shows it.
         if (key.secret) registerSecret(value ?? key.default);
         const present = value !== undefined && value !== '';
+        const formatProblem = present ? configValueProblem(key, value) : undefined;
         const facts = [manifest.name, key.required ? 'required' : 'optional', ...(key.secret ? ['secret'] : [])].join(
           ', ',
         );
-        const state = present
-          ? 'set'
-          : key.default !== undefined
-            ? `default ${key.secret ? '(hidden)' : JSON.stringify(key.default)}`
-            : key.required
-              ? 'MISSING'
-              : 'unset';
-        out.push(
-          `  ${present || !key.required || key.default !== undefined ? '✓' : '✗'} ${key.env} (${facts}): ${state}`,
-        );
+        const state = formatProblem
+          ? `set, but ${formatProblem}`
+          : present
+            ? 'set'
+            : key.default !== undefined
+              ? `default ${key.secret ? '(hidden)' : JSON.stringify(key.default)}`
+              : key.required
+                ? 'MISSING'
+                : 'unset';
+        const ok = !formatProblem && (present || !key.required || key.default !== undefined);
+        out.push(`  ${ok ? '✓' : '✗'} ${key.env} (${facts}): ${state}`);
+        if (formatProblem) problems.push(`${key.env} (adapter ${manifest.name}) ${formatProblem}`);
         if (!present && key.required && key.default === undefined)
           problems.push(`${key.env} (adapter ${manifest.name}) is required but not set`);
       }

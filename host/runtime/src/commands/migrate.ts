@@ -27,6 +27,13 @@ export async function migrateCommand(
   write: (text: string) => void,
 ): Promise<number> {
   const pre = await preflight(root, tokens);
+  if (pre.rest.length > 0) {
+    throw new PlatformError(
+      'PH_ERR_USAGE',
+      `migrate ${request.action}: unknown argument${pre.rest.length > 1 ? 's' : ''} ${pre.rest.join(' ')}`,
+      { hint: 'Run `platform-host migrate --help` for its options.' },
+    );
+  }
   const dir = migrationsDir(root, pre.env.values);
   if (request.action === 'create') {
     // New files go to the dialect-less source folder of the owner; modules' are postgresql here.

@@ -20,8 +20,25 @@ describe('env files', () => {
     expect(files.map((f) => f.slice(root.length))).to.deep.equal(['/env/local.env', '/env/test.env']);
   });
 
-  it('falls back to env/local.env when env/<env>.env does not exist', () => {
-    expect(loadEnv(root, 'staging', {}).values).to.include({ A: 'local', B: 'local' });
+  it('refuses an environment without its env file (a mistyped --env), naming the known ones; exit 2', () => {
+    writeFileSync(join(root, 'env', 'staging.env'), 'B=staging\n');
+    expect(loadEnv(root, 'staging', {}).values).to.include({ A: 'local', B: 'staging' });
+    try {
+      loadEnv(root, 'prodution', {});
+      expect.fail('should throw');
+    } catch (error) {
+      expect((error as { code: string }).code).to.equal('PH_ERR_USAGE');
+      expect((error as { exitCode: number }).exitCode).to.equal(2);
+      expect((error as Error).message).to.equal(
+        '--env "prodution" is not an environment of this project: there is no env/prodution.env; known: local, production, staging, test',
+      );
+    }
+  });
+
+  it('runs the built-in local and test environments without their files', () => {
+    rmSync(join(root, 'env'), { recursive: true, force: true });
+    expect(loadEnv(root, 'test', { ONLY: 'real' }).files).to.deep.equal([]);
+    expect(loadEnv(root, 'local', { ONLY: 'real' }).values).to.include({ ONLY: 'real' });
   });
 
   it('reads no file for production', () => {

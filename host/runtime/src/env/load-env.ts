@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlatformError } from '@platform-host/contracts';
 import { parseEnvFile } from './env-file.js';
@@ -23,6 +23,24 @@ function readIfPresent(path: string): string | undefined {
 }
 
 /**
+ * Environments that need no file of their own: `local` and `test` (development defaults, used when
+ * a project has no env/ folder, e.g. a third-party module's tests) and `production` (reads no file).
+ */
+export const BUILT_IN_ENVS: readonly string[] = ['local', 'test', 'production'];
+
+/** The environments a project defines: the names of its `env/<name>.env` files, sorted. */
+export function knownEnvironments(projectRoot: string): string[] {
+  let files: string[];
+  try {
+    files = readdirSync(join(projectRoot, 'env'));
+  } catch {
+    files = [];
+  }
+  const defined = files.filter((file) => file.endsWith('.env')).map((file) => file.slice(0, -'.env'.length));
+  return [...new Set([...defined, ...BUILT_IN_ENVS])].sort();
+}
+
+/**
  * Loads the environment for `envName` (seed 7.1): `env/local.env` as the base, `env/<envName>.env`
  * over it, real environment variables over both. `production` reads no file: all config comes
  * from the real environment (Kubernetes ConfigMaps and Secrets).
@@ -32,6 +50,14 @@ export function loadEnv(projectRoot: string, envName: string, processEnv: NodeJS
     throw new PlatformError('PH_ERR_USAGE', `--env "${envName}" is not a valid environment name`, {
       hint: 'Use lowercase letters, digits, - and _, e.g. local, test, staging, production.',
     });
+  }
+  if (!BUILT_IN_ENVS.includes(envName) && readIfPresent(join(projectRoot, 'env', `${envName}.env`)) === undefined) {
+    // A mistyped --env (prodution) must not silently run on the local defaults.
+    throw new PlatformError(
+      'PH_ERR_USAGE',
+      `--env "${envName}" is not an environment of this project: there is no env/${envName}.env; known: ${knownEnvironments(projectRoot).join(', ')}`,
+      { hint: `Create env/${envName}.env for a new environment, or fix the name.` },
+    );
   }
   const merged: Record<string, string> = {};
   const files: string[] = [];

@@ -12,6 +12,10 @@ function argLabel(arg: ArgSpec): string {
 function argDetails(arg: ArgSpec): string {
   const facts: string[] = [arg.required ? 'required' : 'optional'];
   if (arg.choices) facts.push(`choices: ${arg.choices.join(', ')}`);
+  if (arg.format) facts.push(`format: ${arg.format}`);
+  if (arg.min !== undefined) facts.push(`min: ${arg.min}`);
+  if (arg.max !== undefined) facts.push(`max: ${arg.max}`);
+  if (arg.pattern) facts.push(`pattern: ${arg.pattern}`);
   if (arg.default !== undefined) facts.push(`default: ${String(arg.default)}`);
   return `${arg.description} [${facts.join('; ')}]`;
 }

@@ -13,6 +13,26 @@ export interface MissingKey {
   readonly adapter: string;
 }
 
+/** A config key whose value does not have its declared format. */
+export interface InvalidKey {
+  readonly key: ConfigKey;
+  readonly adapter: string;
+  /** What is wrong, without the value (it may be a secret). */
+  readonly problem: string;
+}
+
+/** Why `value` does not have the key's declared format (never quoting the value), or `undefined`. */
+export function configValueProblem(key: ConfigKey, value: string): string | undefined {
+  switch (key.format) {
+    case undefined:
+      return undefined;
+    case 'url':
+      return URL.canParse(value) ? undefined : 'is not a valid URL (check the scheme, host and port)';
+    case 'integer':
+      return /^[+-]?\d+$/.test(value.trim()) ? undefined : 'is not an integer';
+  }
+}
+
 /** The keys of `manifest` that apply when it is selected by `flag`. */
 export function keysForFlag(manifest: AdapterManifest, flag: string): ConfigKey[] {
   return manifest.config.filter((key) => !key.flags || key.flags.includes(flag));
@@ -26,13 +46,16 @@ export async function resolveAdapterConfig(
   manifest: AdapterManifest,
   flag: string,
   secrets: Secrets,
-): Promise<{ config: AdapterConfig; missing: MissingKey[] }> {
+): Promise<{ config: AdapterConfig; missing: MissingKey[]; invalid: InvalidKey[] }> {
   const values = new Map<string, string>();
   const missing: MissingKey[] = [];
+  const invalid: InvalidKey[] = [];
   for (const key of keysForFlag(manifest, flag)) {
     const value = await secrets.get(key.env);
     if (value !== undefined && value !== '') {
       if (key.secret) registerSecret(value);
+      const problem = configValueProblem(key, value);
+      if (problem) invalid.push({ key, adapter: manifest.name, problem });
       values.set(key.env, value);
     } else if (key.default !== undefined) {
       if (key.secret) registerSecret(key.default);
@@ -41,7 +64,7 @@ export async function resolveAdapterConfig(
       missing.push({ key, adapter: manifest.name });
     }
   }
-  return { config: createAdapterConfig(manifest.name, values), missing };
+  return { config: createAdapterConfig(manifest.name, values), missing, invalid };
 }
 
 /** An {@link AdapterConfig} over resolved values. */
@@ -77,6 +100,14 @@ export function createAdapterConfig(adapterName: string, values: ReadonlyMap<str
       }
       return parsed;
     },
+  });
+}
+
+/** One `PH_ERR_CONFIG_INVALID` naming every key whose value has the wrong format (no values). */
+export function invalidConfigError(invalid: readonly InvalidKey[]): PlatformError {
+  const lines = invalid.map(({ key, adapter, problem }) => `  - ${key.env} (adapter ${adapter}) ${problem}`);
+  return new PlatformError('PH_ERR_CONFIG_INVALID', `Invalid configuration:\n${lines.join('\n')}`, {
+    hint: 'Fix these values in the environment, in env/<env>.env, or in your secrets provider.',
   });
 }
 

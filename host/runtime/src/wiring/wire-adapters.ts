@@ -20,8 +20,10 @@ import type { PluginRegistry } from '../discovery/registry.js';
 import {
   createAdapterConfig,
   keysForFlag,
+  invalidConfigError,
   missingConfigError,
   resolveAdapterConfig,
+  type InvalidKey,
   type MissingKey,
 } from './adapter-config.js';
 import { loadAdapterEntry } from './load-entry.js';
@@ -263,15 +265,18 @@ export async function constructAdapters(
 
   const pending: PendingAdapter[] = [];
   const missing: MissingKey[] = [];
+  const invalid: InvalidKey[] = [];
   for (const selection of selections) {
     const manifest = selection.record.manifest;
     if (selection.interface === 'secrets' || !manifest) continue;
     const definition = await loadAdapterEntry(selection.record, selection.interface);
     const resolved = await resolveAdapterConfig(manifest, selection.flag, secrets as Secrets);
     missing.push(...resolved.missing);
+    invalid.push(...resolved.invalid);
     pending.push({ selection, definition, config: resolved.config });
   }
   if (missing.length > 0) throw missingConfigError(missing);
+  if (invalid.length > 0) throw invalidConfigError(invalid);
 
   for (const { selection, definition, config } of constructionOrder(pending, new Set<InterfaceName>(['secrets']))) {
     const dependencies: Record<string, unknown> = {};
