@@ -13,7 +13,17 @@ import type { InvalidReason } from './validator.js';
 export interface EventBatch {
   readonly size: number;
   readonly linesAscii: Uint8Array;
+  /** Where each row came from, in row order: `origins[2i]` indexes `files`, `origins[2i + 1]` is the line number. */
+  readonly origins: Uint32Array;
+  readonly files: readonly string[];
 }
+
+/**
+ * Default bound on the encoded bytes of one batch (`--batch-bytes`): 16 MiB. A batch is cut when
+ * the next row would take it past this, or at `--batch-size` rows, whichever comes first; a row
+ * larger than the bound on its own makes a batch of one.
+ */
+export const DEFAULT_BATCH_BYTES = 16 * 1024 * 1024;
 
 /** Characters beyond ASCII (UTF-16 code units, so surrogate pairs become two escapes, as JSON wants). */
 const NON_ASCII = /[\u0080-\uffff]/g;
@@ -55,28 +65,39 @@ export function encodeBatchLines(
   rows: readonly BatchRow[],
   allocate: (length: number) => Uint8Array = (length) => new Uint8Array(length),
 ): Uint8Array {
-  const fields: string[] = [];
+  return encodeRows(rows.map(encodeRow), allocate);
+}
+
+/** A row's four fields as they go into the batch text, and the bytes they take with their separators. */
+interface EncodedRow {
+  readonly fields: readonly [string, string, string, string];
+  /** Bytes of the fields plus three tabs (the newline between rows is counted by the batch). */
+  readonly length: number;
+}
+
+function encodeRow(row: BatchRow): EncodedRow {
+  const fields = [
+    row.dedupKey,
+    asciiJson(JSON.stringify(row.eventType)),
+    asciiJson(JSON.stringify(row.source)),
+    asciiJson(row.payloadJson),
+  ] as const;
+  return { fields, length: fields[0].length + fields[1].length + fields[2].length + fields[3].length + 3 };
+}
+
+function encodeRows(rows: readonly EncodedRow[], allocate: (length: number) => Uint8Array): Uint8Array {
   let textLength = Math.max(0, rows.length - 1);
-  for (const row of rows) {
-    const line = [
-      row.dedupKey,
-      asciiJson(JSON.stringify(row.eventType)),
-      asciiJson(JSON.stringify(row.source)),
-      asciiJson(row.payloadJson),
-    ];
-    for (const field of line) {
-      fields.push(field);
-      textLength += field.length;
-    }
-    textLength += 3;
-  }
+  for (const row of rows) textLength += row.length;
   const length = textLength >= PAD_FROM_LENGTH ? Math.max(textLength, OFF_HEAP_STRING_LENGTH) : textLength;
   const memory = allocate(length);
   const bytes = Buffer.from(memory.buffer, memory.byteOffset, length);
   let offset = 0;
-  fields.forEach((field, index) => {
-    if (index > 0) bytes[offset++] = index % 4 === 0 ? 0x0a : 0x09;
-    offset += bytes.write(field, offset, 'latin1');
+  rows.forEach((row, index) => {
+    if (index > 0) bytes[offset++] = 0x0a;
+    row.fields.forEach((field, fieldIndex) => {
+      if (fieldIndex > 0) bytes[offset++] = 0x09;
+      offset += bytes.write(field, offset, 'latin1');
+    });
   });
   bytes.fill(0x20, offset);
   return new Uint8Array(memory.buffer, memory.byteOffset, length);
@@ -107,8 +128,10 @@ export interface BatchBuilderOptions {
   readonly eventDate: string;
   /** The run's start (what `created_at` will be); stamped on every row. */
   readonly createdAt: Date;
-  /** Distinct rows per batch. */
+  /** Distinct rows per batch, at most. */
   readonly batchSize: number;
+  /** Encoded bytes per batch, at most (a single larger row goes alone). Default {@link DEFAULT_BATCH_BYTES}. */
+  readonly batchBytes?: number;
   /** Invalid lines reported one by one per reason before they are only counted. */
   readonly invalidLinesLogged: number;
   /** Distinct events remembered for deduplication in memory. Default {@link RECENT_KEYS}; at least the batch size. */
@@ -159,7 +182,9 @@ export class BatchBuilder {
   readonly #options: BatchBuilderOptions;
   readonly #logged = new Map<InvalidReason, number>();
   readonly #recentKeys: RecentKeys;
-  #batch: BatchRow[] = [];
+  #batch: Array<{ readonly key: string; readonly row: EncodedRow; readonly file: number; readonly line: number }> = [];
+  #batchBytes = 0;
+  #files: string[] = [];
   #file = '';
   #line = 0;
 
@@ -174,9 +199,17 @@ export class BatchBuilder {
     this.#line = 0;
   }
 
+  #fileIndex(): number {
+    const last = this.#files.length - 1;
+    if (this.#files[last] === this.#file) return last;
+    this.#files.push(this.#file);
+    return last + 1;
+  }
+
   /** Processes the next lines of the current file; emits every batch that fills up. */
   addLines(lines: readonly SplitLine[]): void {
     const { eventDate, createdAt, batchSize } = this.#options;
+    const batchBytes = this.#options.batchBytes ?? DEFAULT_BATCH_BYTES;
     const counts = this.counts;
     for (const line of lines) {
       this.#line += 1;
@@ -199,8 +232,12 @@ export class BatchBuilder {
         continue;
       }
       this.#recentKeys.add(event.dedupKey);
-      this.#batch.push(event);
-      if (this.#batch.length >= batchSize) this.flush();
+      const row = encodeRow(event);
+      // Cut by bytes before the row that would overflow the bound, by count after the row that fills the batch.
+      if (this.#batch.length > 0 && this.#batchBytes + row.length + 1 > batchBytes) this.flush();
+      this.#batch.push({ key: event.dedupKey, row, file: this.#fileIndex(), line: this.#line });
+      this.#batchBytes += row.length + 1;
+      if (this.#batch.length >= batchSize || this.#batchBytes >= batchBytes) this.flush();
     }
   }
 
@@ -208,10 +245,26 @@ export class BatchBuilder {
   flush(): void {
     const rows = this.#batch;
     if (rows.length === 0) return;
+    const files = this.#files;
     this.#batch = [];
+    this.#batchBytes = 0;
+    this.#files = [];
     // In dedup-key order: the order the writer inserts in (see WarehouseWriter), cheaper to sort here.
-    rows.sort((a, b) => (a.dedupKey < b.dedupKey ? -1 : 1));
-    this.#options.onBatch({ size: rows.length, linesAscii: encodeBatchLines(rows, this.#options.allocateBytes) });
+    rows.sort((a, b) => (a.key < b.key ? -1 : 1));
+    const origins = new Uint32Array(rows.length * 2);
+    rows.forEach((row, index) => {
+      origins[2 * index] = row.file;
+      origins[2 * index + 1] = row.line;
+    });
+    this.#options.onBatch({
+      size: rows.length,
+      linesAscii: encodeRows(
+        rows.map((row) => row.row),
+        this.#options.allocateBytes ?? ((length) => new Uint8Array(length)),
+      ),
+      origins,
+      files,
+    });
   }
 
   #invalid(reason: InvalidReason): void {

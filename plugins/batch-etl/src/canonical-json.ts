@@ -12,6 +12,12 @@
  *   exactly as a decimal when the value comes from {@link parseJsonExact}; a plain `JSON.parse`
  *   result holding one makes {@link canonicalJson} throw {@link InexactNumberError}, so that the
  *   caller can parse the source again with {@link parseJsonExact} instead of storing a wrong value.
+ * - Only what PostgreSQL `numeric` (hence `jsonb`) can hold is accepted: at most
+ *   {@link NUMERIC_MAX_INTEGER_DIGITS} digits before the decimal point and
+ *   {@link NUMERIC_MAX_SCALE} after it; beyond, {@link NumberOutOfRangeError}.
+ * - Nesting is bounded: arrays and objects at most {@link MAX_JSON_DEPTH} levels deep, else
+ *   {@link TooDeepError}. Every walk here is recursive only down to that bound, so a payload nested
+ *   100,000 levels deep is refused, never a stack overflow.
  */
 
 /** `JSON.rawJSON` / `JSON.isRawJSON` (V8 11.4+, Node >= 21), not yet in TypeScript's lib. */
@@ -33,6 +39,49 @@ export class InexactNumberError extends Error {
     super(`The number ${String(value)} is beyond double precision; parse the source with parseJsonExact`);
     this.name = 'InexactNumberError';
   }
+}
+
+/** Deepest nesting of arrays and objects accepted in a payload (the payload object itself is level 1). */
+export const MAX_JSON_DEPTH = 1000;
+/** PostgreSQL numeric: up to 131072 digits before the decimal point (NUMERIC_WEIGHT_MAX). */
+export const NUMERIC_MAX_INTEGER_DIGITS = 131_072;
+/** PostgreSQL numeric: up to 16383 digits after the decimal point (NUMERIC_DSCALE_MAX). */
+export const NUMERIC_MAX_SCALE = 16_383;
+
+/** Thrown for a value nested deeper than {@link MAX_JSON_DEPTH}. */
+export class TooDeepError extends Error {
+  constructor() {
+    super(`The value is nested more than ${MAX_JSON_DEPTH} levels deep`);
+    this.name = 'TooDeepError';
+  }
+}
+
+/** Thrown for a number PostgreSQL numeric cannot hold (it would fail with "value overflows numeric format"). */
+export class NumberOutOfRangeError extends Error {
+  constructor(literal: string) {
+    super(
+      `The number ${literal.length > 40 ? `${literal.slice(0, 40)}…` : literal} is beyond the range of PostgreSQL numeric`,
+    );
+    this.name = 'NumberOutOfRangeError';
+  }
+}
+
+/**
+ * True when `value` holds arrays or objects nested deeper than `maxDepth`. Iterative (an explicit
+ * stack), so it is safe on any input `JSON.parse` accepted.
+ */
+export function isNestedDeeperThan(value: unknown, maxDepth: number): boolean {
+  const stack: Array<{ readonly value: unknown; readonly depth: number }> = [{ value, depth: 0 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const current = top.value;
+    if (typeof current !== 'object' || current === null) continue;
+    const depth = top.depth + 1;
+    if (depth > maxDepth) return true;
+    for (const item of Array.isArray(current) ? current : Object.values(current)) {
+      if (typeof item === 'object' && item !== null) stack.push({ value: item, depth });
+    }
+  }
+  return false;
 }
 
 interface Decimal {
@@ -82,20 +131,33 @@ function decimalText(decimal: Decimal): string {
   return `${sign}${mantissa}e${scientificExponent}`;
 }
 
+/** True when PostgreSQL numeric can hold the decimal (see {@link NUMERIC_MAX_SCALE}). */
+function fitsNumeric(decimal: Decimal): boolean {
+  if (decimal.digits === '') return true;
+  return (
+    decimal.digits.length + decimal.exponent <= NUMERIC_MAX_INTEGER_DIGITS && -decimal.exponent <= NUMERIC_MAX_SCALE
+  );
+}
+
 const exactReviver: SourceReviver = (_key, value, context) => {
   if (typeof value !== 'number' || context?.source === undefined) return value;
   const source = decimalOf(context.source);
   if (Number.isFinite(value) && sameDecimal(source, decimalOfNumber(value))) return value;
-  // The double is not the number the source wrote (rounded, or overflowed): keep the decimal.
-  return source === undefined ? value : RAW_JSON.rawJSON(decimalText(source));
+  // The double is not the number the source wrote (rounded, or overflowed): keep the decimal, if
+  // PostgreSQL can hold it; else the number stays as it is (maybe Infinity) and canonicalJson refuses it.
+  return source === undefined || !fitsNumeric(source) ? value : RAW_JSON.rawJSON(decimalText(source));
 };
 
 /**
  * `JSON.parse`, except that numbers a double cannot hold exactly are kept as raw JSON decimals
  * (`JSON.rawJSON`), which {@link canonicalJson} writes as they are. Slower than `JSON.parse`: used
- * only for the rare text that holds such a number. Throws `SyntaxError` like `JSON.parse`.
+ * only for the rare text that holds such a number. Throws `SyntaxError` like `JSON.parse`, and
+ * {@link TooDeepError} for text nested deeper than {@link MAX_JSON_DEPTH} + 1 levels (V8 applies a
+ * reviver recursively: deeper text would overflow the stack).
  */
 export function parseJsonExact(text: string): unknown {
+  const plain: unknown = JSON.parse(text);
+  if (isNestedDeeperThan(plain, MAX_JSON_DEPTH + 1)) throw new TooDeepError();
   return JSON.parse(text, exactReviver);
 }
 
@@ -104,18 +166,26 @@ function isInexact(value: number): boolean {
   return !Number.isFinite(value) || (Number.isInteger(value) && !Number.isSafeInteger(value));
 }
 
-/** `value` with object keys in sorted order, sharing every part that is already sorted. */
-function sortedCopy(value: unknown): unknown {
+/**
+ * `value` with object keys in sorted order, sharing every part that is already sorted. `depth` is
+ * the nesting level of `value`'s container; recursion stops at {@link MAX_JSON_DEPTH}. With
+ * `exact`, the value comes from {@link parseJsonExact}: a plain number left inexact is out of range.
+ */
+function sortedCopy(value: unknown, depth: number, exact: boolean): unknown {
   if (typeof value === 'number') {
-    if (isInexact(value)) throw new InexactNumberError(value);
+    // From parseJsonExact, a number that stayed a double is exact unless it overflowed (see exactReviver).
+    if (exact ? !Number.isFinite(value) : isInexact(value))
+      throw exact ? new NumberOutOfRangeError(String(value)) : new InexactNumberError(value);
     return value;
   }
   if (typeof value !== 'object' || value === null) return value;
+  depth += 1;
+  if (depth > MAX_JSON_DEPTH) throw new TooDeepError();
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let index = 0; index < value.length; index += 1) {
       const item: unknown = value[index];
-      const sorted = sortedCopy(item);
+      const sorted = sortedCopy(item, depth, exact);
       if (sorted !== item) {
         copy ??= value.slice();
         copy[index] = sorted;
@@ -138,7 +208,7 @@ function sortedCopy(value: unknown): unknown {
     let copy: Record<string, unknown> | undefined;
     for (const key of keys) {
       const item = object[key];
-      const sorted = sortedCopy(item);
+      const sorted = sortedCopy(item, depth, exact);
       if (sorted !== item) {
         copy ??= { ...object };
         copy[key] = sorted;
@@ -153,22 +223,30 @@ function sortedCopy(value: unknown): unknown {
     // Assigning __proto__ would set the prototype instead of adding the key.
     if (key === '__proto__')
       Object.defineProperty(copy, key, {
-        value: sortedCopy(object[key]),
+        value: sortedCopy(object[key], depth, exact),
         enumerable: true,
         writable: true,
         configurable: true,
       });
-    else copy[key] = sortedCopy(object[key]);
+    else copy[key] = sortedCopy(object[key], depth, exact);
   }
   return copy;
 }
 
+/** Options of {@link canonicalJson}. */
+export interface CanonicalJsonOptions {
+  /** The value comes from {@link parseJsonExact}: a number still inexact is out of numeric range. */
+  readonly exactNumbers?: boolean;
+}
+
 /**
  * The canonical JSON text of a value parsed from JSON (see the module comment). Throws
- * {@link InexactNumberError} when it holds a plain number beyond double precision.
+ * {@link InexactNumberError} when it holds a plain number beyond double precision (without
+ * `exactNumbers`), {@link NumberOutOfRangeError} for one PostgreSQL numeric cannot hold (with it),
+ * and {@link TooDeepError} when it is nested deeper than {@link MAX_JSON_DEPTH}.
  */
-export function canonicalJson(value: unknown): string {
-  const text = JSON.stringify(sortedCopy(value));
+export function canonicalJson(value: unknown, options: CanonicalJsonOptions = {}): string {
+  const text = JSON.stringify(sortedCopy(value, 0, options.exactNumbers ?? false));
   if (text === undefined) throw new TypeError('canonicalJson: the value has no JSON form');
   return text;
 }

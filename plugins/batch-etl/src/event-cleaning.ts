@@ -1,4 +1,4 @@
-import { InexactNumberError, parseJsonExact } from './canonical-json.js';
+import { InexactNumberError, NumberOutOfRangeError, parseJsonExact, TooDeepError } from './canonical-json.js';
 import { transformEvent, type CleanedEvent } from './transformer.js';
 import { validateSingleEvent, type InvalidReason } from './validator.js';
 
@@ -28,8 +28,10 @@ function clean(parsed: unknown, eventDate: string, createdAt: Date, exactNumbers
 
 /**
  * One line of a JSON Lines file through parse, validation (seed 6.3 step 2) and transformation
- * (step 3). Never throws for bad data: a line that is not JSON is `malformed_json`. A line holding
- * a number beyond double precision is parsed again exactly, so that number is stored unchanged.
+ * (step 3). Never throws for bad data: a line that is not JSON is `malformed_json`, a payload
+ * nested deeper than MAX_JSON_DEPTH is `too_deep`, a number PostgreSQL cannot hold is
+ * `number_out_of_range`. A line holding a number beyond double precision is parsed again exactly,
+ * so that number is stored unchanged.
  */
 export function cleanLine(line: string, eventDate: string, createdAt: Date): LineOutcome {
   let parsed: unknown;
@@ -39,9 +41,15 @@ export function cleanLine(line: string, eventDate: string, createdAt: Date): Lin
     return { reason: 'malformed_json' };
   }
   try {
-    return clean(parsed, eventDate, createdAt, false);
+    try {
+      return clean(parsed, eventDate, createdAt, false);
+    } catch (error) {
+      if (!(error instanceof InexactNumberError)) throw error;
+      return clean(parseJsonExact(line), eventDate, createdAt, true);
+    }
   } catch (error) {
-    if (!(error instanceof InexactNumberError)) throw error;
-    return clean(parseJsonExact(line), eventDate, createdAt, true);
+    if (error instanceof TooDeepError) return { reason: 'too_deep' };
+    if (error instanceof NumberOutOfRangeError) return { reason: 'number_out_of_range' };
+    throw error;
   }
 }

@@ -465,25 +465,124 @@ describe('batch_etl', function () {
     ).to.equal(true);
   });
 
-  it('exits 1 when the database refuses a batch, keeping the batches written before', async () => {
+  /** The counters of a report reconcile (issue rule 10). */
+  function expectReportAddsUp(report: BatchEtlReport): void {
+    const byReason = Object.values(report.invalidByReason).reduce((sum, count) => sum + (count ?? 0), 0);
+    expect(report.raw, 'raw = valid + invalid').to.equal(report.valid + report.invalid);
+    expect(report.invalid, 'invalid = sum of invalid by reason').to.equal(byReason);
+    expect(report.valid, 'valid = unique + duplicates').to.equal(report.unique + report.duplicates);
+    if (!report.dryRun)
+      expect(report.unique, 'unique = inserted + already present').to.equal(report.inserted + report.alreadyPresent);
+  }
+
+  /** `count` valid lines of a file, with `poison` lines inserted in the middle. */
+  function fileWithPoison(events: readonly unknown[], poison: readonly string[] = []): string {
+    const lines = events.map((event) => JSON.stringify(event));
+    lines.splice(Math.floor(lines.length / 2), 0, ...poison);
+    return `${lines.join('\n')}\n`;
+  }
+
+  it('rule: one bad record never stops a run; it is counted invalid with its file, line and reason', async () => {
+    // The database refuses what validation cannot know: here a CHECK constraint of the target table.
+    await ctx.db.execute(`CREATE TABLE guarded_events (LIKE cleaned_events INCLUDING DEFAULTS)`);
+    await ctx.db.execute('CREATE UNIQUE INDEX ON guarded_events (dedup_key)');
+    await ctx.db.execute(`ALTER TABLE guarded_events ADD CONSTRAINT no_poison CHECK (payload->>'poison' IS NULL)`);
+    const deep = `{"event_type":"deep","source":"s","payload":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}`;
+    const deepArray = `{"event_type":"deep","source":"s","payload":{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`;
+    const overflow = '{"event_type":"big","source":"s","payload":{"v": 1e200000}}';
+    const lowercasesLonger = JSON.stringify({ event_type: 'İ'.repeat(200), source: 's', payload: {} });
+    const refused = JSON.stringify({ event_type: 'e', source: 's', payload: { poison: 'yes' } });
+    const events = makeEvents(200);
+    await ctx.fs.write(`${PARTITION}/part-1.jsonl`, fileWithPoison(events.slice(0, 50)));
+    await ctx.fs.write(`${PARTITION}/part-2.jsonl`, fileWithPoison(events.slice(50, 100), [deep, overflow]));
+    await ctx.fs.write(
+      `${PARTITION}/part-3.jsonl`,
+      fileWithPoison(events.slice(100, 150), [lowercasesLonger, refused]),
+    );
+    await ctx.fs.write(`${PARTITION}/part-4.jsonl`, fileWithPoison(events.slice(150), [deepArray]));
+
+    const { exitCode, report, logs } = await runWith({ targetTable: 'guarded_events', batchSize: 16 });
+    expect(exitCode).to.equal(0);
+    expect(report).to.deep.include({ raw: 205, valid: 200, invalid: 5, unique: 200, inserted: 200, duplicates: 0 });
+    expect(report.invalidByReason).to.deep.equal({
+      too_deep: 2,
+      number_out_of_range: 1,
+      event_type_too_long: 1,
+      db_rejected: 1,
+    });
+    expectReportAddsUp(report);
+    expect(await rowCount('guarded_events')).to.equal(200);
+    const invalid = logs
+      .filter((entry) => entry.message === 'Invalid event skipped')
+      .map((entry) => `${String(entry.fields.file)}:${String(entry.fields.line)} ${String(entry.fields.reason)}`);
+    expect(invalid).to.have.members([
+      `${PARTITION}/part-2.jsonl:26 too_deep`,
+      `${PARTITION}/part-2.jsonl:27 number_out_of_range`,
+      `${PARTITION}/part-3.jsonl:26 event_type_too_long`,
+      `${PARTITION}/part-3.jsonl:27 db_rejected`,
+      `${PARTITION}/part-4.jsonl:26 too_deep`,
+    ]);
+    const rejected = logs.find((entry) => entry.fields.reason === 'db_rejected');
+    expect(rejected?.fields.error)
+      .to.be.a('string')
+      .and.match(/violates check constraint .*\(SQLSTATE 23514\)$/);
+    expect(String(rejected?.fields.error)).not.to.contain('\n').and.not.to.contain('poison');
+  });
+
+  it('rule: a row the database refuses is isolated, in every position of a batch', async () => {
     await ctx.db.execute(`CREATE TABLE narrow_events (LIKE cleaned_events INCLUDING DEFAULTS)`);
     await ctx.db.execute('CREATE UNIQUE INDEX ON narrow_events (dedup_key)');
     await ctx.db.execute('ALTER TABLE narrow_events ALTER COLUMN source TYPE VARCHAR(3)');
-    await ctx.fs.write(`${PARTITION}/a.jsonl`, eventsToJsonl([...makeEvents(2), makeEvent({ source: 'mobile' })]));
-    const { exitCode, report, logs } = await runWith({ targetTable: 'narrow_events', batchSize: 2 });
-    expect(exitCode).to.equal(1);
-    expect(report.inserted).to.equal(2);
-    expect(
-      logs.some(
-        (entry) =>
-          entry.level === 'ERROR' &&
-          entry.message === 'Writing a batch to the target table failed' &&
-          entry.fields.batch === 2,
-      ),
-    ).to.equal(true);
-    expect(await rowCount('narrow_events')).to.equal(2);
+    // 7 refused rows among 40, several in one batch, at its ends too (rows are sorted by key).
+    const events = makeEvents(40).map((event, index) => (index % 6 === 0 ? { ...event, source: 'mobile' } : event));
+    await ctx.fs.write(`${PARTITION}/a.jsonl`, eventsToJsonl(events));
+    const { exitCode, report } = await runWith({ targetTable: 'narrow_events', batchSize: 10 });
+    expect(exitCode).to.equal(0);
+    expect(report).to.deep.include({ raw: 40, valid: 33, invalid: 7, inserted: 33 });
+    expect(report.invalidByReason).to.deep.equal({ db_rejected: 7 });
+    expectReportAddsUp(report);
+    expect(await rowCount('narrow_events')).to.equal(33);
   });
 
+  it('rule: batches are cut by bytes as well as by rows', async () => {
+    // 20 events of about 20 kB; batches of at most 64 kB hold 3 of them, whatever --batch-size.
+    const events = makeEvents(20, { payload: { blob: 'x'.repeat(20_000) } });
+    await ctx.fs.write(`${PARTITION}/a.jsonl`, eventsToJsonl(events));
+    const logs: LogEntry[] = [];
+    const config = moduleConfigForTest(MODULE_DIR, [
+      '--date',
+      DATE,
+      '--source-path',
+      'raw/events',
+      '--batch-bytes',
+      '65536',
+    ]);
+    const { exitCode, report } = await runBatchEtl({ ...ctx, config, log: capturingLogger(ctx.log, logs) });
+    expect(exitCode).to.equal(0);
+    expect(report.inserted).to.equal(20);
+    expect(await rowCount()).to.equal(20);
+    // One statement (one transaction) per batch: 7 batches of at most 3 rows.
+    const batches = await ctx.db.fetchOne<{ count: number }>(
+      'SELECT count(DISTINCT xmin::text)::int AS count FROM cleaned_events',
+    );
+    expect(batches?.count).to.equal(7);
+  });
+
+  it('rule: reports add up on a rerun over a complete table, however far apart the input repeats a key', async () => {
+    // Every event twice, the repeats farther apart than the events remembered in memory: the
+    // database finds them, in other batches than the first occurrence.
+    const events = makeEvents(30);
+    await ctx.fs.write(`${PARTITION}/a.jsonl`, eventsToJsonl(events));
+    await ctx.fs.write(`${PARTITION}/b.jsonl`, eventsToJsonl([...events].reverse()));
+    const first = await runWith({ batchSize: 4 }, { recentKeys: 4 });
+    expect(first.report).to.deep.include({ raw: 60, valid: 60, unique: 30, duplicates: 30, inserted: 30 });
+    expectReportAddsUp(first.report);
+    const rerun = await runWith({ batchSize: 4 }, { recentKeys: 4 });
+    expectReportAddsUp(rerun.report);
+    expect(rerun.report).to.deep.include({ raw: 60, valid: 60, unique: 30, duplicates: 30, inserted: 0 });
+    expect(rerun.report.alreadyPresent).to.equal(await rowCount());
+    expect(rerun.report.alreadyPresent).to.equal(30);
+  });
   it('exits 1 when a file cannot be read (a corrupt .gz)', async () => {
     await ctx.fs.write(`${PARTITION}/a.jsonl`, eventsToJsonl(makeEvents(2)));
     await ctx.fs.write(`${PARTITION}/b.jsonl.gz`, gzipSync(eventsToJsonl(makeEvents(50))).subarray(0, 40));

@@ -5,7 +5,7 @@ import { listPartitionFiles, readFileChunks } from './partition-reader.js';
 import { ProgressReporter, type ProgressOptions } from './progress-reporter.js';
 import { InvalidArgumentError, readSettings, type BatchEtlSettings } from './run-settings.js';
 import { MALFORMED_REASONS, type InvalidReason } from './validator.js';
-import { TargetTableError, WarehouseWriter } from './warehouse-writer.js';
+import { TargetTableError, WarehouseWriter, type RejectedRow } from './warehouse-writer.js';
 
 /** The context batch_etl runs with. */
 export type BatchEtlContext = PlatformContext<'database' | 'filesystem' | 'logging'>;
@@ -16,9 +16,11 @@ export interface BatchEtlReport {
   files: number;
   /** Other files of the partition, not read. */
   skippedFiles: number;
-  /** Non-blank lines read. */
+  /** Non-blank lines read: `raw = valid + invalid`. */
   raw: number;
+  /** `valid = unique + duplicates`. */
   valid: number;
+  /** Lines refused by validation, and rows the database refused (`db_rejected`). */
   invalid: number;
   invalidByReason: Partial<Record<InvalidReason, number>>;
   /**
@@ -26,13 +28,13 @@ export interface BatchEtlReport {
    * recent events (see RecentKeys), else by the database. A dry run finds only the former.
    */
   duplicates: number;
-  /** valid - duplicates. */
+  /** valid - duplicates: distinct events, `unique = inserted + alreadyPresent` (not in a dry run). */
   unique: number;
   inserted: number;
   /**
-   * Events skipped because an earlier run had stored their key. A key that an earlier run stored
-   * and that this run's input repeats farther apart than the events remembered in memory counts
-   * once per batch it appears in.
+   * Distinct events skipped because an earlier run (also one killed midway) had stored their key,
+   * each counted once however often the input repeats it; on a rerun over a complete table, the
+   * number of the partition's rows in the table.
    */
   alreadyPresent: number;
   dryRun: boolean;
@@ -108,6 +110,8 @@ class BatchEtlRun {
   readonly #writesInFlight: number;
   #lineCounts: LineCounts = { raw: 0, valid: 0, invalid: 0, invalidByReason: {}, duplicatesInMemory: 0 };
   #databaseDuplicates = 0;
+  #rejectedRows = 0;
+  #rejectedLogged = 0;
   #filesDone = 0;
   #filesTotal = 0;
   #batchesStarted = 0;
@@ -144,6 +148,7 @@ class BatchEtlRun {
       partition: settings.partitionPath,
       target_table: settings.targetTable.display,
       batch_size: settings.batchSize,
+      batch_bytes: settings.batchBytes,
       dry_run: settings.dryRun,
     });
     let files: string[];
@@ -186,6 +191,7 @@ class BatchEtlRun {
       eventDate: settings.date,
       createdAt: this.#createdAt,
       batchSize: settings.batchSize,
+      batchBytes: settings.batchBytes,
       invalidLinesLogged: this.options.invalidLinesLogged ?? 20,
       recentKeys: this.options.recentKeys,
       batchWindow: this.#writesInFlight + 1,
@@ -292,6 +298,8 @@ class BatchEtlRun {
           this.report.inserted += result.inserted;
           this.report.alreadyPresent += result.alreadyPresent;
           this.#databaseDuplicates += result.duplicates;
+          this.#rejectedRows += result.rejected.length;
+          for (const row of result.rejected) this.#logRejectedRow(row);
           this.#writeDone(batch);
         },
         (error: unknown) => {
@@ -341,13 +349,29 @@ class BatchEtlRun {
     else this.#log.warn('Invalid event skipped', fields);
   }
 
+  /** A row the database refused: logged like an invalid line, the first few only. */
+  #logRejectedRow(row: RejectedRow): void {
+    const limit = this.options.invalidLinesLogged ?? 20;
+    if (this.#rejectedLogged >= limit) return;
+    this.#rejectedLogged += 1;
+    this.#log.warn('Invalid event skipped', {
+      file: row.file,
+      line: row.line,
+      reason: 'db_rejected',
+      error: row.message,
+      ...(this.#rejectedLogged === limit ? { note: 'further db_rejected lines are only counted' } : {}),
+    });
+  }
+
   #fillReport(): void {
     const r = this.report;
     const counts = this.#lineCounts;
+    // Rows the database refused passed validation in the worker: they move from valid to invalid.
+    const rejected = this.#rejectedRows;
     r.raw = counts.raw;
-    r.valid = counts.valid;
-    r.invalid = counts.invalid;
-    r.invalidByReason = counts.invalidByReason;
+    r.valid = counts.valid - rejected;
+    r.invalid = counts.invalid + rejected;
+    r.invalidByReason = rejected === 0 ? counts.invalidByReason : { ...counts.invalidByReason, db_rejected: rejected };
     r.duplicates = counts.duplicatesInMemory + this.#databaseDuplicates;
     r.unique = r.valid - r.duplicates;
   }

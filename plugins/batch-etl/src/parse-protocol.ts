@@ -6,6 +6,8 @@ export interface ParseWorkerData {
   /** The run's start, epoch milliseconds. */
   readonly createdAt: number;
   readonly batchSize: number;
+  /** Encoded bytes per batch, at most (see BatchBuilder). */
+  readonly batchBytes: number;
   readonly invalidLinesLogged: number;
   readonly recentKeys: number | undefined;
   /** Batches the worker may have emitted and not yet seen written before it stops taking chunks. */

@@ -15,6 +15,16 @@ const MESSAGE_BYTES = 256 * 1024;
  */
 const YOUNG_GENERATION_MB = 16;
 const OLD_GENERATION_MB = 128;
+/**
+ * Old generation per MiB of `batchBytes` beyond the base: the batch being built is held as strings
+ * (1x), and the longest line is parsed, sorted, serialized and hashed (a few times its size).
+ */
+const OLD_GENERATION_PER_BATCH_MB = 4;
+
+/** The worker's old-generation bound for batches of `batchBytes`: 128 MB at the 16 MiB default, more beyond. */
+export function oldGenerationMb(batchBytes: number): number {
+  return Math.max(OLD_GENERATION_MB, 64 + OLD_GENERATION_PER_BATCH_MB * Math.ceil(batchBytes / (1024 * 1024)));
+}
 
 /** The parse worker crashed or exited; the run cannot go on. */
 export class ParseWorkerError extends Error {
@@ -55,13 +65,17 @@ export class ParseWorker {
       eventDate: options.eventDate,
       createdAt: options.createdAt.getTime(),
       batchSize: options.batchSize,
+      batchBytes: options.batchBytes,
       invalidLinesLogged: options.invalidLinesLogged,
       recentKeys: options.recentKeys,
       batchWindow: options.batchWindow,
     };
     this.#worker = new Worker(new URL('./parse-worker.js', import.meta.url), {
       workerData,
-      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: OLD_GENERATION_MB },
+      resourceLimits: {
+        maxYoungGenerationSizeMb: YOUNG_GENERATION_MB,
+        maxOldGenerationSizeMb: oldGenerationMb(options.batchBytes),
+      },
     });
     this.#worker.on('message', (message: FromParseWorker) => this.#receive(message));
     this.#worker.on('error', (error: Error) =>

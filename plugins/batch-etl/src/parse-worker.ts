@@ -6,7 +6,8 @@
  *
  * Flow control: the main thread sends a chunk only with a credit, and the worker hands credits
  * back only while fewer than `batchWindow` of its batches wait to be written, so at most a few
- * chunks and batches are in memory whatever the speed of the database.
+ * chunks and batches are in memory whatever the speed of the database. Chunks are cut by bytes
+ * (see ParseWorker) and batches by bytes as well as rows (`batchBytes`), so that bound is in bytes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BatchBuilder } from './batch-builder.js';
@@ -38,11 +39,15 @@ const builder = new BatchBuilder({
   eventDate: options.eventDate,
   createdAt: new Date(options.createdAt),
   batchSize: options.batchSize,
+  batchBytes: options.batchBytes,
   invalidLinesLogged: options.invalidLinesLogged,
   ...(options.recentKeys === undefined ? {} : { recentKeys: options.recentKeys }),
   onBatch: (batch) => {
     batchesWaiting += 1;
-    post({ type: 'batch', batch, counts: builder.counts }, [batch.linesAscii.buffer as ArrayBuffer]);
+    post({ type: 'batch', batch, counts: builder.counts }, [
+      batch.linesAscii.buffer as ArrayBuffer,
+      batch.origins.buffer as ArrayBuffer,
+    ]);
   },
   onInvalidLine: (notice) => post({ type: 'invalid-line', notice }),
   allocateBytes: allocatePayloadBytes,

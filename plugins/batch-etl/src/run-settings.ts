@@ -3,6 +3,10 @@ import type { ModuleConfig } from '@platform-host/contracts';
 /** Largest accepted `--batch-size`: a batch is held in memory, so it bounds the job's memory. */
 export const MAX_BATCH_SIZE = 100_000;
 
+/** `--batch-bytes` bounds: a batch is held a few times over in memory, and the parse worker's heap is sized for it. */
+export const MIN_BATCH_BYTES = 64 * 1024;
+export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+
 /** A table name checked to be a plain identifier, optionally schema-qualified. */
 export interface TableName {
   /** As PostgreSQL resolves an unquoted name: lowercase, `schema.table` or `table`. */
@@ -20,6 +24,8 @@ export interface BatchEtlSettings {
   readonly partitionPath: string;
   readonly targetTable: TableName;
   readonly batchSize: number;
+  /** Encoded bytes per batch, at most (a single larger row goes alone). */
+  readonly batchBytes: number;
   readonly dryRun: boolean;
 }
 
@@ -90,12 +96,19 @@ export function readSettings(config: ModuleConfig): BatchEtlSettings {
   if (batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
     throw new InvalidArgumentError(`--batch-size ${batchSize} is out of range: use 1 to ${MAX_BATCH_SIZE}`);
   }
+  const batchBytes = config.integer('batch-bytes');
+  if (batchBytes < MIN_BATCH_BYTES || batchBytes > MAX_BATCH_BYTES) {
+    throw new InvalidArgumentError(
+      `--batch-bytes ${batchBytes} is out of range: use ${MIN_BATCH_BYTES} to ${MAX_BATCH_BYTES} (default 16777216, 16 MiB)`,
+    );
+  }
   return {
     date,
     sourcePath,
     partitionPath: sourcePath === '' || sourcePath === '.' ? date : `${sourcePath}/${date}`,
     targetTable,
     batchSize,
+    batchBytes,
     dryRun: config.boolean('dry-run'),
   };
 }

@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import { canonicalJson, InexactNumberError, parseJsonExact } from './canonical-json.js';
+import {
+  canonicalJson,
+  InexactNumberError,
+  isNestedDeeperThan,
+  MAX_JSON_DEPTH,
+  parseJsonExact,
+} from './canonical-json.js';
 import { cleanLine } from './event-cleaning.js';
 import {
   computeDedupKey,
@@ -147,5 +153,30 @@ describe('canonical payload', () => {
       CREATED_AT,
     );
     expect(row.payloadJson).to.equal('{"id":9007199254740993}');
+  });
+
+  it('rule: a number PostgreSQL numeric cannot hold is number_out_of_range, one it can hold is kept', () => {
+    const reason = (payload: string): string | undefined =>
+      cleanLine(`{"event_type":"e","source":"s","payload":${payload}}`, DATE, CREATED_AT).reason;
+    expect(reason('{"v": 1e200000}')).to.equal('number_out_of_range');
+    expect(reason('{"v": -1e131072}')).to.equal('number_out_of_range');
+    expect(reason('"{\\"v\\": 1e200000}"'), 'in a payload given as a string').to.equal('number_out_of_range');
+    expect(reason('{"v": 1e131071, "w": 12345678901234567891}')).to.equal(undefined);
+    expect(reason('{"big": 12345678901234567891, "v": 1e999999}')).to.equal('number_out_of_range');
+  });
+
+  it(`rule: a payload nested deeper than ${MAX_JSON_DEPTH} levels is too_deep, never a stack overflow`, () => {
+    // An object `depth` levels deep.
+    const nested = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+    const reason = (payload: string): string | undefined =>
+      cleanLine(`{"event_type":"e","source":"s","payload":${payload}}`, DATE, CREATED_AT).reason;
+    expect(reason(`{"a":${nested(MAX_JSON_DEPTH)}}`)).to.equal('too_deep');
+    expect(reason(nested(MAX_JSON_DEPTH))).to.equal(undefined);
+    expect(reason(`{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)).to.equal('too_deep');
+    // The exact re-parse (a number beyond 2^53 first) must not overflow either.
+    expect(reason(`{"big":12345678901234567891,"a":${nested(100_000)}}`)).to.equal('too_deep');
+    expect(reason(JSON.stringify(nested(100_000))), 'in a payload given as a string').to.equal('too_deep');
+    expect(isNestedDeeperThan(JSON.parse(`[${nested(100_000)}]`), 100_000)).to.equal(true);
+    expect(isNestedDeeperThan(JSON.parse(`[${nested(100_000)}]`), 100_001)).to.equal(false);
   });
 });

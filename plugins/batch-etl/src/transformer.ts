@@ -64,7 +64,8 @@ export function computeDedupKey(event: Pick<CleanedEvent, 'eventType' | 'payload
 /**
  * One validated event as a cleaned row. Throws `InexactNumberError` when the payload holds a
  * number beyond double precision that was parsed with plain `JSON.parse` (parse the source again
- * with `parseJsonExact` and pass `exactNumbers`).
+ * with `parseJsonExact` and pass `exactNumbers`), `NumberOutOfRangeError` for a number PostgreSQL
+ * numeric cannot hold and `TooDeepError` for a payload nested deeper than `MAX_JSON_DEPTH`.
  */
 export function transformEvent(
   event: ValidEvent,
@@ -73,7 +74,9 @@ export function transformEvent(
   options: TransformOptions = {},
 ): CleanedEvent {
   const eventType = normalizeEventType(event.eventType);
-  const payloadJson = canonicalJson(ensurePayloadDict(event.payload, options));
+  const payloadJson = canonicalJson(ensurePayloadDict(event.payload, options), {
+    exactNumbers: options.exactNumbers ?? false,
+  });
   return {
     eventType,
     payloadJson,

@@ -61,6 +61,10 @@ describe('validator', () => {
       '255 characters of 2 UTF-16 units each',
     ).to.equal(undefined);
     expect(reasonOf({ ...makeEvent(), source: 's'.repeat(256) })).to.equal('source_too_long');
+    // Checked after normalization: "İ" (1 character) lowercases to "i̇" (2 characters).
+    expect(reasonOf({ ...makeEvent(), event_type: 'İ'.repeat(200) })).to.equal('event_type_too_long');
+    expect(reasonOf({ ...makeEvent(), event_type: 'İ'.repeat(127) })).to.equal(undefined);
+    expect(reasonOf({ ...makeEvent(), event_type: 'İ'.repeat(128) })).to.equal('event_type_too_long');
     expect(reasonOf({ ...makeEvent(), source: 'we\u0000b' })).to.equal('unsupported_character');
     expect(
       cleanLine('{"event_type":"e","payload":{"a":"x\\u0000y"},"source":"s"}', '2026-01-15', new Date()).reason,

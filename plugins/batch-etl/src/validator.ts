@@ -2,8 +2,11 @@
  * Validation of raw events (seed 6.3 step 2, 6.6). Pure: no infrastructure, data in, data out.
  * A raw event needs `event_type` (non-empty string), `payload` (an object, or a string holding a
  * JSON object) and `source` (non-empty string), and must fit the cleaned table: text columns are
- * VARCHAR(255), and PostgreSQL text and jsonb cannot hold U+0000 or unpaired surrogates.
+ * VARCHAR(255), and PostgreSQL text and jsonb cannot hold U+0000 or unpaired surrogates. Lengths
+ * are checked on what is stored (the event type after normalization, which may lengthen it:
+ * `"İ".toLowerCase()` is two characters) and in the unit VARCHAR counts, code points.
  */
+import { normalizeEventType } from './transformer.js';
 
 /** Why a raw line or event was refused. */
 export const INVALID_REASONS = [
@@ -23,6 +26,12 @@ export const INVALID_REASONS = [
   'empty_source',
   'source_too_long',
   'unsupported_character',
+  /** The payload is nested deeper than MAX_JSON_DEPTH (1000) levels. */
+  'too_deep',
+  /** The payload holds a number PostgreSQL numeric cannot hold (beyond 131072 integer digits). */
+  'number_out_of_range',
+  /** The database refused the row (whatever the checks above let through); logged with its message. */
+  'db_rejected',
 ] as const;
 export type InvalidReason = (typeof INVALID_REASONS)[number];
 
@@ -86,7 +95,8 @@ function checkText(value: unknown, field: 'event_type' | 'source'): InvalidReaso
   if (value === undefined || value === null) return `missing_${field}`;
   if (typeof value !== 'string') return `${field}_not_string`;
   if (value.trim() === '') return `empty_${field}`;
-  if (characterLength(field === 'event_type' ? value.trim() : value) > MAX_TEXT_LENGTH) return `${field}_too_long`;
+  if (characterLength(field === 'event_type' ? normalizeEventType(value) : value) > MAX_TEXT_LENGTH)
+    return `${field}_too_long`;
   if (!isStorableText(value)) return 'unsupported_character';
   return undefined;
 }
