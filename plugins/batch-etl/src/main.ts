@@ -1,13 +1,7 @@
 import type { Logger, PlatformContext } from '@platform-host/contracts';
 import type { EventBatch, InvalidLineNotice, LineCounts } from './batch-builder.js';
 import { ParseWorker, ParseWorkerError } from './parse-worker-client.js';
-import {
-  isGzipFile,
-  listPartitionFiles,
-  readFileChunks,
-  UnreadableFileError,
-  verifyGzipFile,
-} from './partition-reader.js';
+import { GzipVerifier, listPartitionFiles, readFileChunks, UnreadableFileError } from './partition-reader.js';
 import { ProgressReporter, type ProgressOptions } from './progress-reporter.js';
 import { InvalidArgumentError, readSettings, type BatchEtlSettings } from './run-settings.js';
 import { MALFORMED_REASONS, type InvalidReason } from './validator.js';
@@ -275,51 +269,53 @@ class BatchEtlRun {
 
   /**
    * Sends every file to the worker. A file that cannot be read is reported and skipped, and the
-   * next files are read; a `.gz` file is verified whole first (see verifyGzipFile), so a corrupt
-   * one contributes no row. Throws only when the worker fails.
+   * next files are read; a `.gz` file is verified whole before it is read (see GzipVerifier), so
+   * a corrupt one contributes no row. Throws only when the worker fails.
    */
   async #streamFiles(files: readonly string[], worker: ParseWorker): Promise<void> {
     const signal = this.ctx.lifecycle.signal;
-    for (const file of files) {
-      if (this.#writeFailed) return;
-      if (signal.aborted) {
-        this.report.interrupted = true;
-        return;
-      }
-      if (isGzipFile(file)) {
-        try {
-          await verifyGzipFile(this.ctx.fs, file, signal);
-        } catch (error) {
+    const verifier = new GzipVerifier(this.ctx.fs, signal);
+    try {
+      for (const [index, file] of files.entries()) {
+        if (this.#writeFailed) return;
+        if (signal.aborted) {
+          this.report.interrupted = true;
+          return;
+        }
+        const failure = await verifier.check(file, files[index + 1]);
+        if (failure !== undefined) {
           if (signal.aborted) {
             this.report.interrupted = true;
             return;
           }
-          this.#skipUnreadable(file, error, false);
+          this.#skipUnreadable(file, failure.error, false);
           this.#filesDone += 1;
           this.#showProgress();
           continue;
         }
-      }
-      worker.startFile(file);
-      let sent = false;
-      try {
-        for await (const chunk of readFileChunks(this.ctx.fs, file)) {
-          sent = true;
-          await worker.sendChunk(chunk);
-          if (this.#writeFailed || signal.aborted) break;
+        worker.startFile(file);
+        let sent = false;
+        try {
+          for await (const chunk of readFileChunks(this.ctx.fs, file)) {
+            sent = true;
+            await worker.sendChunk(chunk);
+            if (this.#writeFailed || signal.aborted) break;
+          }
+        } catch (error) {
+          if (error instanceof ParseWorkerError) throw error;
+          this.#skipUnreadable(file, error, sent);
+          await worker.endFile();
+          continue;
         }
-      } catch (error) {
-        if (error instanceof ParseWorkerError) throw error;
-        this.#skipUnreadable(file, error, sent);
         await worker.endFile();
-        continue;
+        if (signal.aborted && !this.#writeFailed) {
+          this.report.interrupted = true;
+          return;
+        }
+        this.report.files += 1;
       }
-      await worker.endFile();
-      if (signal.aborted && !this.#writeFailed) {
-        this.report.interrupted = true;
-        return;
-      }
-      this.report.files += 1;
+    } finally {
+      verifier.close();
     }
   }
 

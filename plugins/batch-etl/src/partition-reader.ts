@@ -136,6 +136,55 @@ export async function verifyGzipFile(fs: FileSystem, path: string, signal?: Abor
   return { compressedBytes, decompressedBytes };
 }
 
+/** A failed verification: the error {@link verifyGzipFile} threw. */
+export interface GzipCheckFailure {
+  readonly error: unknown;
+}
+
+/**
+ * Verifies the `.gz` files of a partition one file ahead of the reader: checking file i + 1
+ * overlaps with parsing file i (zlib runs on libuv's thread pool, parsing on the parse worker), so
+ * the verification pass costs wall time only for the first file. At most one verification runs
+ * besides the file being read; {@link close} stops it.
+ */
+export class GzipVerifier {
+  readonly #pending = new Map<string, Promise<GzipCheckFailure | undefined>>();
+  readonly #stop = new AbortController();
+  readonly #signal: AbortSignal;
+
+  constructor(
+    private readonly fs: FileSystem,
+    signal: AbortSignal,
+  ) {
+    this.#signal = AbortSignal.any([signal, this.#stop.signal]);
+  }
+
+  /**
+   * Verifies `file` (or waits for its verification, started earlier) and then starts verifying
+   * `next`. Resolves with the failure, or undefined when `file` is intact or not gzip.
+   */
+  async check(file: string, next: string | undefined): Promise<GzipCheckFailure | undefined> {
+    const outcome = await (this.#pending.get(file) ?? this.#start(file));
+    this.#pending.delete(file);
+    if (next !== undefined && isGzipFile(next) && !this.#pending.has(next)) this.#pending.set(next, this.#start(next));
+    return outcome;
+  }
+
+  /** Stops a verification still running. */
+  close(): void {
+    this.#stop.abort();
+    this.#pending.clear();
+  }
+
+  #start(file: string): Promise<GzipCheckFailure | undefined> {
+    if (!isGzipFile(file)) return Promise.resolve(undefined);
+    return verifyGzipFile(this.fs, file, this.#signal).then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
+  }
+}
+
 /**
  * Streams the bytes of one file, decompressing `.gz` files on the way. Errors of the file system
  * or of decompression reject the iteration; call {@link verifyGzipFile} first so that a `.gz`
