@@ -1,10 +1,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
-import type { LogFields, Logger } from '@platform-host/contracts';
+import type { FileSystem, LogFields, Logger } from '@platform-host/contracts';
 import {
   DAMAGED_GZIP_KINDS,
   damagedGzip,
@@ -190,6 +191,48 @@ describe('batch_etl: corrupt and unreadable files', function () {
     expect(causes.corrupt).to.match(/^corrupt gzip data/);
     expect(causes.trailing_garbage).to.match(/^corrupt gzip data: .*bytes after the end of the gzip data/);
     expect(await rowsBySource()).to.deep.equal([]);
+  });
+
+  it('reports a .gz that changed between its verification and its reading as partly read', async () => {
+    const path = `${PARTITION}/changing.jsonl.gz`;
+    const intact = gzipSync(eventsToJsonl(makeEvents(2_000, { source: 'changing', payload: { file: 'x' } })));
+    await ctx.fs.write(path, intact);
+    await ctx.fs.write(`${PARTITION}/other.jsonl`, eventsToJsonl(makeEvents(10, { source: 'other' })));
+    // The first read (the verification) sees the intact file, the second one a corrupted copy.
+    const corrupted = damagedGzip(
+      eventsToJsonl(makeEvents(2_000, { source: 'changing', payload: { file: 'x' } })),
+      'corrupt',
+    );
+    let reads = 0;
+    const real = ctx.fs;
+    const fs: FileSystem = {
+      read: (file) => real.read(file),
+      write: (file, data) => real.write(file, data),
+      readStream: async (file) => {
+        reads += file === path ? 1 : 0;
+        return file === path && reads === 2 ? Readable.from([corrupted]) : real.readStream(file);
+      },
+      writeStream: (file, source) => real.writeStream(file, source),
+      list: (prefix) => real.list(prefix),
+      listFiles: (prefix, options) => real.listFiles(prefix, options),
+      stat: (file) => real.stat(file),
+      writeIfAbsent: (file, data) => real.writeIfAbsent(file, data),
+      delete: (file) => real.delete(file),
+      exists: (file) => real.exists(file),
+      getSignedUrl: (file, expirySeconds) => real.getSignedUrl(file, expirySeconds),
+      healthCheck: () => real.healthCheck(),
+    };
+    const logs: LogEntry[] = [];
+    const config = moduleConfigForTest(MODULE_DIR, ['--date', DATE, '--source-path', 'raw/events']);
+    const { exitCode, report } = await runBatchEtl({ ...ctx, fs, config, log: capturingLogger(ctx.log, logs) });
+    expect(exitCode).to.equal(1);
+    expect(report.unreadableFiles.map(({ file, partlyRead }) => ({ file, partlyRead }))).to.deep.equal([
+      { file: path, partlyRead: true },
+    ]);
+    expect(report.unreadableFiles[0]?.cause).to.match(/changed during the run/);
+    const skipped = logs.find((entry) => entry.message === 'Unreadable file skipped');
+    expect(skipped?.fields.rows_of_it_loaded).to.equal('those read before the failure');
+    expect(report.files).to.equal(1);
   });
 
   it('reads concatenated gzip members and zero padding after the last one as one file', async () => {
