@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   PH_ERR_FS_PATH_INVALID: 'A file-system path is absolute, escapes the root or is otherwise not allowed.',
   PH_ERR_FS_NOT_FOUND: 'A file-system path does not exist.',
   PH_ERR_FS_EXISTS: 'A write-once file-system path is already taken.',
+  PH_ERR_FILE_UNREADABLE:
+    'A file cannot be read to its end, or its content fails an integrity check (a compressed file that is empty, truncated, corrupt or not compressed).',
   PH_ERR_METRIC_INVALID:
     'A metric instrument is declared with an invalid name, label or bucket, declared twice differently, or used with other labels.',
   PH_ERR_MIGRATION: 'A migration failed, is missing, or was changed after it was applied.',

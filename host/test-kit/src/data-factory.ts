@@ -1,7 +1,9 @@
 /**
  * Test events for modules that read raw event data (seed 7.2): valid events, events that are
- * invalid for a named reason, and JSON Lines serialization for writing them to a file system.
+ * invalid for a named reason, JSON Lines serialization for writing them to a file system, and
+ * damaged `.jsonl.gz` files.
  */
+import { gzipSync } from 'node:zlib';
 
 /** A raw event as it appears in a JSON Lines file of the data lake. */
 export interface TestEvent {
@@ -88,4 +90,34 @@ export function makeInvalidEvent(reason: InvalidEventReason = 'missing_type'): R
 /** Events as JSON Lines bytes: one JSON object per line, each ending with `\n` (seed: `events_to_jsonl`). */
 export function eventsToJsonl(events: readonly unknown[]): Uint8Array {
   return Buffer.from(events.map((event) => `${JSON.stringify(event)}\n`).join(''), 'utf8');
+}
+
+/** Ways a `.jsonl.gz` file of a data lake arrives damaged (see {@link damagedGzip}). */
+export const DAMAGED_GZIP_KINDS = ['truncated', 'corrupt', 'not_gzip', 'empty', 'trailing_garbage'] as const;
+export type DamagedGzipKind = (typeof DAMAGED_GZIP_KINDS)[number];
+
+/**
+ * The bytes of a `.jsonl.gz` file holding `content`, damaged as `kind` says: `truncated` (cut in
+ * the middle of its compressed data), `corrupt` (one byte in the middle of the compressed data
+ * flipped, so its CRC-32 fails), `not_gzip` (the plain text, mislabelled), `empty` (zero bytes),
+ * `trailing_garbage` (a complete gzip stream followed by bytes that are not gzip).
+ */
+export function damagedGzip(content: Uint8Array, kind: DamagedGzipKind): Buffer {
+  const gzip = gzipSync(content);
+  switch (kind) {
+    case 'truncated':
+      return gzip.subarray(0, Math.floor(gzip.length / 2));
+    case 'corrupt': {
+      const flipped = Buffer.from(gzip);
+      const middle = Math.floor(flipped.length / 2);
+      flipped[middle] = (flipped[middle] as number) ^ 0xff;
+      return flipped;
+    }
+    case 'not_gzip':
+      return Buffer.from(content);
+    case 'empty':
+      return Buffer.alloc(0);
+    case 'trailing_garbage':
+      return Buffer.concat([gzip, Buffer.from('this is not gzip data\n')]);
+  }
 }

@@ -1,7 +1,7 @@
 import type { Logger, PlatformContext } from '@platform-host/contracts';
 import type { EventBatch, InvalidLineNotice, LineCounts } from './batch-builder.js';
 import { ParseWorker, ParseWorkerError } from './parse-worker-client.js';
-import { listPartitionFiles, readFileChunks } from './partition-reader.js';
+import { GzipVerifier, listPartitionFiles, readFileChunks, UnreadableFileError } from './partition-reader.js';
 import { ProgressReporter, type ProgressOptions } from './progress-reporter.js';
 import { InvalidArgumentError, readSettings, type BatchEtlSettings } from './run-settings.js';
 import { MALFORMED_REASONS, type InvalidReason } from './validator.js';
@@ -10,12 +10,27 @@ import { TargetTableError, WarehouseWriter, type RejectedRow } from './warehouse
 /** The context batch_etl runs with. */
 export type BatchEtlContext = PlatformContext<'database' | 'filesystem' | 'logging'>;
 
+/** A JSON Lines file of the partition that could not be read; the run went on with the others. */
+export interface UnreadableFile {
+  readonly file: string;
+  /** What is wrong with it (empty, not gzip, truncated, corrupt, a file-system error). */
+  readonly cause: string;
+  /**
+   * False when none of its rows was used: every `.gz` file is verified whole before any row of it
+   * is parsed. True only when reading failed after rows of it had been sent on (a plain file whose
+   * read failed midway, or a `.gz` file that changed after it was verified).
+   */
+  readonly partlyRead: boolean;
+}
+
 /** What a run did; also logged as the `Batch ETL complete` summary. */
 export interface BatchEtlReport {
   /** JSON Lines files read. */
   files: number;
-  /** Other files of the partition, not read. */
+  /** Other files of the partition (not JSON Lines by name), not read. */
   skippedFiles: number;
+  /** JSON Lines files that could not be read, in partition order; each one makes the exit code 1. */
+  unreadableFiles: UnreadableFile[];
   /** Non-blank lines read: `raw = valid + invalid`. */
   raw: number;
   /** `valid = unique + duplicates`. */
@@ -68,6 +83,7 @@ function emptyReport(dryRun: boolean): BatchEtlReport {
   return {
     files: 0,
     skippedFiles: 0,
+    unreadableFiles: [],
     raw: 0,
     valid: 0,
     invalid: 0,
@@ -81,9 +97,16 @@ function emptyReport(dryRun: boolean): BatchEtlReport {
   };
 }
 
+/** Unreadable files named in the summary (all are logged one by one). */
+const UNREADABLE_FILES_NAMED = 20;
+
 function summaryFields(report: BatchEtlReport): Record<string, unknown> {
   return {
     files: report.files,
+    unreadable_files: report.unreadableFiles.length,
+    ...(report.unreadableFiles.length > 0
+      ? { unreadable: report.unreadableFiles.slice(0, UNREADABLE_FILES_NAMED).map((entry) => entry.file) }
+      : {}),
     raw: report.raw,
     valid: report.valid,
     invalid: report.invalid,
@@ -204,9 +227,9 @@ class BatchEtlRun {
       },
     });
     this.#worker = worker;
-    let failed: boolean;
+    let failed = false;
     try {
-      failed = await this.#streamFiles(files, worker);
+      await this.#streamFiles(files, worker);
       this.#lineCounts = await worker.finish();
       await this.#writesSettled();
     } catch (error) {
@@ -226,6 +249,17 @@ class BatchEtlRun {
       return 1;
     }
     this.#logSummary();
+    const unreadable = this.report.unreadableFiles;
+    if (unreadable.length > 0) {
+      log.error(
+        `Batch ETL skipped ${unreadable.length} unreadable file(s); every other file of the partition was read`,
+        {
+          unreadable_files: unreadable.length,
+          files: unreadable.slice(0, UNREADABLE_FILES_NAMED).map((entry) => entry.file),
+          hint: 'Replace or remove them, then rerun: rows already loaded are not inserted again, and the files stay unloaded until they are fixed',
+        },
+      );
+    }
     if (this.report.interrupted) {
       log.warn('Batch ETL interrupted by shutdown before the end of the partition; rerun to finish (idempotent)', {
         files_done: this.#filesDone,
@@ -233,41 +267,75 @@ class BatchEtlRun {
       });
       return 1;
     }
+    if (unreadable.length > 0) return 1;
     if (this.report.raw === 0)
       log.warn('No raw data found', { date: settings.date, partition: settings.partitionPath, files: files.length });
     return 0;
   }
 
-  /** Sends every file to the worker; returns true when a file could not be read. */
-  async #streamFiles(files: readonly string[], worker: ParseWorker): Promise<boolean> {
+  /**
+   * Sends every file to the worker. A file that cannot be read is reported and skipped, and the
+   * next files are read; a `.gz` file is verified whole before it is read (see GzipVerifier), so
+   * a corrupt one contributes no row. Throws only when the worker fails.
+   */
+  async #streamFiles(files: readonly string[], worker: ParseWorker): Promise<void> {
     const signal = this.ctx.lifecycle.signal;
-    for (const file of files) {
-      if (this.#writeFailed) return false;
-      if (signal.aborted) {
-        this.report.interrupted = true;
-        return false;
-      }
-      worker.startFile(file);
-      try {
-        for await (const chunk of readFileChunks(this.ctx.fs, file)) {
-          await worker.sendChunk(chunk);
-          if (this.#writeFailed || signal.aborted) break;
+    const verifier = new GzipVerifier(this.ctx.fs, signal);
+    try {
+      for (const [index, file] of files.entries()) {
+        if (this.#writeFailed) return;
+        if (signal.aborted) {
+          this.report.interrupted = true;
+          return;
         }
-      } catch (error) {
-        if (error instanceof ParseWorkerError) throw error;
-        this.#log.error('Cannot read a file of the partition', { file, error: errorText(error) });
-        // The lines read before stay accepted: finish() flushes them.
+        const failure = await verifier.check(file, files[index + 1]);
+        if (failure !== undefined) {
+          if (signal.aborted) {
+            this.report.interrupted = true;
+            return;
+          }
+          this.#skipUnreadable(file, failure.error, false);
+          this.#filesDone += 1;
+          this.#showProgress();
+          continue;
+        }
+        worker.startFile(file);
+        let sent = false;
+        try {
+          for await (const chunk of readFileChunks(this.ctx.fs, file)) {
+            sent = true;
+            await worker.sendChunk(chunk);
+            if (this.#writeFailed || signal.aborted) break;
+          }
+        } catch (error) {
+          if (error instanceof ParseWorkerError) throw error;
+          this.#skipUnreadable(file, error, sent);
+          await worker.endFile();
+          continue;
+        }
         await worker.endFile();
-        return true;
+        if (signal.aborted && !this.#writeFailed) {
+          this.report.interrupted = true;
+          return;
+        }
+        this.report.files += 1;
       }
-      await worker.endFile();
-      if (signal.aborted && !this.#writeFailed) {
-        this.report.interrupted = true;
-        return false;
-      }
-      this.report.files += 1;
+    } finally {
+      verifier.close();
     }
-    return false;
+  }
+
+  #skipUnreadable(file: string, error: unknown, partlyRead: boolean): void {
+    const cause = error instanceof UnreadableFileError ? error.reason : errorText(error);
+    this.report.unreadableFiles.push({ file, cause, partlyRead });
+    this.#log.error('Unreadable file skipped', {
+      file,
+      error: cause,
+      rows_of_it_loaded: partlyRead ? 'those read before the failure' : 'none',
+      hint: partlyRead
+        ? 'Rows read from it before the failure may be loaded; rerun once the file is complete (rows already loaded are not inserted again)'
+        : 'No row of it was loaded: replace it with a complete copy (or remove it) and rerun (rows already loaded are not inserted again)',
+    });
   }
 
   #acceptBatch(batch: EventBatch, counts: LineCounts): void {
@@ -391,7 +459,12 @@ class BatchEtlRun {
   #logSummary(): void {
     const r = this.report;
     const log = this.#log;
-    log.info('Read complete', { files: r.files, skipped_files: r.skippedFiles, raw: r.raw });
+    log.info('Read complete', {
+      files: r.files,
+      skipped_files: r.skippedFiles,
+      unreadable_files: r.unreadableFiles.length,
+      raw: r.raw,
+    });
     log.info('Validation complete', { valid: r.valid, invalid: r.invalid, invalid_by_reason: r.invalidByReason });
     log.info('Deduplication complete', {
       before: r.valid,
