@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { expect } from 'chai';
 import postgres from 'postgres';
 import { useRealService } from '@platform-host/test-kit';
@@ -7,10 +8,12 @@ import {
   driverTypeTables,
   installArrayParsers,
   PINNED_POSTGRES_VERSION,
+  socketOption,
   untypedParam,
   watchRejection,
   type DriverParser,
 } from './driver-internals.js';
+import type { SocketTarget } from './server-protocol.js';
 
 const INT4 = 23;
 const INT4_ARRAY = 1007;
@@ -85,6 +88,26 @@ describe('the pinned postgres.js still exposes the internals the adapter relies 
       expect(error.code).to.be.a('string');
       expect(error.code).to.not.match(/^[0-9A-Z]{5}$/);
       expect(error.severity).to.equal(undefined);
+    });
+
+    it('opens every connection through the socket option, handing it the parsed hosts, ports and path', async function () {
+      const targets: SocketTarget[] = [];
+      const custom = postgres('postgres://nobody@127.0.0.1:1/none', {
+        max: 1,
+        connect_timeout: 2,
+        ...socketOption((target) => {
+          targets.push(target);
+          return connect({ host: target.host[0] ?? '', port: target.port[0] ?? 0 });
+        }),
+      });
+      try {
+        const error = (await rejection(custom.unsafe('SELECT 1'))) as Record<string, unknown>;
+        expect(error.code).to.equal('ECONNREFUSED');
+      } finally {
+        await custom.end({ timeout: 0 });
+      }
+      expect(targets).to.have.length(1);
+      expect(targets[0]).to.deep.include({ host: ['127.0.0.1'], port: [1], path: false });
     });
   });
 

@@ -13,12 +13,18 @@
  * - A query's own `reject` property, which the connection calls when the server fails the query,
  *   to surface a COPY that the server rejects after all data was sent (porsager/postgres#1173).
  * - `sql.typed(value, 0)`: a parameter of unspecified type (OID 0), whose type the server infers.
+ * - The `socket` option (documented in postgres.js's README, "Custom socket", but missing from its
+ *   type declarations): called with the parsed options (`host`, `port`, `path` arrays and values)
+ *   for every new connection, so the adapter can watch what the server answers first and stop the
+ *   reconnect loop of a server that closes before answering (porsager/postgres#1193).
  *
  * `driver-internals.test.ts` ("the pinned postgres.js still exposes the internals the adapter
  * relies on") checks the installed version and each of these; when upgrading postgres.js, change
  * the version here and in package.json together, and make that test pass first.
  */
+import type { Socket } from 'node:net';
 import type postgres from 'postgres';
+import type { SocketTarget } from './server-protocol.js';
 import { parseArrayLiteral, PG_TYPE_OID, type ElementParser } from '@platform-host/postgres-family';
 
 /** The postgres.js version the internals below were checked against; package.json pins exactly this. */
@@ -91,4 +97,13 @@ export function watchRejection(query: object): Promise<never> {
  */
 export function untypedParam<T>(executor: Pick<postgres.Sql, 'typed'>, value: T): postgres.Parameter<T> {
   return executor.typed(value, 0);
+}
+
+/**
+ * postgres.js options that make it open its connections through `open` (its `socket` option, which
+ * its type declarations lack). postgres.js writes its StartupMessage (or SSLRequest) to the socket
+ * at once, so `open` returns a socket that is connecting already.
+ */
+export function socketOption(open: (target: SocketTarget) => Socket): Record<string, never> {
+  return { socket: open } as unknown as Record<string, never>;
 }

@@ -34,6 +34,7 @@ export default defineAdapter({
       poolMin,
       poolMax,
       statementTimeoutMs: integerAtLeast(config, 'DB_POSTGRES_STATEMENT_TIMEOUT', 30_000, 0),
+      connectTimeoutSeconds: integerAtLeast(config, 'DB_POSTGRES_CONNECT_TIMEOUT', 10, 1),
       applicationName: config.get('DB_POSTGRES_APPLICATION_NAME') ?? 'platform-host',
       logger,
     });

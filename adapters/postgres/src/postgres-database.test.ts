@@ -85,8 +85,10 @@ describe('postgres adapter package', function () {
       'DB_POSTGRES_POOL_MIN',
       'DB_POSTGRES_POOL_MAX',
       'DB_POSTGRES_STATEMENT_TIMEOUT',
+      'DB_POSTGRES_CONNECT_TIMEOUT',
       'DB_POSTGRES_APPLICATION_NAME',
     ]);
+    expect(manifest.config.find((key) => key.env === 'DB_POSTGRES_CONNECT_TIMEOUT')?.default).to.equal('10');
     const url = manifest.config.find((key) => key.env === 'DB_POSTGRES_URL');
     expect(url?.required).to.equal(true);
     expect(url?.secret).to.equal(true);
@@ -112,6 +114,13 @@ describe('postgres adapter package', function () {
   it('refuses a negative statement timeout', function () {
     const deps = adapterDeps({ DB_POSTGRES_URL: 'postgres://x@h/d', DB_POSTGRES_STATEMENT_TIMEOUT: '-1' });
     expect(() => adapter.create(deps)).to.throw(/DB_POSTGRES_STATEMENT_TIMEOUT must be an integer of at least 0/);
+  });
+
+  it('refuses a connect timeout below one second, naming the key', function () {
+    const deps = adapterDeps({ DB_POSTGRES_URL: 'postgres://x@h/d', DB_POSTGRES_CONNECT_TIMEOUT: '0' });
+    expect(() => adapter.create(deps))
+      .to.throw(/DB_POSTGRES_CONNECT_TIMEOUT must be an integer of at least 1, got 0/)
+      .with.property('code', 'PH_ERR_CONFIG_INVALID');
   });
 
   it('throws PH_ERR_NOT_CONNECTED from every query method before connect()', async function () {

@@ -13,7 +13,8 @@ import type {
   SqlParam,
   StreamOptions,
 } from '@platform-host/contracts';
-import { installArrayParsers, untypedParam, watchRejection } from './driver-internals.js';
+import { installArrayParsers, socketOption, untypedParam, watchRejection } from './driver-internals.js';
+import { NOT_POSTGRESQL_PROTOCOL, WatchedSockets, type NotPostgresProtocolError } from './server-protocol.js';
 import { queryError } from './query-error.js';
 import {
   BULK_TARGET_QUERY,
@@ -51,7 +52,10 @@ export interface PostgresDatabaseOptions {
   readonly applicationName?: string;
   /** How long `healthCheck()` waits for `SELECT 1`. Default 3000 ms. */
   readonly healthCheckTimeoutMs?: number;
-  /** How long opening one connection may take, in seconds. Default 10. */
+  /**
+   * Deadline of `connect()` as a whole, in seconds (every attempt, reconnect and warm-up query
+   * included); also postgres.js's `connect_timeout` of each later connection. Default 10.
+   */
   readonly connectTimeoutSeconds?: number;
   /**
    * `false` makes `bulkInsert` use batched multi-row INSERTs instead of COPY, for proxies that do
@@ -129,6 +133,10 @@ interface CopyPlan {
  *   connections at once (at least one), so a wrong URL, password or database fails at startup, and
  *   they stay open (no idle timeout). Every connection gets `statement_timeout` and
  *   `application_name` as startup parameters.
+ * - **Connecting** has one deadline (`connectTimeoutSeconds`) for all of `connect()`, and every
+ *   connection checks the first byte the server sends ({@link WatchedSockets}): a server that does
+ *   not speak the PostgreSQL protocol (an HTTP server) fails it at once, saying so, instead of
+ *   postgres.js reconnecting forever. `disconnect()` cancels a `connect()` under way.
  * - **Queries**: `$n` placeholders with bound parameters only (`sql.unsafe(text, params)`).
  *   Objects are sent as JSON, arrays as a PostgreSQL array or as JSON depending on the type the
  *   server infers for the placeholder; a string bound to json/jsonb is taken as JSON text. A
@@ -169,6 +177,8 @@ export class PostgresDatabase implements Database {
   readonly #transactions = new AsyncLocalStorage<TransactionSql>();
   #sql: Sql | undefined;
   #connecting: Promise<void> | undefined;
+  /** Aborted by disconnect() while connect() is still under way, which then gives up at once. */
+  #cancelConnect: AbortController | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: PostgresDatabaseOptions) {
@@ -187,6 +197,12 @@ export class PostgresDatabase implements Database {
         `PostgresDatabase statementTimeoutMs must be an integer of at least 0, got ${statementTimeoutMs}`,
       );
     }
+    const connectTimeoutSeconds = options.connectTimeoutSeconds ?? 10;
+    if (!(connectTimeoutSeconds > 0) || !Number.isFinite(connectTimeoutSeconds)) {
+      throw new RangeError(
+        `PostgresDatabase connectTimeoutSeconds must be a positive number, got ${connectTimeoutSeconds}`,
+      );
+    }
     this.#url = options.url;
     this.#server = describeServer(options.url);
     this.#poolMin = poolMin;
@@ -194,7 +210,7 @@ export class PostgresDatabase implements Database {
     this.#statementTimeoutMs = statementTimeoutMs;
     this.#applicationName = options.applicationName ?? 'platform-host';
     this.#healthCheckTimeoutMs = options.healthCheckTimeoutMs ?? 3_000;
-    this.#connectTimeoutSeconds = options.connectTimeoutSeconds ?? 10;
+    this.#connectTimeoutSeconds = connectTimeoutSeconds;
     this.#useCopy = options.useCopy ?? true;
     this.#logger = options.logger;
   }
@@ -208,7 +224,10 @@ export class PostgresDatabase implements Database {
   }
 
   async #open(): Promise<void> {
+    const cancel = new AbortController();
+    this.#cancelConnect = cancel;
     await this.#closing;
+    const sockets = new WatchedSockets();
     let sql: Sql;
     try {
       sql = postgres(this.#url, {
@@ -223,6 +242,7 @@ export class PostgresDatabase implements Database {
             code: notice.code,
             message: notice.message,
           }),
+        ...socketOption(sockets.open),
       });
     } catch {
       // The driver's URL errors can quote the URL (and its password): none of it is passed on.
@@ -230,25 +250,76 @@ export class PostgresDatabase implements Database {
         hint: 'Use postgres://user:password@host:port/database (percent-encode special characters in the password).',
       });
     }
-    try {
-      const warm = Math.max(1, this.#poolMin);
-      await Promise.all(Array.from({ length: warm }, () => sql.unsafe('SELECT 1')));
-    } catch (error) {
+    const warm = Math.max(1, this.#poolMin);
+    // Every warm-up query settles before the failure is classified, so an early ECONNRESET on one
+    // connection does not hide what another one saw (the server's answer).
+    const warming = Promise.allSettled(Array.from({ length: warm }, () => sql.unsafe('SELECT 1')));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.#connectTimeoutSeconds * 1000);
+    });
+    const cancelled = new Promise<'cancelled'>((resolve) => {
+      if (cancel.signal.aborted) resolve('cancelled');
+      cancel.signal.addEventListener('abort', () => resolve('cancelled'), { once: true });
+    });
+    const outcome = await Promise.race([warming, deadline, cancelled]).finally(() => {
+      clearTimeout(timer);
+      this.#cancelConnect = undefined;
+    });
+    const failed = typeof outcome === 'string' ? undefined : outcome.find((result) => result.status === 'rejected');
+    if (typeof outcome === 'string' || failed !== undefined) {
+      const silent = sockets.silentConnections > 0;
       await sql.end({ timeout: 0 }).catch(() => undefined);
-      const wrapped = queryError(error, 'SELECT 1');
-      const sqlState = sqlStateOf(wrapped);
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new DatabaseQueryError(`Could not connect to PostgreSQL at ${this.#server}: ${reason}`, {
-        ...(sqlState === undefined ? {} : { sqlState }),
-        cause: error,
-        hint: 'Check DB_POSTGRES_URL (host, port, database, user, password) and that the server is running.',
-      });
+      if (outcome === 'cancelled') {
+        throw new DatabaseQueryError(`Connecting to PostgreSQL at ${this.#server} was cancelled by disconnect()`);
+      }
+      throw this.#connectError(failed?.reason, sockets.violation, silent);
     }
     installArrayParsers(sql);
     this.#sql = sql;
   }
 
+  /**
+   * Why connect() failed, classified by what was observed and by the driver's error code (never
+   * its message): a server that did not speak the protocol, no answer within the deadline, or the
+   * driver's or server's own error (a server error keeps its SQLSTATE: 28P01, 3D000...).
+   */
+  #connectError(error: unknown, violation: NotPostgresProtocolError | undefined, silent: boolean): DatabaseQueryError {
+    const where = `Could not connect to PostgreSQL at ${this.#server}`;
+    const code = (error as { readonly code?: unknown } | undefined)?.code;
+    const seconds = this.#connectTimeoutSeconds;
+    if (violation !== undefined || code === NOT_POSTGRESQL_PROTOCOL) {
+      const answer = violation?.answer;
+      return new DatabaseQueryError(
+        `${where}: the server did not speak the PostgreSQL protocol (${answer === undefined ? 'it closed the connection without answering' : `it answered "${answer}"`})`,
+        {
+          cause: violation ?? error,
+          hint: 'DB_POSTGRES_URL names a host and port where something else listens (an HTTP server, a proxy?): check them.',
+        },
+      );
+    }
+    if (error === undefined || code === 'CONNECT_TIMEOUT') {
+      return new DatabaseQueryError(
+        `${where}: no answer within ${seconds} s${silent ? ' (the server accepted the connection but sent nothing)' : ''}`,
+        {
+          ...(error === undefined ? {} : { cause: error }),
+          hint: `Check DB_POSTGRES_URL and that the server is running; raise DB_POSTGRES_CONNECT_TIMEOUT (now ${seconds}) if it is just slow.`,
+        },
+      );
+    }
+    const sqlState = sqlStateOf(queryError(error, 'SELECT 1'));
+    const reason = error instanceof Error ? error.message : 'the driver failed without an error object';
+    return new DatabaseQueryError(`${where}: ${reason}`, {
+      ...(sqlState === undefined ? {} : { sqlState }),
+      cause: error,
+      hint: 'Check DB_POSTGRES_URL (host, port, database, user, password) and that the server is running.',
+    });
+  }
+
   async disconnect(): Promise<void> {
+    // A connect() still under way (a shutdown during startup) gives up at once instead of running
+    // to its deadline.
+    this.#cancelConnect?.abort();
     await this.#connecting?.catch(() => undefined);
     const sql = this.#sql;
     this.#sql = undefined;

@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   PH_ERR_MODULE_DEPENDENCY: 'A module needs an interface or module that the host cannot provide.',
   PH_ERR_DB_DIALECT: 'The selected database adapter speaks a dialect the module does not accept.',
   PH_ERR_MODULE_FAILED: 'A module run threw or returned a non-zero exit code.',
+  PH_ERR_CONNECT:
+    "An adapter's connect() failed, or did not finish within its deadline (--connect-timeout), so nothing ran.",
   PH_ERR_NOT_CONNECTED: 'An adapter method was called before connect() or after disconnect().',
   PH_ERR_DB_QUERY: 'The database rejected a statement.',
   PH_ERR_FS_PATH_INVALID: 'A file-system path is absolute, escapes the root or is otherwise not allowed.',

@@ -17,6 +17,12 @@ export interface HealthCheckable {
  * during shutdown, for every adapter that has them.
  */
 export interface Connectable {
+  /**
+   * Opens the connection(s). Must settle: the host gives up after `--connect-timeout` (default
+   * 30 s) and fails the run with `PH_ERR_CONNECT` naming the adapter, so an adapter should bound its
+   * own attempts more tightly and reject with a message naming its backend (host and port, never
+   * credentials), rather than retry forever.
+   */
   connect(): Promise<void>;
   /** Idempotent: calling it twice, or before `connect()`, is harmless. */
   disconnect(): Promise<void>;

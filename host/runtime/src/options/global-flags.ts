@@ -120,6 +120,15 @@ export const GLOBAL_FLAGS: readonly GlobalFlagSpec[] = [
       'Seconds each shutdown hook, disconnect and flush may take; one that misses it is reported by name (exit 1) and the others still run.',
   },
   {
+    name: 'connect-timeout',
+    env: 'PLATFORM_CONNECT_TIMEOUT',
+    type: 'integer',
+    default: 30,
+    min: 1,
+    description:
+      "Seconds each adapter's connect() may take before the run fails naming the adapter (exit 1); adapters may have shorter deadlines of their own.",
+  },
+  {
     name: 'verbose',
     env: 'PLATFORM_VERBOSE',
     type: 'boolean',

@@ -92,6 +92,8 @@ export interface GlobalOptions {
   readonly drainTimeoutSeconds: number;
   /** Deadline of each shutdown hook, disconnect and flush (`--hook-timeout`). */
   readonly hookTimeoutSeconds: number;
+  /** Deadline of each adapter's connect() (`--connect-timeout`). */
+  readonly connectTimeoutSeconds: number;
   readonly verbose: boolean;
 }
 
@@ -140,6 +142,7 @@ export function resolveGlobalOptions(
     healthPort: Number(values.get('health-port')),
     drainTimeoutSeconds: Number(values.get('drain-timeout')),
     hookTimeoutSeconds: Number(values.get('hook-timeout')),
+    connectTimeoutSeconds: Number(values.get('connect-timeout')),
     verbose: values.get('verbose') === true,
   };
 }

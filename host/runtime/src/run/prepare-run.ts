@@ -1,6 +1,4 @@
 import {
-  EXIT_CODES,
-  PlatformError,
   REFS,
   type ArgValue,
   type Connectable,
@@ -21,6 +19,7 @@ import type { ModuleRecord } from '../discovery/plugin-record.js';
 import { loadModuleEntry } from '../wiring/load-entry.js';
 import type { ServiceContainer } from '../wiring/service-container.js';
 import type { ConstructedAdapter } from '../wiring/wire-adapters.js';
+import { connectAdapter, isConnectable } from '../wiring/connect-adapter.js';
 import { migrationsDir, runAutoMigrations } from '../migrations/auto-migrate.js';
 import { renderModuleHelp } from './module-help.js';
 import { findModule, preflight, type Preflight } from '../preflight/preflight.js';
@@ -32,13 +31,6 @@ export interface PrepareRunOptions {
   /** Tokens after the module name: global flags and module arguments. */
   readonly tokens: readonly string[];
   readonly processEnv?: NodeJS.ProcessEnv;
-}
-
-function isConnectable(value: unknown): value is Connectable {
-  return (
-    typeof (value as Partial<Connectable>).connect === 'function' &&
-    typeof (value as Partial<Connectable>).disconnect === 'function'
-  );
 }
 
 /**
@@ -89,9 +81,10 @@ export class ModuleRun {
   }
 
   /**
-   * Connects every adapter (secrets already are), then applies migrations when enabled. Stops
-   * early, connecting nothing more, once shutdown was requested (a SIGTERM during startup);
-   * resolves false then, true when the run is ready for `run()`.
+   * Connects every adapter (secrets already are), each within `--connect-timeout`, then applies
+   * migrations when enabled. Stops early, connecting nothing more, once shutdown was requested (a
+   * SIGTERM during startup); resolves false then, true when the run is ready for `run()`. A connect
+   * that fails or misses its deadline throws `PH_ERR_CONNECT` naming the adapter (exit 1).
    */
   async start(): Promise<boolean> {
     for (const adapter of this.constructed) {
@@ -100,18 +93,7 @@ export class ModuleRun {
       // Listed before connect() settles, so an adapter whose connect fails or is cut short by a
       // signal is disconnected too (disconnect is harmless on an adapter that is not connected).
       this.connected.push(adapter);
-      try {
-        await adapter.instance.connect();
-      } catch (error) {
-        throw new PlatformError(
-          'PH_ERR_MODULE_FAILED',
-          `Cannot connect ${adapter.interface} adapter ${adapter.record.name} (--${REFS[adapter.interface].flag} ${adapter.flag}): ${(error as Error).message}`,
-          {
-            cause: error,
-            exitCode: EXIT_CODES.FAILURE,
-          },
-        );
-      }
+      await connectAdapter(adapter, this.pre.options.connectTimeoutSeconds * 1000);
     }
     if (this.reason !== undefined) return false;
     if (this.manifest.dependencies.interfaces.includes('database')) {
@@ -245,7 +227,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<ModuleRun 
     pre.options.adapterFlags,
   );
   checkDialect(manifest, selections);
-  const built = await constructAdapters(selections, pre.env.values);
+  const built = await constructAdapters(selections, pre.env.values, pre.options.connectTimeoutSeconds * 1000);
   // Standard platform metrics (DESIGN.md decision 14): the module, and the host itself, use the
   // database, queue and cache through instrumenting proxies.
   const { instrumentAdapters } = await import('../observability/instrument-adapters.js');

@@ -6,6 +6,7 @@ import {
   type AdapterContext,
   type AdapterDefinition,
   type AdapterDependencies,
+  type Connectable,
   type Database,
   type ResolvedDependencies,
   type ErrorCode,
@@ -26,6 +27,7 @@ import {
   type InvalidKey,
   type MissingKey,
 } from './adapter-config.js';
+import { connectWithin } from './connect-adapter.js';
 import { loadAdapterEntry } from './load-entry.js';
 import { ServiceContainer } from './service-container.js';
 import { GLOBAL_FLAGS } from '../options/global-flags.js';
@@ -216,11 +218,14 @@ async function create(
  * config read through Secrets (all missing required keys are reported in one error before anything
  * is constructed), and the factories run in the order their declared dependencies give, each
  * receiving its dependencies typed (a logger bound to the adapter's name). Imports adapter code only
- * for the selections. Nothing is connected here except the secrets provider.
+ * for the selections. Nothing is connected here except the secrets provider (within
+ * `connectTimeoutMs`).
  */
 export async function constructAdapters(
   selections: readonly Selection[],
   env: Readonly<Record<string, string>>,
+  /** Deadline of the secrets provider's connect() (`--connect-timeout`); default 30 s. */
+  connectTimeoutMs = 30_000,
 ): Promise<{ services: ServiceContainer; constructed: ConstructedAdapter[] }> {
   const services = new ServiceContainer();
   const constructed: ConstructedAdapter[] = [];
@@ -254,7 +259,9 @@ export async function constructAdapters(
   services.provide(REFS.secrets, secrets as Secrets);
   constructed.push({ ...secretsSelection, instance: secrets });
   try {
-    await (secrets as Partial<{ connect(): Promise<void> }>).connect?.();
+    const connectable = secrets as Partial<Connectable>;
+    if (typeof connectable.connect === 'function')
+      await connectWithin(() => (connectable as Connectable).connect(), connectTimeoutMs);
   } catch (error) {
     throw new PlatformError(
       'PH_ERR_CONFIG_INVALID',
