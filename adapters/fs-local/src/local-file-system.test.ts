@@ -95,6 +95,7 @@ describe('LocalFileSystem', function () {
       expect(manifest.host_api).to.equal('^2.0.0');
       expect(manifest.config.map((key) => [key.env, key.default])).to.deep.equal([
         ['FS_LOCAL_ROOT', '/tmp/data-platform'],
+        ['FS_LOCAL_ALLOW_HARD_LINKS', 'false'],
       ]);
     });
 
