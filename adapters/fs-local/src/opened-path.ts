@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
-import { readlink, realpath, stat } from 'node:fs/promises';
+import { lstat, readlink, realpath } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { sep } from 'node:path';
 
@@ -19,6 +19,14 @@ export const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
 
 /** Whether `/proc/self/fd/<n>` names the open descriptors (Linux with /proc mounted); probed once. */
 let procFdWorks: boolean | undefined = process.platform === 'linux' ? undefined : false;
+
+/**
+ * Makes {@link realPathOfOpened} and {@link anchorOf} use (`true`, when available) or not use
+ * (`false`) `/proc/self/fd`; for tests of the portable fallback. Not part of the adapter's API.
+ */
+export function useProcFd(enabled: boolean): void {
+  procFdWorks = enabled && process.platform === 'linux' ? undefined : false;
+}
 
 async function procFdPath(handle: FileHandle): Promise<string | undefined> {
   if (procFdWorks === false) return undefined;
@@ -50,7 +58,8 @@ export async function realPathOfOpened(
   if (fromKernel !== undefined) return fromKernel.startsWith('/') ? fromKernel : undefined;
   try {
     const real = await realpath(opened);
-    const named = await stat(real, { bigint: true });
+    // lstat: a link swapped in at the last component since realpath is not followed to the file.
+    const named = await lstat(real, { bigint: true });
     return named.dev === stats.dev && named.ino === stats.ino ? real : undefined;
   } catch {
     return undefined;
