@@ -13,7 +13,7 @@ import {
   pathSegments,
 } from '@platform-host/contracts';
 import type { FileInfo, FileSystem, HealthCheckResult, ListFilesOptions } from '@platform-host/contracts';
-import { DIRECTORY_FLAGS, NO_FOLLOW, READ_FLAGS, anchorOf, isInside, realPathOfOpened } from './opened-path.js';
+import { DIRECTORY_FLAGS, NO_FOLLOW, READ_FLAGS, anchorOf, isInside, openedFile } from './opened-path.js';
 
 /** Options of {@link LocalFileSystem}. */
 export interface LocalFileSystemOptions {
@@ -141,7 +141,7 @@ function infoOf(path: string, stats: BigIntStats): FileInfo {
  *   and NUL are refused with `PH_ERR_FS_PATH_INVALID`.
  * - **Everything stays inside the root, also while names change.** Each operation verifies what it
  *   actually opened, not the name it was given: a file is opened first, then the real path of the
- *   open descriptor (see {@link realPathOfOpened}) must lie inside the root's real path, or the
+ *   open descriptor (see {@link openedFile}) must lie inside the root's real path, or the
  *   call fails with `PH_ERR_FS_PATH_INVALID` and nothing of the file is returned. That covers every
  *   component, so a symbolic link anywhere on the path — final or intermediate, there before the
  *   call or swapped in during it — is followed only when it leads back inside the root. Writes and
@@ -342,8 +342,7 @@ export class LocalFileSystem implements FileSystem {
       throw error;
     }
     try {
-      const stats = await handle.stat({ bigint: true });
-      const real = await realPathOfOpened(handle, name, stats);
+      const { stats, real } = await openedFile(handle, name);
       if (real === undefined)
         throw invalidPathError(path, 'the file it names was replaced while it was being opened; nothing was read');
       if (!isInside(real, rootReal)) throw outsideError(path, real, rootReal);
@@ -418,9 +417,8 @@ export class LocalFileSystem implements FileSystem {
   async #verifiedDirectory(path: string, name: string, rootReal: string, followLink = true): Promise<OpenedDirectory> {
     const handle = await open(name, DIRECTORY_FLAGS | (followLink ? 0 : NO_FOLLOW));
     try {
-      const stats = await handle.stat({ bigint: true });
+      const { stats, real } = await openedFile(handle, name);
       if (!stats.isDirectory()) throw Object.assign(new Error(`${name} is not a directory`), { code: 'ENOTDIR' });
-      const real = await realPathOfOpened(handle, name, stats);
       if (real === undefined)
         throw invalidPathError(path, 'one of its directories was replaced while it was being opened');
       if (!isInside(real, rootReal)) throw outsideError(path, real, rootReal);
@@ -498,9 +496,8 @@ export class LocalFileSystem implements FileSystem {
       throw error;
     }
     try {
-      const stats = await handle.stat({ bigint: true });
+      const { stats, real } = await openedFile(handle, name);
       if (!stats.isFile()) return undefined;
-      const real = await realPathOfOpened(handle, name, stats);
       return real !== undefined && isInside(real, rootReal) ? stats : undefined;
     } finally {
       await handle.close();

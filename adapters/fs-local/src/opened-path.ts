@@ -21,7 +21,7 @@ export const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
 let procFdWorks: boolean | undefined = process.platform === 'linux' ? undefined : false;
 
 /**
- * Makes {@link realPathOfOpened} and {@link anchorOf} use (`true`, when available) or not use
+ * Makes {@link openedFile} and {@link anchorOf} use (`true`, when available) or not use
  * (`false`) `/proc/self/fd`; for tests of the portable fallback. Not part of the adapter's API.
  */
 export function useProcFd(enabled: boolean): void {
@@ -42,27 +42,27 @@ async function procFdPath(handle: FileHandle): Promise<string | undefined> {
 }
 
 /**
- * The real path of the file `handle` has open — of what was actually opened, whatever happened to
- * the name since. On Linux the kernel says it (`/proc/self/fd/<n>`, every component resolved; a
- * file removed since has " (deleted)" appended, which keeps it in its directory). Elsewhere it is
- * `realpath(opened)` when that names the same device and inode as the descriptor; `undefined` when
- * it does not (the name was swapped while it was opened) or is gone. `opened` is the name the
- * handle was opened by.
+ * What `handle` has open: its stats, and its real path — of what was actually opened, whatever
+ * happened to the name since. On Linux the kernel says it (`/proc/self/fd/<n>`, every component
+ * resolved; a file removed since has " (deleted)" appended, which keeps it in its directory), read
+ * together with the stats. Elsewhere it is `realpath(opened)` when that names the same device and
+ * inode as the descriptor, and `undefined` when it does not (the name was swapped while it was
+ * opened) or is gone; a name swapped back and forth during those calls can still pass (README).
+ * `opened` is the name the handle was opened by.
  */
-export async function realPathOfOpened(
+export async function openedFile(
   handle: FileHandle,
   opened: string,
-  stats: BigIntStats,
-): Promise<string | undefined> {
-  const fromKernel = await procFdPath(handle);
-  if (fromKernel !== undefined) return fromKernel.startsWith('/') ? fromKernel : undefined;
+): Promise<{ readonly stats: BigIntStats; readonly real: string | undefined }> {
+  const [stats, fromKernel] = await Promise.all([handle.stat({ bigint: true }), procFdPath(handle)]);
+  if (fromKernel !== undefined) return { stats, real: fromKernel.startsWith('/') ? fromKernel : undefined };
   try {
     const real = await realpath(opened);
     // lstat: a link swapped in at the last component since realpath is not followed to the file.
     const named = await lstat(real, { bigint: true });
-    return named.dev === stats.dev && named.ino === stats.ino ? real : undefined;
+    return { stats, real: named.dev === stats.dev && named.ino === stats.ino ? real : undefined };
   } catch {
-    return undefined;
+    return { stats, real: undefined };
   }
 }
 
