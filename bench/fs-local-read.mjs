@@ -5,6 +5,7 @@
 // Rounds alternate between the two and the median of each is printed, with their ratio.
 //
 //   npm run build && node bench/fs-local-read.mjs [--files 1000] [--rounds 7] [--size 512]
+import { Buffer } from 'node:buffer';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
