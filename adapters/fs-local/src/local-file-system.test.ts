@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -95,6 +95,7 @@ describe('LocalFileSystem', function () {
       expect(manifest.host_api).to.equal('^2.0.0');
       expect(manifest.config.map((key) => [key.env, key.default])).to.deep.equal([
         ['FS_LOCAL_ROOT', '/tmp/data-platform'],
+        ['FS_LOCAL_ALLOW_HARD_LINKS', 'false'],
       ]);
     });
 
@@ -103,6 +104,25 @@ describe('LocalFileSystem', function () {
       expect(created).to.be.instanceOf(LocalFileSystem);
       expect((created as LocalFileSystem).root).to.equal(root);
       expect(await rejection(stat(root))).to.have.property('code', 'ENOENT');
+    });
+
+    it('reads FS_LOCAL_ALLOW_HARD_LINKS as true or false (default false) and refuses any other value with PH_ERR_CONFIG_INVALID', async function () {
+      await mkdir(join(root, 'part'), { recursive: true });
+      await writeFile(join(workspace, 'outside.txt'), 'outside data');
+      await link(join(workspace, 'outside.txt'), join(root, 'part', 'hard.txt'));
+      const allowing = await adapter.create(adapterDeps({ FS_LOCAL_ROOT: root, FS_LOCAL_ALLOW_HARD_LINKS: 'true' }));
+      expect(text(await allowing.read('part/hard.txt'))).to.equal('outside data');
+      for (const values of [{ FS_LOCAL_ALLOW_HARD_LINKS: 'false' }, {}] as Array<Record<string, string>>) {
+        const refusing = await adapter.create(adapterDeps({ FS_LOCAL_ROOT: root, ...values }));
+        await expectCode(refusing.read('part/hard.txt'), 'PH_ERR_FS_PATH_INVALID');
+      }
+      const error = await rejection(
+        Promise.resolve().then(() =>
+          adapter.create(adapterDeps({ FS_LOCAL_ROOT: root, FS_LOCAL_ALLOW_HARD_LINKS: 'yes' })),
+        ),
+      );
+      expect(isPlatformError(error) && error.code).to.equal('PH_ERR_CONFIG_INVALID');
+      expect((error as Error).message).to.contain('FS_LOCAL_ALLOW_HARD_LINKS');
     });
 
     it('defaults the root to /tmp/data-platform', async function () {
