@@ -343,6 +343,11 @@ try {
   const summaryLine = etl.stdout.split('\n').find((line) => line.includes('"Batch ETL complete"'));
   const summary = summaryLine ? JSON.parse(summaryLine).context : {};
   const storedRows = Number(psql(benchUrl, ['-tAc', 'SELECT count(*) FROM cleaned_events']).trim());
+  // What was stored, independent of load order and ids: compare it across versions of the job.
+  const contentChecksum = psql(benchUrl, [
+    '-tAc',
+    "SELECT md5(string_agg(dedup_key || ' ' || event_type || ' ' || source || ' ' || event_date || ' ' || payload::text, E'\\n' ORDER BY dedup_key)) FROM cleaned_events",
+  ]).trim();
 
   const rowsFile = join(work, 'cleaned_rows.tsv');
   psql(benchUrl, [
@@ -366,7 +371,7 @@ try {
   console.log(
     `batch_etl report: raw ${summary.raw}, ${check('invalid', summary.invalid, generated.invalid)}, ` +
       `${check('duplicates', summary.duplicates, generated.duplicates)}, ${check('inserted', summary.inserted, expectedUnique)}, ` +
-      `already_present ${summary.already_present}; rows in table ${storedRows}`,
+      `already_present ${summary.already_present}; rows in table ${storedRows}, content md5 ${contentChecksum}`,
   );
   console.log(
     `batch_etl  (platform-host run, --db postgres --fs local, batch size ${batchSize ?? 'default'}): ${etl.seconds.toFixed(2)} s, ${rate(events, etl.seconds)} events/s, ${rate(storedRows, etl.seconds)} rows/s, peak RSS ${mb(etl.peakRssKb * 1024)} MB`,
