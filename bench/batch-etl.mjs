@@ -346,7 +346,7 @@ try {
   // What was stored, independent of load order and ids: compare it across versions of the job.
   const contentChecksum = psql(benchUrl, [
     '-tAc',
-    "SELECT md5(string_agg(dedup_key || ' ' || event_type || ' ' || source || ' ' || event_date || ' ' || payload::text, E'\\n' ORDER BY dedup_key)) FROM cleaned_events",
+    "SELECT md5(string_agg(md5(dedup_key || ' ' || event_type || ' ' || source || ' ' || event_date || ' ' || payload::text), '' ORDER BY dedup_key)) FROM cleaned_events",
   ]).trim();
 
   const rowsFile = join(work, 'cleaned_rows.tsv');
