@@ -4,21 +4,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { eventsToJsonl, makeEvents, makeInvalidEvent, useRealService } from '@platform-host/test-kit';
+import { batchEtlSummary, runBatchEtlCli } from './support/batch-etl.js';
 import { cliEnv, platformHost, type CliRun } from './support/cli.js';
 import { freshDatabase, psql } from './support/psql.js';
-
-interface LogLine {
-  message: string;
-  context?: Record<string, unknown>;
-}
-
-function summary(run: CliRun): Record<string, unknown> {
-  const lines = run.stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as LogLine);
-  return lines.find((line) => line.message === 'Batch ETL complete')?.context ?? {};
-}
 
 /**
  * Seed 10.3: batch_etl invoked exactly as in production — the real CLI as a subprocess — against a
@@ -62,33 +50,12 @@ describe('batch_etl end to end through the CLI (real PostgreSQL, local files)', 
   });
 
   const run = (extra: string[] = []): Promise<CliRun> =>
-    platformHost(
-      [
-        'run',
-        'batch_etl',
-        '--db',
-        'postgres',
-        '--fs',
-        'local',
-        '--env',
-        'test',
-        '--log',
-        'json',
-        '--date',
-        '2026-01-15',
-        '--source-path',
-        'raw/events',
-        '--batch-size',
-        '16',
-        ...extra,
-      ],
-      cliEnv({ DB_POSTGRES_URL: database.url, FS_LOCAL_ROOT: lake, PLATFORM_HEALTH_FILE: join(lake, 'status.json') }),
-    );
+    runBatchEtlCli(database.url, lake, ['--batch-size', '16', ...extra]);
 
   it('migrates, loads the partition with exact counts, and a rerun inserts nothing', async () => {
     const first = await run();
     expect(first.code, first.stderr + first.stdout).to.equal(0);
-    expect(summary(first)).to.deep.include({ raw: 49, valid: 45, invalid: 4, duplicates: 5, inserted: 40 });
+    expect(batchEtlSummary(first)).to.deep.include({ raw: 49, valid: 45, invalid: 4, duplicates: 5, inserted: 40 });
     expect(psql(database.url, 'SELECT count(*), count(DISTINCT dedup_key) FROM cleaned_events')).to.equal('40|40');
     expect(
       psql(
@@ -100,14 +67,14 @@ describe('batch_etl end to end through the CLI (real PostgreSQL, local files)', 
 
     const second = await run();
     expect(second.code).to.equal(0);
-    expect(summary(second)).to.deep.include({ inserted: 0 });
+    expect(batchEtlSummary(second)).to.deep.include({ inserted: 0 });
     expect(psql(database.url, 'SELECT count(*) FROM cleaned_events')).to.equal('40');
   });
 
   it('writes nothing with --dry-run', async () => {
     const dry = await run(['--dry-run']);
     expect(dry.code, dry.stderr).to.equal(0);
-    expect(summary(dry)).to.deep.include({ raw: 49, valid: 45, inserted: 0 });
+    expect(batchEtlSummary(dry)).to.deep.include({ raw: 49, valid: 45, inserted: 0 });
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'cleaned_events'")).to.equal('1');
     expect(psql(database.url, 'SELECT count(*) FROM cleaned_events')).to.equal('0');
   });

@@ -4,21 +4,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { DAMAGED_GZIP_KINDS, damagedGzip, eventsToJsonl, makeEvents, useRealService } from '@platform-host/test-kit';
-import { cliEnv, platformHost, type CliRun } from './support/cli.js';
+import { logLines, runBatchEtlCli } from './support/batch-etl.js';
 import { freshDatabase, psql } from './support/psql.js';
-
-interface LogLine {
-  level?: string;
-  message: string;
-  context?: Record<string, unknown>;
-}
-
-function logLines(run: CliRun): LogLine[] {
-  return run.stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as LogLine);
-}
 
 const PARTITION = join('raw', 'events', '2026-01-15');
 const ROWS_PER_FILE = 1_000;
@@ -60,27 +47,7 @@ describe('batch_etl through the CLI: one unreadable file does not hide the other
         writeFileSync(join(lake, PARTITION, name), bytes);
       }
 
-      const run = await platformHost(
-        [
-          'run',
-          'batch_etl',
-          '--db',
-          'postgres',
-          '--fs',
-          'local',
-          '--env',
-          'test',
-          '--log',
-          'json',
-          '--date',
-          '2026-01-15',
-          '--source-path',
-          'raw/events',
-          '--batch-size',
-          '250',
-        ],
-        cliEnv({ DB_POSTGRES_URL: database.url, FS_LOCAL_ROOT: lake, PLATFORM_HEALTH_FILE: join(lake, 'status.json') }),
-      );
+      const run = await runBatchEtlCli(database.url, lake, ['--batch-size', '250']);
 
       expect(run.code, run.stderr + run.stdout).to.equal(1);
       expect(
