@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { findFamily, histogramSeries, infraRequired, seriesValue, type MetricSnapshot } from '@platform-host/test-kit';
 import { snapshotOfExposition } from './test-support/exposition.js';
+import { RecordingGateway } from './test-support/recording-gateway.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = fileURLToPath(new URL('../../../host/runtime/bin/platform-host.js', import.meta.url));
@@ -27,7 +28,7 @@ interface LogLine {
   readonly context?: { readonly port?: number };
 }
 
-/** Runs the real CLI: `platform-host run prometheus_probe --metrics prometheus ...` on embedded backends. */
+/** Runs the real CLI: `platform-host run <fixture> --metrics prometheus ...` on embedded backends. */
 class ProbeRun {
   readonly child: ChildProcess;
   readonly lines: LogLine[] = [];
@@ -35,7 +36,7 @@ class ProbeRun {
   readonly exited: Promise<number | null>;
   #waiters: Array<() => void> = [];
 
-  constructor() {
+  constructor(module: string, extraEnv: Readonly<Record<string, string>> = {}) {
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('PLATFORM_')) env[key] = value;
     Object.assign(env, {
@@ -43,8 +44,9 @@ class ProbeRun {
       PLATFORM_PLUGIN_PATH: FIXTURES,
       METRICS_PROMETHEUS_PORT: '0',
       METRICS_PROMETHEUS_HOST: '127.0.0.1',
+      ...extraEnv,
     });
-    const args = [CLI, 'run', MODULE, '--metrics', 'prometheus', '--db', 'memory', '--mq', 'memory'];
+    const args = [CLI, 'run', module, '--metrics', 'prometheus', '--db', 'memory', '--mq', 'memory'];
     args.push('--cache', 'memory', '--log', 'json', '--env', 'test', '--health-port', '0');
     this.child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let pending = '';
@@ -113,7 +115,7 @@ describe('metrics-prometheus through the host: platform-host run --metrics prome
   let snapshot: MetricSnapshot;
 
   before(async function () {
-    run = new ProbeRun();
+    run = new ProbeRun(MODULE);
     const serving = await run.line('Serving Prometheus metrics');
     await run.line('probe ready');
     const response = await fetch(`http://127.0.0.1:${serving.context?.port}/metrics`);
@@ -187,5 +189,38 @@ describe('metrics-prometheus through the host: platform-host run --metrics prome
     let refused: unknown;
     await fetch(`http://127.0.0.1:${port}/metrics`).catch((error: unknown) => (refused = error));
     expect(refused).to.be.instanceOf(Error);
+  });
+});
+
+describe('metrics-prometheus through the host: a job pushes to the Pushgateway', function () {
+  this.timeout(60_000);
+
+  it('pushes the module and platform metrics once, at shutdown, to /metrics/job/<METRICS_PROMETHEUS_JOB>, and serves nothing', async function () {
+    const gateway = new RecordingGateway();
+    const url = await gateway.start();
+    try {
+      const run = new ProbeRun('prometheus_probe_job', {
+        METRICS_PROMETHEUS_PUSHGATEWAY_URL: url,
+        METRICS_PROMETHEUS_JOB: 'probe_job',
+      });
+      expect(await run.exited, run.stderr).to.equal(0);
+      expect(run.lines.map((line) => line.message)).not.to.include('Serving Prometheus metrics');
+      expect(gateway.requests.map((request) => `${request.method} ${request.url}`)).to.deep.equal([
+        'PUT /metrics/job/probe_job',
+      ]);
+      const pushed = snapshotOfExposition(gateway.requests[0]?.body ?? '');
+      const labels = { module: 'prometheus_probe_job', env: 'test' };
+      expect(seriesValue(pushed, 'probe_rows_total')).to.equal(7);
+      expect(seriesValue(pushed, 'platform_module_startup_duration_seconds', labels)).to.be.above(0);
+      expect(
+        histogramSeries(pushed, 'platform_db_query_duration_seconds', {
+          ...labels,
+          operation: 'fetch_all',
+          outcome: 'ok',
+        })?.count,
+      ).to.be.at.least(1);
+    } finally {
+      await gateway.stop();
+    }
   });
 });

@@ -1,6 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
 import type { AdapterConfig, LogFields, Logger } from '@platform-host/contracts';
@@ -8,6 +6,7 @@ import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas
 import { describeMetricsConformance, histogramSeries, seriesValue } from '@platform-host/test-kit';
 import adapter, { PrometheusMetrics } from './index.js';
 import { parseExposition, snapshotOfExposition } from './test-support/exposition.js';
+import { RecordingGateway } from './test-support/recording-gateway.js';
 
 async function scrape(metrics: PrometheusMetrics): Promise<Response> {
   if (metrics.port === undefined) throw new Error('not serving /metrics');
@@ -72,32 +71,6 @@ function recordingLogger(entries: Entry[] = []): Logger & { entries: Entry[] } {
 
 function codeOf(error: unknown): string | undefined {
   return isPlatformError(error) ? error.code : undefined;
-}
-
-/** A real HTTP endpoint standing in the Pushgateway's place: records each request; answers `status`. */
-class RecordingGateway {
-  readonly requests: Array<{ method: string; url: string; headers: IncomingHttpHeaders; body: string }> = [];
-  status = 200;
-  readonly #server: Server = createServer((request, response) => {
-    let body = '';
-    request.setEncoding('utf8');
-    request.on('data', (chunk: string) => (body += chunk));
-    request.on('end', () => {
-      this.requests.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body });
-      response.writeHead(this.status, { 'content-type': 'text/plain' });
-      response.end(this.status >= 400 ? 'pushgateway says no' : '');
-    });
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-  }
-
-  stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
-  }
 }
 
 describe('PrometheusMetrics /metrics', function () {
