@@ -26,7 +26,7 @@ export default defineAdapter({
       keyPrefix: config.get('CACHE_REDIS_KEY_PREFIX') ?? 'platform:cache:',
       lockTtlMs: integerAtLeast(config, 'CACHE_REDIS_LOCK_TTL_MS', 10_000, 100),
       connectTimeoutMs: integerAtLeast(config, 'CACHE_REDIS_CONNECT_TIMEOUT_MS', 10_000, 1),
-      commandTimeoutMs: integerAtLeast(config, 'CACHE_REDIS_COMMAND_TIMEOUT_MS', 5_000, 0),
+      commandTimeoutMs: integerAtLeast(config, 'CACHE_REDIS_COMMAND_TIMEOUT_MS', 0, 0),
       logger,
     }),
 });

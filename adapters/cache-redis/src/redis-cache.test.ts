@@ -424,14 +424,25 @@ describe('cache-redis against a real server', function () {
       expect(await cache.get('survives')).to.equal('yes');
     });
 
-    it('reports unhealthy at the PING deadline when the server stops answering', async function () {
-      const cache = await open({ url: viaProxy(), healthCheckTimeoutMs: 200 });
+    it('reports unhealthy at the PING deadline when the server stops answering, and drops the stalled connection so waiting commands are answered', async function () {
+      const logger = recordingLogger();
+      const cache = await open({ url: viaProxy(), healthCheckTimeoutMs: 200, logger });
+      await cache.set('before-stall', 'kept', 60);
       expect((await cache.healthCheck()).ok).to.equal(true);
       proxy.stalled = true;
+      let settled = false;
+      const waiting = cache.get('before-stall').finally(() => (settled = true));
       const stalled = await cache.healthCheck();
       expect(stalled).to.deep.include({ ok: false });
-      expect(stalled.detail).to.match(/did not answer PING within 200 ms/);
+      expect(stalled.detail).to.match(/did not answer PING within 200 ms \(connection ready\)/);
+      expect(logger.warnings.map((warning) => warning.message)).to.include(
+        'Redis did not answer PING in time; dropping the connection to reconnect',
+      );
+      expect(settled, 'the GET sent on the stalled connection is still waiting').to.equal(false);
       proxy.stalled = false;
+      // Sent again on the new connection rather than left waiting on the dropped one.
+      expect(await waiting).to.equal('kept');
+      await waitFor(async () => (await cache.healthCheck()).ok, 10_000, 'the cache to reconnect');
     });
   });
 });
