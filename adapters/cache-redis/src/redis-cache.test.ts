@@ -198,7 +198,8 @@ describe('cache-redis against a real server', function () {
       await cache.flush().catch(() => undefined);
       await cache.disconnect();
     }
-    raw.disconnect();
+    // Unset when the suite was skipped for want of a server.
+    (raw as Redis | undefined)?.disconnect();
   });
 
   describeCacheConformance('redis', {
@@ -210,6 +211,19 @@ describe('cache-redis against a real server', function () {
     destroy: async (cache) => {
       await cache.disconnect?.();
     },
+  });
+
+  it('rejects connect() with refused credentials naming the server and the reason, never the password', async function () {
+    const url = new URL(serverUrl());
+    url.username = 'no-such-user';
+    url.password = 'p4ss-must-not-leak';
+    const cache = new RedisCache({ url: url.toString(), connectTimeoutMs: 3000 });
+    const error = await rejectionOf(cache.connect());
+    expect(isPlatformError(error) && error.code).to.equal('PH_ERR_CONNECT');
+    expect((error as Error).message).to.match(/^Could not connect to Redis at [^ ]+:\d+\/\d+: WRONGPASS/);
+    expect((error as Error).message).not.to.contain('p4ss-must-not-leak');
+    expect(JSON.stringify(await cache.healthCheck())).not.to.contain('p4ss-must-not-leak');
+    await cache.disconnect();
   });
 
   describe('getOrSet across processes', function () {
