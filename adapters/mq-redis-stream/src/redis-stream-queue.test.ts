@@ -235,6 +235,42 @@ describeWithRedis('RedisStreamQueue on a real Redis', (settings) => {
   });
 
   describe('connection handling', function () {
+    it('goes on delivering after the server drops the subscription connection in the middle of a blocking read', async function () {
+      this.timeout(20_000);
+      const { url, prefix, raw } = settings();
+      const queue = await connected({ url, keyPrefix: prefix, claimIdleMs: 60_000 });
+      const topic = `reconnect-${randomUUID().slice(0, 8)}`;
+      const consumer = `reconnect-${randomUUID().slice(0, 8)}`;
+      const received: string[] = [];
+      const subscription = await queue.subscribe(
+        topic,
+        async (messages) => {
+          received.push(...messages.map((message) => new TextDecoder().decode(message.value)));
+          await queue.ack(messages);
+        },
+        { group: 'reconnecting', consumer },
+      );
+      try {
+        await queue.publish(topic, { value: 'before' });
+        await waitFor(() => received.includes('before'), 5000, 'the first message');
+        const clients = String(await raw().client('LIST')).split('\n');
+        const line = clients.find((client) => client.includes(`name=platform-mq:${consumer} `));
+        const id = /(?:^|\s)id=(\d+)/.exec(line ?? '')?.[1];
+        if (id === undefined) throw new Error('the subscription connection is not in CLIENT LIST');
+        expect(await raw().client('KILL', 'ID', id), 'clients killed').to.equal(1);
+        await queue.publish(topic, { value: 'after' });
+        await waitFor(
+          () => received.includes('after'),
+          10_000,
+          'the message published after the connection was dropped',
+        );
+        expect(received).to.deep.equal(['before', 'after']);
+      } finally {
+        await subscription.close();
+        await queue.disconnect();
+      }
+    });
+
     it('reports a server that does not answer as PH_ERR_CONNECT naming host and port, never the password', async function () {
       const queue = new RedisStreamQueue({ url: 'redis://:s3cret-pass@127.0.0.1:1/0', connectTimeoutMs: 1000 });
       const error = await queue.connect().then(

@@ -22,7 +22,7 @@ import type {
 import { Redis } from 'ioredis';
 import type { ChainableCommander, RedisOptions } from 'ioredis';
 import { entryArguments } from './stream-entries.js';
-import { StreamSubscription } from './stream-subscription.js';
+import { StreamMessage, StreamSubscription } from './stream-subscription.js';
 import type { SubscriptionHost } from './stream-subscription.js';
 import { TRIM_COMMAND, TRIM_SCRIPT } from './trim-script.js';
 
@@ -93,7 +93,6 @@ export class RedisStreamQueue implements MessageQueue {
   readonly #connectTimeoutMs: number;
   readonly #healthCheckTimeoutMs: number;
   readonly #logger: Logger | undefined;
-  readonly #owners = new WeakMap<QueueMessage, StreamSubscription>();
   readonly #subscriptions = new Set<StreamSubscription>();
   /** The consumer name nack uses for a message no open subscription of this queue delivered. */
   readonly #fallbackConsumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -206,12 +205,18 @@ export class RedisStreamQueue implements MessageQueue {
     );
   }
 
-  #addEntry(target: Redis | ChainableCommander, topic: string, message: OutgoingMessage): void {
-    const headers: Record<string, string> = { ...message.headers };
-    const correlationId = currentCorrelationId();
-    if (headers[MESSAGE_HEADERS.correlationId] === undefined && correlationId !== undefined)
-      headers[MESSAGE_HEADERS.correlationId] = correlationId;
-    void target.xadd(this.streamKey(topic), '*', ...entryArguments(message, headers));
+  /** Queues the XADD of `message`, with the publisher's correlation id unless it has one. */
+  #addEntry(
+    pipeline: ChainableCommander,
+    key: string,
+    message: OutgoingMessage,
+    correlationId: string | undefined,
+  ): void {
+    const headers =
+      correlationId === undefined || message.headers?.[MESSAGE_HEADERS.correlationId] !== undefined
+        ? message.headers
+        : { ...message.headers, [MESSAGE_HEADERS.correlationId]: correlationId };
+    void pipeline.xadd(key, '*', ...entryArguments(message, headers ?? {}));
   }
 
   #trim(pipeline: ChainableCommander, topic: string): void {
@@ -228,7 +233,9 @@ export class RedisStreamQueue implements MessageQueue {
     const redis = this.#require('publishBatch');
     if (messages.length === 0) return [];
     const pipeline = redis.pipeline();
-    for (const message of messages) this.#addEntry(pipeline, topic, message);
+    const key = this.streamKey(topic);
+    const correlationId = currentCorrelationId();
+    for (const message of messages) this.#addEntry(pipeline, key, message, correlationId);
     this.#trim(pipeline, topic);
     const results = (await pipeline.exec()) ?? [];
     const ids: string[] = [];
@@ -257,6 +264,8 @@ export class RedisStreamQueue implements MessageQueue {
     const consumer = options.consumer ?? `${hostname()}-${process.pid}-${consumerSerial}`;
     const connection = redis.duplicate({
       lazyConnect: true,
+      // Names the connection in CLIENT LIST, so an operator sees which consumer it is.
+      connectionName: `platform-mq:${consumer}`,
       // A read in flight when the connection drops is not resent: the loop issues a fresh one.
       autoResendUnfulfilledCommands: false,
       // Client-side bound of every blocking read (BLOCK plus a grace), also while reconnecting.
@@ -289,7 +298,6 @@ export class RedisStreamQueue implements MessageQueue {
       claimIdleMs: this.#claimIdleMs,
       logger: this.#logger,
       streamKey: (topic) => this.streamKey(topic),
-      adopt: (message, subscription) => this.#owners.set(message, subscription),
       deadLetterNow: (message, topic, reason, error) => this.#deadLetterNow(message, topic, reason, error),
       makeClaimable: (key, group, consumer, ids, retryCount) =>
         this.#makeClaimable(key, group, consumer, ids, retryCount),
@@ -313,31 +321,35 @@ export class RedisStreamQueue implements MessageQueue {
     const redis = this.#require('ack');
     const list: readonly QueueMessage[] = isMessage(messages) ? [messages] : messages;
     if (list.length === 0) return;
-    const byGroup = new Map<string, { key: string; group: string; ids: Set<string> }>();
-    for (const message of list) {
-      const key = this.streamKey(message.topic);
-      const slot = `${message.group}\u0000${key}`;
-      let entry = byGroup.get(slot);
-      if (entry === undefined) {
-        entry = { key, group: message.group, ids: new Set() };
-        byGroup.set(slot, entry);
-      }
-      entry.ids.add(message.id);
-    }
-    if (byGroup.size === 1) {
-      const [only] = byGroup.values();
-      if (only !== undefined) await redis.xack(only.key, only.group, ...only.ids);
+    const [first] = list;
+    if (
+      first !== undefined &&
+      list.every((message) => message.topic === first.topic && message.group === first.group)
+    ) {
+      // The usual case, one batch of one subscription: one XACK.
+      await redis.xack(this.streamKey(first.topic), first.group, ...list.map((message) => message.id));
     } else {
+      const byGroup = new Map<string, { key: string; group: string; ids: string[] }>();
+      for (const message of list) {
+        const key = this.streamKey(message.topic);
+        const slot = `${message.group}\u0000${key}`;
+        let entry = byGroup.get(slot);
+        if (entry === undefined) {
+          entry = { key, group: message.group, ids: [] };
+          byGroup.set(slot, entry);
+        }
+        entry.ids.push(message.id);
+      }
       const pipeline = redis.pipeline();
       for (const { key, group, ids } of byGroup.values()) pipeline.xack(key, group, ...ids);
       for (const [error] of (await pipeline.exec()) ?? []) if (error !== null) throw error;
     }
-    for (const message of list) this.#owners.get(message)?.settled(message);
+    for (const message of list) StreamMessage.subscriptionOf(message)?.settled(message);
   }
 
   async nack(message: QueueMessage, options: NackOptions = {}): Promise<void> {
     this.#require('nack');
-    const owner = this.#owners.get(message);
+    const owner = StreamMessage.subscriptionOf(message);
     if (owner !== undefined) return owner.nack(message, options.delayMs ?? 0);
     // Not delivered by an open subscription of this queue: make it claimable by the group now.
     await this.#makeClaimable(this.streamKey(message.topic), message.group, this.#fallbackConsumer, [message.id]);
@@ -345,7 +357,7 @@ export class RedisStreamQueue implements MessageQueue {
 
   async deadLetter(message: QueueMessage, reason: string, error?: unknown): Promise<void> {
     this.#require('deadLetter');
-    const owner = this.#owners.get(message);
+    const owner = StreamMessage.subscriptionOf(message);
     if (owner !== undefined) return owner.deadLetter(message, reason, error);
     await this.#deadLetterNow(message, deadLetterTopic(message.topic), reason, error);
   }

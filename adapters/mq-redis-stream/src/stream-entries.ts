@@ -33,8 +33,13 @@ export function entryArguments(
 
 function toBuffer(value: Uint8Array | string): Buffer {
   if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (Buffer.isBuffer(value)) return value;
   return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
+
+const EMPTY_VALUE = new Uint8Array(0);
+/** Shared by every entry without headers (most of them), so none allocates an object for it. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** The publish time a stream entry id carries (its millisecond part). */
 export function entryTime(id: string): Date {
@@ -68,22 +73,24 @@ export function parseEntry(raw: unknown, what: string): StreamEntry {
   if (!Array.isArray(raw) || raw.length !== 2 || !Array.isArray(raw[1])) throw malformed(what);
   const [rawId, fields] = raw as [unknown, unknown[]];
   const id = text(rawId, what);
-  let value: Uint8Array = new Uint8Array(0);
+  let value: Uint8Array = EMPTY_VALUE;
   let key: string | undefined;
-  const headers: Record<string, string> = {};
+  let headers: Record<string, string> | undefined;
   for (let index = 0; index + 1 < fields.length; index += 2) {
     const name = text(fields[index], what);
     const field = fields[index + 1];
     if (name === ENTRY_FIELDS.value) {
+      // A Buffer is a Uint8Array: handed over as it is, without a copy or a second view.
       if (!Buffer.isBuffer(field)) throw malformed(what);
-      value = new Uint8Array(field.buffer, field.byteOffset, field.byteLength);
+      value = field;
     } else if (name === ENTRY_FIELDS.key) {
       key = text(field, what);
     } else if (name.startsWith(ENTRY_FIELDS.headerPrefix)) {
+      headers ??= {};
       headers[name.slice(ENTRY_FIELDS.headerPrefix.length)] = text(field, what);
     }
   }
-  return { id, value, key, headers };
+  return { id, value, key, headers: headers ?? NO_HEADERS };
 }
 
 /** The entries of an `XREADGROUP ... STREAMS <one key> >` reply (null when the BLOCK timed out). */

@@ -24,8 +24,6 @@ export interface SubscriptionHost {
   readonly claimIdleMs: number;
   readonly logger: Logger | undefined;
   streamKey(topic: string): string;
-  /** Remembers which subscription delivered `message`, so `ack`/`nack` reach it. */
-  adopt(message: QueueMessage, subscription: StreamSubscription): void;
   /** Publishes the dead letter of `message` and acknowledges it, atomically. */
   deadLetterNow(message: QueueMessage, topic: string, reason: string, error: unknown): Promise<void>;
   /** Makes `ids` claimable by any consumer of the group after `delayMs` (see {@link StreamSubscription.nack}). */
@@ -347,23 +345,11 @@ export class StreamSubscription implements Subscription {
   }
 
   #message(entry: StreamEntry, deliveryCount: number): QueueMessage {
-    return Object.freeze({
-      id: entry.id,
-      topic: this.topic,
-      group: this.group,
-      partition: undefined,
-      offset: entry.id,
-      key: entry.key,
-      value: entry.value,
-      headers: Object.freeze({ ...entry.headers }),
-      deliveryCount,
-      publishedAt: entryTime(entry.id),
-    });
+    return new StreamMessage(entry, this, deliveryCount);
   }
 
   #track(message: QueueMessage): QueueMessage {
     this.#inFlight.set(message.id, message);
-    this.#host.adopt(message, this);
     return message;
   }
 
@@ -424,5 +410,45 @@ export class StreamSubscription implements Subscription {
   #unblock(): void {
     if (this.#clientId === undefined) return;
     void this.#host.redis.client('UNBLOCK', this.#clientId).catch(() => undefined);
+  }
+}
+
+/**
+ * A delivered message. It knows the subscription that delivered it (a private field rather than a
+ * WeakMap, which costs the garbage collector dearly at hundreds of thousands of messages a second),
+ * so that `ack` and `nack` reach that subscription's in-flight accounting.
+ */
+export class StreamMessage implements QueueMessage {
+  readonly id: string;
+  readonly topic: string;
+  readonly group: string;
+  readonly partition = undefined;
+  readonly offset: string;
+  readonly key: string | undefined;
+  readonly value: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly deliveryCount: number;
+  readonly #subscription: StreamSubscription;
+
+  constructor(entry: StreamEntry, subscription: StreamSubscription, deliveryCount: number) {
+    this.id = entry.id;
+    this.topic = subscription.topic;
+    this.group = subscription.group;
+    this.offset = entry.id;
+    this.key = entry.key;
+    this.value = entry.value;
+    this.headers = entry.headers;
+    this.deliveryCount = deliveryCount;
+    this.#subscription = subscription;
+  }
+
+  /** The time Redis stamped on the entry id (computed when read: most handlers never look). */
+  get publishedAt(): Date {
+    return entryTime(this.id);
+  }
+
+  /** The subscription that delivered `message`, when it is one of ours. */
+  static subscriptionOf(message: QueueMessage): StreamSubscription | undefined {
+    return #subscription in message ? message.#subscription : undefined;
   }
 }
