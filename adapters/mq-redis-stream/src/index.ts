@@ -3,6 +3,7 @@ import type { AdapterConfig } from '@platform-host/contracts';
 import { RedisStreamQueue } from './redis-stream-queue.js';
 
 export { RedisStreamQueue, describeServer } from './redis-stream-queue.js';
+export { MAX_RETRY_BACKOFF_MS } from './stream-subscription.js';
 export type { RedisStreamQueueOptions } from './redis-stream-queue.js';
 export { ENTRY_FIELDS } from './stream-entries.js';
 export { TRIM_SCRIPT } from './trim-script.js';

@@ -42,6 +42,11 @@ export interface RedisStreamQueueOptions {
    * still needs: see the README). 0 never trims. Default 1000000.
    */
   readonly maxLength?: number;
+  /**
+   * First delay of the redelivery of what a throwing batch handler left unacknowledged, doubled per
+   * delivery up to 5 s. Default 50 ms.
+   */
+  readonly retryBackoffMs?: number;
   /** Deadline of `connect()`. Default 10000 ms. */
   readonly connectTimeoutMs?: number;
   /** Deadline of `healthCheck()`'s PING. Default 3000 ms. */
@@ -91,6 +96,7 @@ export class RedisStreamQueue implements MessageQueue {
   readonly #claimIdleMs: number;
   readonly #maxLength: number;
   readonly #connectTimeoutMs: number;
+  readonly #retryBackoffMs: number;
   readonly #healthCheckTimeoutMs: number;
   readonly #logger: Logger | undefined;
   readonly #subscriptions = new Set<StreamSubscription>();
@@ -106,6 +112,7 @@ export class RedisStreamQueue implements MessageQueue {
     this.#claimIdleMs = options.claimIdleMs ?? 30_000;
     this.#maxLength = options.maxLength ?? 1_000_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.#retryBackoffMs = Math.max(0, options.retryBackoffMs ?? 50);
     this.#healthCheckTimeoutMs = options.healthCheckTimeoutMs ?? 3_000;
     this.#logger = options.logger;
   }
@@ -195,6 +202,15 @@ export class RedisStreamQueue implements MessageQueue {
     const redis = this.#redis;
     if (redis === undefined || this.#state !== 'connected') throw this.#notConnected(action);
     return redis;
+  }
+
+  /**
+   * The shared connection for what subscriptions do on their own account (hand-backs and dead
+   * letters while they close), which `disconnect()` keeps open until every subscription closed.
+   */
+  #internal(action: string): Redis {
+    if (this.#redis === undefined) throw this.#notConnected(action);
+    return this.#redis;
   }
 
   #notConnected(action: string): PlatformError {
@@ -296,6 +312,7 @@ export class RedisStreamQueue implements MessageQueue {
     return {
       redis,
       claimIdleMs: this.#claimIdleMs,
+      retryBackoffMs: this.#retryBackoffMs,
       logger: this.#logger,
       streamKey: (topic) => this.streamKey(topic),
       deadLetterNow: (message, topic, reason, error) => this.#deadLetterNow(message, topic, reason, error),
@@ -312,7 +329,7 @@ export class RedisStreamQueue implements MessageQueue {
     ids: readonly string[],
     retryCount?: number,
   ): Promise<void> {
-    const redis = this.#require('nack');
+    const redis = this.#internal('nack');
     const retry = retryCount === undefined ? [] : ['RETRYCOUNT', Math.max(0, retryCount)];
     await redis.call('XCLAIM', key, group, consumer, 0, ...ids, 'IDLE', this.#claimIdleMs, ...retry, 'JUSTID');
   }
@@ -364,7 +381,7 @@ export class RedisStreamQueue implements MessageQueue {
 
   /** XADD of the dead letter and XACK of the original in one MULTI/EXEC transaction. */
   async #deadLetterNow(message: QueueMessage, topic: string, reason: string, error: unknown): Promise<void> {
-    const redis = this.#require('deadLetter');
+    const redis = this.#internal('deadLetter');
     const transaction = redis.multi();
     const headers = deadLetterHeaders(message, reason, error);
     const outgoing: OutgoingMessage = {

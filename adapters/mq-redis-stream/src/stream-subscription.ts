@@ -22,6 +22,8 @@ export interface SubscriptionHost {
   /** The shared connection, for acknowledgements and hand-backs (never blocked). */
   readonly redis: Redis;
   readonly claimIdleMs: number;
+  /** First delay of a redelivery after a throwing handler, doubled per delivery up to {@link MAX_RETRY_BACKOFF_MS}. */
+  readonly retryBackoffMs: number;
   readonly logger: Logger | undefined;
   streamKey(topic: string): string;
   /** Publishes the dead letter of `message` and acknowledges it, atomically. */
@@ -46,6 +48,9 @@ export interface StreamSubscriptionSettings {
   /** A connection of its own: XREADGROUP blocks it. */
   readonly connection: Redis;
 }
+
+/** The longest delay of a redelivery after a throwing handler. */
+export const MAX_RETRY_BACKOFF_MS = 5000;
 
 /** The longest BLOCK of one XREADGROUP, so the loop comes back regularly (claims, reconnects). */
 const MAX_BLOCK_MS = 1000;
@@ -359,9 +364,24 @@ export class StreamSubscription implements Subscription {
     try {
       await withCorrelationId(correlationId, () => this.#handler(batch));
     } catch (error) {
-      for (const message of open()) {
+      const failed = open();
+      const delayMs = Math.min(
+        this.#host.retryBackoffMs * 2 ** ((failed[0]?.deliveryCount ?? 1) - 1),
+        MAX_RETRY_BACKOFF_MS,
+      );
+      if (failed.length > 0)
+        this.#host.logger?.warn('A message handler threw; its unacknowledged messages are redelivered', {
+          topic: this.topic,
+          group: this.group,
+          consumer: this.consumer,
+          messages: failed.length,
+          deliveryCount: failed[0]?.deliveryCount ?? 1,
+          retryInMs: delayMs,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      for (const message of failed) {
         try {
-          await this.nack(message, 0, error);
+          await this.nack(message, delayMs, error);
         } catch (nackError) {
           this.#host.logger?.warn(
             'Could not nack a message after its handler threw; it is claimable after the idle time',
