@@ -1,0 +1,474 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  MAX_DELIVERIES_REASON,
+  MESSAGE_HEADERS,
+  deadLetterTopic,
+  newCorrelationId,
+  withCorrelationId,
+} from '@platform-host/contracts';
+import type { BatchHandler, Logger, QueueMessage, SubscribeOptions, Subscription } from '@platform-host/contracts';
+import type { Redis } from 'ioredis';
+import {
+  compareEntryIds,
+  entryTime,
+  parseAutoClaimReply,
+  parsePendingCounts,
+  parseReadReply,
+} from './stream-entries.js';
+import type { StreamEntry } from './stream-entries.js';
+
+/** What a subscription needs from the queue that created it. */
+export interface SubscriptionHost {
+  /** The shared connection, for acknowledgements and hand-backs (never blocked). */
+  readonly redis: Redis;
+  readonly claimIdleMs: number;
+  /** First delay of a redelivery after a throwing handler, doubled per delivery up to {@link MAX_RETRY_BACKOFF_MS}. */
+  readonly retryBackoffMs: number;
+  readonly logger: Logger | undefined;
+  streamKey(topic: string): string;
+  /** Publishes the dead letter of `message` and acknowledges it, atomically. */
+  deadLetterNow(message: QueueMessage, topic: string, reason: string, error: unknown): Promise<void>;
+  /** Makes `ids` claimable by any consumer of the group after `delayMs` (see {@link StreamSubscription.nack}). */
+  makeClaimable(
+    key: string,
+    group: string,
+    consumer: string,
+    ids: readonly string[],
+    retryCount?: number,
+  ): Promise<void>;
+  forget(subscription: StreamSubscription): void;
+}
+
+/** Everything a {@link StreamSubscription} is built from. */
+export interface StreamSubscriptionSettings {
+  readonly topic: string;
+  readonly handler: BatchHandler;
+  readonly options: SubscribeOptions;
+  readonly consumer: string;
+  /** A connection of its own: XREADGROUP blocks it. */
+  readonly connection: Redis;
+}
+
+/** The longest delay of a redelivery after a throwing handler. */
+export const MAX_RETRY_BACKOFF_MS = 5000;
+
+/** The longest BLOCK of one XREADGROUP, so the loop comes back regularly (claims, reconnects). */
+const MAX_BLOCK_MS = 1000;
+
+/**
+ * One subscription: a loop on a dedicated connection that claims entries left idle by any consumer
+ * of the group (XAUTOCLAIM), reads new ones (XREADGROUP with a bounded BLOCK), and hands them to
+ * the handler one batch at a time.
+ */
+export class StreamSubscription implements Subscription {
+  readonly topic: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly deadLetterTopic: string;
+  readonly #host: SubscriptionHost;
+  readonly #handler: BatchHandler;
+  readonly #options: SubscribeOptions;
+  readonly #connection: Redis;
+  readonly #key: string;
+  readonly #maxBatchSize: number;
+  readonly #maxInFlight: number;
+  readonly #maxDeliveries: number;
+  readonly #deadLettering: boolean;
+  /** How often the loop looks for idle entries to claim when nothing told it to. */
+  readonly #claimCheckMs: number;
+  /** Delivered and neither acknowledged, nacked nor dead-lettered, by id (the latest delivery). */
+  readonly #inFlight = new Map<string, QueueMessage>();
+  /** Read while paused or closing: delivered on resume, handed back on close. */
+  #buffer: QueueMessage[] = [];
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #claimCursor = '0-0';
+  #nextClaimAt = 0;
+  #paused = false;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  #loop: Promise<void> = Promise.resolve();
+  #wake: (() => void) | undefined;
+  /** The server-side id of the dedicated connection, for CLIENT UNBLOCK. */
+  #clientId: number | undefined;
+
+  constructor(host: SubscriptionHost, settings: StreamSubscriptionSettings) {
+    this.#host = host;
+    this.topic = settings.topic;
+    this.group = settings.options.group;
+    this.consumer = settings.consumer;
+    this.#handler = settings.handler;
+    this.#options = settings.options;
+    this.#connection = settings.connection;
+    this.#key = host.streamKey(settings.topic);
+    this.#maxBatchSize = Math.max(1, settings.options.maxBatchSize ?? 100);
+    this.#maxInFlight = Math.max(this.#maxBatchSize, settings.options.maxInFlight ?? 1000);
+    this.#maxDeliveries = Math.max(1, settings.options.maxDeliveries ?? 5);
+    this.#deadLettering = settings.options.deadLetter?.enabled ?? true;
+    this.deadLetterTopic = settings.options.deadLetter?.topic ?? deadLetterTopic(settings.topic);
+    this.#claimCheckMs = Math.max(20, Math.min(MAX_BLOCK_MS, Math.floor(host.claimIdleMs / 4)));
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Creates the group if needed, tells `onAssigned`, and starts the loop. */
+  async start(): Promise<void> {
+    const from = this.#options.startFrom === 'latest' ? '$' : '0';
+    try {
+      await this.#host.redis.xgroup('CREATE', this.#key, this.group, from, 'MKSTREAM');
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
+    }
+    this.#connection.on('ready', () => void this.#learnClientId());
+    await this.#connection.connect();
+    await this.#learnClientId();
+    await this.#options.onAssigned?.([{ topic: this.topic, partition: 0 }]);
+    this.#loop = this.#run();
+  }
+
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#unblock();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#wakeUp();
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    this.#unblock();
+    this.#wakeUp();
+    await this.#loop;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    try {
+      await this.#options.onRevoked?.([{ topic: this.topic, partition: 0 }]);
+    } finally {
+      // What this consumer still holds becomes claimable by the group at once; a buffered entry
+      // never reached a handler, so its delivery does not count.
+      const buffered = new Set(this.#buffer.map((message) => message.id));
+      const held = [...this.#inFlight.values()];
+      this.#inFlight.clear();
+      this.#buffer = [];
+      await this.#handBack(held.filter((message) => !buffered.has(message.id)));
+      for (const message of held.filter((message) => buffered.has(message.id)))
+        await this.#handBack([message], message.deliveryCount - 1);
+      this.#host.forget(this);
+      await this.#connection.quit().catch(() => this.#connection.disconnect());
+    }
+  }
+
+  async #handBack(messages: readonly QueueMessage[], retryCount?: number): Promise<void> {
+    if (messages.length === 0) return;
+    try {
+      await this.#host.makeClaimable(
+        this.#key,
+        this.group,
+        this.consumer,
+        messages.map((message) => message.id),
+        retryCount,
+      );
+    } catch (error) {
+      // They stay pending and are claimed after the claim idle time anyway.
+      this.#host.logger?.warn('Could not hand back unacknowledged messages; they are claimable after the idle time', {
+        topic: this.topic,
+        group: this.group,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  /** `ack` of `message` by the queue: it no longer counts against `maxInFlight`. */
+  settled(message: QueueMessage): void {
+    if (this.#inFlight.get(message.id) === message) {
+      this.#inFlight.delete(message.id);
+      this.#wakeUp();
+    }
+  }
+
+  /**
+   * Hands `message` back: it stays in the group's pending list with an idle time set so that
+   * XAUTOCLAIM (by this consumer or another) takes it again `delayMs` from now. A delay longer than
+   * the claim idle time is held by refreshing the idle time until it is due.
+   */
+  async nack(message: QueueMessage, delayMs: number, error?: unknown): Promise<void> {
+    if (this.#deadLettering && message.deliveryCount >= this.#maxDeliveries) {
+      await this.#host.deadLetterNow(message, this.deadLetterTopic, MAX_DELIVERIES_REASON, error);
+      this.settled(message);
+      return;
+    }
+    const dueAt = Date.now() + Math.max(0, delayMs);
+    await this.#holdUntil(message.id, dueAt);
+    this.settled(message);
+  }
+
+  async #holdUntil(id: string, dueAt: number): Promise<void> {
+    const claimIdleMs = this.#host.claimIdleMs;
+    const remaining = dueAt - Date.now();
+    await this.#host.redis.xclaim(
+      this.#key,
+      this.group,
+      this.consumer,
+      0,
+      id,
+      'IDLE',
+      Math.max(0, claimIdleMs - remaining),
+      'JUSTID',
+    );
+    if (remaining > claimIdleMs) {
+      const timer = setTimeout(
+        () => {
+          this.#timers.delete(timer);
+          if (!this.#closing) void this.#holdUntil(id, dueAt).catch(() => undefined);
+        },
+        Math.min(remaining - claimIdleMs, claimIdleMs / 2),
+      );
+      timer.unref();
+      this.#timers.add(timer);
+    } else {
+      this.#claimSoon(dueAt);
+    }
+  }
+
+  /** Makes the loop scan the pending list from its start at `at`. */
+  #claimSoon(at: number): void {
+    this.#claimCursor = '0-0';
+    this.#nextClaimAt = Math.min(this.#nextClaimAt, at);
+  }
+
+  async deadLetter(message: QueueMessage, reason: string, error: unknown): Promise<void> {
+    await this.#host.deadLetterNow(message, this.deadLetterTopic, reason, error);
+    this.settled(message);
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#closing) {
+      if (this.#paused) {
+        await this.#sleepUntilWoken();
+        continue;
+      }
+      try {
+        let batch = this.#buffer.splice(0, this.#maxBatchSize);
+        if (batch.length === 0) {
+          const budget = Math.min(this.#maxBatchSize, this.#maxInFlight - this.#inFlight.size);
+          if (budget <= 0) {
+            await this.#sleepUntilWoken();
+            continue;
+          }
+          if (Date.now() >= this.#nextClaimAt) batch = await this.#claim(budget);
+          if (batch.length === 0) batch = await this.#read(budget);
+        }
+        failures = 0;
+        if (batch.length === 0) continue;
+        if (this.#paused || this.#closing) {
+          this.#buffer = [...batch, ...this.#buffer];
+          continue;
+        }
+        await this.#deliver(batch);
+      } catch (error) {
+        failures += 1;
+        if (this.#closing) break;
+        this.#host.logger?.warn('Redis stream subscription failed to fetch; retrying', {
+          topic: this.topic,
+          group: this.group,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        await this.#sleepUntilWoken(Math.min(2000, 50 * 2 ** failures));
+      }
+    }
+  }
+
+  async #claim(count: number): Promise<QueueMessage[]> {
+    const { cursor, entries } = parseAutoClaimReply(
+      await this.#connection.callBuffer(
+        'XAUTOCLAIM',
+        this.#key,
+        this.group,
+        this.consumer,
+        this.#host.claimIdleMs,
+        this.#claimCursor,
+        'COUNT',
+        count,
+      ),
+    );
+    this.#claimCursor = cursor;
+    // A scan that has not reached the end of the pending list goes on at once.
+    this.#nextClaimAt = Date.now() + (cursor === '0-0' ? this.#claimCheckMs : 0);
+    if (entries.length === 0) return [];
+    const ordered = [...entries].sort((left, right) => compareEntryIds(left.id, right.id));
+    const counts = parsePendingCounts(
+      await this.#connection.xpending(
+        this.#key,
+        this.group,
+        ordered[0]?.id ?? '-',
+        ordered[ordered.length - 1]?.id ?? '+',
+        ordered.length,
+        this.consumer,
+      ),
+    );
+    const messages: QueueMessage[] = [];
+    for (const entry of entries) {
+      const deliveryCount = counts.get(entry.id) ?? 1;
+      if (this.#deadLettering && deliveryCount > this.#maxDeliveries) {
+        // Claimed from a consumer that never settled it (crashed, stuck): the last delivery failed.
+        const message = this.#message(entry, deliveryCount - 1);
+        await this.#host.deadLetterNow(message, this.deadLetterTopic, MAX_DELIVERIES_REASON, undefined);
+        continue;
+      }
+      messages.push(this.#track(this.#message(entry, deliveryCount)));
+    }
+    return messages;
+  }
+
+  async #read(count: number): Promise<QueueMessage[]> {
+    const block = Math.max(1, Math.min(MAX_BLOCK_MS, this.#nextClaimAt - Date.now()));
+    const reply = await this.#connection.callBuffer(
+      'XREADGROUP',
+      'GROUP',
+      this.group,
+      this.consumer,
+      'COUNT',
+      count,
+      'BLOCK',
+      block,
+      'STREAMS',
+      this.#key,
+      '>',
+    );
+    return parseReadReply(reply).map((entry) => this.#track(this.#message(entry, 1)));
+  }
+
+  #message(entry: StreamEntry, deliveryCount: number): QueueMessage {
+    return new StreamMessage(entry, this, deliveryCount);
+  }
+
+  #track(message: QueueMessage): QueueMessage {
+    this.#inFlight.set(message.id, message);
+    return message;
+  }
+
+  async #deliver(batch: readonly QueueMessage[]): Promise<void> {
+    const correlationId = batch[0]?.headers[MESSAGE_HEADERS.correlationId] ?? newCorrelationId();
+    const open = (): QueueMessage[] => batch.filter((message) => this.#inFlight.get(message.id) === message);
+    try {
+      await withCorrelationId(correlationId, () => this.#handler(batch));
+    } catch (error) {
+      const failed = open();
+      const delayMs = Math.min(
+        this.#host.retryBackoffMs * 2 ** ((failed[0]?.deliveryCount ?? 1) - 1),
+        MAX_RETRY_BACKOFF_MS,
+      );
+      if (failed.length > 0)
+        this.#host.logger?.warn('A message handler threw; its unacknowledged messages are redelivered', {
+          topic: this.topic,
+          group: this.group,
+          consumer: this.consumer,
+          messages: failed.length,
+          deliveryCount: failed[0]?.deliveryCount ?? 1,
+          retryInMs: delayMs,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      for (const message of failed) {
+        try {
+          await this.nack(message, delayMs, error);
+        } catch (nackError) {
+          this.#host.logger?.warn(
+            'Could not nack a message after its handler threw; it is claimable after the idle time',
+            {
+              topic: this.topic,
+              group: this.group,
+              id: message.id,
+              error: nackError instanceof Error ? nackError.message : String(nackError),
+            },
+          );
+        }
+      }
+      return;
+    }
+    if (this.#options.autoAck === true) {
+      const unacknowledged = open();
+      if (unacknowledged.length > 0) {
+        await this.#host.redis.xack(this.#key, this.group, ...unacknowledged.map((message) => message.id));
+        for (const message of unacknowledged) this.settled(message);
+      }
+    }
+  }
+
+  /** Waits until woken (ack, nack, resume, close) or `ms` passed. */
+  async #sleepUntilWoken(ms = MAX_BLOCK_MS): Promise<void> {
+    const woken = new Promise<void>((resolve) => (this.#wake = resolve));
+    const controller = new AbortController();
+    await Promise.race([woken, sleep(ms, undefined, { signal: controller.signal }).catch(() => undefined)]);
+    controller.abort();
+    this.#wake = undefined;
+  }
+
+  #wakeUp(): void {
+    this.#wake?.();
+  }
+
+  async #learnClientId(): Promise<void> {
+    try {
+      this.#clientId = Number(await this.#connection.client('ID'));
+    } catch {
+      this.#clientId = undefined;
+    }
+  }
+
+  /** Ends a blocked XREADGROUP at once (as if its BLOCK timed out), so pause and close take effect. */
+  #unblock(): void {
+    if (this.#clientId === undefined) return;
+    void this.#host.redis.client('UNBLOCK', this.#clientId).catch(() => undefined);
+  }
+}
+
+/**
+ * A delivered message. It knows the subscription that delivered it (a private field rather than a
+ * WeakMap, which costs the garbage collector dearly at hundreds of thousands of messages a second),
+ * so that `ack` and `nack` reach that subscription's in-flight accounting.
+ */
+export class StreamMessage implements QueueMessage {
+  readonly id: string;
+  readonly topic: string;
+  readonly group: string;
+  readonly partition = undefined;
+  readonly offset: string;
+  readonly key: string | undefined;
+  readonly value: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly deliveryCount: number;
+  readonly #subscription: StreamSubscription;
+
+  constructor(entry: StreamEntry, subscription: StreamSubscription, deliveryCount: number) {
+    this.id = entry.id;
+    this.topic = subscription.topic;
+    this.group = subscription.group;
+    this.offset = entry.id;
+    this.key = entry.key;
+    this.value = entry.value;
+    this.headers = entry.headers;
+    this.deliveryCount = deliveryCount;
+    this.#subscription = subscription;
+  }
+
+  /** The time Redis stamped on the entry id (computed when read: most handlers never look). */
+  get publishedAt(): Date {
+    return entryTime(this.id);
+  }
+
+  /** The subscription that delivered `message`, when it is one of ours. */
+  static subscriptionOf(message: QueueMessage): StreamSubscription | undefined {
+    return #subscription in message ? message.#subscription : undefined;
+  }
+}
