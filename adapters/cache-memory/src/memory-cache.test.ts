@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
-import type { AdapterConfig, AdapterContext, LogFields, Logger } from '@platform-host/contracts';
-import { describeCacheConformance, waitFor } from '@platform-host/test-kit';
+import type { AdapterContext, Logger } from '@platform-host/contracts';
+import { adapterContextForTest, describeCacheConformance, RecordingLogger, waitFor } from '@platform-host/test-kit';
 import adapter, { MemoryCache, MemoryCacheStore } from './index.js';
 
 // Every cache of the suite lives on one store, as caches of one application share one server.
@@ -27,31 +27,8 @@ function fakeClock(): { now: () => number; advance: (ms: number) => void } {
 }
 
 /** A logger that keeps what it was told, to check what the cache reports. */
-function recordingLogger(): Logger & { readonly warnings: Array<{ message: string; fields: LogFields }> } {
-  const warnings: Array<{ message: string; fields: LogFields }> = [];
-  const logger = {
-    warnings,
-    debug: () => undefined,
-    info: () => undefined,
-    warn: (message: string, fields: LogFields = {}) => void warnings.push({ message, fields }),
-    error: () => undefined,
-    child: () => logger,
-    flush: async () => undefined,
-  };
-  return logger;
-}
-
 function adapterContext(values: Record<string, string>): AdapterContext & { logger: Logger } {
-  const config: AdapterConfig = {
-    get: (key) => values[key],
-    require: (key) => {
-      const value = values[key];
-      if (value === undefined) throw new Error(`missing ${key}`);
-      return value;
-    },
-    integer: (key, fallback) => (values[key] === undefined ? fallback : Number.parseInt(values[key], 10)),
-  };
-  return { flag: 'memory', config, environment: {}, logger: recordingLogger() };
+  return adapterContextForTest('memory', values);
 }
 
 /** The error `promise` rejects with (`undefined` when it resolves). */
@@ -184,7 +161,7 @@ describe('MemoryCache', function () {
 
     it('logs a failed background refresh as a warning naming the key, and keeps the stale value', async function () {
       const clock = fakeClock();
-      const logger = recordingLogger();
+      const logger = new RecordingLogger();
       const cache = new MemoryCache({ now: clock.now, logger });
       const options = { ttlSeconds: 1, staleSeconds: 60 };
       await cache.getOrSet('report:7', async () => 'kept', options);

@@ -7,37 +7,20 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { isPlatformError } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
-import type { AdapterConfig, AdapterContext, LogFields, Logger } from '@platform-host/contracts';
-import { describeCacheConformance, useRealService, waitFor } from '@platform-host/test-kit';
+import type { AdapterContext, Logger } from '@platform-host/contracts';
+import {
+  adapterContextForTest,
+  describeCacheConformance,
+  RecordingLogger,
+  useRealService,
+  waitFor,
+} from '@platform-host/test-kit';
 import adapter, { RedisCache } from './index.js';
 import type { RedisCacheOptions } from './index.js';
 
 /** A logger that keeps its warnings, to check what the cache reports. */
-function recordingLogger(): Logger & { readonly warnings: Array<{ message: string; fields: LogFields }> } {
-  const warnings: Array<{ message: string; fields: LogFields }> = [];
-  const logger = {
-    warnings,
-    debug: () => undefined,
-    info: () => undefined,
-    warn: (message: string, fields: LogFields = {}) => void warnings.push({ message, fields }),
-    error: () => undefined,
-    child: () => logger,
-    flush: async () => undefined,
-  };
-  return logger;
-}
-
 function adapterContext(values: Record<string, string>): AdapterContext & { logger: Logger } {
-  const config: AdapterConfig = {
-    get: (key) => values[key],
-    require: (key) => {
-      const value = values[key];
-      if (value === undefined) throw new Error(`missing ${key}`);
-      return value;
-    },
-    integer: (key, fallback) => (values[key] === undefined ? fallback : Number.parseInt(values[key], 10)),
-  };
-  return { flag: 'redis', config, environment: {}, logger: recordingLogger() };
+  return adapterContextForTest('redis', values);
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
@@ -419,7 +402,7 @@ describe('cache-redis against a real server', function () {
     }
 
     it('reports unhealthy once the server is gone, fails commands instead of hanging, and recovers on its own', async function () {
-      const logger = recordingLogger();
+      const logger = new RecordingLogger();
       const cache = await open({ url: viaProxy(), healthCheckTimeoutMs: 1000, logger });
       await cache.set('survives', 'yes', 60);
       expect((await cache.healthCheck()).ok).to.equal(true);
@@ -439,7 +422,7 @@ describe('cache-redis against a real server', function () {
     });
 
     it('reports unhealthy at the PING deadline when the server stops answering, and drops the stalled connection so waiting commands are answered', async function () {
-      const logger = recordingLogger();
+      const logger = new RecordingLogger();
       const cache = await open({ url: viaProxy(), healthCheckTimeoutMs: 200, logger });
       await cache.set('before-stall', 'kept', 60);
       expect((await cache.healthCheck()).ok).to.equal(true);

@@ -5,8 +5,8 @@ import { expect } from 'chai';
 import { PGlite } from '@electric-sql/pglite';
 import { isPlatformError } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
-import type { AdapterContext, LogFields, Logger, Row } from '@platform-host/contracts';
-import { describeDatabaseConformance } from '@platform-host/test-kit';
+import type { AdapterContext, Logger, Row } from '@platform-host/contracts';
+import { adapterContextForTest, describeDatabaseConformance, RecordingLogger } from '@platform-host/test-kit';
 import { DatabaseQueryError } from '@platform-host/postgres-family';
 import adapter, { PgliteDatabase } from './index.js';
 
@@ -33,36 +33,13 @@ function codeOf(error: unknown): unknown {
 }
 
 /** A logger that keeps what it was told at info level, to check what the adapter reports. */
-function recordingLogger(): Logger & { readonly infos: Array<{ message: string; fields: LogFields }> } {
-  const infos: Array<{ message: string; fields: LogFields }> = [];
-  const logger = {
-    infos,
-    debug: () => undefined,
-    info: (message: string, fields: LogFields = {}) => void infos.push({ message, fields }),
-    warn: () => undefined,
-    error: () => undefined,
-    child: () => logger,
-    flush: async () => undefined,
-  };
-  return logger;
-}
-
 /** What the host hands the adapter's factory: the context and the declared logger. */
 function adapterDeps(
   flag: string,
   values: Record<string, string>,
-  logger: Logger = recordingLogger(),
+  logger: Logger = new RecordingLogger(),
 ): AdapterContext & { readonly logger: Logger } {
-  return {
-    flag,
-    config: {
-      get: (key) => values[key],
-      require: (key) => values[key] ?? expect.fail(`missing ${key}`),
-      integer: (_key, fallback) => fallback,
-    },
-    environment: {},
-    logger,
-  };
+  return adapterContextForTest(flag, values, logger);
 }
 
 /** The database the adapter entry creates for `flag`, which must be a PgliteDatabase. */
@@ -157,7 +134,7 @@ describe('PGlite adapter', function () {
         const parent = await mkdtemp(join(tmpdir(), 'pglite-adapter-'));
         const dataDir = join(parent, 'nested', 'pglite');
         try {
-          const logger = recordingLogger();
+          const logger = new RecordingLogger();
           const first = await createdBy('pglite', { DB_PGLITE_DIR: dataDir }, logger);
           expect(first.location).to.equal(dataDir);
           await first.connect();

@@ -3,9 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
-import type { AdapterConfig, AdapterContext, LogFields, Logger, Row } from '@platform-host/contracts';
+import type { AdapterContext, Logger, Row } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
-import { describeDatabaseConformance, useRealService } from '@platform-host/test-kit';
+import {
+  adapterContextForTest,
+  describeDatabaseConformance,
+  RecordingLogger,
+  useRealService,
+} from '@platform-host/test-kit';
 import { DatabaseQueryError } from '@platform-host/postgres-family';
 import adapter, { PostgresDatabase } from './index.js';
 import type { PostgresDatabaseOptions } from './index.js';
@@ -43,35 +48,12 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 /** A logger that keeps what it was told at info level, to check what the adapter reports. */
-function recordingLogger(): Logger & { readonly infos: Array<{ message: string; fields: LogFields }> } {
-  const infos: Array<{ message: string; fields: LogFields }> = [];
-  const logger = {
-    infos,
-    debug: () => undefined,
-    info: (message: string, fields: LogFields = {}) => void infos.push({ message, fields }),
-    warn: () => undefined,
-    error: () => undefined,
-    child: () => logger,
-    flush: async () => undefined,
-  };
-  return logger;
-}
-
 /** What the host hands the adapter's factory: the context and the declared logger. */
 function adapterDeps(
   values: Record<string, string>,
-  logger: Logger = recordingLogger(),
+  logger: Logger = new RecordingLogger(),
 ): AdapterContext & { readonly logger: Logger } {
-  const config: AdapterConfig = {
-    get: (key) => values[key],
-    require: (key) => {
-      const value = values[key];
-      if (value === undefined) throw new Error(`missing ${key}`);
-      return value;
-    },
-    integer: (key, fallback) => (values[key] === undefined ? fallback : Number.parseInt(values[key], 10)),
-  };
-  return { flag: 'postgres', config, environment: {}, logger };
+  return adapterContextForTest('postgres', values, logger);
 }
 
 describe('postgres adapter package', function () {

@@ -22,3 +22,4 @@ export * from './observability/index.js';
 export { redactingLogger } from './redaction/redacting-logger.js';
 export { registerSecret, redactText, redactValue, isSecretFieldName, REDACTED } from './redaction/redact.js';
 export { parseEnvFile } from './env/env-file.js';
+export { createAdapterConfig } from './wiring/adapter-config.js';

@@ -10,3 +10,4 @@ export * from './conformance/subject.js';
 export * from './module-harness.js';
 export * from './data-factory.js';
 export * from './real-services.js';
+export * from './adapter-harness.js';
