@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { makeEvents, useRealService } from '@platform-host/test-kit';
-import { CLI, cliEnv, platformHost, REPO_ROOT, type CliRun } from './support/cli.js';
+import { batchEtlCliArgs, batchEtlCliEnv } from './support/batch-etl.js';
+import { CLI, platformHost, REPO_ROOT, type CliRun } from './support/cli.js';
 import { freshDatabase, psql } from './support/psql.js';
 
 const DATE = '2026-01-15';
@@ -82,25 +83,8 @@ describe('batch_etl records through the CLI (real PostgreSQL, local files)', fun
     rmSync(lake, { recursive: true, force: true });
   });
 
-  const env = (): NodeJS.ProcessEnv =>
-    cliEnv({ DB_POSTGRES_URL: database.url, FS_LOCAL_ROOT: lake, PLATFORM_HEALTH_FILE: join(lake, 'status.json') });
-  const runArgs = (extra: readonly string[]): string[] => [
-    'run',
-    'batch_etl',
-    '--db',
-    'postgres',
-    '--fs',
-    'local',
-    '--env',
-    'test',
-    '--log',
-    'json',
-    '--date',
-    DATE,
-    '--source-path',
-    'raw/events',
-    ...extra,
-  ];
+  const env = (): NodeJS.ProcessEnv => batchEtlCliEnv(database.url, lake);
+  const runArgs = (extra: readonly string[]): string[] => batchEtlCliArgs(extra, DATE);
   const run = (extra: readonly string[] = []): Promise<CliRun> => platformHost(runArgs(extra), env(), 240_000);
   const count = (where = 'true'): number =>
     Number(psql(database.url, `SELECT count(*) FROM cleaned_events WHERE ${where}`));

@@ -31,25 +31,31 @@ export function runBatchEtlCli(
   extra: readonly string[] = [],
   options: { readonly date?: string; readonly timeoutMs?: number } = {},
 ): Promise<CliRun> {
-  return platformHost(
-    [
-      'run',
-      'batch_etl',
-      '--db',
-      'postgres',
-      '--fs',
-      'local',
-      '--env',
-      'test',
-      '--log',
-      'json',
-      '--date',
-      options.date ?? '2026-01-15',
-      '--source-path',
-      'raw/events',
-      ...extra,
-    ],
-    cliEnv({ DB_POSTGRES_URL: databaseUrl, FS_LOCAL_ROOT: lake, PLATFORM_HEALTH_FILE: join(lake, 'status.json') }),
-    options.timeoutMs,
-  );
+  return platformHost(batchEtlCliArgs(extra, options.date), batchEtlCliEnv(databaseUrl, lake), options.timeoutMs);
+}
+
+/** The environment of {@link runBatchEtlCli}: the database, the lake root and a status file in it. */
+export function batchEtlCliEnv(databaseUrl: string, lake: string): NodeJS.ProcessEnv {
+  return cliEnv({ DB_POSTGRES_URL: databaseUrl, FS_LOCAL_ROOT: lake, PLATFORM_HEALTH_FILE: join(lake, 'status.json') });
+}
+
+/** The command line of {@link runBatchEtlCli}, for tests that spawn the CLI themselves. */
+export function batchEtlCliArgs(extra: readonly string[] = [], date = '2026-01-15'): string[] {
+  return [
+    'run',
+    'batch_etl',
+    '--db',
+    'postgres',
+    '--fs',
+    'local',
+    '--env',
+    'test',
+    '--log',
+    'json',
+    '--date',
+    date,
+    '--source-path',
+    'raw/events',
+    ...extra,
+  ];
 }
