@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { cacheArguments } from '@platform-host/contracts';
 import type {
   Cache,
   CacheEntry,
@@ -7,6 +8,8 @@ import type {
   HealthCheckResult,
   Logger,
 } from '@platform-host/contracts';
+
+const { checkTtl, checkStale, checkValue } = cacheArguments;
 
 /** Options of {@link MemoryCacheStore}. */
 export interface MemoryCacheStoreOptions {
@@ -82,31 +85,6 @@ export interface MemoryCacheOptions extends MemoryCacheStoreOptions {
   readonly sweepIntervalMs?: number;
   /** Told about background refreshes that failed (the stale value is kept). */
   readonly logger?: Logger;
-}
-
-/** Rejects what the contract excludes: a TTL must be a finite number of seconds greater than 0. */
-function checkTtl(key: string, ttlSeconds: number | undefined): void {
-  if (ttlSeconds === undefined) return;
-  if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
-    throw new RangeError(
-      `Cache TTL for key "${key}" must be a finite number of seconds greater than 0, got ${String(ttlSeconds)}; omit it for no expiry`,
-    );
-  }
-}
-
-/** Values are strings (callers serialize); anything else is a caller bug. */
-function checkValue(key: string, value: unknown): void {
-  if (typeof value !== 'string') {
-    throw new TypeError(`Cache value for key "${key}" must be a string, got ${typeof value}`);
-  }
-}
-
-function checkStale(key: string, staleSeconds: number): void {
-  if (typeof staleSeconds !== 'number' || !Number.isFinite(staleSeconds) || staleSeconds < 0) {
-    throw new RangeError(
-      `Cache staleSeconds for key "${key}" must be a finite number of seconds of at least 0, got ${String(staleSeconds)}`,
-    );
-  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { ChainableCommander, Result } from 'ioredis';
-import { PlatformError } from '@platform-host/contracts';
+import { cacheArguments, PlatformError } from '@platform-host/contracts';
 import type {
   Cache,
   CacheEntry,
@@ -11,6 +11,8 @@ import type {
   HealthCheckResult,
   Logger,
 } from '@platform-host/contracts';
+
+const { checkTtl, checkStale, checkValue } = cacheArguments;
 
 /** Lua: deletes the lock only while it still holds our token (never another holder's lock). */
 const UNLOCK_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -56,24 +58,6 @@ export interface RedisCacheOptions {
   readonly logger?: Logger;
 }
 
-/** Rejects what the contract excludes: a TTL must be a finite number of seconds greater than 0. */
-function checkTtl(key: string, ttlSeconds: number | undefined): void {
-  if (ttlSeconds === undefined) return;
-  if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
-    throw new RangeError(
-      `Cache TTL for key "${key}" must be a finite number of seconds greater than 0, got ${String(ttlSeconds)}; omit it for no expiry`,
-    );
-  }
-}
-
-function checkStale(key: string, staleSeconds: number): void {
-  if (typeof staleSeconds !== 'number' || !Number.isFinite(staleSeconds) || staleSeconds < 0) {
-    throw new RangeError(
-      `Cache staleSeconds for key "${key}" must be a finite number of seconds of at least 0, got ${String(staleSeconds)}`,
-    );
-  }
-}
-
 /** Why `key` cannot be used, or `undefined` when it can. */
 function keyProblem(key: unknown): Error | undefined {
   if (typeof key !== 'string') return new TypeError(`Cache key must be a string, got ${typeof key}`);
@@ -85,13 +69,6 @@ function keyProblem(key: unknown): Error | undefined {
 function checkKey(key: string): void {
   const problem = keyProblem(key);
   if (problem !== undefined) throw problem;
-}
-
-/** Values are strings (callers serialize); anything else is a caller bug. */
-function checkValue(key: string, value: unknown): void {
-  if (typeof value !== 'string') {
-    throw new TypeError(`Cache value for key "${key}" must be a string, got ${typeof value}`);
-  }
 }
 
 /** Seconds as whole milliseconds for PX, at least 1 (PX 0 is an error in Redis). */

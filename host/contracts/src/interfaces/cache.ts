@@ -78,3 +78,31 @@ export async function cacheGetJson(cache: Cache, key: string): Promise<unknown> 
 export async function cacheSetJson(cache: Cache, key: string, value: unknown, ttlSeconds?: number): Promise<void> {
   await cache.set(key, JSON.stringify(value), ttlSeconds);
 }
+
+/**
+ * The argument rules every {@link Cache} adapter enforces the same way: a TTL is a finite number of
+ * seconds greater than 0 (or absent), a stale window a finite number of at least 0 (`RangeError`),
+ * and a value is a string (`TypeError`).
+ */
+export const cacheArguments = Object.freeze({
+  checkTtl(key: string, ttlSeconds: number | undefined): void {
+    if (ttlSeconds === undefined) return;
+    if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+      throw new RangeError(
+        `Cache TTL for key "${key}" must be a finite number of seconds greater than 0, got ${String(ttlSeconds)}; omit it for no expiry`,
+      );
+    }
+  },
+  checkStale(key: string, staleSeconds: number): void {
+    if (typeof staleSeconds !== 'number' || !Number.isFinite(staleSeconds) || staleSeconds < 0) {
+      throw new RangeError(
+        `Cache staleSeconds for key "${key}" must be a finite number of seconds of at least 0, got ${String(staleSeconds)}`,
+      );
+    }
+  },
+  checkValue(key: string, value: unknown): void {
+    if (typeof value !== 'string') {
+      throw new TypeError(`Cache value for key "${key}" must be a string, got ${typeof value}`);
+    }
+  },
+});
