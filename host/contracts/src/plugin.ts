@@ -135,8 +135,11 @@ export interface AdapterConfig {
   get(key: string): string | undefined;
   /** The value; throws `PH_ERR_CONFIG_MISSING` naming the key and adapter when absent. */
   require(key: string): string;
-  /** The value parsed as an integer, or `fallback`; throws `PH_ERR_CONFIG_INVALID` when not a number. */
-  integer(key: string, fallback: number): number;
+  /**
+   * The value parsed as an integer, or `fallback`; throws `PH_ERR_CONFIG_INVALID` naming the key when
+   * it is not an integer or is below `options.min`.
+   */
+  integer(key: string, fallback: number, options?: { readonly min?: number }): number;
 }
 
 /**

@@ -85,7 +85,7 @@ export function createAdapterConfig(adapterName: string, values: ReadonlyMap<str
       }
       return value;
     },
-    integer(key: string, fallback: number): number {
+    integer(key: string, fallback: number, options: { readonly min?: number } = {}): number {
       const value = get(key);
       if (value === undefined) return fallback;
       const parsed = /^[+-]?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
@@ -96,6 +96,14 @@ export function createAdapterConfig(adapterName: string, values: ReadonlyMap<str
           {
             hint: `Fix the value of ${key} in the environment or env file.`,
           },
+        );
+      }
+      const { min } = options;
+      if (min !== undefined && parsed < min) {
+        throw new PlatformError(
+          'PH_ERR_CONFIG_INVALID',
+          `Adapter ${adapterName}: configuration key ${key} must be an integer of at least ${min}, got ${parsed}`,
+          { hint: `Set ${key} to an integer of at least ${min}, or unset it for the default of ${fallback}.` },
         );
       }
       return parsed;
