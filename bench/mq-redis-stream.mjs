@@ -29,7 +29,8 @@ if (!url) {
 }
 
 const prefix = `bench:${randomUUID().slice(0, 8)}:`;
-const raw = new Redis(url);
+// The same protocol as the adapter (RESP2: it reads the stream replies raw in their RESP2 shapes).
+const raw = new Redis(url, { protocol: 2 });
 const queue = new RedisStreamQueue({ url, keyPrefix: prefix });
 await queue.connect();
 let serial = 0;

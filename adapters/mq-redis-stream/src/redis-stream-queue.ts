@@ -123,7 +123,15 @@ export class RedisStreamQueue implements MessageQueue {
   }
 
   #connectionOptions(): RedisOptions {
-    return { lazyConnect: true, connectTimeout: this.#connectTimeoutMs, maxRetriesPerRequest: 3 };
+    return {
+      lazyConnect: true,
+      connectTimeout: this.#connectTimeoutMs,
+      maxRetriesPerRequest: 3,
+      // The stream replies (XREADGROUP, XAUTOCLAIM, XPENDING) are read raw with callBuffer in their
+      // RESP2 shapes. ioredis 6 defaults to RESP3, whose "legacy" mapping flattens XREADGROUP's map
+      // reply ([key, entries] instead of [[key, entries]]), so the protocol is pinned to 2.
+      protocol: 2,
+    };
   }
 
   async connect(): Promise<void> {

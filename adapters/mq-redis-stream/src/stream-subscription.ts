@@ -114,17 +114,37 @@ export class StreamSubscription implements Subscription {
 
   /** Creates the group if needed, tells `onAssigned`, and starts the loop. */
   async start(): Promise<void> {
-    const from = this.#options.startFrom === 'latest' ? '$' : '0';
-    try {
-      await this.#host.redis.xgroup('CREATE', this.#key, this.group, from, 'MKSTREAM');
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
-    }
+    await this.#createGroup(this.#options.startFrom === 'latest' ? '$' : '0');
     this.#connection.on('ready', () => void this.#learnClientId());
     await this.#connection.connect();
     await this.#learnClientId();
     await this.#options.onAssigned?.([{ topic: this.topic, partition: 0 }]);
     this.#loop = this.#run();
+  }
+
+  /** Creates the consumer group (and the stream) unless it exists; `from` is where it starts reading. */
+  async #createGroup(from: '$' | '0'): Promise<void> {
+    try {
+      await this.#host.redis.xgroup('CREATE', this.#key, this.group, from, 'MKSTREAM');
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
+    }
+  }
+
+  /**
+   * The group vanished under a running subscription: a server restarted without persistence, or a
+   * failover to a replica that never had it. It is created again from the start of what the stream
+   * now holds (all of it was published after the loss, so none of it may be skipped); what had been
+   * delivered and not acknowledged before is gone with the server's data, and their acks now fail.
+   */
+  async #recreateLostGroup(): Promise<void> {
+    await this.#createGroup('0');
+    this.#claimCursor = '0-0';
+    this.#host.logger?.warn('Redis stream consumer group was missing on the server (it lost its data); created again', {
+      topic: this.topic,
+      group: this.group,
+      inFlight: this.#inFlight.size,
+    });
   }
 
   pause(): void {
@@ -277,8 +297,16 @@ export class StreamSubscription implements Subscription {
         }
         await this.#deliver(batch);
       } catch (error) {
-        failures += 1;
         if (this.#closing) break;
+        if (error instanceof Error && error.message.startsWith('NOGROUP')) {
+          try {
+            await this.#recreateLostGroup();
+            continue;
+          } catch {
+            // Reported below like any failed fetch, and tried again after the back-off.
+          }
+        }
+        failures += 1;
         this.#host.logger?.warn('Redis stream subscription failed to fetch; retrying', {
           topic: this.topic,
           group: this.group,

@@ -11,3 +11,4 @@ export * from './module-harness.js';
 export * from './data-factory.js';
 export * from './real-services.js';
 export * from './adapter-harness.js';
+export * from './private-redis.js';
