@@ -111,31 +111,33 @@ async function round(side) {
 }
 
 const results = { adapter: [], raw: [] };
-await round(sides.adapter); // warm-up of both connections
-await round(sides.raw);
-for (let index = 0; index < rounds; index += 1) {
-  const order = index % 2 === 0 ? ['adapter', 'raw'] : ['raw', 'adapter'];
-  for (const name of order) results[name].push(await round(sides[name]));
-}
+try {
+  await round(sides.adapter); // warm-up of both connections
+  await round(sides.raw);
+  for (let index = 0; index < rounds; index += 1) {
+    const order = index % 2 === 0 ? ['adapter', 'raw'] : ['raw', 'adapter'];
+    for (const name of order) results[name].push(await round(sides[name]));
+  }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const row = (metric, unit) => {
-  const ours = median(results.adapter.map((result) => result[metric]));
-  const reference = median(results.raw.map((result) => result[metric]));
-  const format = (value) => value.toLocaleString('en-US', { maximumFractionDigits: 1 });
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const row = (metric, unit) => {
+    const ours = median(results.adapter.map((result) => result[metric]));
+    const reference = median(results.raw.map((result) => result[metric]));
+    const format = (value) => value.toLocaleString('en-US', { maximumFractionDigits: 1 });
+    console.log(
+      `${metric.padEnd(7)} adapter ${format(ours)} ${unit}, raw minio ${format(reference)} ${unit}, ratio ${(ours / reference).toFixed(2)}`,
+    );
+  };
   console.log(
-    `${metric.padEnd(7)} adapter ${format(ours)} ${unit}, raw minio ${format(reference)} ${unit}, ratio ${(ours / reference).toFixed(2)}`,
+    `fs-s3 vs raw minio client at ${endpoint}, bucket ${bucket}: ${files} files of ${size} B at concurrency ${concurrency}, one ${largeBytes / 1024 / 1024} MiB stream; median of ${rounds} rounds`,
   );
-};
-console.log(
-  `fs-s3 vs raw minio client at ${endpoint}, bucket ${bucket}: ${files} files of ${size} B at concurrency ${concurrency}, one ${largeBytes / 1024 / 1024} MiB stream; median of ${rounds} rounds`,
-);
-row('write', 'files/s');
-row('read', 'files/s');
-row('stream', 'MiB/s');
-
-// Clean up everything under the benchmark's prefix.
-const keys = [];
-for await (const item of raw.listObjectsV2(bucket, prefix, true)) if (item.name) keys.push(item.name);
-if (keys.length > 0) await raw.removeObjects(bucket, keys);
-await fs.disconnect();
+  row('write', 'files/s');
+  row('read', 'files/s');
+  row('stream', 'MiB/s');
+} finally {
+  // Clean up everything under the benchmark's prefix.
+  const keys = [];
+  for await (const item of raw.listObjectsV2(bucket, prefix, true)) if (item.name) keys.push(item.name);
+  if (keys.length > 0) await raw.removeObjects(bucket, keys);
+  await fs.disconnect();
+}
