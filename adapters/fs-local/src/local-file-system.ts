@@ -10,7 +10,10 @@ import {
   fileNotFoundError,
   invalidPathError,
   isPlatformError,
+  isReservedName,
   pathSegments,
+  RESERVED_NAME_SUFFIX,
+  writablePathSegments,
 } from '@platform-host/contracts';
 import type { FileInfo, FileSystem, HealthCheckResult, ListFilesOptions } from '@platform-host/contracts';
 import { DIRECTORY_FLAGS, NO_FOLLOW, READ_FLAGS, anchorOf, isInside, openedFile } from './opened-path.js';
@@ -42,8 +45,6 @@ interface OpenedDirectory {
   readonly anchor: string;
 }
 
-/** Suffix of the temporary files of in-progress writes; such names are never listed nor writable. */
-const TEMP_SUFFIX = '.ph-tmp';
 /** Room left for the temporary file's prefix and suffix within the usual 255-byte name limit. */
 const TEMP_NAME_BASE_MAX = 200;
 
@@ -88,10 +89,6 @@ function writeStamp(): number {
   const now = (performance.timeOrigin + performance.now()) / 1000;
   lastWriteStamp = Math.max(now, lastWriteStamp + 1e-6);
   return lastWriteStamp;
-}
-
-function isTempName(name: string): boolean {
-  return name.startsWith('.') && name.endsWith(TEMP_SUFFIX);
 }
 
 async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
@@ -304,7 +301,7 @@ export class LocalFileSystem implements FileSystem {
   }
 
   async healthCheck(): Promise<HealthCheckResult> {
-    const probe = join(this.#root, `.health-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+    const probe = join(this.#root, `.health-${randomBytes(6).toString('hex')}${RESERVED_NAME_SUFFIX}`);
     try {
       await mkdir(this.#root, { recursive: true });
       const handle = await open(probe, 'wx');
@@ -541,20 +538,15 @@ export class LocalFileSystem implements FileSystem {
     fill: (handle: FileHandle) => Promise<T>,
     mode: 'replace' | 'create' = 'replace',
   ): Promise<T> {
-    const segments = pathSegments(path, false);
+    const segments = writablePathSegments(path);
     const name = segments[segments.length - 1] as string;
-    if (isTempName(name))
-      throw invalidPathError(
-        path,
-        `names starting with "." and ending in "${TEMP_SUFFIX}" are reserved for in-progress writes`,
-      );
     await mkdir(this.#root, { recursive: true });
     if ((await this.#existingRootReal()) === undefined) throw fileNotFoundError(path);
     const directory = (await this.#openDirectory(path, segments.slice(0, -1), true)) as OpenedDirectory;
     const target = join(directory.anchor, name);
     const temp = join(
       directory.anchor,
-      `.${name.slice(0, TEMP_NAME_BASE_MAX)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`,
+      `.${name.slice(0, TEMP_NAME_BASE_MAX)}.${randomBytes(6).toString('hex')}${RESERVED_NAME_SUFFIX}`,
     );
     let handle: FileHandle | undefined;
     try {
@@ -612,7 +604,7 @@ export class LocalFileSystem implements FileSystem {
     const entries = await this.#readDirectory(directory, rootReal, top);
     if (entries === undefined) return;
     const keyed = entries
-      .filter((entry) => !isTempName(entry.name))
+      .filter((entry) => !isReservedName(entry.name))
       .map((entry) => {
         const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
         return { entry, path, key: entry.isDirectory() ? `${path}/` : path };
@@ -640,7 +632,7 @@ export class LocalFileSystem implements FileSystem {
     const entries = await this.#readDirectory(directory, rootReal, top);
     if (entries === undefined) return;
     for (const entry of entries) {
-      if (isTempName(entry.name)) continue;
+      if (isReservedName(entry.name)) continue;
       const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
       const absolute = join(directory, entry.name);
       if (entry.isDirectory()) {

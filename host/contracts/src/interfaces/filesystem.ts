@@ -117,3 +117,33 @@ export function pathSegments(path: string, allowEmpty = false): string[] {
   }
   return segments;
 }
+
+/**
+ * Suffix of the names adapters reserve for their own bookkeeping (temporary files of in-progress
+ * writes, write-once claims): a last segment that starts with `.` and ends with this suffix.
+ */
+export const RESERVED_NAME_SUFFIX = '.ph-tmp';
+
+/**
+ * True when `name` (one path segment) is reserved for an adapter's bookkeeping (see
+ * {@link RESERVED_NAME_SUFFIX}): such files are never listed and cannot be written.
+ */
+export function isReservedName(name: string): boolean {
+  return name.startsWith('.') && name.endsWith(RESERVED_NAME_SUFFIX);
+}
+
+/**
+ * The segments of a path a file may be written at: {@link pathSegments} (never empty), and a last
+ * segment that is not a reserved name ({@link isReservedName}). Throws `PH_ERR_FS_PATH_INVALID`
+ * saying why.
+ */
+export function writablePathSegments(path: string): string[] {
+  const segments = pathSegments(path, false);
+  if (isReservedName(segments[segments.length - 1] as string)) {
+    throw invalidPathError(
+      path,
+      `names starting with "." and ending in "${RESERVED_NAME_SUFFIX}" are reserved for in-progress writes`,
+    );
+  }
+  return segments;
+}
