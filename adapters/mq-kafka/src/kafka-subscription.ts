@@ -288,7 +288,7 @@ export class KafkaSubscription implements Subscription {
       }
       this.#setBrokerPaused(hold);
       try {
-        const messages = await this.#consume(hold ? 1 : Math.min(this.#room(), 10 * this.#maxBatchSize));
+        const messages = await this.#consume(hold ? 1 : Math.min(this.#room(), this.#maxBatchSize));
         failures = 0;
         let added = false;
         for (const message of messages) added = this.#keep(message) || added;
