@@ -46,6 +46,13 @@ export interface MessageQueueConformanceOptions {
   readonly visibilityTimeoutMs?: number;
   /** Longest wait for a group's partitions to be assigned after a consumer joins or leaves. Default: `deliveryTimeoutMs`. */
   readonly rebalanceTimeoutMs?: number;
+  /**
+   * How long the revocation test holds the first consumer's handler after a second consumer starts
+   * to join, so that the group's rebalance reaches the first consumer while its handler runs.
+   * Brokers whose group protocol takes longer to start a rebalance (Kafka's classic protocol: the
+   * client joins on its next group timer tick, up to a second) need more. Default 200.
+   */
+  readonly joinSettleMs?: number;
   /** Partitions of the topics the partition and two-consumer tests create. Default 4. */
   readonly partitions?: number;
   /** The `delayMs` of the nack-delay test. Default 600. */
@@ -126,6 +133,7 @@ export function describeMessageQueueConformance(
   const redeliveryTimeoutMs = options.redeliveryTimeoutMs ?? deliveryTimeoutMs;
   const rebalanceTimeoutMs = options.rebalanceTimeoutMs ?? deliveryTimeoutMs;
   const partitionCount = options.partitions ?? 4;
+  const joinSettleMs = options.joinSettleMs ?? SETTLE_MS;
   const nackDelayMs = options.nackDelayMs ?? 600;
   const bulkMessageCount = options.bulkMessageCount ?? 10_000;
   const bulkTimeoutMs = options.bulkTimeoutMs ?? 60_000;
@@ -135,7 +143,13 @@ export function describeMessageQueueConformance(
     this.timeout(
       Math.max(
         20_000,
-        4 * (deliveryTimeoutMs + redeliveryTimeoutMs + rebalanceTimeoutMs + nackDelayMs + (visibilityTimeoutMs ?? 0)),
+        4 *
+          (deliveryTimeoutMs +
+            redeliveryTimeoutMs +
+            rebalanceTimeoutMs +
+            nackDelayMs +
+            (visibilityTimeoutMs ?? 0) +
+            (options.joinSettleMs ?? 0)),
       ),
     );
 
@@ -914,7 +928,7 @@ export function describeMessageQueueConformance(
           { group, consumer: 'consumer-b', ...secondTracker.hooks },
         );
         // Gives an adapter that would move the partition under a running handler time to do so.
-        await sleep(SETTLE_MS);
+        await sleep(joinSettleMs);
         expect(
           events.filter((event) => event.startsWith('a revoked')),
           'revoked while a handler ran',

@@ -1,0 +1,723 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  MAX_DELIVERIES_REASON,
+  MESSAGE_HEADERS,
+  deadLetterTopic,
+  newCorrelationId,
+  withCorrelationId,
+} from '@platform-host/contracts';
+import type {
+  BatchHandler,
+  Logger,
+  QueueMessage,
+  SubscribeOptions,
+  Subscription,
+  TopicPartition,
+} from '@platform-host/contracts';
+import type { Assignment, KafkaConsumer, LibrdKafkaError, Message } from 'node-rdkafka';
+import { DeliveryCounts, PartitionLedger } from './partition-ledger.js';
+
+/** The librdkafka codes the rebalance callback receives. */
+export const REBALANCE_CODES = { assign: -175, revoke: -174 } as const;
+
+/** The rebalance callback a subscription gives its consumer (node-rdkafka's `rebalance_cb`). */
+export type RebalanceCallback = (error: LibrdKafkaError | undefined, assignment: Assignment[]) => void;
+
+/** What a subscription needs from the queue that created it. */
+export interface SubscriptionHost {
+  readonly logger: Logger | undefined;
+  /** Deliveries per offset, shared by the queue's subscriptions (see {@link DeliveryCounts}). */
+  readonly counts: DeliveryCounts;
+  /** First delay of a redelivery after a throwing handler, doubled per delivery up to {@link MAX_RETRY_BACKOFF_MS}. */
+  readonly retryBackoffMs: number;
+  /** Longest wait of `subscribe()` for the first assignment. */
+  readonly assignmentWaitMs: number;
+  /** A new, not yet connected consumer of `group` with `rebalance` as its rebalance callback. */
+  createConsumer(options: SubscribeOptions, rebalance: RebalanceCallback): KafkaConsumer;
+  /** Connects `consumer` (with the queue's deadline and error naming the brokers). */
+  connectConsumer(consumer: KafkaConsumer): Promise<void>;
+  /** Publishes the dead letter of `message` to `topic` and resolves once the broker has it. */
+  publishDeadLetter(message: QueueMessage, topic: string, reason: string, error: unknown): Promise<void>;
+  forget(subscription: KafkaSubscription): void;
+}
+
+/** The longest delay of a redelivery after a throwing handler. */
+export const MAX_RETRY_BACKOFF_MS = 5000;
+
+/** Longest wait of one consume call for its first message, so pause and close act quickly. */
+const MAX_POLL_WAIT_MS = 100;
+
+/** Deadline of the committed-offset and end-offset lookups of an assignment with `startFrom: 'latest'`. */
+const LOOKUP_TIMEOUT_MS = 5000;
+
+/** How long a full in-flight window may last before fetching is paused at the broker too. */
+const ROOM_WAIT_MS = 200;
+
+/** A fetched record, kept until it is delivered (and while a nack waits for its redelivery). */
+interface Fetched {
+  readonly offset: number;
+  readonly key: string | undefined;
+  readonly value: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timestamp: number;
+}
+
+/** A nacked record waiting for its redelivery. */
+interface Retry {
+  readonly fetched: Fetched;
+  readonly dueAt: number;
+}
+
+/** One partition while this subscription holds it. */
+class HeldPartition {
+  readonly ledger = new PartitionLedger();
+  /** Fetched and not delivered yet, in offset order, from `bufferHead` on. */
+  buffer: Fetched[] = [];
+  bufferHead = 0;
+  /** Nacked, in offset order: delivered again (in that order) before anything of `buffer`. */
+  retry: Retry[] = [];
+  /** `onAssigned` has resolved: its messages may be delivered. */
+  ready = false;
+  /** Being revoked: nothing more of it is delivered. */
+  revoking = false;
+  /** Its onRevoked hook ran (at close), so a later revocation does not run it again. */
+  revokedHookRan = false;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly countKey: string,
+  ) {}
+
+  get buffered(): number {
+    return this.buffer.length - this.bufferHead;
+  }
+
+  takeBuffered(): Fetched | undefined {
+    const fetched = this.buffer[this.bufferHead];
+    if (fetched === undefined) return undefined;
+    this.bufferHead += 1;
+    if (this.bufferHead === this.buffer.length) {
+      this.buffer = [];
+      this.bufferHead = 0;
+    } else if (this.bufferHead > 1024 && this.bufferHead * 2 > this.buffer.length) {
+      this.buffer = this.buffer.slice(this.bufferHead);
+      this.bufferHead = 0;
+    }
+    return fetched;
+  }
+
+  addRetry(fetched: Fetched, dueAt: number): void {
+    if (this.retry.some((entry) => entry.fetched.offset === fetched.offset)) return;
+    const index = this.retry.findIndex((entry) => entry.fetched.offset > fetched.offset);
+    if (index === -1) this.retry.push({ fetched, dueAt });
+    else this.retry.splice(index, 0, { fetched, dueAt });
+  }
+
+  dropRetry(offset: number): void {
+    if (this.retry.length > 0) this.retry = this.retry.filter((entry) => entry.fetched.offset !== offset);
+  }
+}
+
+/** A promise-based wake-up: `wait(ms)` resolves on `notify()` or after `ms`. */
+class Signal {
+  #wake: (() => void) | undefined;
+
+  async wait(ms: number): Promise<void> {
+    const woken = new Promise<void>((resolve) => (this.#wake = resolve));
+    const controller = new AbortController();
+    await Promise.race([woken, sleep(ms, undefined, { signal: controller.signal }).catch(() => undefined)]);
+    controller.abort();
+    this.#wake = undefined;
+  }
+
+  notify(): void {
+    this.#wake?.();
+  }
+}
+
+/** Everything a {@link KafkaSubscription} is built from. */
+export interface KafkaSubscriptionSettings {
+  readonly topic: string;
+  readonly handler: BatchHandler;
+  readonly options: SubscribeOptions;
+}
+
+/**
+ * One subscription: a KafkaConsumer of the group (cooperative-sticky), a poll loop that calls
+ * `consume(n)` and keeps what it fetched per partition, and a delivery loop that hands batches to the
+ * handler one at a time, partitions in offset order. Acknowledgements store the contiguous
+ * acknowledged prefix of each partition (`offsetsStore`), which librdkafka commits on its interval,
+ * when partitions are revoked and on close.
+ */
+export class KafkaSubscription implements Subscription {
+  readonly topic: string;
+  readonly group: string;
+  readonly deadLetterTopic: string;
+  readonly #host: SubscriptionHost;
+  readonly #handler: BatchHandler;
+  readonly #options: SubscribeOptions;
+  readonly #consumer: KafkaConsumer;
+  readonly #maxBatchSize: number;
+  readonly #maxInFlight: number;
+  readonly #maxDeliveries: number;
+  readonly #deadLettering: boolean;
+  readonly #pollWaitMs: number;
+  readonly #held = new Map<number, HeldPartition>();
+  /** Delivered and neither acknowledged, nacked nor dead-lettered: the latest delivery of each id. */
+  readonly #unsettled = new Map<string, KafkaQueueMessage>();
+  /** Fetched and waiting for delivery, over all partitions (buffers and retries). */
+  #waiting = 0;
+  readonly #deliverySignal = new Signal();
+  readonly #roomSignal = new Signal();
+  readonly #settleSignal = new Signal();
+  /** The partitions of the batch the handler is running. */
+  #running: ReadonlySet<number> | undefined;
+  /** Rebalance events, handled one after the other. */
+  #rebalancing: Promise<void> = Promise.resolve();
+  #firstAssignment: (() => void) | undefined;
+  #brokerPaused = false;
+  #paused = false;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  #pollLoop: Promise<void> = Promise.resolve();
+  #deliveryLoop: Promise<void> = Promise.resolve();
+  #rotation = 0;
+
+  constructor(host: SubscriptionHost, settings: KafkaSubscriptionSettings) {
+    this.#host = host;
+    this.topic = settings.topic;
+    this.group = settings.options.group;
+    this.#handler = settings.handler;
+    this.#options = settings.options;
+    this.#maxBatchSize = Math.max(1, settings.options.maxBatchSize ?? 100);
+    this.#maxInFlight = Math.max(this.#maxBatchSize, settings.options.maxInFlight ?? 1000);
+    this.#maxDeliveries = Math.max(1, settings.options.maxDeliveries ?? 5);
+    this.#deadLettering = settings.options.deadLetter?.enabled ?? true;
+    this.deadLetterTopic = settings.options.deadLetter?.topic ?? deadLetterTopic(settings.topic);
+    this.#pollWaitMs = Math.min(MAX_POLL_WAIT_MS, Math.max(10, settings.options.maxWaitMs ?? 50));
+    this.#consumer = host.createConsumer(settings.options, (error, assignment) => this.#onRebalance(error, assignment));
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Connects, subscribes, starts both loops, and waits (boundedly) for the first assignment. */
+  async start(): Promise<void> {
+    await this.#host.connectConsumer(this.#consumer);
+    const assigned = new Promise<void>((resolve) => (this.#firstAssignment = resolve));
+    this.#consumer.setDefaultConsumeTimeout(this.#pollWaitMs);
+    this.#consumer.subscribe([this.topic]);
+    this.#pollLoop = this.#poll();
+    this.#deliveryLoop = this.#deliver();
+    const timer = setTimeout(() => this.#firstAssignment?.(), this.#host.assignmentWaitMs);
+    timer.unref();
+    await assigned;
+    clearTimeout(timer);
+  }
+
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#roomSignal.notify();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#roomSignal.notify();
+    this.#deliverySignal.notify();
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    this.#deliverySignal.notify();
+    this.#roomSignal.notify();
+    this.#firstAssignment?.();
+    try {
+      await this.#deliveryLoop;
+      await this.#pollLoop;
+      await this.#rebalancing;
+      // The hooks run here, while the consumer still holds its partitions and can store offsets;
+      // librdkafka commits the stored offsets when close() unassigns them.
+      await this.#revoke(
+        [...this.#held.values()].map(({ topic, partition }) => ({ topic, partition })),
+        false,
+      );
+    } finally {
+      await new Promise<void>((resolve) => this.#consumer.disconnect(() => resolve()));
+      this.#host.forget(this);
+    }
+  }
+
+  /** Messages fetched, delivered and not settled, or waiting: what `maxInFlight` bounds. */
+  #room(): number {
+    return this.#maxInFlight - this.#unsettled.size - this.#waiting;
+  }
+
+  #setBrokerPaused(paused: boolean): void {
+    if (paused === this.#brokerPaused) return;
+    const partitions = [...this.#held.values()].map(({ topic, partition }) => ({ topic, partition }));
+    try {
+      if (partitions.length > 0) {
+        if (paused) this.#consumer.pause(partitions);
+        else this.#consumer.resume(partitions);
+      }
+      this.#brokerPaused = paused;
+    } catch (error) {
+      this.#host.logger?.debug('Kafka consumer pause/resume failed', { topic: this.topic, error: errorText(error) });
+    }
+  }
+
+  async #poll(): Promise<void> {
+    let failures = 0;
+    while (!this.#closing) {
+      let hold = this.#paused || this.#room() <= 0;
+      // A handler that acknowledges makes room within moments: fetching is paused at the broker
+      // (which drops what librdkafka prefetched) only when the window stays full.
+      if (hold && !this.#paused) {
+        await this.#roomSignal.wait(ROOM_WAIT_MS);
+        if (this.#closing) break;
+        hold = this.#paused || this.#room() <= 0;
+      }
+      this.#setBrokerPaused(hold);
+      try {
+        const messages = await this.#consume(hold ? 1 : Math.min(this.#room(), this.#maxBatchSize));
+        failures = 0;
+        let added = false;
+        for (const message of messages) added = this.#keep(message) || added;
+        if (added) this.#deliverySignal.notify();
+      } catch (error) {
+        if (this.#closing) break;
+        failures += 1;
+        if (failures === 1 || failures % 50 === 0)
+          this.#host.logger?.warn('Kafka consume failed; retrying', {
+            topic: this.topic,
+            group: this.group,
+            failures,
+            error: errorText(error),
+          });
+        await this.#roomSignal.wait(Math.min(1000, 20 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  #consume(count: number): Promise<Message[]> {
+    return new Promise((resolve, reject) => {
+      this.#consumer.consume(Math.max(1, count), (error, messages) => {
+        if (error) reject(asError(error));
+        else resolve(messages);
+      });
+    });
+  }
+
+  /** Keeps a fetched message for delivery; false when it is not (or no longer) ours. */
+  #keep(message: Message): boolean {
+    if (message.topic !== this.topic) return false;
+    const held = this.#held.get(message.partition);
+    if (held === undefined || held.revoking || !held.ledger.fetched(message.offset)) return false;
+    held.buffer.push({
+      offset: message.offset,
+      key: message.key === null || message.key === undefined ? undefined : message.key.toString(),
+      value: message.value ?? new Uint8Array(0),
+      headers: decodeHeaders(message.headers),
+      timestamp: message.timestamp ?? Date.now(),
+    });
+    this.#waiting += 1;
+    return true;
+  }
+
+  async #deliver(): Promise<void> {
+    while (!this.#closing) {
+      if (this.#paused) {
+        await this.#deliverySignal.wait(1000);
+        continue;
+      }
+      const budget = Math.min(this.#maxBatchSize, this.#maxInFlight - this.#unsettled.size);
+      if (budget <= 0) {
+        await this.#deliverySignal.wait(1000);
+        continue;
+      }
+      const { batch, nextDueAt } = this.#takeBatch(budget);
+      if (batch.length === 0) {
+        await this.#deliverySignal.wait(Math.max(1, Math.min(1000, nextDueAt - Date.now())));
+        continue;
+      }
+      this.#running = new Set(batch.map((message) => message.partition));
+      try {
+        await this.#handle(batch);
+      } finally {
+        this.#running = undefined;
+        this.#settleSignal.notify();
+      }
+    }
+  }
+
+  /** Up to `budget` messages: per partition the due redeliveries first, then what was fetched. */
+  #takeBatch(budget: number): { batch: KafkaQueueMessage[]; nextDueAt: number } {
+    const now = Date.now();
+    let nextDueAt = Number.POSITIVE_INFINITY;
+    const batch: KafkaQueueMessage[] = [];
+    const partitions = [...this.#held.values()];
+    this.#rotation = (this.#rotation + 1) % Math.max(1, partitions.length);
+    for (let index = 0; index < partitions.length && batch.length < budget; index++) {
+      const held = partitions[(index + this.#rotation) % partitions.length];
+      if (held === undefined || !held.ready || held.revoking) continue;
+      while (batch.length < budget && held.retry.length > 0) {
+        const [first] = held.retry;
+        if (first === undefined) break;
+        if (first.dueAt > now) {
+          nextDueAt = Math.min(nextDueAt, first.dueAt);
+          break;
+        }
+        held.retry.shift();
+        this.#waiting -= 1;
+        if (!held.ledger.isAcknowledged(first.fetched.offset)) batch.push(this.#delivery(held, first.fetched));
+      }
+      // A nacked message waits: what comes after it in the partition waits too (partition order).
+      if (held.retry.length > 0) continue;
+      while (batch.length < budget) {
+        const fetched = held.takeBuffered();
+        if (fetched === undefined) break;
+        this.#waiting -= 1;
+        batch.push(this.#delivery(held, fetched));
+      }
+    }
+    if (batch.length > 0) this.#roomSignal.notify();
+    return { batch, nextDueAt };
+  }
+
+  #delivery(held: HeldPartition, fetched: Fetched): KafkaQueueMessage {
+    const message = new KafkaQueueMessage(this, held, fetched, this.#host.counts.next(held.countKey, fetched.offset));
+    this.#unsettled.set(message.id, message);
+    return message;
+  }
+
+  async #handle(batch: readonly KafkaQueueMessage[]): Promise<void> {
+    const correlationId = batch[0]?.headers[MESSAGE_HEADERS.correlationId] ?? newCorrelationId();
+    const open = (): KafkaQueueMessage[] => batch.filter((message) => this.#unsettled.get(message.id) === message);
+    try {
+      await withCorrelationId(correlationId, () => this.#handler(batch));
+    } catch (error) {
+      const failed = open();
+      const delayMs = Math.min(
+        this.#host.retryBackoffMs * 2 ** ((failed[0]?.deliveryCount ?? 1) - 1),
+        MAX_RETRY_BACKOFF_MS,
+      );
+      if (failed.length > 0)
+        this.#host.logger?.warn('A message handler threw; its unacknowledged messages are redelivered', {
+          topic: this.topic,
+          group: this.group,
+          messages: failed.length,
+          deliveryCount: failed[0]?.deliveryCount ?? 1,
+          retryInMs: delayMs,
+          error: errorText(error),
+        });
+      for (const message of failed) {
+        try {
+          await this.nack(message, delayMs, error);
+        } catch (nackError) {
+          this.#host.logger?.warn('Could not dead-letter a message after its handler threw; it is redelivered', {
+            topic: this.topic,
+            group: this.group,
+            id: message.id,
+            error: errorText(nackError),
+          });
+          this.#scheduleRetry(message, delayMs);
+        }
+      }
+      return;
+    }
+    if (this.#options.autoAck === true) this.acknowledge(open());
+  }
+
+  /** True when `message` is the latest delivery by this subscription of a partition it still holds. */
+  #current(message: KafkaQueueMessage): HeldPartition | undefined {
+    const held = message.heldPartition;
+    return this.#held.get(held.partition) === held ? held : undefined;
+  }
+
+  /**
+   * Acknowledges `messages` (all delivered by this subscription): stores each partition's new commit
+   * position. Messages of a partition no longer held are ignored: another consumer owns them.
+   */
+  acknowledge(messages: readonly KafkaQueueMessage[]): void {
+    const moved = new Set<HeldPartition>();
+    for (const message of messages) {
+      const held = this.#current(message);
+      if (this.#unsettled.get(message.id) === message) this.#unsettled.delete(message.id);
+      if (held === undefined) continue;
+      const offset = Number(message.offset);
+      if (held.ledger.acknowledge(offset)) moved.add(held);
+      if (held.retry.length > 0) {
+        const before = held.retry.length;
+        held.dropRetry(offset);
+        this.#waiting -= before - held.retry.length;
+      }
+    }
+    for (const held of moved) this.#store(held);
+    this.#deliverySignal.notify();
+    this.#roomSignal.notify();
+  }
+
+  #store(held: HeldPartition): void {
+    const position = held.ledger.commitPosition;
+    if (position === undefined) return;
+    try {
+      this.#consumer.offsetsStore([{ topic: held.topic, partition: held.partition, offset: position }]);
+      this.#host.counts.forgetBelow(held.countKey, position);
+    } catch (error) {
+      this.#host.logger?.debug('Kafka offsetsStore failed (the partition is being revoked?)', {
+        topic: held.topic,
+        partition: held.partition,
+        error: errorText(error),
+      });
+    }
+  }
+
+  /**
+   * Hands `message` back: it is delivered again, to this subscription, `delayMs` from now, and the
+   * rest of its partition waits behind it (partition order). Past `maxDeliveries` it is
+   * dead-lettered instead (unless dead-lettering is off).
+   */
+  async nack(message: KafkaQueueMessage, delayMs: number, error?: unknown): Promise<void> {
+    if (this.#unsettled.get(message.id) !== message || this.#current(message) === undefined) return;
+    if (this.#deadLettering && message.deliveryCount >= this.#maxDeliveries) {
+      await this.deadLetter(message, MAX_DELIVERIES_REASON, error);
+      return;
+    }
+    this.#scheduleRetry(message, delayMs);
+  }
+
+  #scheduleRetry(message: KafkaQueueMessage, delayMs: number): void {
+    const held = this.#current(message);
+    if (this.#unsettled.get(message.id) === message) this.#unsettled.delete(message.id);
+    if (held === undefined || held.ledger.isAcknowledged(Number(message.offset))) return;
+    const before = held.retry.length;
+    held.addRetry(message.fetched, Date.now() + Math.max(0, delayMs));
+    this.#waiting += held.retry.length - before;
+    this.#deliverySignal.notify();
+  }
+
+  /** Publishes `message` to the dead-letter topic, then acknowledges it. */
+  async deadLetter(message: KafkaQueueMessage, reason: string, error: unknown): Promise<void> {
+    await this.#host.publishDeadLetter(message, this.deadLetterTopic, reason, error);
+    this.acknowledge([message]);
+  }
+
+  #onRebalance(error: LibrdKafkaError | undefined, assignment: Assignment[]): void {
+    const partitions = assignment.map(({ topic, partition }) => ({ topic, partition }));
+    const code = error?.code;
+    this.#rebalancing = this.#rebalancing
+      .then(async () => {
+        if (code === REBALANCE_CODES.assign) await this.#assign(partitions);
+        else if (code === REBALANCE_CODES.revoke) await this.#revoke(partitions, true);
+        else
+          this.#host.logger?.warn('Kafka rebalance error', {
+            topic: this.topic,
+            group: this.group,
+            error: error?.message ?? 'unknown',
+          });
+      })
+      .catch((failure: unknown) => {
+        this.#host.logger?.error('Handling a Kafka rebalance failed', {
+          topic: this.topic,
+          group: this.group,
+          error: errorText(failure),
+        });
+      });
+  }
+
+  async #assign(partitions: readonly TopicPartition[]): Promise<void> {
+    try {
+      this.#consumer.incrementalAssign(await this.#startPositions(partitions));
+    } catch (error) {
+      this.#host.logger?.error('Kafka incrementalAssign failed', { topic: this.topic, error: errorText(error) });
+      return;
+    }
+    const added: HeldPartition[] = [];
+    for (const { topic, partition } of partitions) {
+      if (topic !== this.topic) continue;
+      const held = new HeldPartition(topic, partition, DeliveryCounts.key(this.group, topic, partition));
+      this.#held.set(partition, held);
+      added.push(held);
+    }
+    if (this.#brokerPaused && added.length > 0)
+      this.#consumer.pause(added.map(({ topic, partition }) => ({ topic, partition })));
+    try {
+      if (added.length > 0 || this.#firstAssignment !== undefined)
+        await this.#options.onAssigned?.(added.map(({ topic, partition }) => ({ topic, partition })));
+    } catch (error) {
+      this.#host.logger?.warn('onAssigned threw; delivering the partitions anyway', {
+        topic: this.topic,
+        group: this.group,
+        error: errorText(error),
+      });
+    } finally {
+      for (const held of added) held.ready = true;
+      this.#firstAssignment?.();
+      this.#firstAssignment = undefined;
+      this.#deliverySignal.notify();
+    }
+  }
+
+  /**
+   * Where assigned partitions start: their committed position; without one, the oldest retained
+   * message (librdkafka's `auto.offset.reset=earliest`) or, for `startFrom: 'latest'`, the end of
+   * the partition as it is now, looked up here so that a message published once `subscribe()` has
+   * resolved is delivered (librdkafka would look the end up later, when fetching starts).
+   */
+  async #startPositions(partitions: readonly TopicPartition[]): Promise<Assignment[]> {
+    const plain = partitions.map(({ topic, partition }) => ({ topic, partition }));
+    if (this.#options.startFrom !== 'latest' || plain.length === 0) return plain;
+    const committed = await new Promise<ReadonlyMap<number, number> | undefined>((resolve) =>
+      this.#consumer.committed(plain, LOOKUP_TIMEOUT_MS, (error, offsets) =>
+        resolve(error ? undefined : new Map(offsets.map(({ partition, offset }) => [partition, offset]))),
+      ),
+    );
+    if (committed === undefined) return plain;
+    return Promise.all(
+      plain.map(async (topicPartition): Promise<Assignment> => {
+        if ((committed.get(topicPartition.partition) ?? -1) >= 0) return topicPartition;
+        const end = await new Promise<number | undefined>((resolve) => {
+          this.#consumer.queryWatermarkOffsets(
+            topicPartition.topic,
+            topicPartition.partition,
+            LOOKUP_TIMEOUT_MS,
+            (error, offsets) => resolve(error ? undefined : offsets.highOffset),
+          );
+        });
+        return end === undefined ? topicPartition : { ...topicPartition, offset: end };
+      }),
+    );
+  }
+
+  /**
+   * Revokes `partitions`: nothing more of them is delivered; once the running batch that holds any
+   * of them has settled, `onRevoked` runs (its acknowledgements still count), the final positions
+   * are stored, and (`unassign`) librdkafka is told, which commits them before the group moves the
+   * partitions.
+   */
+  async #revoke(partitions: readonly TopicPartition[], unassign: boolean): Promise<void> {
+    const revoked = partitions
+      .map(({ partition }) => this.#held.get(partition))
+      .filter((held): held is HeldPartition => held !== undefined);
+    for (const held of revoked) held.revoking = true;
+    // The running batch settles first (even one of other partitions: a batch handler may work
+    // across partitions, and its hooks expect a quiet consumer).
+    while (this.#running !== undefined) await this.#settleSignal.wait(1000);
+    const hooked = revoked.filter((held) => !held.revokedHookRan);
+    for (const held of hooked) held.revokedHookRan = true;
+    try {
+      if (hooked.length > 0)
+        await this.#options.onRevoked?.(hooked.map(({ topic, partition }) => ({ topic, partition })));
+    } catch (error) {
+      this.#host.logger?.warn('onRevoked threw; the partitions are released with what was acknowledged', {
+        topic: this.topic,
+        group: this.group,
+        error: errorText(error),
+      });
+    }
+    for (const held of revoked) this.#store(held);
+    if (!unassign) return;
+    try {
+      this.#consumer.incrementalUnassign(partitions.map(({ topic, partition }) => ({ topic, partition })));
+    } catch (error) {
+      this.#host.logger?.debug('Kafka incrementalUnassign failed', { topic: this.topic, error: errorText(error) });
+    }
+    for (const held of revoked) {
+      this.#held.delete(held.partition);
+      this.#waiting -= held.buffered + held.retry.length;
+    }
+    for (const [id, message] of this.#unsettled)
+      if (revoked.includes(message.heldPartition)) this.#unsettled.delete(id);
+    this.#roomSignal.notify();
+  }
+}
+
+/** A delivered Kafka record; it knows the subscription and partition it came from. */
+export class KafkaQueueMessage implements QueueMessage {
+  readonly id: string;
+  readonly topic: string;
+  readonly group: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | undefined;
+  readonly value: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly deliveryCount: number;
+  readonly #subscription: KafkaSubscription;
+  readonly #held: HeldPartition;
+  readonly #fetched: Fetched;
+
+  constructor(subscription: KafkaSubscription, held: HeldPartition, fetched: Fetched, deliveryCount: number) {
+    this.id = messageId(held.partition, fetched.offset);
+    this.topic = subscription.topic;
+    this.group = subscription.group;
+    this.partition = held.partition;
+    this.offset = String(fetched.offset);
+    this.key = fetched.key;
+    this.value = fetched.value;
+    this.headers = fetched.headers;
+    this.deliveryCount = deliveryCount;
+    this.#subscription = subscription;
+    this.#held = held;
+    this.#fetched = fetched;
+  }
+
+  get publishedAt(): Date {
+    return new Date(this.#fetched.timestamp);
+  }
+
+  /** @internal */
+  get heldPartition(): HeldPartition {
+    return this.#held;
+  }
+
+  /** @internal */
+  get fetched(): Fetched {
+    return this.#fetched;
+  }
+
+  /** The subscription that delivered `message`, when it is one of ours. */
+  static subscriptionOf(message: QueueMessage): KafkaSubscription | undefined {
+    return #subscription in message ? message.#subscription : undefined;
+  }
+
+  /** `message` as one of ours, when it is. */
+  static ours(message: QueueMessage): KafkaQueueMessage | undefined {
+    return #subscription in message ? message : undefined;
+  }
+}
+
+/** The id of the record at `offset` of `partition`: `<partition>:<offset>`, as `publish` returns it. */
+export function messageId(partition: number, offset: number): string {
+  return `${partition}:${offset}`;
+}
+
+function decodeHeaders(headers: Message['headers']): Record<string, string> {
+  const decoded: Record<string, string> = {};
+  if (headers === undefined) return decoded;
+  for (const header of headers)
+    for (const [name, value] of Object.entries(header))
+      decoded[name] = typeof value === 'string' ? value : value.toString();
+  return decoded;
+}
+
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'object' && error !== null && 'message' in error && typeof error.message === 'string')
+    return error.message;
+  return typeof error === 'string' ? error : 'unknown error';
+}
+
+/** A librdkafka error as an `Error` (node-rdkafka's errors are, but are not typed as such). */
+export function asError(error: LibrdKafkaError): Error {
+  return error instanceof Error ? error : Object.assign(new Error(error.message), { code: error.code });
+}

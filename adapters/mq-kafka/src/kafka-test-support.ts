@@ -1,0 +1,57 @@
+/**
+ * Helpers of this adapter's tests (not exported by the package): a queue that remembers the topics
+ * it created so that the test deletes them from the shared broker afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import Kafka from 'node-rdkafka';
+import { KafkaQueue } from './kafka-queue.js';
+import type { KafkaQueueOptions } from './kafka-queue.js';
+
+/** Session timeout of test consumers: the broker's minimum (group.min.session.timeout.ms). */
+export const TEST_SESSION_TIMEOUT_MS = 6000;
+
+/** A {@link KafkaQueue} that records the topics it created, for {@link deleteTopics}. */
+export class TrackingKafkaQueue extends KafkaQueue {
+  readonly createdTopics = new Set<string>();
+
+  override async createTopic(name: string, options?: { readonly partitions?: number }): Promise<void> {
+    this.createdTopics.add(name);
+    await super.createTopic(name, options);
+  }
+}
+
+/** A connected tracking queue with test timings (short session timeout and commit interval). */
+export async function connectedQueue(
+  bootstrapServers: string,
+  options: Partial<KafkaQueueOptions> = {},
+): Promise<TrackingKafkaQueue> {
+  const queue = new TrackingKafkaQueue({
+    bootstrapServers,
+    sessionTimeoutMs: TEST_SESSION_TIMEOUT_MS,
+    commitIntervalMs: 200,
+    // Consumers notice a rebalance at their next heartbeat: short, so tests see one soon.
+    heartbeatIntervalMs: 100,
+    ...options,
+  });
+  await queue.connect();
+  return queue;
+}
+
+/** Deletes `topics` (and their dead-letter topics, which publishing may have created). */
+export async function deleteTopics(bootstrapServers: string, topics: Iterable<string>): Promise<void> {
+  const names = [...topics].flatMap((topic) => [topic, `${topic}.dead-letter`]);
+  if (names.length === 0) return;
+  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': bootstrapServers });
+  try {
+    await Promise.all(
+      names.map((name) => new Promise<void>((resolve) => admin.deleteTopic(name, 5000, () => resolve()))),
+    );
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/** A topic name unique to this test run. */
+export function uniqueTopic(kind: string): string {
+  return `mq-kafka-test-${kind}-${randomUUID().slice(0, 8)}`;
+}
