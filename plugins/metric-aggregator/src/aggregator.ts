@@ -29,7 +29,10 @@ export interface AggregatorDependencies {
   readonly monotonicNow?: () => number;
   /** Quiet time after which the watermark follows the wall clock (default: see {@link idleAfterMs}). */
   readonly idleAfterMs?: number;
-  /** Flush when this many events are pending, before the interval (default 20 × `--batch-size`). */
+  /**
+   * Pending events at which intake waits for a flush (default 20 × `--batch-size`); a flush starts
+   * in the background at half of it, before the interval.
+   */
   readonly maxPendingEvents?: number;
 }
 
@@ -88,7 +91,7 @@ export class MetricAggregator {
     this.#metrics = declareAggregatorMetrics(deps.metrics);
     this.#now = deps.now ?? Date.now;
     this.#monotonicNow = deps.monotonicNow ?? (() => performance.now());
-    this.#maxPending = deps.maxPendingEvents ?? 20 * deps.settings.batchSize;
+    this.#maxPending = deps.maxPendingEvents ?? 10 * deps.settings.batchSize;
     this.#clock = new WatermarkClock(
       {
         allowedLatenessMs: deps.settings.allowedLatenessMs,
@@ -240,7 +243,13 @@ export class MetricAggregator {
       this.#pending.set(message.id, { message, event, receivedAt: this.#monotonicNow() });
     }
     await Promise.all(deadLetters);
-    if (this.#pending.size >= this.#maxPending) await this.flush();
+    if (this.#pending.size >= this.#maxPending) {
+      // Backpressure: no further batch until the events are written.
+      await this.flush();
+    } else if (this.#pending.size >= this.#maxPending / 2 && !this.#flushing) {
+      // Written in the background while the next batches are taken in.
+      this.flush().catch(() => undefined);
+    }
   }
 
   async #flushOnce(): Promise<void> {
@@ -267,7 +276,14 @@ export class MetricAggregator {
     } finally {
       this.#flushing = false;
     }
-    stopTimer();
+    const seconds = stopTimer();
+    this.#deps.log.debug('Flushed', {
+      events: entries.length,
+      rows: outcome.rows,
+      duplicates: outcome.duplicates.length,
+      late: outcome.late.length,
+      seconds: Number(seconds.toFixed(4)),
+    });
     this.#lastFlushError = undefined;
     this.totals.flushes += 1;
     this.#storedWatermarkMs = outcome.watermarkMs;
@@ -285,7 +301,7 @@ export class MetricAggregator {
     if (settled.length > 0) {
       try {
         await this.#deps.mq.ack(settled);
-        this.#store.acknowledged(settled);
+        this.#store.acknowledged(outcome.flushId);
       } catch (error) {
         // Committed: a redelivery is recognised as already applied.
         this.#deps.log.warn('Acknowledging written events failed: they will be redelivered and skipped', {

@@ -8,7 +8,12 @@ import { LEDGER_HOLD_LIMIT_MS, RollupStore, type AppliedRecord, type PendingEven
 const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const T0 = Date.parse('2026-01-15T10:00:00Z');
 
-function message(id: string, partition: number | undefined, offset: string | undefined): QueueMessage {
+function message(
+  id: string,
+  partition: number | undefined,
+  offset: string | undefined,
+  deliveryCount = 1,
+): QueueMessage {
   return {
     id,
     topic: 'events',
@@ -18,7 +23,7 @@ function message(id: string, partition: number | undefined, offset: string | und
     key: undefined,
     value: new Uint8Array(),
     headers: {},
-    deliveryCount: 1,
+    deliveryCount,
     publishedAt: new Date(T0),
   };
 }
@@ -81,7 +86,7 @@ describe('metric_aggregator rollup store: what was applied is recorded in the sa
       const second = store(record, group);
       await second.loadWatermark();
       const again = [
-        ...withGroup,
+        ...withGroup.map((entry) => ({ ...entry, message: { ...entry.message, deliveryCount: 2 } })),
         { ...withGroup[0]!, message: message('m4', record === 'ledger' ? undefined : 0, '4') },
       ];
       const redelivered = await second.flush(again, undefined);
@@ -102,11 +107,11 @@ describe('metric_aggregator rollup store: what was applied is recorded in the sa
       event: { timeMs: T0, dimensionsKey: dims, value: 1 },
     };
     const outcome = await ledger.flush([entry], undefined);
-    ledger.acknowledged(outcome.applied);
+    ledger.acknowledged(outcome.flushId);
     const rows = async (): Promise<number> =>
       (
         await ctx.db.fetchOne<{ n: number }>(
-          'SELECT count(*)::int AS n FROM metric_aggregator_applied_messages WHERE consumer_group = $1',
+          'SELECT coalesce(sum(cardinality(message_ids)), 0)::int AS n FROM metric_aggregator_applied_messages WHERE consumer_group = $1',
           [group],
         )
       )?.n ?? 0;

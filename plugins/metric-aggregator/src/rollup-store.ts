@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Database, MessageQueue, QueueMessage } from '@platform-host/contracts';
 import type { AggregatedEvent } from './event.js';
 import { RollupBatch } from './rollup-batch.js';
@@ -29,6 +30,8 @@ export interface FlushOutcome {
   readonly released: QueueMessage[];
   /** Rollup rows upserted. */
   readonly rows: number;
+  /** The ledger row of this flush (ledger record only, when it applied something). */
+  readonly flushId: string | undefined;
   /** The stored watermark after the commit (epoch ms), `undefined` while there is none. */
   readonly watermarkMs: number | undefined;
 }
@@ -93,8 +96,8 @@ export class RollupStore {
   readonly #options: RollupStoreOptions;
   readonly #monotonicNow: () => number;
   readonly #startedAt: number;
-  /** Ids acknowledged, waiting {@link LEDGER_HOLD_LIMIT_MS} before their ledger rows are deleted. */
-  readonly #acknowledged: Array<{ readonly at: number; readonly ids: readonly string[] }> = [];
+  /** Flushes whose messages were acknowledged, waiting {@link LEDGER_HOLD_LIMIT_MS} before their ledger rows go. */
+  readonly #acknowledged: Array<{ readonly at: number; readonly flushId: string }> = [];
   #lastOrphanPrune = Number.NEGATIVE_INFINITY;
 
   constructor(options: RollupStoreOptions) {
@@ -120,10 +123,10 @@ export class RollupStore {
     return toMs(row?.ms);
   }
 
-  /** Records that the worker acknowledged these messages (their ledger rows may go after the hold limit). */
-  acknowledged(messages: readonly QueueMessage[]): void {
-    if (this.#options.record !== 'ledger' || messages.length === 0) return;
-    this.#acknowledged.push({ at: this.#monotonicNow(), ids: messages.map((message) => message.id) });
+  /** Records that the worker acknowledged the messages of a flush (its ledger row may go after the hold limit). */
+  acknowledged(flushId: string | undefined): void {
+    if (flushId === undefined) return;
+    this.#acknowledged.push({ at: this.#monotonicNow(), flushId });
   }
 
   /**
@@ -185,7 +188,7 @@ export class RollupStore {
           c.valueMax,
         ]);
       }
-      await this.#recordApplied(applied, [...duplicates, ...late]);
+      const flushId = await this.#recordApplied(applied, [...duplicates, ...late]);
       const watermarkMs =
         storedMs === undefined
           ? watermarkCandidateMs
@@ -200,7 +203,7 @@ export class RollupStore {
         );
         await this.#closeWindows(storedMs, watermarkMs);
       }
-      return { applied, duplicates, late, released, rows: batch.size, watermarkMs };
+      return { applied, duplicates, late, released, rows: batch.size, watermarkMs, flushId };
     });
   }
 
@@ -209,10 +212,14 @@ export class RollupStore {
     const { group, topic, record } = this.#options;
     if (pending.length === 0) return () => false;
     if (record === 'ledger') {
+      // Only a redelivery can have been applied before: a message delivered for the first time
+      // (deliveryCount 1, as the MessageQueue contract defines it) was never handed to any handler.
+      const redelivered = pending.filter((entry) => entry.message.deliveryCount > 1).map((entry) => entry.message.id);
+      if (redelivered.length === 0) return () => false;
       const rows = await this.#db.fetchAll<{ message_id: string }>(
-        `SELECT message_id FROM metric_aggregator_applied_messages
-         WHERE consumer_group = $1 AND topic = $2 AND message_id = ANY($3::text[])`,
-        [group, topic, pending.map((entry) => entry.message.id)],
+        `SELECT DISTINCT id AS message_id FROM metric_aggregator_applied_messages, unnest(message_ids) AS id
+         WHERE consumer_group = $1 AND topic = $2 AND id = ANY($3::text[])`,
+        [group, topic, redelivered],
       );
       const ids = new Set(rows.map((row) => row.message_id));
       return (message) => ids.has(message.id);
@@ -230,8 +237,14 @@ export class RollupStore {
     };
   }
 
-  /** Ledger rows or partition high-water offsets for what this flush handled; ledger housekeeping. */
-  async #recordApplied(applied: readonly QueueMessage[], alsoHandled: readonly QueueMessage[]): Promise<void> {
+  /**
+   * Ledger row or partition high-water offsets for what this flush handled; ledger housekeeping.
+   * Returns the flush's ledger row id when it wrote one.
+   */
+  async #recordApplied(
+    applied: readonly QueueMessage[],
+    alsoHandled: readonly QueueMessage[],
+  ): Promise<string | undefined> {
     const { group, topic, record } = this.#options;
     if (record === 'partition-offsets') {
       const highest = new Map<number, bigint>();
@@ -241,7 +254,7 @@ export class RollupStore {
         const known = highest.get(partition);
         if (known === undefined || offset > known) highest.set(partition, offset);
       }
-      if (highest.size === 0) return;
+      if (highest.size === 0) return undefined;
       await this.#db.execute(
         `INSERT INTO metric_aggregator_partition_offsets (consumer_group, topic, partition, applied_offset)
          SELECT $1, $2, p, o FROM unnest($3::integer[], $4::bigint[]) AS t(p, o)
@@ -250,25 +263,27 @@ export class RollupStore {
              updated_at = now()`,
         [group, topic, [...highest.keys()], [...highest.values()].map(String)],
       );
-      return;
+      return undefined;
     }
+    let flushId: string | undefined;
     if (applied.length > 0) {
+      flushId = randomUUID();
       await this.#db.execute(
-        `INSERT INTO metric_aggregator_applied_messages (consumer_group, topic, message_id)
-         SELECT $1, $2, id FROM unnest($3::text[]) AS t(id)
-         ON CONFLICT DO NOTHING`,
-        [group, topic, applied.map((message) => message.id)],
+        `INSERT INTO metric_aggregator_applied_messages (consumer_group, topic, flush_id, message_ids)
+         VALUES ($1, $2, $3::uuid, $4::text[])`,
+        [group, topic, flushId, applied.map((message) => message.id)],
       );
     }
     const now = this.#monotonicNow();
     const due: string[] = [];
     while (this.#acknowledged.length > 0 && now - (this.#acknowledged[0]?.at ?? now) >= LEDGER_HOLD_LIMIT_MS) {
-      due.push(...(this.#acknowledged.shift()?.ids ?? []));
+      const entry = this.#acknowledged.shift();
+      if (entry !== undefined) due.push(entry.flushId);
     }
     if (due.length > 0) {
       await this.#db.execute(
         `DELETE FROM metric_aggregator_applied_messages
-         WHERE consumer_group = $1 AND topic = $2 AND message_id = ANY($3::text[])`,
+         WHERE consumer_group = $1 AND topic = $2 AND flush_id = ANY($3::uuid[])`,
         [group, topic, due],
       );
     }
@@ -280,23 +295,27 @@ export class RollupStore {
         [group, topic, LEDGER_ORPHAN_RETENTION_MS / 1000],
       );
     }
+    return flushId;
   }
 
   /**
-   * Sets `closed_at` on the windows of each size whose end the watermark passed in this flush.
-   * Every window an event was applied to ends after the stored watermark (later events are late),
-   * so the windows ending up to `fromMs` were closed by the flush that moved the watermark there.
+   * Sets `closed_at` on the windows of each size whose end the watermark passed in this flush, a
+   * range of the primary key. Every window an event was applied to ends after the stored watermark
+   * (later events are late), so the windows ending up to `fromMs` were closed by the flush that
+   * moved the watermark there; only the first flush of a group looks further back.
    */
   async #closeWindows(fromMs: number | undefined, toMs: number): Promise<void> {
     for (const size of this.#options.windowSeconds) {
       const sizeMs = size * 1000;
       if (fromMs !== undefined && Math.floor(fromMs / sizeMs) === Math.floor(toMs / sizeMs)) continue;
-      // Windows [start, start + size) with start + size <= watermark.
+      // Windows [start, start + size) with fromMs < start + size <= toMs.
       const lastStartSeconds = Math.floor(toMs / sizeMs) * size - size;
+      const firstStartSeconds = fromMs === undefined ? null : Math.floor(fromMs / sizeMs) * size;
       await this.#db.execute(
         `UPDATE metric_rollups SET closed_at = now(), updated_at = now()
-         WHERE closed_at IS NULL AND window_seconds = $1 AND window_start <= to_timestamp($2::bigint)`,
-        [size, lastStartSeconds],
+         WHERE window_seconds = $1 AND window_start <= to_timestamp($2::bigint)
+           AND ($3::bigint IS NULL OR window_start >= to_timestamp($3::bigint)) AND closed_at IS NULL`,
+        [size, lastStartSeconds, firstStartSeconds],
       );
     }
   }

@@ -2,8 +2,8 @@ import type { Database } from '@platform-host/contracts';
 
 /**
  * The rollup table of issue 11 (its columns and primary key are fixed: dashboards and other modules
- * read them), plus a partial index that lets the worker close the open windows the watermark has
- * passed without scanning closed ones.
+ * read them). The worker closes windows through the primary key, by a range of `window_start` per
+ * `window_seconds`, so the table needs no other index.
  */
 export async function up(db: Database): Promise<void> {
   await db.execute(`CREATE TABLE metric_rollups (
@@ -20,12 +20,9 @@ export async function up(db: Database): Promise<void> {
   updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
   PRIMARY KEY (window_seconds, window_start, dimensions)
 )`);
-  await db.execute(
-    'CREATE INDEX idx_metric_rollups_open_windows ON metric_rollups (window_seconds, window_start) WHERE closed_at IS NULL',
-  );
 }
 
-/** Drops the table and its index. */
+/** Drops the table. */
 export async function down(db: Database): Promise<void> {
   await db.execute('DROP TABLE IF EXISTS metric_rollups');
 }

@@ -6,9 +6,9 @@ import type { Database } from '@platform-host/contracts';
  *
  * - `metric_aggregator_watermarks`: one row per consumer group and topic, the watermark (never
  *   moves back). Every flush locks it first, which also serializes the flushes of one group.
- * - `metric_aggregator_applied_messages`: the ledger of message ids applied and not yet known to be
- *   acknowledged, for queues without partitions (Redis Streams), where several consumers of one
- *   group interleave ids. Rows are deleted once the worker has acknowledged their message.
+ * - `metric_aggregator_applied_messages`: the ledger of message ids applied, one row per flush with
+ *   the ids it applied, for queues without partitions (Redis Streams), where several consumers of
+ *   one group interleave ids. A row is deleted a while after the worker acknowledged its messages.
  * - `metric_aggregator_partition_offsets`: the highest offset applied per partition, for
  *   partitioned queues (Kafka, memory), where one consumer owns a partition and reads it in order.
  */
@@ -23,9 +23,10 @@ export async function up(db: Database): Promise<void> {
   await db.execute(`CREATE TABLE metric_aggregator_applied_messages (
   consumer_group TEXT NOT NULL,
   topic TEXT NOT NULL,
-  message_id TEXT NOT NULL,
+  flush_id UUID NOT NULL,
+  message_ids TEXT[] NOT NULL,
   applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
-  PRIMARY KEY (consumer_group, topic, message_id)
+  PRIMARY KEY (consumer_group, topic, flush_id)
 )`);
   await db.execute(
     'CREATE INDEX idx_metric_aggregator_applied_messages_applied_at ON metric_aggregator_applied_messages (applied_at)',
