@@ -33,7 +33,12 @@ set -a
 source "$PLATFORM_NATIVE_STATE/env"
 set +a
 redis() { redis-cli -h 127.0.0.1 -p "$PLATFORM_REDIS_PORT" -n 1 "$@"; }
+# A fresh database and stream on every run (a watermark left by an earlier run would make this
+# run's events late).
 redis DEL mq:events mq:events.dead-letter >/dev/null
+PGOPTIONS='--client-min-messages=warning' psql "$DB_POSTGRES_URL" -X -q -c 'DROP DATABASE IF EXISTS metric_demo' -c 'CREATE DATABASE metric_demo'
+DB_POSTGRES_URL="${DB_POSTGRES_URL%/*}/metric_demo"
+export DB_POSTGRES_URL
 
 HOUR_MS=$(( ($(date +%s) / 3600 - 2) * 3600 * 1000 ))
 HOUR_ISO="$(date -u -d "@$(( HOUR_MS / 1000 ))" +%Y-%m-%dT%H:%M:%SZ)"
