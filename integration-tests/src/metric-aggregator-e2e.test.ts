@@ -77,7 +77,7 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
     database.drop();
   });
 
-  const moduleArgs = (): string[] => [
+  const moduleArgs = (flushInterval = '200ms', batchSize = '50'): string[] => [
     '--topic',
     stream.topic,
     '--group-by',
@@ -86,9 +86,9 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
     '--allowed-lateness',
     '1d',
     '--flush-interval',
-    '200ms',
+    flushInterval,
     '--batch-size',
-    '50',
+    batchSize,
   ];
   const environment = (): Record<string, string> => ({
     DB_POSTGRES_URL: database.url,
@@ -97,7 +97,7 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
     MQ_REDIS_STREAM_CLAIM_IDLE_MS: '1000',
     PLATFORM_AUTO_MIGRATE: 'true',
   });
-  const start = (): WorkerProcess => {
+  const start = (...args: Parameters<typeof moduleArgs>): WorkerProcess => {
     const worker = new WorkerProcess(
       [
         '--db',
@@ -110,7 +110,7 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
         'json',
         '--health-port',
         '0',
-        ...moduleArgs(),
+        ...moduleArgs(...args),
       ],
       environment(),
     );
@@ -196,5 +196,25 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
     const totals = (JSON.parse(summary) as { context?: { duplicates?: number; applied?: number } }).context;
     expect(totals?.duplicates, 'redelivered and skipped').to.equal(committed);
     expect(totals?.applied).to.equal(valid - committed);
+  });
+
+  it('on SIGTERM writes the pending aggregates and acknowledges them, then exits 0', async () => {
+    const events = generateEvents(1000, source, Date.now() - 60_000, 30 * 60_000);
+    const valid = events.filter((event) => event.valid !== undefined).length;
+    // A flush interval of an hour and room for 2,500 pending events: nothing is written before the signal.
+    const worker = start('1h', '500');
+    await worker.consuming();
+    await stream.publish(events);
+    await waitFor(
+      async () => (await stream.groupState(GROUP))?.lag === 0,
+      60_000,
+      'every entry delivered to the worker',
+    );
+    expect(appliedEvents(database.url, source), 'nothing written before the signal').to.equal(0);
+    expect((await stream.groupState(GROUP))?.pending).to.equal(valid);
+    expect(await worker.terminate()).to.equal(0);
+    expect(appliedEvents(database.url, source)).to.equal(valid);
+    expectRollupsToMatch(database.url, source, events);
+    expect((await stream.groupState(GROUP))?.pending, 'acknowledged before exit').to.equal(0);
   });
 });

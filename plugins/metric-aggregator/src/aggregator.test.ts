@@ -297,4 +297,18 @@ describe('metric_aggregator on the memory queue and PGlite', function () {
     expect(h.aggregator.totals.applied).to.equal(1);
     expect((await h.rollups()).map((r) => r.events)).to.deep.equal([1, 1]);
   });
+
+  it('on stop writes the pending events in one flush (onRevoked of the partitions) and acknowledges them', async () => {
+    h = await harness(['--windows', '1m']);
+    await h.publish([event(1), event(2), event(3)]);
+    await waitFor(() => h?.aggregator.pendingEvents === 3, 10_000, 'three pending events');
+    await h.aggregator.stop();
+    expect(h.aggregator.totals).to.deep.include({ applied: 3, flushes: 1 });
+    expect((await h.rollups()).map((r) => r.events)).to.deep.equal([1, 1, 1]);
+    const offsets = await h.ctx.db.fetchOne<{ n: number }>(
+      'SELECT count(*)::int AS n FROM metric_aggregator_partition_offsets WHERE topic = $1',
+      [h.topic],
+    );
+    expect(offsets?.n, 'high-water offsets of the partitions written').to.be.above(0);
+  });
 });
