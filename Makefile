@@ -9,7 +9,7 @@ args ?=
 name ?=
 
 .PHONY: setup install build test test-unit test-impl test-integration lint format run scaffold \
-	migrate-up migrate-down migrate-status migrate-create schemas clean demo bench
+	migrate-up migrate-down migrate-status migrate-create schemas clean demo demo-stream bench
 
 setup: install build ## Install dependencies and build everything
 
@@ -25,6 +25,9 @@ build: install
 
 demo: build ## The newcomer demo: plugins list, then batch_etl on a sample partition (PGlite + local files)
 	$(NODE) node scripts/demo.mjs
+
+demo-stream: build ## metric_aggregator on its own native PostgreSQL + Redis: publish a sample, drain it, print one hour of rollups
+	$(NODE) bash scripts/demo-stream.sh
 
 test: install ## All tests (integration tests skip without their servers unless PLATFORM_TEST_REQUIRE_INFRA=1)
 	$(NODE) npm test

@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+// metric_aggregator benchmark (issue 11): end-to-end events/s of `platform-host run metric_aggregator
+// --db postgres --mq redis-stream` draining a stream already holding N events to zero lag (every
+// entry acknowledged, so every rollup committed), against a raw ioredis XREADGROUP + XACK loop
+// draining the same stream (a fresh consumer group each), same run, rounds alternating which side
+// goes first. Prints the medians, their ratio, the worker's peak RSS and the live (open) rollup rows
+// the run produced.
+// Goals: ratio >= 0.5, >= 30,000 events/s, peak RSS <= 200 MB at 100,000 live group keys.
+//
+//   npm run build && DB_POSTGRES_URL=postgresql://postgres@127.0.0.1:55432/platform \
+//     MQ_REDIS_STREAM_URL=redis://127.0.0.1:56379/1 node bench/metric-aggregator.mjs \
+//     [--events 200000] [--rounds 5] [--keys 100000] [--batch-size 500]
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+
+const option = (name, fallback) => {
+  const index = process.argv.indexOf(`--${name}`);
+  return index === -1 ? fallback : Number(process.argv[index + 1]);
+};
+const events = option('events', 200_000);
+const rounds = option('rounds', 5);
+const keys = option('keys', 100_000);
+const batchSize = option('batch-size', 500);
+const adminUrl = process.env.DB_POSTGRES_URL;
+const redisUrl = process.env.MQ_REDIS_STREAM_URL;
+if (!adminUrl || !redisUrl) {
+  console.error('Set DB_POSTGRES_URL and MQ_REDIS_STREAM_URL (deploy/native/infra.sh up postgres redis prints them).');
+  process.exit(2);
+}
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cli = `${root}host/runtime/bin/platform-host.js`;
+
+function psql(url, sql) {
+  const result = spawnSync('psql', [url, '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`psql failed: ${result.stderr || result.error?.message}`);
+  return result.stdout.trim();
+}
+const databaseName = `bench_metric_${randomBytes(4).toString('hex')}`;
+psql(adminUrl, `CREATE DATABASE ${databaseName}`);
+const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${databaseName}` }).toString();
+
+const prefix = `bench-metric-${randomBytes(4).toString('hex')}:`;
+const topic = 'events';
+const stream = `${prefix}${topic}`;
+const redis = new Redis(redisUrl);
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const elapsedSeconds = (started) => Number(process.hrtime.bigint() - started) / 1e9;
+const format = (n) => Math.round(n).toLocaleString('en-US');
+
+/** N events in time order over the last 50 minutes, `keys` distinct users, 4 event types, numeric values. */
+async function fillStream() {
+  const types = ['purchase', 'view', 'click', 'signup'];
+  const end = Date.now() - 60_000;
+  const span = 50 * 60_000;
+  for (let sent = 0; sent < events; sent += 1000) {
+    const pipeline = redis.pipeline();
+    for (let i = sent; i < Math.min(events, sent + 1000); i += 1) {
+      const event = {
+        event_id: `b-${i}`,
+        event_type: types[i % 4],
+        source: 'bench',
+        timestamp: new Date(end - span + Math.floor((i * span) / events)).toISOString(),
+        payload: { user: `u${i % keys}`, value: (i % 1000) / 10 },
+      };
+      pipeline.xadd(stream, '*', 'value', JSON.stringify(event));
+    }
+    await pipeline.exec();
+  }
+}
+
+async function rawDrain(group) {
+  const started = process.hrtime.bigint();
+  const reader = redis.duplicate();
+  await reader.xgroup('CREATE', stream, group, '0');
+  let consumed = 0;
+  while (consumed < events) {
+    const reply = await reader.xreadgroupBuffer(
+      'GROUP',
+      group,
+      'raw',
+      'COUNT',
+      batchSize,
+      'BLOCK',
+      1000,
+      'STREAMS',
+      stream,
+      '>',
+    );
+    const entries = reply?.[0]?.[1] ?? [];
+    if (entries.length === 0) continue;
+    await reader.xack(stream, group, ...entries.map(([id]) => id));
+    consumed += entries.length;
+  }
+  const seconds = elapsedSeconds(started);
+  reader.disconnect();
+  return seconds;
+}
+
+async function groupDone(group) {
+  const groups = await redis.xinfo('GROUPS', stream);
+  for (const fields of groups) {
+    const entry = Object.fromEntries(
+      fields.reduce((pairs, value, index) => (index % 2 ? pairs : [...pairs, [value, fields[index + 1]]]), []),
+    );
+    if (entry.name === group) return Number(entry.lag) === 0 && Number(entry.pending) === 0;
+  }
+  return false;
+}
+
+async function workerDrain(group) {
+  psql(dbUrl, 'TRUNCATE metric_rollups, metric_aggregator_applied_messages, metric_aggregator_watermarks');
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      'run',
+      'metric_aggregator',
+      '--db',
+      'postgres',
+      '--mq',
+      'redis-stream',
+      '--env',
+      'test',
+      '--log',
+      'json',
+      '--health-port',
+      '0',
+      '--topic',
+      topic,
+      '--group',
+      group,
+      '--group-by',
+      'event_type,payload.user',
+      '--batch-size',
+      String(batchSize),
+    ],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        DB_POSTGRES_URL: dbUrl,
+        MQ_REDIS_STREAM_URL: redisUrl,
+        MQ_REDIS_STREAM_KEY_PREFIX: prefix,
+        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  while (!output.includes('Metric aggregator consuming')) {
+    if (child.exitCode !== null) throw new Error(`worker exited:\n${output}`);
+    await sleep(2);
+  }
+  const started = process.hrtime.bigint();
+  while (!(await groupDone(group))) await sleep(20);
+  const seconds = elapsedSeconds(started);
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const peakRssKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  child.kill('SIGTERM');
+  const code = await exited;
+  if (code !== 0) throw new Error(`worker exit ${code}:\n${output.slice(-2000)}`);
+  if (process.env.BENCH_WORKER_LOG) (await import('node:fs')).writeFileSync(process.env.BENCH_WORKER_LOG, output);
+  const applied = Number(psql(dbUrl, `SELECT sum(event_count) FROM metric_rollups WHERE window_seconds = 60`));
+  if (applied !== events) throw new Error(`worker applied ${applied} of ${events} events`);
+  const open = Number(psql(dbUrl, 'SELECT count(*) FROM metric_rollups WHERE closed_at IS NULL'));
+  const rows = Number(psql(dbUrl, 'SELECT count(*) FROM metric_rollups'));
+  return { seconds, peakRssKb, open, rows };
+}
+
+try {
+  // Creates the schema once (the timed runs then find it migrated).
+  const migrate = spawnSync(process.execPath, [cli, 'migrate', 'up', '--db', 'postgres', '--env', 'test'], {
+    cwd: root,
+    env: { ...process.env, DB_POSTGRES_URL: dbUrl },
+    encoding: 'utf8',
+  });
+  if (migrate.status !== 0) throw new Error(`migrate up failed: ${migrate.stderr}${migrate.stdout}`);
+  await fillStream();
+  const raw = [];
+  const ours = [];
+  for (let round = 0; round < rounds; round += 1) {
+    const order = round % 2 === 0 ? ['raw', 'ours'] : ['ours', 'raw'];
+    for (const side of order) {
+      if (side === 'raw') raw.push(await rawDrain(`raw-${round}`));
+      else ours.push(await workerDrain(`ours-${round}`));
+    }
+    const last = ours[ours.length - 1];
+    console.log(
+      `round ${round + 1}: raw ${format(events / raw[raw.length - 1])} ev/s, metric_aggregator ${format(events / last.seconds)} ev/s, peak RSS ${(last.peakRssKb / 1024).toFixed(1)} MB, rollup rows ${format(last.rows)} (open ${format(last.open)})`,
+    );
+  }
+  const rawRate = events / median(raw);
+  const oursRate = events / median(ours.map((r) => r.seconds));
+  const peak = Math.max(...ours.map((r) => r.peakRssKb)) / 1024;
+  console.log(
+    `\n${format(events)} events in the stream, ${format(keys)} users x 4 event types, windows 1m,1h, batch size ${batchSize}, median of ${rounds}`,
+  );
+  console.log(`  raw ioredis XREADGROUP COUNT ${batchSize} + XACK : ${format(rawRate)} events/s`);
+  console.log(`  metric_aggregator (postgres, redis-stream)  : ${format(oursRate)} events/s (goal >= 30,000)`);
+  console.log(`  ratio metric_aggregator / raw               : ${(oursRate / rawRate).toFixed(3)} (goal >= 0.5)`);
+  console.log(`  peak RSS of the worker                      : ${peak.toFixed(1)} MB (goal <= 200 MB)`);
+  console.log(`  live group keys (open rollup rows)          : ${format(Math.max(...ours.map((r) => r.open)))}`);
+} finally {
+  const streamKeys = await redis.keys(`${prefix}*`);
+  if (streamKeys.length > 0) await redis.del(...streamKeys);
+  redis.disconnect();
+  psql(adminUrl, `DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
+}

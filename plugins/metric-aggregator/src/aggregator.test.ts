@@ -1,0 +1,314 @@
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import { expect } from 'chai';
+import { DEAD_LETTER_HEADERS, type QueueMessage, type Row } from '@platform-host/contracts';
+import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
+import { moduleConfigForTest, startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
+import { MetricAggregator } from './aggregator.js';
+import { readSettings } from './settings.js';
+import type { MetricAggregatorContext } from './main.js';
+
+const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
+const T0 = Date.parse('2026-01-15T10:00:00Z');
+const MINUTE = 60_000;
+
+interface Harness {
+  readonly module: StartedModule;
+  readonly ctx: MetricAggregatorContext;
+  readonly metrics: MemoryMetrics;
+  readonly aggregator: MetricAggregator;
+  readonly topic: string;
+  /** The fake wall clock (epoch ms). */
+  now: number;
+  /** The fake monotonic clock (ms). */
+  monotonic: number;
+  publish(events: readonly unknown[]): Promise<void>;
+  /** Dead letters received so far from `<topic>.dead-letter`. */
+  readonly deadLetters: QueueMessage[];
+  rollups(): Promise<Row[]>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+/** The module on PGlite in memory and the memory queue, with fake clocks and an explicit flush. */
+async function harness(args: readonly string[] = [], startAt = T0 + 60 * MINUTE): Promise<Harness> {
+  counter += 1;
+  const topic = `events-${counter}`;
+  const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
+  const ctx = module.ctx as unknown as MetricAggregatorContext;
+  const metrics = new MemoryMetrics();
+  const deadLetters: QueueMessage[] = [];
+  const dlq = await ctx.mq.subscribe(
+    `${topic}.dead-letter`,
+    async (messages) => {
+      deadLetters.push(...messages);
+      await ctx.mq.ack(messages);
+    },
+    { group: 'test-reader' },
+  );
+  const settings = readSettings(moduleConfigForTest(MODULE_DIR, ['--topic', topic, '--flush-interval', '1h', ...args]));
+  const state: Harness = {
+    module,
+    ctx,
+    metrics,
+    topic,
+    now: startAt,
+    monotonic: 0,
+    deadLetters,
+    aggregator: undefined as unknown as MetricAggregator,
+    async publish(events) {
+      await ctx.mq.publishBatch(
+        topic,
+        events.map((event) => ({ value: typeof event === 'string' ? event : JSON.stringify(event) })),
+      );
+    },
+    rollups: () =>
+      ctx.db.fetchAll(
+        `SELECT window_seconds, extract(epoch FROM window_start)::bigint::text AS start, dimensions, event_count::int AS events,
+                value_count::int AS values, value_sum, value_min, value_max, value_avg, closed_at IS NOT NULL AS closed
+         FROM metric_rollups ORDER BY window_seconds, window_start, dimensions::text`,
+      ),
+    async close() {
+      await state.aggregator.stop();
+      await dlq.close();
+      await module.close();
+    },
+  };
+  const aggregator = new MetricAggregator({
+    db: ctx.db,
+    mq: ctx.mq,
+    log: ctx.log,
+    metrics,
+    lifecycle: ctx.lifecycle,
+    settings,
+    now: () => state.now,
+    monotonicNow: () => state.monotonic,
+    idleAfterMs: 10_000,
+  });
+  (state as { aggregator: MetricAggregator }).aggregator = aggregator;
+  await aggregator.start();
+  return state;
+}
+
+function event(minutesAfterT0: number, fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    event_type: 'purchase',
+    source: 'web',
+    timestamp: new Date(T0 + minutesAfterT0 * MINUTE).toISOString(),
+    payload: {},
+    ...fields,
+  };
+}
+
+/** Waits until the aggregator has taken `count` messages (pending or dead-lettered), then flushes. */
+async function deliveredAndFlushed(h: Harness, count: number): Promise<void> {
+  await waitFor(
+    () => {
+      const handled = Object.values(h.aggregator.totals.deadLettered).reduce((sum, n) => sum + n, 0);
+      return (
+        h.aggregator.pendingEvents + handled + h.aggregator.totals.applied + h.aggregator.totals.duplicates >= count
+      );
+    },
+    10_000,
+    `${count} messages handled`,
+  );
+  await h.aggregator.flush();
+}
+
+const labels = (h: Harness): { topic: string; group: string } => ({ topic: h.topic, group: 'metric_aggregator' });
+
+describe('metric_aggregator on the memory queue and PGlite', function () {
+  this.timeout(60_000);
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('counts every event in one epoch-aligned window of each size, grouped by the --group-by values', async () => {
+    h = await harness(['--windows', '1m,1h', '--group-by', 'event_type,source,payload.region']);
+    await h.publish([
+      event(0.1, { payload: { value: 2, region: 'eu' } }),
+      event(0.5, { payload: { value: 4, region: 'eu' } }),
+      event(1.2, { payload: { value: 10, region: 'eu' } }),
+      event(0.3, { event_type: 'view', payload: { value: 'not a number', region: 'eu' } }),
+      event(0.4, { source: 'app', payload: { value: 1.5 } }),
+    ]);
+    await deliveredAndFlushed(h, 5);
+    const rows = await h.rollups();
+    const start = (minutes: number): string => String((T0 + minutes * MINUTE) / 1000);
+    const row = (seconds: number, minutes: number, dimensions: Record<string, unknown>) =>
+      rows.find(
+        (r) =>
+          r.window_seconds === seconds && r.start === start(minutes) && isDeepStrictEqual(r.dimensions, dimensions),
+      );
+    expect(rows).to.have.length(7);
+    const webEu = { event_type: 'purchase', source: 'web', 'payload.region': 'eu' };
+    expect(row(60, 0, webEu)).to.deep.include({
+      events: 2,
+      values: 2,
+      value_sum: 6,
+      value_min: 2,
+      value_max: 4,
+      value_avg: 3,
+    });
+    expect(row(60, 1, webEu)).to.deep.include({ events: 1, values: 1, value_sum: 10, value_avg: 10 });
+    expect(row(3600, 0, webEu)).to.deep.include({ events: 3, values: 3, value_sum: 16, value_min: 2, value_max: 10 });
+    const view = { event_type: 'view', source: 'web', 'payload.region': 'eu' };
+    expect(row(3600, 0, view)).to.deep.include({ events: 1, values: 0, value_sum: null, value_avg: null });
+    const app = { event_type: 'purchase', source: 'app', 'payload.region': null };
+    expect(row(60, 0, app)).to.deep.include({ events: 1, values: 1, value_sum: 1.5 });
+    expect(h.metrics.value('metric_aggregator_events_applied_total', labels(h))).to.equal(5);
+    expect(h.metrics.histogramData('metric_aggregator_flush_batch_size_events', labels(h))?.sum).to.equal(5);
+    expect(h.metrics.histogramData('metric_aggregator_flush_duration_seconds', labels(h))?.count).to.equal(1);
+  });
+
+  it('merges later flushes into the same rows: counts and sums add, min and max combine, avg is recomputed', async () => {
+    h = await harness(['--windows', '1h', '--value-field', 'payload.amount']);
+    await h.publish([event(1, { payload: { amount: 5 } }), event(2, { payload: { amount: -1 } })]);
+    await deliveredAndFlushed(h, 2);
+    await h.publish([event(3, { payload: { amount: 20 } }), event(4, { payload: {} })]);
+    await deliveredAndFlushed(h, 4);
+    const rows = await h.rollups();
+    expect(rows).to.have.length(1);
+    expect(rows[0]).to.deep.include({
+      events: 4,
+      values: 3,
+      value_sum: 24,
+      value_min: -1,
+      value_max: 20,
+      value_avg: 8,
+    });
+    expect(h.aggregator.totals.flushes).to.equal(2);
+  });
+
+  it('dead-letters an event for a closed window as late, counts it, and never applies it', async () => {
+    h = await harness(['--windows', '1m', '--allowed-lateness', '5m']);
+    // 10:20 moves the watermark to 10:15: the windows ending at or before 10:15 close.
+    await h.publish([event(0.5), event(20)]);
+    await deliveredAndFlushed(h, 2);
+    let rows = await h.rollups();
+    expect(rows.map((r) => [r.start, r.closed])).to.deep.equal([
+      [String((T0 + 0) / 1000), true],
+      [String((T0 + 20 * MINUTE) / 1000), false],
+    ]);
+    await h.publish([event(14.9, { payload: { value: 1 } }), event(15.5, { payload: { value: 2 } })]);
+    await deliveredAndFlushed(h, 4);
+    await waitFor(() => h?.deadLetters.length === 1, 5000, 'one dead letter');
+    expect(h.deadLetters[0]?.headers[DEAD_LETTER_HEADERS.reason]).to.equal('late');
+    expect(h.metrics.value('metric_aggregator_events_late_total', labels(h))).to.equal(1);
+    expect(h.metrics.value('metric_aggregator_events_dead_lettered_total', { ...labels(h), reason: 'late' })).to.equal(
+      1,
+    );
+    rows = await h.rollups();
+    expect(rows.map((r) => [r.start, r.events])).to.deep.equal([
+      [String(T0 / 1000), 1],
+      [String((T0 + 15 * MINUTE) / 1000), 1],
+      [String((T0 + 20 * MINUTE) / 1000), 1],
+    ]);
+    expect(h.aggregator.watermarkMs).to.equal(T0 + 15 * MINUTE);
+  });
+
+  it('treats an event as late when the first of its windows to close is closed, and applies it to none', async () => {
+    h = await harness(['--windows', '1m,1h', '--allowed-lateness', '1m']);
+    await h.publish([event(10)]);
+    await deliveredAndFlushed(h, 1);
+    // Watermark 10:09: the hour is open, but the minute 10:05 is closed.
+    await h.publish([event(5)]);
+    await deliveredAndFlushed(h, 2);
+    await waitFor(() => h?.deadLetters.length === 1, 5000, 'the late event');
+    const hour = (await h.rollups()).find((r) => r.window_seconds === 3600);
+    expect(hour?.events).to.equal(1);
+  });
+
+  it('dead-letters an event more than --max-clock-skew ahead of the wall clock, without moving the watermark', async () => {
+    h = await harness(['--windows', '1m', '--max-clock-skew', '5m', '--allowed-lateness', '1m'], T0 + 30 * MINUTE);
+    await h.publish([event(10), event(36)]);
+    await deliveredAndFlushed(h, 2);
+    await waitFor(() => h?.deadLetters.length === 1, 5000, 'the future event');
+    expect(h.deadLetters[0]?.headers[DEAD_LETTER_HEADERS.reason]).to.equal('future_timestamp');
+    expect(
+      h.metrics.value('metric_aggregator_events_dead_lettered_total', { ...labels(h), reason: 'future_timestamp' }),
+    ).to.equal(1);
+    expect(h.aggregator.watermarkMs).to.equal(T0 + 9 * MINUTE);
+    // 10:34 is within the skew: applied, and then the watermark moves.
+    await h.publish([event(34)]);
+    await deliveredAndFlushed(h, 3);
+    expect(h.aggregator.watermarkMs).to.equal(T0 + 33 * MINUTE);
+    const stored = await h.ctx.db.fetchOne<{ ms: number }>(
+      `SELECT round(extract(epoch FROM watermark) * 1000)::float8 AS ms FROM metric_aggregator_watermarks WHERE topic = $1`,
+      [h.topic],
+    );
+    expect(stored?.ms).to.equal(T0 + 33 * MINUTE);
+  });
+
+  it('closes windows on a quiet stream as the wall clock advances, and never moves the watermark back', async () => {
+    h = await harness(['--windows', '1m', '--allowed-lateness', '2m'], T0 + 3 * MINUTE);
+    await h.publish([event(1)]);
+    await deliveredAndFlushed(h, 1);
+    expect(h.aggregator.watermarkMs).to.equal(T0 - MINUTE);
+    expect((await h.rollups())[0]?.closed).to.equal(false);
+    // Quiet for 5 s: not idle yet.
+    h.now += 5000;
+    await h.aggregator.flush();
+    expect((await h.rollups())[0]?.closed).to.equal(false);
+    // Quiet for 3 minutes: the watermark follows the wall clock (up to now - lateness).
+    h.now += 3 * MINUTE;
+    await h.aggregator.flush();
+    expect(h.aggregator.watermarkMs).to.be.at.least(T0 + 2 * MINUTE);
+    expect((await h.rollups())[0]?.closed).to.equal(true);
+    const before = h.aggregator.watermarkMs ?? 0;
+    // An older event arriving afterwards does not move it back; it is late.
+    await h.publish([event(1.5)]);
+    await deliveredAndFlushed(h, 2);
+    expect(h.aggregator.watermarkMs).to.be.at.least(before);
+    await waitFor(() => h?.deadLetters.length === 1, 5000, 'the late event');
+    expect(h.deadLetters[0]?.headers[DEAD_LETTER_HEADERS.reason]).to.equal('late');
+  });
+
+  it('dead-letters invalid input with its reason header, acknowledges and counts it, and goes on', async () => {
+    h = await harness();
+    await h.publish([
+      '{"event_type": "broken"',
+      '[1, 2]',
+      JSON.stringify({ source: 'web', timestamp: new Date(T0).toISOString() }),
+      JSON.stringify(event(1, { event_type: '  ' })),
+      JSON.stringify(event(1, { timestamp: undefined })),
+      JSON.stringify(event(1, { timestamp: '2026-02-30T10:00:00Z' })),
+      JSON.stringify(event(1, { timestamp: '2026-01-15T10:00:00' })),
+      JSON.stringify(event(1, { event_type: 'nul\u0000' })),
+      JSON.stringify(event(1)),
+    ]);
+    await deliveredAndFlushed(h, 9);
+    await waitFor(() => h?.deadLetters.length === 8, 5000, 'eight dead letters');
+    const reasons = h.deadLetters.map((message) => message.headers[DEAD_LETTER_HEADERS.reason]);
+    expect(reasons.filter((reason) => reason === 'malformed_json')).to.have.length(1);
+    expect(reasons.filter((reason) => reason === 'invalid_event')).to.have.length(7);
+    expect(h.deadLetters.every((message) => (message.headers[DEAD_LETTER_HEADERS.error] ?? '').length > 0)).to.equal(
+      true,
+    );
+    expect(
+      h.metrics.value('metric_aggregator_events_dead_lettered_total', { ...labels(h), reason: 'malformed_json' }),
+    ).to.equal(1);
+    expect(
+      h.metrics.value('metric_aggregator_events_dead_lettered_total', { ...labels(h), reason: 'invalid_event' }),
+    ).to.equal(7);
+    expect(h.aggregator.totals.applied).to.equal(1);
+    expect((await h.rollups()).map((r) => r.events)).to.deep.equal([1, 1]);
+  });
+
+  it('on stop writes the pending events in one flush (onRevoked of the partitions) and acknowledges them', async () => {
+    h = await harness(['--windows', '1m']);
+    await h.publish([event(1), event(2), event(3)]);
+    await waitFor(() => h?.aggregator.pendingEvents === 3, 10_000, 'three pending events');
+    await h.aggregator.stop();
+    expect(h.aggregator.totals).to.deep.include({ applied: 3, flushes: 1 });
+    expect((await h.rollups()).map((r) => r.events)).to.deep.equal([1, 1, 1]);
+    const offsets = await h.ctx.db.fetchOne<{ n: number }>(
+      'SELECT count(*)::int AS n FROM metric_aggregator_partition_offsets WHERE topic = $1',
+      [h.topic],
+    );
+    expect(offsets?.n, 'high-water offsets of the partitions written').to.be.above(0);
+  });
+});

@@ -1,0 +1,326 @@
+import type {
+  Database,
+  Heartbeat,
+  HealthCheckResult,
+  Lifecycle,
+  Logger,
+  Metrics,
+  MessageQueue,
+  QueueMessage,
+  Subscription,
+} from '@platform-host/contracts';
+import { countDeadLetter, declareAggregatorMetrics, type AggregatorMetrics } from './aggregator-metrics.js';
+import { decodeEvent, type DeadLetterReason } from './event.js';
+import { RollupStore, type FlushOutcome, type PendingEvent } from './rollup-store.js';
+import type { AggregatorSettings } from './settings.js';
+import { earliestWindowEndMs, WatermarkClock } from './windows.js';
+
+/** What the aggregator needs from the host. */
+export interface AggregatorDependencies {
+  readonly db: Database;
+  readonly mq: MessageQueue;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly lifecycle: Pick<Lifecycle, 'heartbeat' | 'addReadinessCheck'>;
+  readonly settings: AggregatorSettings;
+  /** Wall clock in epoch ms (default `Date.now`); tests move it. */
+  readonly now?: () => number;
+  /** Monotonic clock in ms (default `performance.now`). */
+  readonly monotonicNow?: () => number;
+  /** Quiet time after which the watermark follows the wall clock (default: see {@link idleAfterMs}). */
+  readonly idleAfterMs?: number;
+  /**
+   * Pending events at which intake waits for a flush (default 20 × `--batch-size`); a flush starts
+   * in the background at half of it, before the interval.
+   */
+  readonly maxPendingEvents?: number;
+}
+
+/** Totals of one run, logged at the end (and read by tests). */
+export interface AggregatorTotals {
+  applied: number;
+  duplicates: number;
+  deadLettered: Record<DeadLetterReason, number>;
+  flushes: number;
+}
+
+/**
+ * The quiet time after which the watermark starts to follow the wall clock: three flush
+ * intervals, at least 5 s, so a short gap in delivery (a slow flush, a claim) is not taken for an
+ * idle stream.
+ */
+export function idleAfterMs(flushIntervalMs: number): number {
+  return Math.max(5000, 3 * flushIntervalMs);
+}
+
+/**
+ * metric_aggregator's worker: consumes the topic, validates each event, dead-letters what cannot be
+ * aggregated, keeps valid events pending and writes them every `--flush-interval` (or when
+ * `maxPendingEvents` are pending) in one transaction through {@link RollupStore}, acknowledging
+ * them after the commit.
+ */
+export class MetricAggregator {
+  readonly totals: AggregatorTotals = {
+    applied: 0,
+    duplicates: 0,
+    deadLettered: { malformed_json: 0, invalid_event: 0, future_timestamp: 0, late: 0 },
+    flushes: 0,
+  };
+  readonly #deps: AggregatorDependencies;
+  readonly #settings: AggregatorSettings;
+  readonly #labels: { readonly topic: string; readonly group: string };
+  readonly #metrics: AggregatorMetrics;
+  readonly #now: () => number;
+  readonly #monotonicNow: () => number;
+  readonly #maxPending: number;
+  readonly #clock: WatermarkClock;
+  readonly #store: RollupStore;
+  #pending = new Map<string, PendingEvent>();
+  #subscription: Subscription | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #heartbeat: Heartbeat | undefined;
+  #flushChain: Promise<unknown> = Promise.resolve();
+  #flushing = false;
+  #storedWatermarkMs: number | undefined;
+  #lastFlushError: string | undefined;
+
+  constructor(deps: AggregatorDependencies) {
+    this.#deps = deps;
+    this.#settings = deps.settings;
+    this.#labels = { topic: deps.settings.topic, group: deps.settings.group };
+    this.#metrics = declareAggregatorMetrics(deps.metrics);
+    this.#now = deps.now ?? Date.now;
+    this.#monotonicNow = deps.monotonicNow ?? (() => performance.now());
+    this.#maxPending = deps.maxPendingEvents ?? 10 * deps.settings.batchSize;
+    this.#clock = new WatermarkClock(
+      {
+        allowedLatenessMs: deps.settings.allowedLatenessMs,
+        idleAfterMs: deps.idleAfterMs ?? idleAfterMs(deps.settings.flushIntervalMs),
+      },
+      this.#now(),
+    );
+    this.#store = new RollupStore({
+      db: deps.db,
+      queue: deps.mq,
+      group: deps.settings.group,
+      topic: deps.settings.topic,
+      windowSeconds: deps.settings.windowSeconds,
+      record: deps.mq.capabilities.partitioned ? 'partition-offsets' : 'ledger',
+      monotonicNow: this.#monotonicNow,
+    });
+  }
+
+  /** The watermark the worker works with (epoch ms), `undefined` before any. */
+  get watermarkMs(): number | undefined {
+    return this.#clock.watermarkMs;
+  }
+
+  /** Events delivered and not written yet. */
+  get pendingEvents(): number {
+    return this.#pending.size;
+  }
+
+  /** Loads the stored watermark, subscribes and starts the flush timer. */
+  async start(lifecycle: AggregatorDependencies['lifecycle'] = this.#deps.lifecycle): Promise<void> {
+    const { settings } = this;
+    this.#storedWatermarkMs = await this.#store.loadWatermark();
+    this.#clock.adopt(this.#storedWatermarkMs);
+    this.#heartbeat = lifecycle.heartbeat('metric_aggregator consume loop', {
+      timeoutMs: Math.max(30_000, 10 * settings.flushIntervalMs),
+    });
+    lifecycle.addReadinessCheck('metric_aggregator', () => this.#readiness());
+    this.#subscription = await this.#deps.mq.subscribe(settings.topic, (messages) => this.#handle(messages), {
+      group: settings.group,
+      maxBatchSize: settings.batchSize,
+      maxInFlight: this.#maxPending + settings.batchSize,
+      // A revoked partition's pending aggregates are written (and acknowledged) before its offsets move.
+      onRevoked: () => this.flush(),
+    });
+    this.#clock.arrived(this.#now());
+    this.#timer = setInterval(() => void this.#tick(), settings.flushIntervalMs);
+    this.#deps.log.info('Metric aggregator consuming', {
+      topic: settings.topic,
+      group: settings.group,
+      windows_seconds: settings.windowSeconds,
+      group_by: settings.dimensions.map((dimension) => dimension.name),
+      value_field: settings.valuePath.join('.'),
+      allowed_lateness_ms: settings.allowedLatenessMs,
+      max_clock_skew_ms: settings.maxClockSkewMs,
+      flush_interval_ms: settings.flushIntervalMs,
+      batch_size: settings.batchSize,
+      applied_record: this.#deps.mq.capabilities.partitioned ? 'partition-offsets' : 'ledger',
+      watermark: this.#storedWatermarkMs === undefined ? null : new Date(this.#storedWatermarkMs).toISOString(),
+    });
+  }
+
+  private get settings(): AggregatorSettings {
+    return this.#settings;
+  }
+
+  /**
+   * Stops: no more timer ticks, closes the subscription (its running handler settles, then the
+   * pending events are written in one transaction and acknowledged), and a last flush for anything
+   * left. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    if (subscription !== undefined) {
+      subscription.pause();
+      await subscription.close();
+    }
+    await this.flush();
+    this.#heartbeat?.stop();
+    this.#deps.log.info('Metric aggregator stopped', {
+      applied: this.totals.applied,
+      duplicates: this.totals.duplicates,
+      dead_lettered: this.totals.deadLettered,
+      flushes: this.totals.flushes,
+      watermark: this.#storedWatermarkMs === undefined ? null : new Date(this.#storedWatermarkMs).toISOString(),
+    });
+  }
+
+  /**
+   * Writes the pending events and moves the watermark (one transaction), then acknowledges. Flushes
+   * run one at a time; a failed one keeps its events pending for the next.
+   */
+  flush(): Promise<void> {
+    const run = this.#flushChain.then(() => this.#flushOnce());
+    this.#flushChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#flushing) return;
+    try {
+      const watermark = this.#clock.tick(this.#now());
+      const moved =
+        watermark !== undefined && (this.#storedWatermarkMs === undefined || watermark > this.#storedWatermarkMs);
+      if (this.#pending.size > 0 || moved) await this.flush();
+      this.#heartbeat?.beat();
+    } catch {
+      // Logged by the flush; the events stay pending and the next tick tries again.
+    }
+  }
+
+  async #handle(messages: readonly QueueMessage[]): Promise<void> {
+    this.#heartbeat?.beat();
+    const now = this.#now();
+    this.#clock.arrived(now);
+    const { dimensions, valuePath, windowSeconds, maxClockSkewMs } = this.#settings;
+    const deadLetters: Array<Promise<void>> = [];
+    const deadLetter = (message: QueueMessage, reason: DeadLetterReason, error: string): void => {
+      deadLetters.push(
+        this.#deps.mq.deadLetter(message, reason, error).then(() => {
+          this.totals.deadLettered[reason] += 1;
+          countDeadLetter(this.#metrics, this.#labels, reason);
+        }),
+      );
+    };
+    for (const message of messages) {
+      const decoded = decodeEvent(message.value, dimensions, valuePath);
+      if (!decoded.ok) {
+        deadLetter(message, decoded.reason, decoded.error);
+        continue;
+      }
+      const { event } = decoded;
+      if (event.timeMs > now + maxClockSkewMs) {
+        deadLetter(
+          message,
+          'future_timestamp',
+          `the event time is ${Math.round((event.timeMs - now) / 1000)} s ahead of the wall clock (--max-clock-skew ${maxClockSkewMs / 1000} s)`,
+        );
+        continue;
+      }
+      const watermark = this.#clock.watermarkMs;
+      if (watermark !== undefined && earliestWindowEndMs(event.timeMs, windowSeconds) <= watermark) {
+        deadLetter(message, 'late', 'the event is for a window the watermark of its group has already closed');
+        continue;
+      }
+      this.#clock.observe(event.timeMs);
+      this.#pending.set(message.id, { message, event, receivedAt: this.#monotonicNow() });
+    }
+    await Promise.all(deadLetters);
+    if (this.#pending.size >= this.#maxPending) {
+      // Backpressure: no further batch until the events are written.
+      await this.flush();
+    } else if (this.#pending.size >= this.#maxPending / 2 && !this.#flushing) {
+      // Written in the background while the next batches are taken in.
+      this.flush().catch(() => undefined);
+    }
+  }
+
+  async #flushOnce(): Promise<void> {
+    const entries = [...this.#pending.values()];
+    const candidate = this.#clock.tick(this.#now());
+    const moved =
+      candidate !== undefined && (this.#storedWatermarkMs === undefined || candidate > this.#storedWatermarkMs);
+    if (entries.length === 0 && !moved) return;
+    this.#pending = new Map();
+    this.#flushing = true;
+    const stopTimer = this.#metrics.flushDuration.startTimer(this.#labels);
+    let outcome: FlushOutcome;
+    try {
+      outcome = await this.#store.flush(entries, candidate);
+    } catch (error) {
+      // Put them back (a redelivered copy that arrived meanwhile is the same message).
+      for (const entry of entries) if (!this.#pending.has(entry.message.id)) this.#pending.set(entry.message.id, entry);
+      this.#lastFlushError = error instanceof Error ? error.message : String(error);
+      this.#deps.log.error('Flush failed: the events stay pending and are written by the next flush', {
+        events: entries.length,
+        error,
+      });
+      throw error;
+    } finally {
+      this.#flushing = false;
+    }
+    const seconds = stopTimer();
+    this.#deps.log.debug('Flushed', {
+      events: entries.length,
+      rows: outcome.rows,
+      duplicates: outcome.duplicates.length,
+      late: outcome.late.length,
+      seconds: Number(seconds.toFixed(4)),
+    });
+    this.#lastFlushError = undefined;
+    this.totals.flushes += 1;
+    this.#storedWatermarkMs = outcome.watermarkMs;
+    this.#clock.adopt(outcome.watermarkMs);
+    if (entries.length > 0) this.#clock.arrived(this.#now());
+    this.#metrics.flushBatchSize.observe(this.#labels, entries.length);
+    this.totals.deadLettered.late += outcome.late.length;
+    countDeadLetter(this.#metrics, this.#labels, 'late', outcome.late.length);
+    if (outcome.released.length > 0) {
+      this.#deps.log.warn('Events held too long to apply safely were left for redelivery', {
+        events: outcome.released.length,
+      });
+    }
+    const settled = [...outcome.applied, ...outcome.duplicates];
+    if (settled.length > 0) {
+      try {
+        await this.#deps.mq.ack(settled);
+        this.#store.acknowledged(outcome.flushId);
+      } catch (error) {
+        // Committed: a redelivery is recognised as already applied.
+        this.#deps.log.warn('Acknowledging written events failed: they will be redelivered and skipped', {
+          events: settled.length,
+          error,
+        });
+      }
+    }
+    this.totals.applied += outcome.applied.length;
+    this.totals.duplicates += outcome.duplicates.length;
+    if (outcome.applied.length > 0) this.#metrics.eventsApplied.inc(this.#labels, outcome.applied.length);
+    if (outcome.duplicates.length > 0) this.#metrics.eventsDuplicate.inc(this.#labels, outcome.duplicates.length);
+    if (outcome.watermarkMs !== undefined) {
+      this.#metrics.watermarkLag.set(this.#labels, Math.max(0, (this.#now() - outcome.watermarkMs) / 1000));
+    }
+  }
+
+  #readiness(): HealthCheckResult {
+    if (this.#lastFlushError !== undefined) return { ok: false, detail: `last flush failed: ${this.#lastFlushError}` };
+    return { ok: true };
+  }
+}

@@ -1,0 +1,148 @@
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import type { QueueMessage } from '@platform-host/contracts';
+import { startModuleForTest, type StartedModule } from '@platform-host/test-kit';
+import type { MetricAggregatorContext } from './main.js';
+import { LEDGER_HOLD_LIMIT_MS, RollupStore, type AppliedRecord, type PendingEvent } from './rollup-store.js';
+
+const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
+const T0 = Date.parse('2026-01-15T10:00:00Z');
+
+function message(
+  id: string,
+  partition: number | undefined,
+  offset: string | undefined,
+  deliveryCount = 1,
+): QueueMessage {
+  return {
+    id,
+    topic: 'events',
+    group: 'g',
+    partition,
+    offset,
+    key: undefined,
+    value: new Uint8Array(),
+    headers: {},
+    deliveryCount,
+    publishedAt: new Date(T0),
+  };
+}
+
+function pending(msg: QueueMessage, value: number, receivedAt = 0): PendingEvent {
+  return { message: msg, event: { timeMs: T0 + 1000, dimensionsKey: '{"event_type":"a"}', value }, receivedAt };
+}
+
+describe('metric_aggregator rollup store: what was applied is recorded in the same transaction', function () {
+  this.timeout(60_000);
+  let module: StartedModule;
+  let ctx: MetricAggregatorContext;
+  let monotonic = 0;
+  const deadLettered: string[] = [];
+
+  before(async () => {
+    module = await startModuleForTest({ moduleDir: MODULE_DIR });
+    ctx = module.ctx;
+  });
+  after(async () => {
+    await module.close();
+  });
+
+  const store = (record: AppliedRecord, group: string): RollupStore =>
+    new RollupStore({
+      db: ctx.db,
+      queue: {
+        deadLetter: async (msg: QueueMessage) => {
+          deadLettered.push(msg.id);
+        },
+      },
+      group,
+      topic: 'events',
+      windowSeconds: [60],
+      record,
+      monotonicNow: () => monotonic,
+    });
+
+  const count = async (group: string): Promise<number> => {
+    const row = await ctx.db.fetchOne<{ n: number }>(
+      `SELECT coalesce(sum(event_count), 0)::int AS n FROM metric_rollups WHERE dimensions = $1::jsonb`,
+      [JSON.stringify({ event_type: group })],
+    );
+    return row?.n ?? 0;
+  };
+
+  for (const record of ['ledger', 'partition-offsets'] as const) {
+    it(`never applies a redelivered message twice (${record})`, async () => {
+      const group = `g-${record}`;
+      const first = store(record, group);
+      await first.loadWatermark();
+      const batch = [1, 2, 3].map((n) => pending(message(`m${n}`, record === 'ledger' ? undefined : 0, String(n)), n));
+      const withGroup = batch.map((entry) => ({
+        ...entry,
+        event: { ...entry.event, dimensionsKey: JSON.stringify({ event_type: group }) },
+      }));
+      const outcome = await first.flush(withGroup, undefined);
+      expect(outcome.applied.map((m) => m.id)).to.deep.equal(['m1', 'm2', 'm3']);
+      // A restarted worker (the acknowledgement was lost) gets the same messages again, plus one new.
+      const second = store(record, group);
+      await second.loadWatermark();
+      const again = [
+        ...withGroup.map((entry) => ({ ...entry, message: { ...entry.message, deliveryCount: 2 } })),
+        { ...withGroup[0]!, message: message('m4', record === 'ledger' ? undefined : 0, '4') },
+      ];
+      const redelivered = await second.flush(again, undefined);
+      expect(redelivered.duplicates.map((m) => m.id)).to.deep.equal(['m1', 'm2', 'm3']);
+      expect(redelivered.applied.map((m) => m.id)).to.deep.equal(['m4']);
+      expect(await count(group)).to.equal(4);
+    });
+  }
+
+  it('deletes ledger rows only after the hold limit since the acknowledgement, and refuses messages held longer', async () => {
+    const group = 'g-retention';
+    const dims = JSON.stringify({ event_type: group });
+    const ledger = store('ledger', group);
+    await ledger.loadWatermark();
+    monotonic = 0;
+    const entry = {
+      ...pending(message('r1', undefined, undefined), 1),
+      event: { timeMs: T0, dimensionsKey: dims, value: 1 },
+    };
+    const outcome = await ledger.flush([entry], undefined);
+    ledger.acknowledged(outcome.flushId);
+    const rows = async (): Promise<number> =>
+      (
+        await ctx.db.fetchOne<{ n: number }>(
+          'SELECT coalesce(sum(cardinality(message_ids)), 0)::int AS n FROM metric_aggregator_applied_messages WHERE consumer_group = $1',
+          [group],
+        )
+      )?.n ?? 0;
+    monotonic = LEDGER_HOLD_LIMIT_MS - 1;
+    await ledger.flush([], T0 - 60_000);
+    expect(await rows()).to.equal(1);
+    // A copy another consumer still holds since before the acknowledgement is now held too long.
+    const stale = await ledger.flush([{ ...entry, receivedAt: -2 }], undefined);
+    expect(stale.released.map((m) => m.id)).to.deep.equal(['r1']);
+    monotonic = LEDGER_HOLD_LIMIT_MS;
+    await ledger.flush([], T0 - 30_000);
+    expect(await rows()).to.equal(0);
+    expect(await count(group)).to.equal(1);
+  });
+
+  it('dead-letters, inside the flush, events the stored watermark has closed (another worker moved it)', async () => {
+    const group = 'g-late';
+    const dims = JSON.stringify({ event_type: group });
+    const a = store('ledger', group);
+    const b = store('ledger', group);
+    await a.loadWatermark();
+    // Worker A moves the stored watermark past 10:01.
+    await a.flush([], T0 + 120_000);
+    const entry = {
+      ...pending(message('late-1', undefined, undefined), 1),
+      event: { timeMs: T0 + 1000, dimensionsKey: dims, value: 1 },
+    };
+    const outcome = await b.flush([entry], T0);
+    expect(outcome.late.map((m) => m.id)).to.deep.equal(['late-1']);
+    expect(deadLettered).to.include('late-1');
+    expect(outcome.watermarkMs).to.equal(T0 + 120_000);
+    expect(await count(group)).to.equal(0);
+  });
+});
