@@ -164,6 +164,10 @@ function readCheck(
   const family = type === 'sql' ? 'sql' : type.startsWith('invalid') ? 'invalid' : 'other';
   const allowed = OPTIONS_BY_TYPE[family];
   let valid = true;
+  if (!type.startsWith('duplicate') && columns.length > 1) {
+    problems.add([...path, key], checkKeyProblem(key), 'key');
+    valid = false;
+  }
   for (const option of Object.keys(options) as (keyof CheckOptions)[]) {
     if (!allowed.includes(option)) {
       problems.add(
