@@ -232,6 +232,14 @@ describe('data_quality checks file', () => {
     }
   });
 
+  it('reports the problems of the other checks of a table whose check key is malformed', () => {
+    const found = problems(oneTable('- row_cnt: { fail: "< 1" }', '- freshness(ts): { fail: "> 7" }'));
+    expect(found.map((line) => line.split(':').slice(0, 3).join(':'))).to.deep.equal([
+      'checks.yml:4:9',
+      'checks.yml:5:32',
+    ]);
+  });
+
   it('reports the problems of every table and check at once, in line order', () => {
     const found = problems(
       [

@@ -1,12 +1,6 @@
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import {
-  CHECK_TYPES,
-  checksFileSchema,
-  tableChecksSchema,
-  type CheckOptions,
-  type CheckType,
-} from './checks-schema.js';
+import { CHECK_TYPES, checksFileSchema, checkEntrySchema, type CheckOptions, type CheckType } from './checks-schema.js';
 import { columnName, identifierProblem, tableName, tableNameProblem, type SqlName } from './sql-text.js';
 import { parseThreshold, ThresholdError, type Threshold } from './thresholds.js';
 
@@ -272,18 +266,24 @@ export function parseChecksFile(file: string, source: string): ParsedChecksFile 
   const tables: TableChecks[] = [];
   const names = new Map<string, number>();
   entries.forEach((entry, tableIndex) => {
-    const parsed = tableChecksSchema.safeParse(entry);
-    if (!parsed.success) return;
+    // Checked check by check, so one malformed check (reported by the schema above) does not hide
+    // the problems of the others.
+    if (typeof entry !== 'object' || entry === null) return;
+    const { table: rawTable, filter, checks: rawChecks } = entry as Record<string, unknown>;
+    if (typeof rawTable !== 'string' || rawTable === '') return;
     const base: PathSegment[] = ['checks', tableIndex];
-    const tableProblem = tableNameProblem(parsed.data.table);
+    const tableProblem = tableNameProblem(rawTable);
     if (tableProblem) {
       collected.add([...base, 'table'], `table: ${tableProblem}`);
       return;
     }
-    const table = tableName(parsed.data.table);
+    const table = tableName(rawTable);
     const checks: CheckSpec[] = [];
-    parsed.data.checks.forEach((check, checkIndex) => {
+    (Array.isArray(rawChecks) ? (rawChecks as unknown[]) : []).forEach((rawCheck, checkIndex) => {
       const path: PathSegment[] = [...base, 'checks', checkIndex];
+      const parsedCheck = checkEntrySchema.safeParse(rawCheck);
+      if (!parsedCheck.success) return;
+      const check = parsedCheck.data;
       const keys = Object.keys(check);
       const line = locate(doc, lines, path).line;
       if (keys.length !== 1) {
@@ -312,7 +312,7 @@ export function parseChecksFile(file: string, source: string): ParsedChecksFile 
     });
     tables.push({
       table,
-      ...(parsed.data.filter === undefined ? {} : { filter: parsed.data.filter }),
+      ...(typeof filter === 'string' ? { filter } : {}),
       checks,
       line: locate(doc, lines, base).line,
     });

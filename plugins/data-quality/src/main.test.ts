@@ -404,6 +404,18 @@ describe('data_quality on PGlite (--db memory)', function () {
     expect(printed.duration_ms).to.be.a('number');
   });
 
+  it('exits 3 when the database is down: every check is an error and the history cannot be written', async () => {
+    const other = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--checks', 'unused.yml'] });
+    const down = other.ctx.db;
+    await other.close();
+    const run = await check(defectChecks(table), [], down);
+    expect(run.exitCode).to.equal(3);
+    expect(run.report?.summary).to.include({ error: 13, total: 13 });
+    expect(run.report?.checks[0]?.message).to.match(/^cannot read the database catalog: /);
+    expect(run.report?.history.written).to.equal(false);
+    expect(run.out).to.include('HISTORY NOT WRITTEN: ');
+  });
+
   it('counts checks by outcome and times each scan in its metrics', async () => {
     await check(defectChecks(table));
     const metrics = started.ctx.metrics as unknown as {
