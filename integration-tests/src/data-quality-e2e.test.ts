@@ -185,7 +185,7 @@ describe('data_quality end to end through the CLI (real PostgreSQL)', function (
     const missing = await run(['--checks', checksFile(DEFECT_CHECKS), '--table', 'metric_rollups']);
     expect(missing.code, missing.stderr + missing.stdout).to.equal(3);
     expect(missing.stdout).to.include(
-      'ERROR metric_rollups min(value_min): table metric_rollups does not exist (or is not visible on the search_path)',
+      'ERROR metric_rollups 3 checks (min(value_min), avg(value_avg), max(event_count)): table metric_rollups does not exist (or is not visible on the search_path)',
     );
     expect(missing.stdout).to.include('exit 3 (a check could not be evaluated)');
     expect(history()).to.equal(

@@ -219,8 +219,20 @@ export function renderText(report: DataQualityReport): string {
   );
   const notable = report.checks.filter((check) => check.outcome !== 'pass' || check.message !== '');
   if (notable.length > 0) lines.push('');
-  for (const check of notable) {
-    lines.push(`${check.outcome.toUpperCase()} ${check.table} ${check.name}: ${check.message}`);
+  // Errors of one cause (a missing table) are one line naming their checks.
+  for (let index = 0; index < notable.length; index += 1) {
+    const check = notable[index];
+    if (!check) continue;
+    const same = [check];
+    while (check.outcome === 'error') {
+      const next = notable[index + same.length];
+      if (!next || next.outcome !== 'error' || next.table !== check.table || next.message !== check.message) break;
+      same.push(next);
+    }
+    index += same.length - 1;
+    const names =
+      same.length === 1 ? check.name : `${same.length} checks (${same.map((item) => item.name).join(', ')})`;
+    lines.push(`${check.outcome.toUpperCase()} ${check.table} ${names}: ${check.message}`);
     for (const sample of check.samples) lines.push(`    ${sampleLine(sample)}`);
   }
   if (report.history.error !== null) lines.push('', `HISTORY NOT WRITTEN: ${report.history.error}`);
