@@ -197,3 +197,33 @@ describe('data_quality end to end through the CLI (real PostgreSQL)', function (
     );
   });
 });
+
+/**
+ * The same CLI on file-backed PGlite (`--db pglite`): the history survives the process, so a second
+ * run sees the first one's rows and its previous result. The checks watch the history table itself,
+ * the one table such a fresh database has.
+ */
+describe('data_quality through the CLI on file-backed PGlite (--db pglite)', function () {
+  this.timeout(180_000);
+  let folder: string;
+  before(() => {
+    folder = mkdtempSync(join(tmpdir(), 'dq-pglite-'));
+  });
+  after(() => rmSync(folder, { recursive: true, force: true }));
+
+  it('keeps the history across runs and shows the change in the second report', async () => {
+    const path = join(folder, 'checks.yml');
+    writeFileSync(
+      path,
+      'checks:\n  - table: dq_check_results\n    checks:\n      - row_count: { name: history_rows, warn: "> 0" }\n',
+    );
+    const env = cliEnv({ DB_PGLITE_DIR: join(folder, 'pglite'), PLATFORM_HEALTH_FILE: join(folder, 'status.json') });
+    const args = ['run', 'data_quality', '--db', 'pglite', '--env', 'test', '--log', 'json', '--checks', path];
+    const first = await platformHost(args, env);
+    expect(first.code, first.stderr + first.stdout).to.equal(0);
+    expect(first.stdout).to.match(/dq_check_results\s+history_rows\s+0\s+warn > 0\s+PASS\s+\(first run\)/);
+    const second = await platformHost([...args, '--fail-on', 'warn'], env);
+    expect(second.code, second.stderr + second.stdout).to.equal(1);
+    expect(second.stdout).to.match(/dq_check_results\s+history_rows\s+1\s+warn > 0\s+WARN\s+0 \(\+1\)/);
+  });
+});
