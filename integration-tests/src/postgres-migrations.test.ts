@@ -21,14 +21,14 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     const up = await platformHost(['migrate', 'up', '--db', 'postgres', '--log', 'json'], env);
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.contain(
-      'applied 3: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table',
+      'applied 4: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, data_quality/001_create_dq_check_results_table',
     );
     expect(
       psql(
         database.url,
         "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'",
       ),
-    ).to.equal('_migrations,cleaned_events,events');
+    ).to.equal('_migrations,cleaned_events,dq_check_results,events');
     const status = await platformHost(['migrate', 'status', '--db', 'postgres', '--log', 'json'], env);
     expect(status.stdout).to.match(/shared\s+002_create_events_table\s+applied\s+\d{4}-/);
     expect(status.stdout).to.match(/batch_etl\s+001_create_cleaned_events_table\s+applied\s+\d{4}-/);
@@ -38,8 +38,9 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     );
     expect(own.stdout).to.contain('001_create_cleaned_events_table').and.not.contain('002_create_events_table');
     const down = await platformHost(['migrate', 'down', '--db', 'postgres', '--log', 'json'], env);
-    expect(down.stdout).to.contain('rolled back 1: batch_etl/001_create_cleaned_events_table');
-    expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'cleaned_events'")).to.equal('0');
+    expect(down.stdout).to.contain('rolled back 1: data_quality/001_create_dq_check_results_table');
+    expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'dq_check_results'")).to.equal('0');
+    expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'cleaned_events'")).to.equal('1');
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'events'")).to.equal('1');
   });
 
@@ -54,8 +55,9 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
       '001_create_migrations_table',
       '002_create_events_table',
       'batch_etl/001_create_cleaned_events_table',
+      'data_quality/001_create_dq_check_results_table',
     ]);
-    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('3|3');
+    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('4|4');
   });
 
   it('blocks up with a clear message when an applied migration was changed afterwards', async () => {
