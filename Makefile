@@ -9,7 +9,7 @@ args ?=
 name ?=
 
 .PHONY: setup install build test test-unit test-impl test-integration lint format run scaffold \
-	migrate-up migrate-down migrate-status migrate-create schemas clean demo demo-stream bench
+	migrate-up migrate-down migrate-status migrate-create schemas clean demo demo-stream bench dq
 
 setup: install build ## Install dependencies and build everything
 
@@ -50,6 +50,9 @@ format:
 run: ## make run module=batch_etl args="--date 2026-01-15 --source-path raw/events"
 	@test -n "$(module)" || { echo 'usage: make run module=<name> [args="..."]' >&2; exit 2; }
 	$(NODE) $(CLI) run $(module) --env local $(args)
+
+dq: build ## Default data quality checks (plugins/data-quality/checks/default.yml): make dq [db=pglite] [args="--table cleaned_events"]
+	$(NODE) $(CLI) run data_quality --db $(or $(db),postgres) --env local --checks plugins/data-quality/checks/default.yml $(args)
 
 scaffold: ## make scaffold name=my_module [type=job|service|worker]
 	@test -n "$(name)" || { echo 'usage: make scaffold name=<module_name> [type=job]' >&2; exit 2; }

@@ -21,8 +21,9 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     const up = await platformHost(['migrate', 'up', '--db', 'postgres', '--log', 'json'], env);
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.contain(
-      'applied 5: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
-        'metric_aggregator/001_create_metric_rollups_table, metric_aggregator/002_create_metric_aggregator_state_tables',
+      'applied 6: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
+        'data_quality/001_create_dq_check_results_table, metric_aggregator/001_create_metric_rollups_table, ' +
+        'metric_aggregator/002_create_metric_aggregator_state_tables',
     );
     expect(
       psql(
@@ -30,7 +31,7 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
         "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'",
       ),
     ).to.equal(
-      '_migrations,cleaned_events,events,metric_aggregator_applied_messages,metric_aggregator_partition_offsets,' +
+      '_migrations,cleaned_events,dq_check_results,events,metric_aggregator_applied_messages,metric_aggregator_partition_offsets,' +
         'metric_aggregator_watermarks,metric_rollups',
     );
     const status = await platformHost(['migrate', 'status', '--db', 'postgres', '--log', 'json'], env);
@@ -47,6 +48,12 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
       '0',
     );
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'metric_rollups'")).to.equal('1');
+    const qualityDown = await platformHost(
+      ['migrate', 'down', '--module', 'data_quality', '--db', 'postgres', '--log', 'json'],
+      env,
+    );
+    expect(qualityDown.stdout).to.contain('rolled back 1: data_quality/001_create_dq_check_results_table');
+    expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'dq_check_results'")).to.equal('0');
     const batchEtlDown = await platformHost(
       ['migrate', 'down', '--module', 'batch_etl', '--db', 'postgres', '--log', 'json'],
       env,
@@ -67,10 +74,11 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
       '001_create_migrations_table',
       '002_create_events_table',
       'batch_etl/001_create_cleaned_events_table',
+      'data_quality/001_create_dq_check_results_table',
       'metric_aggregator/001_create_metric_rollups_table',
       'metric_aggregator/002_create_metric_aggregator_state_tables',
     ]);
-    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('5|5');
+    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('6|6');
   });
 
   it('blocks up with a clear message when an applied migration was changed afterwards', async () => {
