@@ -135,6 +135,12 @@ function withDeadline<T>(work: Promise<T>, what: string): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
+/** `compute` run at most once, when first needed (most requests need no cursor fingerprint). */
+function once<T>(compute: () => T): () => T {
+  let value: { readonly result: T } | undefined;
+  return () => (value ??= { result: compute() }).result;
+}
+
 function decodeOrRefuse(value: string, fingerprint: string): unknown[] {
   try {
     return decodeCursor(value, fingerprint);
@@ -370,10 +376,10 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       }
       problems.push(...rangeProblems(filters.from, filters.to, false));
       if (problems.length > 0) throw invalidRequest(problems);
-      const fingerprint = listingFingerprint('/v1/events', filters);
+      const fingerprint = once(() => listingFingerprint('/v1/events', filters));
       let afterId: number | undefined;
       if (after !== undefined) {
-        const [id] = decodeOrRefuse(after, fingerprint);
+        const [id] = decodeOrRefuse(after, fingerprint());
         if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
           throw invalidRequest([{ name: 'query.cursor', reason: 'holds a position of another listing' }]);
         }
@@ -395,7 +401,7 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
         const last = page.items.at(-1);
         return {
           items: page.items,
-          next_cursor: page.more && last !== undefined ? encodeCursor(fingerprint, [Number(last.id)]) : null,
+          next_cursor: page.more && last !== undefined ? encodeCursor(fingerprint(), [Number(last.id)]) : null,
         };
       });
     },
@@ -462,12 +468,12 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       const dimensions: Record<string, string> = {};
       for (const [key, value] of Object.entries(rest)) if (key.startsWith('dim.')) dimensions[key.slice(4)] = value;
       if (eventType !== undefined) dimensions.event_type = eventType;
-      const fingerprint = listingFingerprint('/v1/rollups', { window, dimensions, from, to });
+      const fingerprint = once(() => listingFingerprint('/v1/rollups', { window, dimensions, from, to }));
       const position: RollupPosition | undefined =
-        after === undefined ? undefined : stringPair(decodeOrRefuse(after, fingerprint));
+        after === undefined ? undefined : stringPair(decodeOrRefuse(after, fingerprint()));
       return cachedGet(request, reply, '/v1/rollups', request.query, async () => {
         const { page, last } = await listRollups(db, { windowSeconds: window, dimensions, from, to }, position, size);
-        return { items: page.items, next_cursor: page.more && last ? encodeCursor(fingerprint, [...last]) : null };
+        return { items: page.items, next_cursor: page.more && last ? encodeCursor(fingerprint(), [...last]) : null };
       });
     },
   );
@@ -489,12 +495,12 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       const { from, to, limit: size, cursor: after } = request.query;
       const problems = rangeProblems(from, to, true);
       if (problems.length > 0) throw invalidRequest(problems);
-      const fingerprint = listingFingerprint('/v1/quality/runs', { from, to });
+      const fingerprint = once(() => listingFingerprint('/v1/quality/runs', { from, to }));
       const position: RunPosition | undefined =
-        after === undefined ? undefined : stringPair(decodeOrRefuse(after, fingerprint));
+        after === undefined ? undefined : stringPair(decodeOrRefuse(after, fingerprint()));
       return cachedGet(request, reply, '/v1/quality/runs', request.query, async () => {
         const { page, last } = await listQualityRuns(db, { from, to }, position, size);
-        return { items: page.items, next_cursor: page.more && last ? encodeCursor(fingerprint, [...last]) : null };
+        return { items: page.items, next_cursor: page.more && last ? encodeCursor(fingerprint(), [...last]) : null };
       });
     },
   );
