@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { MESSAGE_HEADERS, type QueueMessage } from '@platform-host/contracts';
+import { currentCorrelationId, eachMessage, MESSAGE_HEADERS, type QueueMessage } from '@platform-host/contracts';
 import { startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
 import { buildGateway, type Gateway } from './app.js';
 import { declareGatewayMetrics } from './gateway-metrics.js';
@@ -256,6 +256,32 @@ describe('api_gateway on embedded adapters (PGlite, memory cache and queue)', fu
         ),
       ),
     ).to.deep.equal({ ...events[0], event_id: 'e-1' });
+  });
+
+  it("runs a consumer's handler, and so its log lines, under the request id of the POST", async function () {
+    const handled: string[] = [];
+    const subscription = await ctx.mq.subscribe(
+      'events-test',
+      eachMessage(ctx.mq, async () => {
+        handled.push(currentCorrelationId() ?? 'none');
+        ctx.log.info('consumer handled an ingested event');
+      }),
+      { group: 'test-consumer-logs', startFrom: 'latest' },
+    );
+    const answer = await post(
+      { event_type: 'view', source: 'app', timestamp: '2026-01-15T11:00:00Z', payload: {} },
+      { 'x-request-id': 'ingest-consumer-7' },
+    );
+    expect(answer.status).to.equal(202);
+    await waitFor(() => handled.length === 1, 10_000, 'the consumer to handle the event');
+    await subscription.close();
+    expect(handled).to.deep.equal(['ingest-consumer-7']);
+    const consumerLines = module.logs().filter((line) => line.includes('consumer handled an ingested event'));
+    expect(consumerLines).to.have.length(1);
+    expect(consumerLines[0]).to.contain('ingest-consumer-7');
+    expect(
+      module.logs().some((line) => line.includes('Request completed') && line.includes('ingest-consumer-7')),
+    ).to.equal(true);
   });
 
   it('publishes nothing when one event is invalid, naming each index and field', async function () {
