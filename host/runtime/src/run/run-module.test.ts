@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { HOST_API_VERSION } from '@platform-host/contracts';
 import { CLI, FixtureProject, moduleEntry } from '../test-support/fixture-project.js';
 import { runCli } from '../test-support/run-cli.js';
 import { runModule } from './run-module.js';
@@ -239,7 +240,7 @@ export default { kind: 'platform-host.adapter', interface: 'cache', create: () =
     expect(code).to.equal(2);
     expect(stderr)
       .to.contain('PH_ERR_PLUGIN_INCOMPATIBLE')
-      .and.contain('adapter "future-cache" supports host API ^1.0.0, but this host provides 2.0.0');
+      .and.contain(`adapter "future-cache" supports host API ^1.0.0, but this host provides ${HOST_API_VERSION}`);
   });
 
   it('refuses an adapter flag served by two packages with PH_ERR_PLUGIN_DUPLICATE, naming both', async () => {
