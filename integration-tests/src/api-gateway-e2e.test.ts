@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { MESSAGE_HEADERS } from '@platform-host/contracts';
 import {
+  QUALITY_RUN_IDS,
   SEED_QUALITY_SQL,
   SEED_ROLLUPS_SQL,
-  TABLE_DDL,
   seedEventsSql,
 } from '@platform-host/module-api-gateway/test-tables';
 import { usePrivateRedis, useRealService, waitFor } from '@platform-host/test-kit';
@@ -22,7 +22,10 @@ interface Page {
   readonly next_cursor: string | null;
 }
 
-/** A fresh database with batch_etl's migration applied through the CLI, the other two tables and seed rows. */
+/**
+ * A fresh database with every module's migrations applied through the CLI (batch_etl's
+ * cleaned_events, metric_aggregator's metric_rollups, data_quality's dq_check_results), and seed rows.
+ */
 async function seededDatabase(adminUrl: string): Promise<{ url: string; drop(): void }> {
   const database = freshDatabase(adminUrl, 'it_api');
   const migrated = await platformHost(
@@ -30,8 +33,6 @@ async function seededDatabase(adminUrl: string): Promise<{ url: string; drop(): 
     cliEnv({ DB_POSTGRES_URL: database.url }),
   );
   expect(migrated.code, migrated.stderr + migrated.stdout).to.equal(0);
-  psql(database.url, TABLE_DDL.metric_rollups);
-  psql(database.url, TABLE_DDL.dq_check_results);
   psql(database.url, seedEventsSql(EVENTS));
   psql(database.url, SEED_ROLLUPS_SQL);
   psql(database.url, SEED_QUALITY_SQL);
@@ -132,8 +133,10 @@ describe('api_gateway through the CLI (real PostgreSQL, Redis cache, Redis Strea
     ).json()) as Page;
     expect(rollups.items.length + rest.items.length).to.equal(10);
     const runs = (await (await fetch(`${url}/v1/quality/runs`)).json()) as Page;
-    expect(runs.items.map((run) => run.run_id)).to.deep.equal(['run-b', 'run-a']);
-    const runB = (await (await fetch(`${url}/v1/quality/runs/run-b`)).json()) as { results: unknown[] };
+    expect(runs.items.map((run) => run.run_id)).to.deep.equal([QUALITY_RUN_IDS.newer, QUALITY_RUN_IDS.older]);
+    const runB = (await (await fetch(`${url}/v1/quality/runs/${QUALITY_RUN_IDS.newer}`)).json()) as {
+      results: unknown[];
+    };
     expect(runB.results).to.have.length(2);
 
     // Cache transitions and conditional requests.

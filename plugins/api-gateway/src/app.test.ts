@@ -6,7 +6,7 @@ import { buildGateway, type Gateway } from './app.js';
 import { declareGatewayMetrics } from './gateway-metrics.js';
 import { GATEWAY_INTERFACES, type GatewayContext } from './main.js';
 import { readSettings } from './settings.js';
-import { createSeededTables } from './test-support/tables.js';
+import { createSeededTables, QUALITY_RUN_IDS } from './test-support/tables.js';
 
 const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
 
@@ -209,13 +209,16 @@ describe('api_gateway on embedded adapters (PGlite, memory cache and queue)', fu
 
   it('lists data quality runs newest first and answers one run with its results', async function () {
     const runs = (await get('/v1/quality/runs')).json() as PageBody;
-    expect(runs.items.map((run) => run.run_id)).to.deep.equal(['run-b', 'run-a']);
+    expect(runs.items.map((run) => run.run_id)).to.deep.equal([QUALITY_RUN_IDS.newer, QUALITY_RUN_IDS.older]);
     expect(runs.items[0]).to.deep.include({ checks: 2, outcomes: { fail: 1, pass: 1 } });
     const paged = (await get('/v1/quality/runs?limit=1')).json() as PageBody;
     const next = (await get(`/v1/quality/runs?limit=1&cursor=${paged.next_cursor ?? ''}`)).json() as PageBody;
-    expect([...paged.items, ...next.items].map((run) => run.run_id)).to.deep.equal(['run-b', 'run-a']);
+    expect([...paged.items, ...next.items].map((run) => run.run_id)).to.deep.equal([
+      QUALITY_RUN_IDS.newer,
+      QUALITY_RUN_IDS.older,
+    ]);
     expect(next.next_cursor).to.equal(null);
-    const run = (await get('/v1/quality/runs/run-a')).json() as {
+    const run = (await get(`/v1/quality/runs/${QUALITY_RUN_IDS.older}`)).json() as {
       results: Array<Record<string, unknown>>;
       outcomes: unknown;
     };

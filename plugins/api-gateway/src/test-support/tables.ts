@@ -1,9 +1,9 @@
 import type { Database } from '@platform-host/contracts';
 
 /**
- * The tables api_gateway reads, for tests: `cleaned_events` as batch_etl's migration creates it,
- * and `metric_rollups` / `dq_check_results` with exactly the columns their modules (issues 7 and
- * 10) define, created here because those modules ship them.
+ * The tables api_gateway reads, for tests on an empty database: `cleaned_events`, `metric_rollups`
+ * and `dq_check_results` exactly as the migrations of batch_etl, metric_aggregator and data_quality
+ * create them (tests through the CLI apply those migrations instead).
  */
 export const TABLE_DDL = {
   cleaned_events: `CREATE TABLE cleaned_events (
@@ -15,9 +15,11 @@ export const TABLE_DDL = {
     value_max double precision, value_avg double precision, closed_at timestamptz, updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (window_seconds, window_start, dimensions))`,
   dq_check_results: `CREATE TABLE dq_check_results (
-    run_id text NOT NULL, check_name text NOT NULL, table_name text NOT NULL, column_name text, check_type text NOT NULL,
-    observed_value double precision, warn_threshold double precision, fail_threshold double precision,
-    outcome text NOT NULL, message text, samples jsonb, started_at timestamptz NOT NULL, finished_at timestamptz)`,
+    run_id UUID NOT NULL, check_name TEXT NOT NULL, table_name TEXT NOT NULL, column_name TEXT, check_type TEXT NOT NULL,
+    observed_value DOUBLE PRECISION, warn_threshold TEXT, fail_threshold TEXT,
+    outcome TEXT NOT NULL CHECK (outcome IN ('pass', 'warn', 'fail', 'error')), message TEXT,
+    samples JSONB NOT NULL DEFAULT '[]'::jsonb, started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (run_id, table_name, check_name))`,
 } as const;
 
 /** The SQL that seeds `events` cleaned events (ids 1..n), types `click`/`view`, sources `web`/`app`, two dates. */
@@ -37,19 +39,25 @@ export const SEED_ROLLUPS_SQL = `INSERT INTO metric_rollups
          m + 1, m, m * 2.5, 0, m, 2.5, now()
   FROM generate_series(0, 9) AS m, unnest(ARRAY['click', 'view']) AS t`;
 
-/** Seeds two data_quality runs of two checks each. */
+/** The run ids of the two seeded data_quality runs (data_quality's run ids are UUIDs). */
+export const QUALITY_RUN_IDS = {
+  older: '00000000-0000-4000-8000-00000000000a',
+  newer: '00000000-0000-4000-8000-00000000000b',
+} as const;
+
+/** Seeds two data_quality runs of two checks each, with thresholds as data_quality writes them. */
 export const SEED_QUALITY_SQL = `INSERT INTO dq_check_results
   (run_id, check_name, table_name, column_name, check_type, observed_value, warn_threshold, fail_threshold, outcome,
    message, samples, started_at, finished_at)
   VALUES
-  ('run-a', 'null_rate_source', 'cleaned_events', 'source', 'null_rate', 0, 0.01, 0.05, 'pass', NULL, NULL,
-   '2026-01-15 01:00:00+00', '2026-01-15 01:00:01+00'),
-  ('run-a', 'freshness', 'cleaned_events', NULL, 'freshness', 7200, 3600, 86400, 'warn', 'older than 1 h', NULL,
-   '2026-01-15 01:00:01+00', '2026-01-15 01:00:02+00'),
-  ('run-b', 'null_rate_source', 'cleaned_events', 'source', 'null_rate', 0.2, 0.01, 0.05, 'fail', 'too many nulls',
-   '[{"id": 3}]', '2026-01-16 01:00:00+00', '2026-01-16 01:00:01+00'),
-  ('run-b', 'unique_dedup', 'cleaned_events', 'dedup_key', 'uniqueness', 0, 0, 0, 'pass', NULL, NULL,
-   '2026-01-16 01:00:01+00', '2026-01-16 01:00:03+00')`;
+  ('${QUALITY_RUN_IDS.older}', 'null_rate_source', 'cleaned_events', 'source', 'missing_percent', 0, '> 1', '> 5',
+   'pass', NULL, '[]', '2026-01-15 01:00:00+00', '2026-01-15 01:00:01+00'),
+  ('${QUALITY_RUN_IDS.older}', 'freshness', 'cleaned_events', NULL, 'freshness', 7200, '> 1h', '> 1d', 'warn',
+   'older than 1 h', '[]', '2026-01-15 01:00:01+00', '2026-01-15 01:00:02+00'),
+  ('${QUALITY_RUN_IDS.newer}', 'null_rate_source', 'cleaned_events', 'source', 'missing_percent', 20, '> 1', '> 5',
+   'fail', 'too many nulls', '[{"id": 3}]', '2026-01-16 01:00:00+00', '2026-01-16 01:00:01+00'),
+  ('${QUALITY_RUN_IDS.newer}', 'unique_dedup', 'cleaned_events', 'dedup_key', 'duplicate_count', 0, NULL, '> 0',
+   'pass', NULL, '[]', '2026-01-16 01:00:01+00', '2026-01-16 01:00:03+00')`;
 
 /** Creates the three tables and seeds them. */
 export async function createSeededTables(db: Database, events: number): Promise<void> {
