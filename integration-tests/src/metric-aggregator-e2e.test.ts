@@ -5,48 +5,96 @@ import { expect } from 'chai';
 import { useRealService, waitFor } from '@platform-host/test-kit';
 import { REPO_ROOT, cliEnv } from './support/cli.js';
 import { freshDatabase, psql } from './support/psql.js';
+import { KafkaTopicFixture } from './support/kafka-topic.js';
 import {
   StreamFixture,
-  WorkerProcess,
-  expectedRollups,
+  WorkerPool,
+  appliedEvents,
+  e2eModuleArgs,
+  expectRollupsToMatch,
   generateEvents,
-  storedRollups,
-  type PublishedEvent,
+  type QueueFixture,
+  type WorkerProcess,
 } from './support/metric-aggregator.js';
 
-const WINDOWS = [60, 3600];
 const GROUP = 'metric_aggregator';
 
-function appliedEvents(databaseUrl: string, source: string): number {
-  const out = psql(
-    databaseUrl,
-    `SELECT coalesce(sum(event_count), 0) FROM metric_rollups WHERE window_seconds = 60 AND dimensions->>'source' = '${source}'`,
-  );
-  return Number(out);
+/** The queue-specific checks of {@link killAndRestart}. */
+interface KillAndRestartChecks {
+  /** After the kill: what the killed worker left behind on the queue. */
+  afterKill(): Promise<void>;
+  /**
+   * Whether a dead letter may be published twice: dead letters are at least once (a kill between
+   * publishing one and the commit of the source message repeats it); each invalid event must be
+   * there, and exactly once where the queue acknowledges at once (Redis: XACK after the XADD).
+   */
+  readonly deadLetterRepeats: boolean;
 }
 
-/** Every stored row equals the independently computed one: exact counts, sums within 1e-9 relative. */
-function expectRollupsToMatch(databaseUrl: string, source: string, events: readonly PublishedEvent[]): void {
-  const expected = expectedRollups(events, WINDOWS);
-  const stored = storedRollups(databaseUrl, source);
-  expect([...stored.keys()].sort()).to.deep.equal([...expected.keys()].sort());
-  const close = (actual: number | null, wanted: number | null, what: string): void => {
-    if (wanted === null) {
-      expect(actual, what).to.equal(null);
-      return;
-    }
-    expect(actual, what).to.not.equal(null);
-    expect(Math.abs((actual ?? 0) - wanted), what).to.be.at.most(1e-9 * Math.max(1, Math.abs(wanted)));
-  };
-  for (const [key, want] of expected) {
-    const got = stored.get(key);
-    expect(got?.events, `${key} event_count`).to.equal(want.events);
-    expect(got?.values, `${key} value_count`).to.equal(want.values);
-    close(got?.sum ?? null, want.sum, `${key} value_sum`);
-    close(got?.min ?? null, want.min, `${key} value_min`);
-    close(got?.max ?? null, want.max, `${key} value_max`);
-    close(got?.avg ?? null, want.sum === null ? null : want.sum / want.values, `${key} value_avg`);
-  }
+/**
+ * Shared by both queues: one worker applies part of 6,000 events and is killed with SIGKILL, more
+ * are published, a second worker drains the group to zero lag; every row matches, the invalid
+ * events are dead letters with their reason, and SIGTERM exits 0.
+ */
+async function killAndRestart(
+  databaseUrl: string,
+  queue: QueueFixture,
+  pool: WorkerPool,
+  source: string,
+  checks: KillAndRestartChecks,
+): Promise<void> {
+  const events = generateEvents(6000, source, Date.now() - 60_000, 90 * 60_000);
+  const invalid = events.filter((event) => event.valid === undefined).length;
+  const valid = events.length - invalid;
+  const first = pool.start();
+  await first.consuming();
+  await queue.publish(events.slice(0, 3000));
+  await waitFor(() => appliedEvents(databaseUrl, source) > 0, 60_000, 'the first rollups');
+  const killed = await first.kill9();
+  expect(killed).to.equal(null);
+  const applied = appliedEvents(databaseUrl, source);
+  await checks.afterKill();
+  await queue.publish(events.slice(3000));
+  const second = pool.start();
+  await second.consuming();
+  await queue.waitForZeroLag(GROUP, 120_000);
+  expect(applied, 'killed mid-way').to.be.below(valid);
+  expect(appliedEvents(databaseUrl, source)).to.equal(valid);
+  expectRollupsToMatch(databaseUrl, source, events);
+  const deadLetters = await queue.deadLetters();
+  const originals = new Set(deadLetters.map((letter) => letter.originalId));
+  expect(originals.size, 'invalid events dead-lettered').to.equal(invalid);
+  if (checks.deadLetterRepeats) expect(deadLetters.length).to.be.at.least(invalid);
+  else expect(deadLetters.length).to.equal(invalid);
+  expect(new Set(deadLetters.map((letter) => letter.reason))).to.deep.equal(
+    new Set(['malformed_json', 'invalid_event']),
+  );
+  expect(await second.terminate()).to.equal(0);
+  expect(second.output).to.include('Metric aggregator stopped');
+}
+
+/**
+ * Shared by both queues: three workers in one group, one killed with SIGKILL after the first
+ * rollups and not restarted; the other two drain the group and every row matches.
+ */
+async function threeWorkersOneKilled(
+  databaseUrl: string,
+  queue: QueueFixture,
+  pool: WorkerPool,
+  source: string,
+): Promise<WorkerProcess[]> {
+  const events = generateEvents(6000, source, Date.now() - 60_000, 90 * 60_000);
+  const valid = events.filter((event) => event.valid !== undefined).length;
+  const trio = [pool.start(), pool.start(), pool.start()];
+  await Promise.all(trio.map((worker) => worker.consuming()));
+  await queue.publish(events.slice(0, 2000));
+  await waitFor(() => appliedEvents(databaseUrl, source) > 0, 60_000, 'the first rollups');
+  await trio[1]?.kill9();
+  await queue.publish(events.slice(2000));
+  await queue.waitForZeroLag(GROUP, 120_000);
+  expect(appliedEvents(databaseUrl, source)).to.equal(valid);
+  expectRollupsToMatch(databaseUrl, source, events);
+  return trio;
 }
 
 /**
@@ -60,7 +108,7 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
   const redis = useRealService('redis');
   let database: { url: string; drop(): void };
   let stream: StreamFixture;
-  let workers: WorkerProcess[] = [];
+  let pool: WorkerPool;
   let source: string;
 
   beforeEach(() => {
@@ -68,99 +116,32 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
     const env = redis();
     const url = env.MQ_REDIS_STREAM_URL ?? (env.CACHE_REDIS_URL ?? '').replace(/\/\d*$/, '/1');
     stream = new StreamFixture(url);
+    pool = new WorkerPool(database.url, stream);
     source = `it-${randomBytes(3).toString('hex')}`;
-    workers = [];
   });
   afterEach(async () => {
-    for (const worker of workers) if (worker.child.exitCode === null) await worker.kill9();
+    await pool.killAll();
     await stream.cleanup();
     database.drop();
   });
-
-  const moduleArgs = (flushInterval = '200ms', batchSize = '50'): string[] => [
-    '--topic',
-    stream.topic,
-    '--group-by',
-    'event_type,source',
-    // Events of the last 90 minutes, redelivered out of order after a kill: none is late.
-    '--allowed-lateness',
-    '1d',
-    '--flush-interval',
-    flushInterval,
-    '--batch-size',
-    batchSize,
-  ];
-  const environment = (): Record<string, string> => ({
-    DB_POSTGRES_URL: database.url,
-    MQ_REDIS_STREAM_URL: stream.url,
-    MQ_REDIS_STREAM_KEY_PREFIX: stream.prefix,
-    MQ_REDIS_STREAM_CLAIM_IDLE_MS: '1000',
-    PLATFORM_AUTO_MIGRATE: 'true',
-  });
-  const start = (...args: Parameters<typeof moduleArgs>): WorkerProcess => {
-    const worker = new WorkerProcess(
-      [
-        '--db',
-        'postgres',
-        '--mq',
-        'redis-stream',
-        '--env',
-        'test',
-        '--log',
-        'json',
-        '--health-port',
-        '0',
-        ...moduleArgs(...args),
-      ],
-      environment(),
-    );
-    workers.push(worker);
-    return worker;
-  };
+  const start = (flushInterval?: string, batchSize?: string): WorkerProcess => pool.start(flushInterval, batchSize);
 
   it('applies every event exactly once across a kill -9 and a restart, and drains on SIGTERM with exit 0', async () => {
-    const events = generateEvents(6000, source, Date.now() - 60_000, 90 * 60_000);
-    const invalid = events.filter((event) => event.valid === undefined).length;
-    const valid = events.length - invalid;
-    const first = start();
-    await first.consuming();
-    await stream.publish(events.slice(0, 3000));
-    await waitFor(() => appliedEvents(database.url, source) > 0, 60_000, 'the first rollups');
-    const killed = await first.kill9();
-    expect(killed).to.equal(null);
-    const applied = appliedEvents(database.url, source);
-    // The killed worker held delivered, unacknowledged entries: the restarted one claims them.
-    expect((await stream.groupState(GROUP))?.pending, 'entries pending after the kill').to.be.above(0);
-    await stream.publish(events.slice(3000));
-    const second = start();
-    await second.consuming();
-    await stream.waitForZeroLag(GROUP, 120_000);
-    expect(applied, 'killed mid-way').to.be.below(valid);
-    expect(appliedEvents(database.url, source)).to.equal(valid);
-    expectRollupsToMatch(database.url, source, events);
-    const reasons = await stream.deadLetterReasons();
-    expect(reasons.length).to.equal(invalid);
-    expect(new Set(reasons)).to.deep.equal(new Set(['malformed_json', 'invalid_event']));
-    expect(await second.terminate()).to.equal(0);
-    expect(second.output).to.include('Metric aggregator stopped');
+    await killAndRestart(database.url, stream, pool, source, {
+      deadLetterRepeats: false,
+      // The killed worker held delivered, unacknowledged entries: the restarted one claims them.
+      afterKill: async () => {
+        expect((await stream.groupState(GROUP))?.pending, 'entries pending after the kill').to.be.above(0);
+      },
+    });
   });
 
   it('three workers in one group share the stream; one killed with kill -9 and not restarted loses nothing', async () => {
-    const events = generateEvents(6000, source, Date.now() - 60_000, 90 * 60_000);
-    const valid = events.filter((event) => event.valid !== undefined).length;
-    const trio = [start(), start(), start()];
-    await Promise.all(trio.map((worker) => worker.consuming()));
-    await stream.publish(events.slice(0, 2000));
-    await waitFor(() => appliedEvents(database.url, source) > 0, 60_000, 'the first rollups');
-    await trio[1]?.kill9();
-    await stream.publish(events.slice(2000));
-    await stream.waitForZeroLag(GROUP, 120_000);
-    expect(appliedEvents(database.url, source)).to.equal(valid);
-    expectRollupsToMatch(database.url, source, events);
+    const trio = await threeWorkersOneKilled(database.url, stream, pool, source);
     const ledger = Number(
       psql(database.url, 'SELECT coalesce(sum(cardinality(message_ids)), 0) FROM metric_aggregator_applied_messages'),
     );
-    expect(ledger, 'ledger rows kept at most until acknowledged + hold limit').to.be.at.most(events.length);
+    expect(ledger, 'ledger rows kept at most until acknowledged + hold limit').to.be.at.most(6000);
     expect(await trio[0]?.terminate()).to.equal(0);
     expect(await trio[2]?.terminate()).to.equal(0);
   });
@@ -172,7 +153,11 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
     const fixture = spawn(
       process.execPath,
       [join(REPO_ROOT, 'plugins', 'metric-aggregator', 'dist', 'crash-after-commit.fixture.js')],
-      { cwd: REPO_ROOT, env: cliEnv({ ...environment(), FIXTURE_ARGS: moduleArgs().join(' ') }), stdio: 'ignore' },
+      {
+        cwd: REPO_ROOT,
+        env: cliEnv({ ...pool.environment(), FIXTURE_ARGS: e2eModuleArgs(stream.topic).join(' ') }),
+        stdio: 'ignore',
+      },
     );
     const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
       fixture.on('exit', (_code, sig) => resolve(sig)),
@@ -216,5 +201,91 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
     expect(appliedEvents(database.url, source)).to.equal(valid);
     expectRollupsToMatch(database.url, source, events);
     expect((await stream.groupState(GROUP))?.pending, 'acknowledged before exit').to.equal(0);
+  });
+});
+
+/**
+ * metric_aggregator end to end through the CLI on native PostgreSQL and Kafka (`--mq kafka`, six
+ * partitions, per-partition high-water offsets): events published with kcat, zero lag read as the
+ * group's committed offsets against the end offsets with raw node-rdkafka, workers killed with SIGKILL.
+ */
+describe('metric_aggregator end to end (real PostgreSQL, Kafka, kill -9)', function () {
+  this.timeout(240_000);
+  const postgres = useRealService('postgres');
+  const kafka = useRealService('kafka');
+  let database: { url: string; drop(): void };
+  let topic: KafkaTopicFixture;
+  let pool: WorkerPool;
+  let source: string;
+
+  beforeEach(async () => {
+    database = freshDatabase(postgres().DB_POSTGRES_URL ?? '', 'it_metric');
+    topic = new KafkaTopicFixture(kafka().MQ_KAFKA_BOOTSTRAP_SERVERS ?? '');
+    await topic.create();
+    pool = new WorkerPool(database.url, topic);
+    source = `it-${randomBytes(3).toString('hex')}`;
+  });
+  afterEach(async () => {
+    await pool.killAll();
+    await topic.cleanup();
+    database.drop();
+  });
+
+  const committedTotal = async (): Promise<number> =>
+    (await topic.groupOffsets(GROUP)).reduce((sum, entry) => sum + entry.committed, 0);
+  const highWaterTotal = (): number =>
+    Number(
+      psql(
+        database.url,
+        `SELECT coalesce(sum(applied_offset + 1), 0) FROM metric_aggregator_partition_offsets WHERE topic = '${topic.topic}'`,
+      ),
+    );
+
+  it('applies every event exactly once across a kill -9 and a restart, and drains on SIGTERM with exit 0', async () => {
+    await killAndRestart(database.url, topic, pool, source, {
+      deadLetterRepeats: true,
+      // Offsets applied are recorded with the rollups; the killed worker left messages uncommitted,
+      // which the restarted one reads again and recognises by those offsets.
+      afterKill: async () => {
+        expect(highWaterTotal(), 'high-water offsets recorded with the rollups').to.be.above(0);
+        expect(await committedTotal(), 'messages committed to Kafka before the kill').to.be.below(3000);
+      },
+    });
+    const ledger = Number(psql(database.url, 'SELECT count(*) FROM metric_aggregator_applied_messages'));
+    expect(ledger, 'partitioned queue: no ledger rows').to.equal(0);
+  });
+
+  it('three workers in one group share the partitions; one killed with kill -9 and not restarted loses nothing', async () => {
+    const trio = await threeWorkersOneKilled(database.url, topic, pool, source);
+    for (const worker of [trio[0], trio[2]]) {
+      expect(worker?.output, 'assigned partitions').to.include('Partitions assigned');
+      expect(await worker?.terminate()).to.equal(0);
+    }
+  });
+
+  it("a revoked partition's pending aggregates are written and acknowledged before the partition moves", async () => {
+    const events = generateEvents(3000, source, Date.now() - 60_000, 90 * 60_000);
+    const valid = events.filter((event) => event.valid !== undefined).length;
+    await topic.publish(events);
+    // A flush interval of an hour and room for 5,000 pending events: only a revocation (or SIGTERM) writes.
+    const holder = pool.start('1h', '1000');
+    await holder.consuming();
+    await waitFor(() => holder.pendingEvents() === valid, 60_000, 'every valid event pending in the first worker');
+    expect(appliedEvents(database.url, source), 'nothing written before the rebalance').to.equal(0);
+    const joiner = pool.start();
+    await joiner.consuming();
+    await waitFor(
+      () => holder.output.includes('Partitions revoked: writing their pending aggregates'),
+      60_000,
+      'a revocation in the first worker',
+    );
+    // The revocation flush wrote everything the holder had and acknowledged it: the group reaches
+    // zero lag although the holder never flushes on its timer.
+    await topic.waitForZeroLag(GROUP, 60_000);
+    expect(appliedEvents(database.url, source)).to.equal(valid);
+    expectRollupsToMatch(database.url, source, events);
+    expect(holder.output).to.match(/"Partitions revoked: writing their pending aggregates[^\n]*"pending_events":[1-9]/);
+    expect(await joiner.terminate()).to.equal(0);
+    expect(await holder.terminate()).to.equal(0);
   });
 });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { waitFor } from '@platform-host/test-kit';
 import { CLI, REPO_ROOT, cliEnv } from './cli.js';
@@ -94,14 +95,139 @@ export function storedRollups(databaseUrl: string, source: string): Map<string, 
   return rows;
 }
 
+/** The window sizes of the end-to-end tests (the module's default `1m,1h`). */
+export const E2E_WINDOWS = [60, 3600];
+
+/** Events applied for `source`: the sum of `event_count` over its one-minute windows. */
+export function appliedEvents(databaseUrl: string, source: string): number {
+  const out = psql(
+    databaseUrl,
+    `SELECT coalesce(sum(event_count), 0) FROM metric_rollups WHERE window_seconds = 60 AND dimensions->>'source' = '${source}'`,
+  );
+  return Number(out);
+}
+
+/** Every stored row equals the independently computed one: exact counts, sums within 1e-9 relative. */
+export function expectRollupsToMatch(databaseUrl: string, source: string, events: readonly PublishedEvent[]): void {
+  const expected = expectedRollups(events, E2E_WINDOWS);
+  const stored = storedRollups(databaseUrl, source);
+  expect([...stored.keys()].sort()).to.deep.equal([...expected.keys()].sort());
+  const close = (actual: number | null, wanted: number | null, what: string): void => {
+    if (wanted === null) {
+      expect(actual, what).to.equal(null);
+      return;
+    }
+    expect(actual, what).to.not.equal(null);
+    expect(Math.abs((actual ?? 0) - wanted), what).to.be.at.most(1e-9 * Math.max(1, Math.abs(wanted)));
+  };
+  for (const [key, want] of expected) {
+    const got = stored.get(key);
+    expect(got?.events, `${key} event_count`).to.equal(want.events);
+    expect(got?.values, `${key} value_count`).to.equal(want.values);
+    close(got?.sum ?? null, want.sum, `${key} value_sum`);
+    close(got?.min ?? null, want.min, `${key} value_min`);
+    close(got?.max ?? null, want.max, `${key} value_max`);
+    close(got?.avg ?? null, want.sum === null ? null : want.sum / want.values, `${key} value_avg`);
+  }
+}
+
+/** A dead letter as read back by an independent client. */
+export interface DeadLetterSeen {
+  readonly reason: string;
+  /** The `original-id` header: the id of the message that was dead-lettered. */
+  readonly originalId: string;
+}
+
+/**
+ * What an end-to-end test needs of one queue: the `--mq` flag and worker environment, an
+ * independent publisher, the group's lag, the dead letters' reasons, cleanup.
+ */
+export interface QueueFixture {
+  readonly mq: 'redis-stream' | 'kafka';
+  readonly topic: string;
+  /** Environment of a worker process using this queue. */
+  environment(): Record<string, string>;
+  publish(events: readonly PublishedEvent[]): Promise<void>;
+  /** Waits until the group has consumed and acknowledged everything published. */
+  waitForZeroLag(group: string, timeoutMs: number): Promise<void>;
+  /** Every message of `<topic>.dead-letter`: its `reason` header and its `original-id` header. */
+  deadLetters(): Promise<DeadLetterSeen[]>;
+  cleanup(): Promise<void>;
+}
+
+/** The module arguments of the end-to-end tests. */
+export function e2eModuleArgs(topic: string, flushInterval = '200ms', batchSize = '50'): string[] {
+  return [
+    '--topic',
+    topic,
+    '--group-by',
+    'event_type,source',
+    // Events of the last 90 minutes, redelivered out of order after a kill: none is late.
+    '--allowed-lateness',
+    '1d',
+    '--flush-interval',
+    flushInterval,
+    '--batch-size',
+    batchSize,
+  ];
+}
+
+/** Starts metric_aggregator workers through the CLI on PostgreSQL and `queue`; remembers them for {@link killAll}. */
+export class WorkerPool {
+  readonly workers: WorkerProcess[] = [];
+
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly queue: QueueFixture,
+  ) {}
+
+  environment(): Record<string, string> {
+    return { DB_POSTGRES_URL: this.databaseUrl, PLATFORM_AUTO_MIGRATE: 'true', ...this.queue.environment() };
+  }
+
+  start(flushInterval?: string, batchSize?: string): WorkerProcess {
+    const worker = new WorkerProcess(
+      [
+        '--db',
+        'postgres',
+        '--mq',
+        this.queue.mq,
+        '--env',
+        'test',
+        '--log',
+        'json',
+        '--health-port',
+        '0',
+        ...e2eModuleArgs(this.queue.topic, flushInterval, batchSize),
+      ],
+      this.environment(),
+    );
+    this.workers.push(worker);
+    return worker;
+  }
+
+  async killAll(): Promise<void> {
+    for (const worker of this.workers) if (worker.child.exitCode === null) await worker.kill9();
+  }
+}
+
 /** A Redis Streams setup of one test: its own key prefix, an independent client, cleanup. */
-export class StreamFixture {
+export class StreamFixture implements QueueFixture {
+  readonly mq = 'redis-stream';
   readonly prefix = `it-metric-${randomBytes(4).toString('hex')}:`;
   readonly topic = 'events';
   readonly redis: Redis;
 
   constructor(readonly url: string) {
     this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2, protocol: 2 });
+  }
+
+  environment(): Record<string, string> {
+    return {
+      MQ_REDIS_STREAM_URL: this.url,
+      MQ_REDIS_STREAM_KEY_PREFIX: this.prefix,
+      MQ_REDIS_STREAM_CLAIM_IDLE_MS: '1000',
+    };
   }
 
   get streamKey(): string {
@@ -143,12 +269,15 @@ export class StreamFixture {
     );
   }
 
-  /** Entries of the dead-letter stream and their `reason` header. */
-  async deadLetterReasons(): Promise<string[]> {
+  /** Entries of the dead-letter stream, their `reason` and `original-id` headers. */
+  async deadLetters(): Promise<DeadLetterSeen[]> {
     const entries = await this.redis.xrange(`${this.streamKey}.dead-letter`, '-', '+');
     return entries.map(([, fields]) => {
-      const index = fields.indexOf('h:reason');
-      return index >= 0 ? (fields[index + 1] ?? '') : '';
+      const header = (name: string): string => {
+        const index = fields.indexOf(`h:${name}`);
+        return index >= 0 ? (fields[index + 1] ?? '') : '';
+      };
+      return { reason: header('reason'), originalId: header('original-id') };
     });
   }
 
@@ -174,6 +303,14 @@ export class WorkerProcess {
     this.child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  /** `pending_events` of the worker's last `Batch delivered` log line (debug level), 0 before any. */
+  pendingEvents(): number {
+    const lines = this.output.split('\n').filter((line) => line.includes('"Batch delivered"'));
+    const last = lines.at(-1);
+    if (last === undefined) return 0;
+    return (JSON.parse(last) as { context?: { pending_events?: number } }).context?.pending_events ?? 0;
   }
 
   /** Resolves once the worker has subscribed. */

@@ -8,10 +8,11 @@ import type {
   MessageQueue,
   QueueMessage,
   Subscription,
+  TopicPartition,
 } from '@platform-host/contracts';
 import { countDeadLetter, declareAggregatorMetrics, type AggregatorMetrics } from './aggregator-metrics.js';
 import { decodeEvent, type DeadLetterReason } from './event.js';
-import { RollupStore, type FlushOutcome, type PendingEvent } from './rollup-store.js';
+import { RollupStore, offsetOf, partitionOf, type FlushOutcome, type PendingEvent } from './rollup-store.js';
 import type { AggregatorSettings } from './settings.js';
 import { earliestWindowEndMs, WatermarkClock } from './windows.js';
 
@@ -76,6 +77,19 @@ export class MetricAggregator {
   readonly #clock: WatermarkClock;
   readonly #store: RollupStore;
   #pending = new Map<string, PendingEvent>();
+  /**
+   * Partitioned queues: messages this worker dead-lettered itself since the last flush, whose
+   * offsets the next flush records with the high-water offsets.
+   */
+  #deadLetteredSinceFlush: QueueMessage[] = [];
+  /**
+   * Partitioned queues: the stored high-water offset of each partition held, read when it was
+   * assigned. A message at or below it was applied or dead-lettered by an earlier owner (a copy
+   * redelivered after a crash): it is acknowledged without being dead-lettered again.
+   */
+  readonly #assignedHighWater = new Map<number, bigint>();
+  /** A delivered batch is being handled: the timer does not flush until its dead letters are published. */
+  #handling = false;
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
   #heartbeat: Heartbeat | undefined;
@@ -133,8 +147,8 @@ export class MetricAggregator {
       group: settings.group,
       maxBatchSize: settings.batchSize,
       maxInFlight: this.#maxPending + settings.batchSize,
-      // A revoked partition's pending aggregates are written (and acknowledged) before its offsets move.
-      onRevoked: () => this.flush(),
+      onAssigned: (partitions) => this.#assigned(partitions),
+      onRevoked: (partitions) => this.#revoked(partitions),
     });
     this.#clock.arrived(this.#now());
     this.#timer = setInterval(() => void this.#tick(), settings.flushIntervalMs);
@@ -192,13 +206,52 @@ export class MetricAggregator {
     return run;
   }
 
+  /**
+   * A revoked partition's pending aggregates are written (and acknowledged) before its offsets move.
+   * When that flush fails, the revoked partitions' events are forgotten instead of kept: the new
+   * owner receives them again from the committed position (and the high-water offsets leave out
+   * whatever this worker did write).
+   */
+  async #assigned(partitions: readonly TopicPartition[]): Promise<void> {
+    const numbers = partitions.map((p) => p.partition);
+    if (this.#deps.mq.capabilities.partitioned) {
+      for (const [partition, offset] of await this.#store.highWaterOffsets(numbers)) {
+        this.#assignedHighWater.set(partition, offset);
+      }
+    }
+    this.#deps.log.info('Partitions assigned', { partitions: numbers });
+  }
+
+  async #revoked(partitions: readonly TopicPartition[]): Promise<void> {
+    const revoked = new Set(partitions.map((p) => p.partition));
+    const pendingOfRevoked = [...this.#pending.values()].filter((entry) =>
+      revoked.has(partitionOf(entry.message)),
+    ).length;
+    this.#deps.log.info('Partitions revoked: writing their pending aggregates before their offsets move', {
+      partitions: [...revoked],
+      pending_events: pendingOfRevoked,
+    });
+    try {
+      await this.flush();
+    } catch {
+      for (const [id, entry] of this.#pending) if (revoked.has(partitionOf(entry.message))) this.#pending.delete(id);
+      this.#deadLetteredSinceFlush = this.#deadLetteredSinceFlush.filter(
+        (message) => !revoked.has(partitionOf(message)),
+      );
+      this.#deps.log.warn('Flush on revocation failed: the revoked partitions are left to their next owner', {
+        partitions: [...revoked],
+      });
+    }
+    for (const partition of revoked) this.#assignedHighWater.delete(partition);
+  }
+
   async #tick(): Promise<void> {
-    if (this.#flushing) return;
+    if (this.#flushing || this.#handling) return;
     try {
       const watermark = this.#clock.tick(this.#now());
       const moved =
         watermark !== undefined && (this.#storedWatermarkMs === undefined || watermark > this.#storedWatermarkMs);
-      if (this.#pending.size > 0 || moved) await this.flush();
+      if (this.#pending.size > 0 || this.#deadLetteredSinceFlush.length > 0 || moved) await this.flush();
       this.#heartbeat?.beat();
     } catch {
       // Logged by the flush; the events stay pending and the next tick tries again.
@@ -206,20 +259,46 @@ export class MetricAggregator {
   }
 
   async #handle(messages: readonly QueueMessage[]): Promise<void> {
+    this.#handling = true;
+    try {
+      await this.#handleBatch(messages);
+    } finally {
+      this.#handling = false;
+    }
+  }
+
+  /**
+   * Whether an earlier owner of the message's partition applied or dead-lettered it (partitioned
+   * queues: at or below the high-water offset read at assignment).
+   */
+  #handledBefore(message: QueueMessage): boolean {
+    if (!this.#deps.mq.capabilities.partitioned) return false;
+    const mark = this.#assignedHighWater.get(partitionOf(message));
+    return mark !== undefined && offsetOf(message) <= mark;
+  }
+
+  async #handleBatch(messages: readonly QueueMessage[]): Promise<void> {
     this.#heartbeat?.beat();
     const now = this.#now();
     this.#clock.arrived(now);
     const { dimensions, valuePath, windowSeconds, maxClockSkewMs } = this.#settings;
     const deadLetters: Array<Promise<void>> = [];
+    const partitioned = this.#deps.mq.capabilities.partitioned;
     const deadLetter = (message: QueueMessage, reason: DeadLetterReason, error: string): void => {
       deadLetters.push(
         this.#deps.mq.deadLetter(message, reason, error).then(() => {
           this.totals.deadLettered[reason] += 1;
           countDeadLetter(this.#metrics, this.#labels, reason);
+          if (partitioned) this.#deadLetteredSinceFlush.push(message);
         }),
       );
     };
+    const handledBefore: QueueMessage[] = [];
     for (const message of messages) {
+      if (this.#handledBefore(message)) {
+        handledBefore.push(message);
+        continue;
+      }
       const decoded = decodeEvent(message.value, dimensions, valuePath);
       if (!decoded.ok) {
         deadLetter(message, decoded.reason, decoded.error);
@@ -243,6 +322,12 @@ export class MetricAggregator {
       this.#pending.set(message.id, { message, event, receivedAt: this.#monotonicNow() });
     }
     await Promise.all(deadLetters);
+    if (handledBefore.length > 0) {
+      await this.#deps.mq.ack(handledBefore);
+      this.totals.duplicates += handledBefore.length;
+      this.#metrics.eventsDuplicate.inc(this.#labels, handledBefore.length);
+    }
+    this.#deps.log.debug('Batch delivered', { messages: messages.length, pending_events: this.#pending.size });
     if (this.#pending.size >= this.#maxPending) {
       // Backpressure: no further batch until the events are written.
       await this.flush();
@@ -254,17 +339,20 @@ export class MetricAggregator {
 
   async #flushOnce(): Promise<void> {
     const entries = [...this.#pending.values()];
+    const deadLettered = this.#deadLetteredSinceFlush;
     const candidate = this.#clock.tick(this.#now());
     const moved =
       candidate !== undefined && (this.#storedWatermarkMs === undefined || candidate > this.#storedWatermarkMs);
-    if (entries.length === 0 && !moved) return;
+    if (entries.length === 0 && deadLettered.length === 0 && !moved) return;
     this.#pending = new Map();
+    this.#deadLetteredSinceFlush = [];
     this.#flushing = true;
     const stopTimer = this.#metrics.flushDuration.startTimer(this.#labels);
     let outcome: FlushOutcome;
     try {
-      outcome = await this.#store.flush(entries, candidate);
+      outcome = await this.#store.flush(entries, candidate, deadLettered);
     } catch (error) {
+      this.#deadLetteredSinceFlush = [...deadLettered, ...this.#deadLetteredSinceFlush];
       // Put them back (a redelivered copy that arrived meanwhile is the same message).
       for (const entry of entries) if (!this.#pending.has(entry.message.id)) this.#pending.set(entry.message.id, entry);
       this.#lastFlushError = error instanceof Error ? error.message : String(error);

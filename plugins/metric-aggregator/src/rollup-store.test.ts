@@ -96,6 +96,27 @@ describe('metric_aggregator rollup store: what was applied is recorded in the sa
     });
   }
 
+  it('records the offsets of messages the worker dead-lettered itself with the high-water offsets (partitions)', async () => {
+    const group = 'g-dead-lettered-offsets';
+    const offsets = store('partition-offsets', group);
+    await offsets.loadWatermark();
+    expect(await offsets.highWaterOffsets([0, 1])).to.deep.equal(new Map());
+    const applied = pending(message('p0-3', 0, '3'), 1);
+    await offsets.flush(
+      [{ ...applied, event: { ...applied.event, dimensionsKey: JSON.stringify({ event_type: group }) } }],
+      undefined,
+      [message('p0-5', 0, '5'), message('p1-9', 1, '9')],
+    );
+    // A restarted owner reads these at assignment: offsets 0..5 and 0..9 were applied or dead-lettered.
+    expect(await offsets.highWaterOffsets([0, 1])).to.deep.equal(
+      new Map([
+        [0, 5n],
+        [1, 9n],
+      ]),
+    );
+    expect(await count(group)).to.equal(1);
+  });
+
   it('deletes ledger rows only after the hold limit since the acknowledgement, and refuses messages held longer', async () => {
     const group = 'g-retention';
     const dims = JSON.stringify({ event_type: group });

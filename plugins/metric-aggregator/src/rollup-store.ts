@@ -133,8 +133,16 @@ export class RollupStore {
    * Writes `pending` and the watermark candidate in one transaction (see the class comment). Late
    * events are dead-lettered inside it, before the commit, so a crash can only repeat a dead letter,
    * never lose one. Resolves once the transaction committed; the caller then acknowledges.
+   *
+   * `deadLettered`: messages the worker dead-lettered itself since the last flush (their dead
+   * letters are published). On a partitioned queue their offsets count for the high-water offsets
+   * too, so a copy redelivered after a crash is recognised and not dead-lettered twice.
    */
-  async flush(pending: readonly PendingEvent[], watermarkCandidateMs: number | undefined): Promise<FlushOutcome> {
+  async flush(
+    pending: readonly PendingEvent[],
+    watermarkCandidateMs: number | undefined,
+    deadLettered: readonly QueueMessage[] = [],
+  ): Promise<FlushOutcome> {
     const { group, topic, windowSeconds, record } = this.#options;
     return this.#db.transaction(async () => {
       const locked = await this.#db.fetchOne<{ ms: number | string | null }>(
@@ -188,7 +196,7 @@ export class RollupStore {
           c.valueMax,
         ]);
       }
-      const flushId = await this.#recordApplied(applied, [...duplicates, ...late]);
+      const flushId = await this.#recordApplied(applied, [...duplicates, ...late, ...deadLettered]);
       const watermarkMs =
         storedMs === undefined
           ? watermarkCandidateMs
@@ -205,6 +213,21 @@ export class RollupStore {
       }
       return { applied, duplicates, late, released, rows: batch.size, watermarkMs, flushId };
     });
+  }
+
+  /**
+   * The stored high-water offsets of `partitions` (partition-offsets record): every offset up to
+   * one of them was applied or dead-lettered. Read when partitions are assigned.
+   */
+  async highWaterOffsets(partitions: readonly number[]): Promise<Map<number, bigint>> {
+    const { group, topic } = this.#options;
+    if (partitions.length === 0) return new Map();
+    const rows = await this.#db.fetchAll<{ partition: number; applied_offset: string }>(
+      `SELECT partition, applied_offset::text AS applied_offset FROM metric_aggregator_partition_offsets
+       WHERE consumer_group = $1 AND topic = $2 AND partition = ANY($3::integer[])`,
+      [group, topic, [...partitions]],
+    );
+    return new Map(rows.map((row) => [Number(row.partition), BigInt(row.applied_offset)]));
   }
 
   /** A test of "applied before" for the messages of this flush, read under the watermark lock. */
@@ -224,13 +247,7 @@ export class RollupStore {
       const ids = new Set(rows.map((row) => row.message_id));
       return (message) => ids.has(message.id);
     }
-    const partitions = [...new Set(pending.map((entry) => partitionOf(entry.message)))];
-    const rows = await this.#db.fetchAll<{ partition: number; applied_offset: string }>(
-      `SELECT partition, applied_offset::text AS applied_offset FROM metric_aggregator_partition_offsets
-       WHERE consumer_group = $1 AND topic = $2 AND partition = ANY($3::integer[])`,
-      [group, topic, partitions],
-    );
-    const highWater = new Map(rows.map((row) => [row.partition, BigInt(row.applied_offset)]));
+    const highWater = await this.highWaterOffsets([...new Set(pending.map((entry) => partitionOf(entry.message)))]);
     return (message) => {
       const mark = highWater.get(partitionOf(message));
       return mark !== undefined && offsetOf(message) <= mark;
@@ -327,11 +344,13 @@ function toMs(value: number | string | null | undefined): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-function partitionOf(message: QueueMessage): number {
+/** The partition of a message (0 on a queue without partitions). */
+export function partitionOf(message: QueueMessage): number {
   return message.partition ?? 0;
 }
 
-function offsetOf(message: QueueMessage): bigint {
+/** The offset of a message of a partitioned queue; throws naming the message when it has none. */
+export function offsetOf(message: QueueMessage): bigint {
   if (message.offset === undefined || !/^\d+$/.test(message.offset)) {
     throw new Error(
       `message ${message.id} of a partitioned topic has no numeric offset (${String(message.offset)}); the partition-offsets record needs one`,
