@@ -11,7 +11,9 @@
 // Per runtime workspace the image gets package.json, bin/, the plugin manifest and dist/ without
 // tests, declarations and source maps; migration sources (src/NNN_*.ts of the migrations workspace,
 // and of every folder a module.json names under "migrations") stay too, because the migration
-// runner checksums the sources to detect a migration edited after it was applied.
+// runner checksums the sources to detect a migration edited after it was applied. Data files a
+// module reads at run time stay as well: checks/ (data_quality's default checks file, which its
+// CronJob runs from the image).
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +30,8 @@ const DROPPED_FROM_DIST = [
   /\.tsbuildinfo$/,
 ];
 const MIGRATION_SOURCE = /^\d{3,}_[a-z0-9_]+\.ts$/;
+/** Folders of a module workspace with data files it reads at run time, copied as they are. */
+const RUNTIME_DATA_DIRS = ['checks'];
 
 function fail(message) {
   process.stderr.write(`stage-runtime: ${message}\n`);
@@ -107,6 +111,10 @@ export function copyRuntime(root, dest) {
     }
     copyTree(join(from, 'dist'), join(to, 'dist'), (name) => !DROPPED_FROM_DIST.some((pattern) => pattern.test(name)));
     if (isDirectory(join(from, 'bin'))) copyTree(join(from, 'bin'), join(to, 'bin'), () => true);
+    if (existsSync(join(from, 'module.json'))) {
+      for (const dataDir of RUNTIME_DATA_DIRS.filter((name) => isDirectory(join(from, name))))
+        copyTree(join(from, dataDir), join(to, dataDir), () => true);
+    }
     for (const sourceDir of migrationSourceDirs(dir, from)) {
       copyTree(join(from, sourceDir), join(to, sourceDir), (name) => MIGRATION_SOURCE.test(name));
     }

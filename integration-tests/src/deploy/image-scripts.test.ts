@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -131,6 +131,12 @@ describe('deploy/docker/stage-runtime.mjs (what the production image holds)', ()
     const inRepo = await migrationChecksums(repoPath('plugins', 'batch-etl'), set);
     expect(inRepo.map((file) => file.name)).to.deep.equal(['001_create_cleaned_events_table']);
     expect(await migrationChecksums(join(staged, 'plugins', 'batch-etl'), set)).to.deep.equal(inRepo);
+  });
+
+  it("ships data_quality's default checks file, which its CronJob runs from the image", () => {
+    const checks = join('plugins', 'data-quality', 'checks', 'default.yml');
+    expect(existsSync(join(staged, checks)), checks).to.equal(true);
+    expect(readFileSync(join(staged, checks), 'utf8')).to.equal(readFileSync(repoPath(checks), 'utf8'));
   });
 
   it('refuses an unknown command with a usage message and exit code 2', async () => {

@@ -212,6 +212,17 @@ function workloadProblems(manifest: Manifest, platform: Platform): string[] {
         `${where}: exit code 2 (usage or configuration error) is retried; add a podFailurePolicy FailJob rule`,
       );
     }
+    const unavailable = module.exit_codes?.unavailable;
+    if (
+      unavailable !== undefined &&
+      exitCodeRules(jobSpec).some(
+        (rule) => rule.action === 'FailJob' && rule.container === manifest.name && rule.codes.includes(unavailable),
+      )
+    ) {
+      problems.push(
+        `${where}: exit code ${unavailable} (${module.name} could not reach a backend) fails the Job; it must be retried`,
+      );
+    }
     if (manifest.kind === 'CronJob') {
       if (at(manifest.doc, 'spec.concurrencyPolicy') !== 'Forbid')
         problems.push(`${where}: concurrencyPolicy is not Forbid`);
@@ -450,6 +461,26 @@ describe('deploy/k8s', () => {
     }
   });
 
+  it('runs data_quality on a checks file of the repository that the image ships (a module checks/ folder)', () => {
+    const dataQuality = workloads.find((manifest) => manifest.name === 'data-quality' && underModules(manifest));
+    expect(dataQuality, 'CronJob data-quality').to.not.equal(undefined);
+    const main = recordsOf(podSpecOf(dataQuality?.doc ?? {})?.containers).find(
+      (container) => container.name === 'data-quality',
+    );
+    const args = stringsOf(main?.args);
+    const checks = args[args.indexOf('--checks') + 1] ?? '';
+    expect(checks).to.match(/^plugins\/[^/]+\/checks\/[^/]+\.ya?ml$/);
+    expect(existsSync(repoPath(checks)), checks).to.equal(true);
+  });
+
+  it('fails the data_quality Job at once on a failed check or a usage error and retries one that could not evaluate', () => {
+    const dataQuality = workloads.find((manifest) => manifest.name === 'data-quality' && underModules(manifest));
+    const rules = exitCodeRules(at(dataQuality?.doc, 'spec.jobTemplate.spec'));
+    const failJob = rules.filter((rule) => rule.action === 'FailJob').flatMap((rule) => rule.codes);
+    expect(failJob.sort()).to.deep.equal([1, 2]);
+    expect(rules.filter((rule) => rule.codes.includes(3)).map((rule) => rule.action)).to.deep.equal(['Count']);
+  });
+
   describe('kustomize layout', () => {
     const kustomizations = (): string[] => {
       const out: string[] = [];
@@ -570,6 +601,17 @@ describe('deploy/k8s', () => {
       const problems = workloadProblems(broken, platformFor(broken)).join('\n');
       expect(problems).to.contain('runAsNonRoot is not true');
       expect(problems).to.contain('the root file system is writable');
+    });
+
+    it('finds a job whose "backend unavailable" exit code fails the Job instead of retrying', () => {
+      const manifest = workloads.find((candidate) => candidate.name === 'data-quality' && underModules(candidate));
+      if (manifest === undefined) throw new Error('CronJob data-quality is missing');
+      const broken = { ...manifest, doc: cloneData(manifest.doc) };
+      const rule = recordsOf(at(broken.doc, 'spec.jobTemplate.spec.podFailurePolicy.rules'))[0] ?? {};
+      recordOf(rule.onExitCodes).values = [1, 2, 3];
+      expect(workloadProblems(broken, platformFor(broken)).join('\n')).to.contain(
+        'exit code 3 (data_quality could not reach a backend) fails the Job; it must be retried',
+      );
     });
 
     it('finds a daily date wrapper whose retries could cross midnight', () => {

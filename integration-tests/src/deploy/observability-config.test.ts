@@ -3,6 +3,7 @@ import { dirname, join, posix, relative } from 'node:path';
 import { expect } from 'chai';
 import { MODULE_TYPES } from '@platform-host/contracts';
 import { GATEWAY_METRIC_NAMES } from '@platform-host/module-api-gateway';
+import { AGGREGATOR_METRIC_NAMES } from '@platform-host/module-metric-aggregator';
 import {
   CACHE_HIT_RATIO,
   CACHE_REQUESTS,
@@ -31,7 +32,8 @@ const COMPOSE_DIR = dirname(COMPOSE_FILE);
 /**
  * Every metric name the code exports: the standard platform metrics the host records (README maps
  * the seed 11.2 names to these) and each module's own instruments, plus Prometheus's `up`. A
- * module with instruments adds its name list here (api_gateway: GATEWAY_METRIC_NAMES).
+ * module with instruments adds its name list here (api_gateway: GATEWAY_METRIC_NAMES,
+ * metric_aggregator: AGGREGATOR_METRIC_NAMES).
  */
 const EXPORTED_METRICS: readonly string[] = [
   MODULE_STARTUP_DURATION,
@@ -43,6 +45,7 @@ const EXPORTED_METRICS: readonly string[] = [
   CACHE_REQUESTS,
   CACHE_HIT_RATIO,
   ...GATEWAY_METRIC_NAMES,
+  ...AGGREGATOR_METRIC_NAMES,
 ];
 /** The series names a query may use: histograms also as `_bucket`, `_sum` and `_count`. */
 const ALLOWED_METRICS = new Set([
@@ -262,16 +265,27 @@ describe('Prometheus and Grafana of the compose stack', () => {
       expect(metricsOfQuery('rate({__name__=~"platform_.*"}[5m])')).to.deep.equal([]);
     });
 
-    it('has a panel on the api_gateway dashboard for every metric api_gateway exports', () => {
+    /** The metric names the panels of one dashboard file query, without histogram suffixes. */
+    const queriedBy = (file: string): Set<string> => {
       const folder = hostPathOf(grafana, stringOf(at(providers[0], 'options.path')) ?? '') ?? '';
-      const dashboard: unknown = JSON.parse(readFileSync(join(folder, 'api-gateway.json'), 'utf8'));
-      const queried = new Set(
+      const dashboard: unknown = JSON.parse(readFileSync(join(folder, file), 'utf8'));
+      return new Set(
         recordsOf(recordOf(dashboard).panels)
           .flatMap((panel) => recordsOf(panel.targets))
           .flatMap((target) => metricsOfQuery(stringOf(target.expr) ?? ''))
           .map((name) => name.replace(/_(bucket|sum|count)$/, '')),
       );
+    };
+
+    it('has a panel on the api_gateway dashboard for every metric api_gateway exports', () => {
+      const queried = queriedBy('api-gateway.json');
       expect(GATEWAY_METRIC_NAMES.filter((name) => !queried.has(name))).to.deep.equal([]);
+    });
+
+    it('has a panel on the metric_aggregator dashboard for every metric metric_aggregator exports', () => {
+      const queried = queriedBy('metric-aggregator.json');
+      expect(AGGREGATOR_METRIC_NAMES.length).to.be.greaterThan(0);
+      expect(AGGREGATOR_METRIC_NAMES.filter((name) => !queried.has(name))).to.deep.equal([]);
     });
   });
 });

@@ -9,6 +9,7 @@ import { run } from './main.js';
 export default defineModule({ interfaces: ['database', 'message_queue', 'logging', 'metrics'], run });
 
 export { run, type MetricAggregatorContext } from './main.js';
+export { AGGREGATOR_METRIC_NAMES, declareAggregatorMetrics, type AggregatorMetrics } from './aggregator-metrics.js';
 export { MetricAggregator, idleAfterMs, type AggregatorDependencies, type AggregatorTotals } from './aggregator.js';
 export { readSettings, parseWindows, parseGroupBy, parseDuration, InvalidArgumentError } from './settings.js';
 export type { AggregatorSettings, Dimension } from './settings.js';
