@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { useRealService, waitFor } from '@platform-host/test-kit';
+import { batchEtlSummary } from './support/batch-etl.js';
+import { cliEnv, platformHost } from './support/cli.js';
 import { freshDatabase, psql } from './support/psql.js';
 import {
   IngestProcess,
@@ -156,4 +158,69 @@ describe('stream_ingest end to end (real PostgreSQL, Kafka, MinIO, kill -9, SIGT
     expectExactlyOnce(lake.read(`data-lake/${topic.topic}`), events);
     expect(service.output).to.match(/Stream ingest drained.*drain_ms/);
   });
+});
+
+/** stream_ingest's output read by batch_etl (`--source-path data-lake/<topic> --date <date>`) in each format. */
+describe('stream_ingest → batch_etl on PostgreSQL, Kafka and MinIO', function () {
+  this.timeout(120_000);
+  const postgres = useRealService('postgres');
+  const kafka = useRealService('kafka');
+  const objectStore = useRealService('object-store');
+
+  for (const format of ['parquet', 'json', 'csv'] as const) {
+    it(`--output-format ${format}: every event lands in cleaned_events`, async () => {
+      const database = freshDatabase(postgres().DB_POSTGRES_URL ?? '', 'it_ingest_etl');
+      const topic = new KafkaTopicFixture(kafka().MQ_KAFKA_BOOTSTRAP_SERVERS ?? '', 2);
+      const lake = new MinioLake(objectStore());
+      let service: IngestProcess | undefined;
+      try {
+        topic.create();
+        const events = generateIngestEvents(120, topic.topic, 0);
+        topic.publish(events);
+        const env = {
+          DB_POSTGRES_URL: database.url,
+          MQ_KAFKA_BOOTSTRAP_SERVERS: topic.brokers,
+          MQ_KAFKA_SESSION_TIMEOUT_MS: '6000',
+          ...lake.adapterEnv(),
+          PLATFORM_AUTO_MIGRATE: 'true',
+        };
+        service = new IngestProcess(
+          [
+            ...['--db', 'postgres', '--fs', 'minio', '--mq', 'kafka', '--env', 'test', '--log', 'json'],
+            ...[
+              '--health-port',
+              '0',
+              '--topic',
+              topic.topic,
+              '--batch-size',
+              '50',
+              '--output-format',
+              format,
+              '--flush-interval',
+              '500ms',
+            ],
+          ],
+          env,
+        );
+        await service.consuming();
+        await waitFor(() => ingestedRows(database.url) === 120, 60_000, '120 ingested_events rows');
+        expect(await service.terminate()).to.equal(0);
+        const run = await platformHost(
+          [
+            ...['run', 'batch_etl', '--db', 'postgres', '--fs', 'minio', '--env', 'test', '--log', 'json'],
+            ...['--date', '2026-01-15', '--source-path', `data-lake/${topic.topic}`],
+          ],
+          cliEnv(env),
+        );
+        expect(run.code, run.stderr + run.stdout).to.equal(0);
+        expect(batchEtlSummary(run)).to.deep.include({ raw: 120, valid: 120, invalid: 0, inserted: 120 });
+        expect(psql(database.url, 'SELECT count(*) FROM cleaned_events')).to.equal('120');
+      } finally {
+        if (service !== undefined && service.child.exitCode === null) await service.kill9();
+        lake.cleanup();
+        topic.delete();
+        database.drop();
+      }
+    });
+  }
 });
