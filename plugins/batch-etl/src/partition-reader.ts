@@ -44,9 +44,7 @@ async function* tableFileAsJsonLines(fs: FileSystem, path: string): AsyncGenerat
       const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
       rows = await parquetReadObjects({ file: buffer });
     } else {
-      rows = parseCsv(Buffer.from(bytes), { columns: true, skip_empty_lines: true, bom: true }) as Array<
-        Record<string, string>
-      >;
+      rows = parseCsv<Record<string, string>>(Buffer.from(bytes), { columns: true, skip_empty_lines: true, bom: true });
     }
   } catch (error) {
     throw new UnreadableFileError(
