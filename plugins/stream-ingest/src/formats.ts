@@ -70,7 +70,8 @@ function encodeJsonLines(records: readonly LakeRecord[]): Uint8Array {
 /**
  * Parquet through hyparquet-writer (pure JavaScript, no native build): strings as UTF8 byte arrays,
  * `timestamp` and `_ingested_at` as INT64 TIMESTAMP_MILLIS adjusted to UTC, `_partition` INT32,
- * `_offset` INT64, snappy-compressed, one row group per file.
+ * `_offset` INT64, snappy-compressed, one row group per file. The high-cardinality `event_id` and
+ * `payload` columns skip the dictionary and statistics (most of the writer's time otherwise).
  */
 function encodeParquet(records: readonly LakeRecord[]): Uint8Array {
   const utc = (name: string) =>
@@ -103,11 +104,12 @@ function encodeParquet(records: readonly LakeRecord[]): Uint8Array {
       utc('_ingested_at'),
     ],
     columnData: [
-      { name: 'event_id', data: records.map((r) => r.event_id) },
+      // Unique per row: plain encoding (no dictionary attempt) and no min/max statistics.
+      { name: 'event_id', data: records.map((r) => r.event_id), encoding: 'PLAIN', statistics: false },
       { name: 'event_type', data: records.map((r) => r.event_type) },
       { name: 'source', data: records.map((r) => r.source) },
       { name: 'timestamp', data: records.map((r) => BigInt(r.timestamp)) },
-      { name: 'payload', data: records.map((r) => r.payload) },
+      { name: 'payload', data: records.map((r) => r.payload), encoding: 'PLAIN', statistics: false },
       { name: '_topic', data: records.map((r) => r._topic) },
       { name: '_partition', data: Int32Array.from(records, (r) => r._partition) },
       { name: '_offset', data: BigInt64Array.from(records, (r) => r._offset) },
