@@ -69,6 +69,8 @@ interface PartitionState {
   /** Epoch ms at which the first buffered record arrived. */
   openedAt: number | undefined;
   chain: Promise<void>;
+  /** Flushes queued or running. */
+  flushes: number;
   /** Set once the partition is revoked or fenced: nothing more is committed with this generation. */
   lost: boolean;
 }
@@ -123,7 +125,7 @@ export class StreamIngester {
     this.#subscription = await this.#deps.mq.subscribe(settings.topic, (messages) => this.#handle(messages), {
       group: settings.group,
       maxBatchSize: Math.min(settings.batchSize, 10_000),
-      maxInFlight: Math.max(1000, 2 * settings.batchSize),
+      maxInFlight: Math.max(1000, 3 * settings.batchSize),
       onAssigned: (partitions) => this.#assigned(partitions),
       // A revoked partition's open files are committed (and acknowledged) before its offsets move.
       onRevoked: (partitions) => this.#revoked(partitions),
@@ -179,7 +181,8 @@ export class StreamIngester {
   flushPartition(partition: number): Promise<void> {
     const state = this.#partitions.get(partition);
     if (state === undefined) return Promise.resolve();
-    const run = state.chain.then(() => this.#flushOnce(state));
+    state.flushes += 1;
+    const run = state.chain.then(() => this.#flushOnce(state)).finally(() => (state.flushes -= 1));
     state.chain = run.catch(() => undefined);
     return run;
   }
@@ -199,6 +202,7 @@ export class StreamIngester {
         count: 0,
         openedAt: undefined,
         chain: Promise.resolve(),
+        flushes: 0,
         lost: false,
       });
       this.#metrics.committedOffset.set(
@@ -316,8 +320,12 @@ export class StreamIngester {
     for (const state of touched) {
       this.#metrics.partitionLag.set({ ...this.#labels, partition: String(state.partition) }, state.count);
       if (state.count >= this.#settings.batchSize || state.bytes >= this.#settings.maxFileBytes) {
-        // Backpressure: this partition's next batch waits for the commit.
-        await this.flushPartition(state.partition);
+        // One flush runs in the background while the next file fills; when one is already running
+        // this partition's next batch waits for the commit (backpressure).
+        const busy = state.flushes > 0;
+        const run = this.flushPartition(state.partition);
+        if (busy) await run;
+        else run.catch(() => undefined);
       }
     }
   }
