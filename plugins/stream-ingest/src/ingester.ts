@@ -225,8 +225,11 @@ export class StreamIngester {
     const { fs } = this.#deps;
     const pending = await this.#store.publications(partition);
     for (const publication of pending) {
-      if (await fs.exists(publication.stagingPath)) {
-        await fs.write(publication.path, await fs.read(publication.stagingPath));
+      // The previous owner may be finishing the same copy right now (same bytes): a staging key
+      // that vanished under us is fine as long as the lake file is there.
+      const staged = await fs.read(publication.stagingPath).catch(() => undefined);
+      if (staged !== undefined) {
+        await fs.write(publication.path, staged);
         await fs.delete(publication.stagingPath);
       } else if (!(await fs.exists(publication.path))) {
         throw new Error(`committed lake file ${publication.path} is missing and so is its staging copy`);
