@@ -1,7 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { useRealService, waitFor } from '@platform-host/test-kit';
 import { batchEtlSummary } from './support/batch-etl.js';
-import { cliEnv, platformHost } from './support/cli.js';
+import { REPO_ROOT, cliEnv, platformHost } from './support/cli.js';
 import { freshDatabase, psql } from './support/psql.js';
 import {
   IngestProcess,
@@ -223,4 +225,70 @@ describe('stream_ingest → batch_etl on PostgreSQL, Kafka and MinIO', function 
       }
     });
   }
+});
+
+describe('stream_ingest zombie writer (real PostgreSQL, Kafka, MinIO)', function () {
+  this.timeout(120_000);
+  const postgres = useRealService('postgres');
+  const kafka = useRealService('kafka');
+  const objectStore = useRealService('object-store');
+
+  it('a writer stalled before its commit and resumed after its partitions moved cannot commit: the lake holds each event once', async () => {
+    const database = freshDatabase(postgres().DB_POSTGRES_URL ?? '', 'it_ingest_zombie');
+    const topic = new KafkaTopicFixture(kafka().MQ_KAFKA_BOOTSTRAP_SERVERS ?? '', 3);
+    const lake = new MinioLake(objectStore());
+    const processes: ChildProcess[] = [];
+    let owner: IngestProcess | undefined;
+    try {
+      topic.create();
+      const events = generateIngestEvents(300, topic.topic, 0);
+      topic.publish(events);
+      const env = {
+        DB_POSTGRES_URL: database.url,
+        MQ_KAFKA_BOOTSTRAP_SERVERS: topic.brokers,
+        MQ_KAFKA_SESSION_TIMEOUT_MS: '6000',
+        ...lake.adapterEnv(),
+        PLATFORM_AUTO_MIGRATE: 'true',
+      };
+      const moduleArgs = ['--topic', topic.topic, '--batch-size', '50', '--flush-interval', '500ms'];
+      const zombie = spawn(
+        process.execPath,
+        [join(REPO_ROOT, 'plugins/stream-ingest/dist/stall-before-commit.fixture.js')],
+        {
+          cwd: REPO_ROOT,
+          env: cliEnv({ ...env, FIXTURE_ARGS: moduleArgs.join(' ') }),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      processes.push(zombie);
+      let zombieOutput = '';
+      zombie.stdout?.on('data', (chunk: Buffer) => (zombieOutput += chunk.toString()));
+      zombie.stderr?.on('data', (chunk: Buffer) => (zombieOutput += chunk.toString()));
+      await waitFor(() => zombieOutput.includes('stalling before the commit'), 60_000, 'the zombie to stall');
+      expect(ingestedRows(database.url)).to.equal(0);
+      owner = new IngestProcess(
+        [
+          ...['--db', 'postgres', '--fs', 'minio', '--mq', 'kafka', '--env', 'test', '--log', 'json'],
+          ...['--health-port', '0', ...moduleArgs],
+        ],
+        env,
+      );
+      await owner.consuming();
+      // The stalled consumer's session times out, its partitions move, the new owner commits all.
+      await waitFor(() => ingestedRows(database.url) === 300, 60_000, '300 rows committed by the new owner');
+      zombie.kill('SIGCONT');
+      await waitFor(() => zombieOutput.includes('fenced'), 30_000, 'the zombie commit refused');
+      expect(zombieOutput).to.include('Commit refused: the partition moved to a newer owner');
+      expect(ingestedRows(database.url)).to.equal(300);
+      expectExactlyOnce(lake.read(`data-lake/${topic.topic}`), events);
+      expect(lake.read('data-lake/_staging').files, 'no staging leftovers').to.deep.equal([]);
+      expect(await owner.terminate()).to.equal(0);
+    } finally {
+      for (const child of processes) if (child.exitCode === null) child.kill('SIGKILL');
+      if (owner !== undefined && owner.child.exitCode === null) await owner.kill9();
+      lake.cleanup();
+      topic.delete();
+      database.drop();
+    }
+  });
 });
