@@ -48,7 +48,8 @@ const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${databaseName}` })
 const prefix = `bench-metric-${randomBytes(4).toString('hex')}:`;
 const topic = 'events';
 const stream = `${prefix}${topic}`;
-const redis = new Redis(redisUrl);
+// RESP2, as the adapter: the raw XREADGROUP reply below is read in its RESP2 shape.
+const redis = new Redis(redisUrl, { protocol: 2 });
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const elapsedSeconds = (started) => Number(process.hrtime.bigint() - started) / 1e9;
 const format = (n) => Math.round(n).toLocaleString('en-US');

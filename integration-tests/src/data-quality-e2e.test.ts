@@ -180,6 +180,31 @@ describe('data_quality end to end through the CLI (real PostgreSQL)', function (
     expect(unknown.stderr).to.include('PH_ERR_ARGS_INVALID').and.include('--output');
   });
 
+  it('exits 3 when the database cannot be reached at startup (module.json exit_codes.unavailable), never naming the password', async () => {
+    const unreachable = await platformHost(
+      [
+        'run',
+        'data_quality',
+        '--db',
+        'postgres',
+        '--env',
+        'test',
+        '--log',
+        'json',
+        '--checks',
+        checksFile(DEFECT_CHECKS),
+      ],
+      cliEnv({
+        DB_POSTGRES_URL: 'postgresql://dq:not-this-password@127.0.0.1:1/nowhere',
+        PLATFORM_HEALTH_FILE: join(folder, 'status.json'),
+      }),
+    );
+    const output = unreachable.stdout + unreachable.stderr;
+    expect(unreachable.code, output).to.equal(3);
+    expect(output).to.contain('PH_ERR_CONNECT').and.contain('127.0.0.1:1').and.not.contain('not-this-password');
+    expect(output, 'run() is never called: no report').to.not.match(/exit [0-3] \(/);
+  });
+
   it('exits 3 for a missing table, keeping the history of what it could evaluate', async () => {
     psql(database.url, 'DROP TABLE metric_rollups');
     const missing = await run(['--checks', checksFile(DEFECT_CHECKS), '--table', 'metric_rollups']);

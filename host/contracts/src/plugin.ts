@@ -59,6 +59,12 @@ export interface Lifecycle {
   /** Adds a check to `/health/ready` under `name`, beside the adapters' health checks. */
   addReadinessCheck(name: string, check: ReadinessCheck): void;
   /**
+   * Declares that the module keeps answering while the adapter of `name` is unhealthy (a cache used
+   * only as an optimisation): its failing health check then shows as `degraded` in `/health/ready`,
+   * with its detail, and does not turn readiness 503. Every other check still does. Since host API 2.1.
+   */
+  tolerateUnhealthy(name: InterfaceName): void;
+  /**
    * Guards a loop with a liveness heartbeat: `/health/live` answers 503 naming it once `beat()` has
    * not been called for `timeoutMs`, so an orchestrator restarts a process whose loop is stuck.
    */

@@ -3,6 +3,8 @@
  * (`host_api`, a semver range). Bumped in its major part whenever a contract changes incompatibly:
  * 2.0.0 revised MessageQueue (batches, partitions, rebalance hooks, dead letters), Metrics
  * (declared instruments), Cache, FileSystem, Database (dialects, streaming), the lifecycle and the
- * adapter factories (declared dependencies).
+ * adapter factories (declared dependencies). 2.1.0 added `Lifecycle.tolerateUnhealthy` (an
+ * interface whose failing check reports `degraded` instead of failing readiness) and the module
+ * manifest's `exit_codes.unavailable` (the exit code of a run whose backend did not connect).
  */
-export const HOST_API_VERSION = '2.0.0';
+export const HOST_API_VERSION = '2.1.0';

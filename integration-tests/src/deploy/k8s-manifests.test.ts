@@ -65,6 +65,7 @@ function templateModule(type: ModuleType): ModuleManifest {
     dependencies: { interfaces: ['database', 'filesystem', 'logging'], modules: [] },
     args: [],
     dialects: ['postgresql'],
+    exit_codes: {},
   };
 }
 

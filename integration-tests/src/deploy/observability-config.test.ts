@@ -2,6 +2,17 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
 import { expect } from 'chai';
 import { MODULE_TYPES } from '@platform-host/contracts';
+import { GATEWAY_METRIC_NAMES } from '@platform-host/module-api-gateway';
+import {
+  CACHE_HIT_RATIO,
+  CACHE_REQUESTS,
+  DB_QUERY_DURATION,
+  MESSAGE_PROCESSING_DURATION,
+  MESSAGES_PROCESSED,
+  MESSAGES_PUBLISHED,
+  MODULE_STARTUP_DURATION,
+  MODULE_UPTIME,
+} from '@platform-host/runtime';
 import {
   bindMounts,
   builtDockerfile,
@@ -17,19 +28,43 @@ import { isDirectory, moduleManifests, readYaml, repoPath } from './repo-facts.j
 const COMPOSE_FILE = repoPath('deploy', 'docker', 'docker-compose.yml');
 const COMPOSE_DIR = dirname(COMPOSE_FILE);
 
-/** Standard metrics of seed 11.2, in Prometheus naming (dots become underscores). */
-const SEED_METRICS = [
-  'platform.module.startup_time_ms',
-  'platform.module.uptime_seconds',
-  'platform.db.query_duration_ms',
-  'platform.mq.messages_processed',
-  'platform.mq.processing_duration_ms',
-  'platform.cache.hit_rate',
-].map((name) => name.replaceAll('.', '_'));
+/**
+ * Every metric name the code exports: the standard platform metrics the host records (README maps
+ * the seed 11.2 names to these) and each module's own instruments, plus Prometheus's `up`. A
+ * module with instruments adds its name list here (api_gateway: GATEWAY_METRIC_NAMES).
+ */
+const EXPORTED_METRICS: readonly string[] = [
+  MODULE_STARTUP_DURATION,
+  MODULE_UPTIME,
+  DB_QUERY_DURATION,
+  MESSAGES_PROCESSED,
+  MESSAGE_PROCESSING_DURATION,
+  MESSAGES_PUBLISHED,
+  CACHE_REQUESTS,
+  CACHE_HIT_RATIO,
+  ...GATEWAY_METRIC_NAMES,
+];
+/** The series names a query may use: histograms also as `_bucket`, `_sum` and `_count`. */
 const ALLOWED_METRICS = new Set([
   'up',
-  ...SEED_METRICS.flatMap((name) => [name, `${name}_bucket`, `${name}_sum`, `${name}_count`, `${name}_total`]),
+  ...EXPORTED_METRICS.flatMap((name) => [name, `${name}_bucket`, `${name}_sum`, `${name}_count`]),
 ]);
+
+/**
+ * The metric names a PromQL expression selects: identifiers that are not functions or keywords,
+ * outside label matchers, grouping clauses, ranges and strings.
+ */
+function metricsOfQuery(expr: string): string[] {
+  const bare = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/\[[^\]]*\]/g, '[]')
+    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
+  const keywords = new Set(['and', 'or', 'unless', 'offset', 'bool', 'inf', 'nan']);
+  return [...bare.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)]
+    .map((match) => match[1] ?? '')
+    .filter((name) => !keywords.has(name.toLowerCase()));
+}
 
 /** Scrape jobs of the modules: one per module type with a long-running process. */
 const MODULE_JOBS = new Map(MODULE_TYPES.filter((type) => type !== 'job').map((type) => [`platform-${type}s`, type]));
@@ -107,10 +142,10 @@ function dashboardProblems(dashboard: unknown, datasourceUids: ReadonlySet<strin
     const exprs = recordsOf(panel.targets).map((target) => stringOf(target.expr) ?? '');
     if (exprs.length === 0) problems.push(`${title}: no query`);
     for (const expr of exprs) {
-      const metrics = [...expr.matchAll(/\bplatform_[a-z0-9_]+|\bup(?=\{)/g)].map((match) => match[0]);
-      if (metrics.length === 0) problems.push(`${title}: "${expr}" queries no platform metric`);
+      const metrics = metricsOfQuery(expr);
+      if (metrics.length === 0) problems.push(`${title}: "${expr}" queries no metric by name`);
       for (const metric of metrics)
-        if (!ALLOWED_METRICS.has(metric)) problems.push(`${title}: ${metric} is not a platform metric of seed 11.2`);
+        if (!ALLOWED_METRICS.has(metric)) problems.push(`${title}: ${metric} is not a metric the code exports`);
     }
   }
   return problems;
@@ -192,7 +227,7 @@ describe('Prometheus and Grafana of the compose stack', () => {
       expect(existsSync(hostPathOf(grafana, home) ?? ''), `${home} is a mounted file`).to.equal(true);
     });
 
-    it('has dashboards that query only seed 11.2 metrics through provisioned data sources', () => {
+    it('has dashboards that query only metrics the code exports, through provisioned data sources', () => {
       const folder = hostPathOf(grafana, stringOf(at(providers[0], 'options.path')) ?? '') ?? '';
       const seenUids = new Set<string>();
       for (const file of readdirSync(folder).filter((name) => name.endsWith('.json'))) {
@@ -207,7 +242,7 @@ describe('Prometheus and Grafana of the compose stack', () => {
     it('shows on the overview which modules are up, messages processed and database query duration', () => {
       const folder = hostPathOf(grafana, stringOf(at(providers[0], 'options.path')) ?? '') ?? '';
       const text = readFileSync(join(folder, 'platform-overview.json'), 'utf8');
-      for (const metric of ['up{', 'platform_mq_messages_processed', 'platform_db_query_duration_ms_bucket'])
+      for (const metric of ['up{', 'platform_messages_processed_total', 'platform_db_query_duration_seconds_bucket'])
         expect(text).to.contain(metric);
     });
 
@@ -219,8 +254,24 @@ describe('Prometheus and Grafana of the compose stack', () => {
       };
       expect(dashboardProblems(dashboard, uids)).to.deep.equal([
         'Bad: data source other is not provisioned',
-        'Bad: platform_db_queries_total is not a platform metric of seed 11.2',
+        'Bad: platform_db_queries_total is not a metric the code exports',
       ]);
+      expect(
+        metricsOfQuery('sum by (le, route) (rate(api_gateway_request_duration_seconds_bucket{status=~"5.."}[5m]))'),
+      ).to.deep.equal(['api_gateway_request_duration_seconds_bucket']);
+      expect(metricsOfQuery('rate({__name__=~"platform_.*"}[5m])')).to.deep.equal([]);
+    });
+
+    it('has a panel on the api_gateway dashboard for every metric api_gateway exports', () => {
+      const folder = hostPathOf(grafana, stringOf(at(providers[0], 'options.path')) ?? '') ?? '';
+      const dashboard: unknown = JSON.parse(readFileSync(join(folder, 'api-gateway.json'), 'utf8'));
+      const queried = new Set(
+        recordsOf(recordOf(dashboard).panels)
+          .flatMap((panel) => recordsOf(panel.targets))
+          .flatMap((target) => metricsOfQuery(stringOf(target.expr) ?? ''))
+          .map((name) => name.replace(/_(bucket|sum|count)$/, '')),
+      );
+      expect(GATEWAY_METRIC_NAMES.filter((name) => !queried.has(name))).to.deep.equal([]);
     });
   });
 });

@@ -101,7 +101,7 @@ export class StreamFixture {
   readonly redis: Redis;
 
   constructor(readonly url: string) {
-    this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2 });
+    this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2, protocol: 2 });
   }
 
   get streamKey(): string {

@@ -144,6 +144,21 @@ export const moduleManifestSchema = z
       .strictObject({ postgresql: migrationsFolder.optional(), cql: migrationsFolder.optional() })
       .optional()
       .describe("The module's own migrations per dialect, applied by migrate up and auto-migrate."),
+    exit_codes: z
+      .strictObject({
+        unavailable: z
+          .number()
+          .int()
+          .min(3)
+          .max(125)
+          .optional()
+          .describe(
+            'Exit code when the run cannot start because a backend did not connect (PH_ERR_CONNECT); default 1. ' +
+              '0, 1 and 2 keep their platform meaning, so it is 3 to 125.',
+          ),
+      })
+      .default({})
+      .describe("Exit codes of the module's own, beside the platform's 0, 1 and 2."),
   })
   .superRefine((manifest, ctx) => {
     if (manifest.migrations && !manifest.dependencies.interfaces.includes('database')) {

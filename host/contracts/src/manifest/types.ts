@@ -75,6 +75,19 @@ export interface ModuleManifest {
   readonly dialects: readonly DatabaseDialect[];
   /** The module's own migrations, per dialect; applied by `migrate up` and by auto-migrate for it. */
   readonly migrations?: ModuleMigrations | undefined;
+  /** Exit codes of the module's own, beside the platform's 0 (success), 1 (failure) and 2 (usage). */
+  readonly exit_codes: ModuleExitCodes;
+}
+
+/** The `exit_codes` of a module manifest. */
+export interface ModuleExitCodes {
+  /**
+   * The exit code when the run cannot start because a backend adapter did not connect
+   * (`PH_ERR_CONNECT`, at startup or at auto-migrate), so that an orchestrator or a caller can tell
+   * "the infrastructure was unavailable" from the module's own failure (1). 3 to 125; default 1.
+   * data_quality uses 3: "a check could not be evaluated".
+   */
+  readonly unavailable?: number | undefined;
 }
 
 /** One configuration key an adapter reads through the Secrets interface. */

@@ -12,6 +12,7 @@ const manifest: ModuleManifest = {
   entry: './dist/main.js',
   dependencies: { interfaces: [], modules: [] },
   dialects: ['postgresql'],
+  exit_codes: {},
   args: [
     { name: 'topic', description: 'Topic to consume', required: true, type: 'string' },
     { name: 'batch-size', description: 'Messages per batch', required: false, type: 'integer', default: 100 },

@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { HOST_API_VERSION } from '@platform-host/contracts';
 import { FixtureProject, moduleEntry } from '../test-support/fixture-project.js';
 import { runCli } from '../test-support/run-cli.js';
 import { discoverPlugins } from './discover.js';
@@ -103,14 +104,16 @@ describe('plugin discovery', () => {
     );
     const [record] = await discoverPlugins({ root: project.root, cacheFile: false });
     expect(record?.problems).to.deep.equal([
-      'adapter "future-cache" supports host API ^3.0.0, but this host provides 2.0.0',
+      `adapter "future-cache" supports host API ^3.0.0, but this host provides ${HOST_API_VERSION}`,
     ]);
   });
 
   it('refuses a plugin written for host API 1.x, naming it', async () => {
     project.module('old_job', { name: 'old_job', host_api: '^1.0.0' }, 'export default {};');
     const [record] = await discoverPlugins({ root: project.root, cacheFile: false });
-    expect(record?.problems).to.deep.equal(['module "old_job" supports host API ^1.0.0, but this host provides 2.0.0']);
+    expect(record?.problems).to.deep.equal([
+      `module "old_job" supports host API ^1.0.0, but this host provides ${HOST_API_VERSION}`,
+    ]);
   });
 
   it('notices packages installed into node_modules after the listing was cached', async () => {

@@ -49,6 +49,32 @@ describe('health endpoints', function () {
     });
   });
 
+  it('reports a failing check of a tolerated interface as degraded and stays 200; other failures still answer 503', async () => {
+    let dbOk = true;
+    const port = await listen([
+      target('db', 'postgres', () => Promise.resolve({ ok: dbOk, detail: dbOk ? '' : 'db down' })),
+      target('cache', 'redis', () =>
+        Promise.resolve({ ok: false, detail: 'Redis at 127.0.0.1:6379/0 is not connected' }),
+      ),
+    ]);
+    lifecycle.tolerateUnhealthy('cache');
+    lifecycle.phase = 'running';
+    const degraded = await get(port, '/health/ready');
+    expect(degraded.status).to.equal(200);
+    expect(degraded.body).to.deep.include({ status: 'ok', checks: { db: 'ok', cache: 'degraded' } });
+    expect(degraded.body.details).to.deep.include({
+      cache: { adapter: 'redis', detail: 'Redis at 127.0.0.1:6379/0 is not connected' },
+    });
+    dbOk = false;
+    const down = await get(port, '/health/ready');
+    expect(down.status).to.equal(503);
+    expect(down.body).to.deep.include({ status: 'error', checks: { db: 'error', cache: 'degraded' } });
+  });
+
+  it('refuses to tolerate a name that is not an interface', () => {
+    expect(() => lifecycle.tolerateUnhealthy('cash' as 'cache')).to.throw(/not an interface name/);
+  });
+
   it('answers 503 naming the failing check, with its redacted detail, and bounds a check that never answers', async () => {
     registerSecret('health-detail-secret');
     const port = await listen(

@@ -25,7 +25,8 @@ export interface CheckDetail {
  */
 export interface ReadinessReport {
   readonly status: 'ok' | 'error' | 'starting' | 'shutting_down';
-  readonly checks: Readonly<Record<string, 'ok' | 'error'>>;
+  /** `degraded`: the check failed, but the module declared it can serve without that adapter. */
+  readonly checks: Readonly<Record<string, 'ok' | 'error' | 'degraded'>>;
   readonly details: Readonly<Record<string, CheckDetail>>;
 }
 
@@ -88,10 +89,15 @@ export class Readiness {
     const results = await Promise.all(
       all.map(async (entry) => [entry, await bounded(entry.check, this.timeoutMs)] as const),
     );
-    const checks: Record<string, 'ok' | 'error'> = {};
+    const checks: Record<string, 'ok' | 'error' | 'degraded'> = {};
+    const tolerated = (name: string): boolean => this.lifecycle.tolerated.has(name);
     const details: Record<string, CheckDetail> = {};
     for (const [entry, result] of results) {
-      checks[entry.name] = result.ok ? 'ok' : 'error';
+      checks[entry.name] = result.ok
+        ? 'ok'
+        : entry.adapter !== undefined && tolerated(entry.name)
+          ? 'degraded'
+          : 'error';
       const detail = typeof result.detail === 'string' && result.detail !== '' ? redactText(result.detail) : undefined;
       if (entry.adapter !== undefined || detail !== undefined) {
         details[entry.name] = {
@@ -105,7 +111,7 @@ export class Readiness {
       ? 'shutting_down'
       : !this.lifecycle.ready
         ? 'starting'
-        : results.every(([, result]) => result.ok)
+        : results.every(([entry, result]) => result.ok || (entry.adapter !== undefined && tolerated(entry.name)))
           ? 'ok'
           : 'error';
     return { status, checks, details };

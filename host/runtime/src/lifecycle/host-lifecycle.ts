@@ -38,6 +38,8 @@ export class HostLifecycle implements Lifecycle {
   private readonly heartbeats: HeartbeatState[] = [];
   /** Module-level readiness checks, beside the adapters' in `/health/ready`. */
   readonly readinessChecks: NamedReadinessCheck[] = [];
+  /** Check names (context keys) whose failure reports `degraded` instead of failing readiness. */
+  readonly tolerated = new Set<string>();
   private readonly controller = new AbortController();
   /** The subscriptions made through `ctx.mq`. */
   readonly subscriptions = new SubscriptionTracker();
@@ -71,6 +73,16 @@ export class HostLifecycle implements Lifecycle {
       throw refuse('a readiness check with this name is already registered');
     }
     this.readinessChecks.push({ name, check });
+  }
+
+  tolerateUnhealthy(name: InterfaceName): void {
+    if (!(name in REFS)) {
+      throw new PlatformError(
+        'PH_ERR_MODULE_FAILED',
+        `ctx.lifecycle.tolerateUnhealthy("${String(name)}"): not an interface name`,
+      );
+    }
+    this.tolerated.add(checkNameOf(name));
   }
 
   heartbeat(name: string, options: { readonly timeoutMs: number }): Heartbeat {

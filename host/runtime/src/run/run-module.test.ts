@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { HOST_API_VERSION } from '@platform-host/contracts';
 import { CLI, FixtureProject, moduleEntry } from '../test-support/fixture-project.js';
 import { runCli } from '../test-support/run-cli.js';
 import { runModule } from './run-module.js';
@@ -193,6 +194,37 @@ export default { kind: 'platform-host.adapter', interface: 'cache', create: () =
     expect(stdout).to.contain('dropin:v');
   });
 
+  it("exits with the manifest's exit_codes.unavailable when a backend does not connect, else 1", async () => {
+    project.adapter(
+      'node_modules/down-cache',
+      { name: 'down-cache', interface: 'cache', flags: ['down'] },
+      `export default { kind: 'platform-host.adapter', interface: 'cache', create: () => ({
+  async connect() { throw new Error('connection refused by 127.0.0.1:1'); }, async disconnect() {},
+  async get() { return null; }, async set() {}, async delete() { return false; }, async exists() { return false; },
+  async flush() {}, async healthCheck() { return { ok: false }; } }) };`,
+    );
+    const entry = moduleEntry(['cache', 'logging'], "ctx.log.info('ran'); return 0;");
+    const interfaces = { interfaces: ['cache', 'logging'], modules: [] };
+    project.module('checker', { name: 'checker', dependencies: interfaces, exit_codes: { unavailable: 3 } }, entry);
+    project.module('plain', { name: 'plain', dependencies: interfaces }, entry);
+
+    const checker = await runCli(['run', 'checker', '--cache', 'down', '--log', 'json'], project.env());
+    expect(checker.code, checker.stderr).to.equal(3);
+    expect(checker.stdout + checker.stderr)
+      .to.contain('PH_ERR_CONNECT')
+      .and.contain('connection refused by 127.0.0.1:1')
+      .and.not.contain('"msg":"ran"');
+    const plain = await runCli(['run', 'plain', '--cache', 'down', '--log', 'json'], project.env());
+    expect(plain.code, plain.stderr).to.equal(1);
+  });
+
+  it('refuses a module whose exit_codes.unavailable would shadow a platform exit code', async () => {
+    project.module('shadow', { name: 'shadow', exit_codes: { unavailable: 2 } }, moduleEntry(['logging'], 'return 0;'));
+    const { code, stderr } = await runCli(['run', 'shadow'], project.env());
+    expect(code).to.equal(2);
+    expect(stderr).to.contain('exit_codes.unavailable');
+  });
+
   it('refuses an adapter written for host API 1.x, naming it, its range and the host version', async () => {
     project.adapter(
       'node_modules/future-cache',
@@ -208,7 +240,7 @@ export default { kind: 'platform-host.adapter', interface: 'cache', create: () =
     expect(code).to.equal(2);
     expect(stderr)
       .to.contain('PH_ERR_PLUGIN_INCOMPATIBLE')
-      .and.contain('adapter "future-cache" supports host API ^1.0.0, but this host provides 2.0.0');
+      .and.contain(`adapter "future-cache" supports host API ^1.0.0, but this host provides ${HOST_API_VERSION}`);
   });
 
   it('refuses an adapter flag served by two packages with PH_ERR_PLUGIN_DUPLICATE, naming both', async () => {

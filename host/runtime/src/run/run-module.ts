@@ -234,6 +234,11 @@ async function lifecycle(run: ModuleRun, options: RunModuleOptions, events: Proc
     exitCode = EXIT_CODES.FAILURE;
     if (error instanceof PlatformError && error.exitCode === EXIT_CODES.USAGE) usageError = error;
     else log.error(error instanceof PlatformError ? error.message : 'Module failed', { error });
+    // A backend that did not connect: the module's own "infrastructure unavailable" code, if it has one.
+    const unavailable = manifest.exit_codes.unavailable;
+    if (unavailable !== undefined && error instanceof PlatformError && error.code === 'PH_ERR_CONNECT') {
+      exitCode = unavailable;
+    }
   }
   uptime?.stop();
   if ((await run.close()) > 0) exitCode = EXIT_CODES.FAILURE;

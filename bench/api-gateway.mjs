@@ -1,0 +1,313 @@
+#!/usr/bin/env node
+// api_gateway benchmark (issue 13): cached GET /v1/events req/s through the real CLI
+// (`platform-host run api_gateway --db postgres --cache redis`) against a bare node:http server that
+// answers the same cached bytes, read from the same Redis key with ioredis on every request, at the
+// same concurrency, in the same run. Load comes from this process (autocannon); the two servers are
+// separate processes. Rounds alternate which server goes first; medians of each are printed with
+// their ratio, then p50/p99 latency of each at half of its measured peak, uncached req/s (every
+// request a cache miss: --cache-ttl 1ms, --stale-ttl 1ms, random ids), and the database queries
+// caused by 100 concurrent misses of one key (table scans counted by PostgreSQL).
+//
+//   npm run build && DB_POSTGRES_URL=postgresql://postgres@127.0.0.1:55432/platform \
+//     CACHE_REDIS_URL=redis://127.0.0.1:56379/0 node bench/api-gateway.mjs \
+//     [--rounds 5] [--seconds 5] [--connections 50] [--events 10000]
+//
+// It creates a database of its own (dropped at the end) and uses a cache key prefix of its own.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+
+const option = (name, fallback) => {
+  const index = process.argv.indexOf(`--${name}`);
+  return index === -1 ? fallback : Number(process.argv[index + 1]);
+};
+
+// The reference: node:http + ioredis, one GET of the cached entry per request, same headers.
+if (process.argv.includes('--reference-server')) {
+  const redis = new Redis(process.env.CACHE_REDIS_URL);
+  const key = process.env.BENCH_CACHE_KEY;
+  const server = createServer((request, response) => {
+    redis.get(key).then(
+      (value) => {
+        const cut = value.indexOf('\n');
+        response.writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          etag: value.slice(0, cut),
+          'x-cache': 'HIT',
+        });
+        response.end(value.slice(cut + 1));
+      },
+      () => {
+        response.writeHead(500);
+        response.end();
+      },
+    );
+  });
+  server.listen(Number(process.env.BENCH_PORT), '127.0.0.1');
+  process.on('SIGTERM', () => {
+    server.close();
+    redis.disconnect();
+  });
+} else {
+  await main();
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const server = createNetServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function psql(url, sql) {
+  const result = spawnSync('psql', [url, '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`psql: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+async function waitUntilAnswering(url, child) {
+  for (let attempt = 0; attempt < 300; attempt += 1) {
+    if (child.exitCode !== null) throw new Error(`${url}: the server exited with ${child.exitCode}`);
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`${url} does not answer`);
+}
+
+async function stop(child) {
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+async function main() {
+  const rounds = option('rounds', 5);
+  const seconds = option('seconds', 5);
+  const connections = option('connections', 50);
+  const eventCount = option('events', 10_000);
+  const adminUrl = process.env.DB_POSTGRES_URL;
+  const redisUrl = process.env.CACHE_REDIS_URL;
+  if (!adminUrl || !redisUrl) {
+    console.error('Set DB_POSTGRES_URL and CACHE_REDIS_URL (deploy/native/infra.sh up prints them).');
+    process.exit(2);
+  }
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const cli = `${root}host/runtime/bin/platform-host.js`;
+  const suffix = randomUUID().slice(0, 8);
+  const database = `bench_api_${suffix}`;
+  psql(adminUrl, `CREATE DATABASE ${database}`);
+  const parsed = new URL(adminUrl);
+  parsed.pathname = `/${database}`;
+  const databaseUrl = parsed.toString();
+  const prefix = `bench-api-${suffix}:`;
+  const redis = new Redis(redisUrl);
+  const children = [];
+  const gatewayEnv = (extra) => {
+    const env = { ...process.env, DB_POSTGRES_URL: databaseUrl, CACHE_REDIS_URL: redisUrl, ...extra };
+    for (const key of Object.keys(env)) if (key.startsWith('PLATFORM_') && !(key in extra)) delete env[key];
+    return env;
+  };
+  const startGateway = async (args, keyPrefix) => {
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        'run',
+        'api_gateway',
+        '--db',
+        'postgres',
+        '--cache',
+        'redis',
+        '--mq',
+        'memory',
+        '--metrics',
+        'noop',
+        '--log',
+        'json',
+        '--env',
+        'test',
+        '--health-port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        ...args,
+      ],
+      // The request log lines go to /dev/null: they are written (and cost their formatting) but not kept.
+      {
+        cwd: root,
+        env: gatewayEnv({ CACHE_REDIS_KEY_PREFIX: keyPrefix, LOG_LEVEL: 'info' }),
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    children.push(child);
+    await waitUntilAnswering(`http://127.0.0.1:${port}/openapi.json`, child);
+    return { child, url: `http://127.0.0.1:${port}` };
+  };
+  try {
+    const migrated = spawnSync(process.execPath, [cli, 'migrate', 'up', '--db', 'postgres', '--env', 'test'], {
+      cwd: root,
+      env: gatewayEnv({}),
+      encoding: 'utf8',
+    });
+    if (migrated.status !== 0) throw new Error(`migrate up failed: ${migrated.stderr}${migrated.stdout}`);
+    psql(
+      databaseUrl,
+      `INSERT INTO cleaned_events (event_type, payload, source, event_date, dedup_key)
+       SELECT CASE WHEN n % 2 = 0 THEN 'click' ELSE 'view' END, jsonb_build_object('n', n, 'page', '/p/' || (n % 50)),
+              CASE WHEN n % 3 = 0 THEN 'app' ELSE 'web' END, DATE '2026-01-15', lpad(n::text, 64, '0')
+       FROM generate_series(1, ${eventCount}) AS n`,
+    );
+    psql(databaseUrl, 'ANALYZE cleaned_events');
+
+    // Cached: one list page (20 events, about 2 kB) served from Redis.
+    const path = '/v1/events?event_type=click&source=web&limit=20';
+    const gateway = await startGateway(['--cache-ttl', '1h', '--stale-ttl', '1h'], prefix);
+    const warm = await fetch(`${gateway.url}${path}`);
+    const body = await warm.text();
+    const keys = [];
+    for (let cursor = '0'; ;) {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}api_gateway*`, 'COUNT', 1000);
+      keys.push(...batch);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    if (keys.length !== 1) throw new Error(`expected one cached entry, found ${keys.length}`);
+    const referencePort = await freePort();
+    const referenceChild = spawn(process.execPath, [fileURLToPath(import.meta.url), '--reference-server'], {
+      env: { ...process.env, BENCH_CACHE_KEY: keys[0], BENCH_PORT: String(referencePort) },
+      stdio: 'inherit',
+    });
+    children.push(referenceChild);
+    const referenceUrl = `http://127.0.0.1:${referencePort}`;
+    await waitUntilAnswering(`${referenceUrl}${path}`, referenceChild);
+    const referenceBody = await (await fetch(`${referenceUrl}${path}`)).text();
+    if (referenceBody !== body) throw new Error('the reference does not answer the same bytes');
+    const cached = await fetch(`${gateway.url}${path}`);
+    if (cached.headers.get('x-cache') !== 'HIT' || (await cached.text()) !== body) throw new Error('not a cache hit');
+
+    const load = async (url, extra = {}) => {
+      const result = await autocannon({ url, connections, duration: seconds, ...extra });
+      if (result.non2xx > 0 || result.errors > 0)
+        throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+      return result;
+    };
+    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    await load(`${gateway.url}${path}`, { duration: 2 }); // warm-up of both
+    await load(`${referenceUrl}${path}`, { duration: 2 });
+    const ours = [];
+    const reference = [];
+    for (let round = 0; round < rounds; round += 1) {
+      const order = round % 2 === 0 ? ['ours', 'reference'] : ['reference', 'ours'];
+      for (const which of order) {
+        const result = await load(`${which === 'ours' ? gateway.url : referenceUrl}${path}`);
+        (which === 'ours' ? ours : reference).push(result.requests.average);
+      }
+    }
+    const latencyAtHalf = async (url, peak) => {
+      const p50 = [];
+      const p99 = [];
+      for (let round = 0; round < rounds; round += 1) {
+        const result = await load(url, { overallRate: Math.max(1, Math.floor(peak / 2)) });
+        p50.push(result.latency.p50);
+        p99.push(result.latency.p99);
+      }
+      return { p50: median(p50), p99: median(p99) };
+    };
+    const oursHalf = await latencyAtHalf(`${gateway.url}${path}`, median(ours));
+    const referenceHalf = await latencyAtHalf(`${referenceUrl}${path}`, median(reference));
+    await stop(referenceChild);
+    await stop(gateway.child);
+
+    // Uncached: every request misses (1 ms TTL and stale window), random ids of one row each.
+    const uncachedPrefix = `${prefix}uncached:`;
+    const uncachedGateway = await startGateway(['--cache-ttl', '1ms', '--stale-ttl', '1ms'], uncachedPrefix);
+    const uncached = [];
+    for (let round = 0; round < rounds; round += 1) {
+      const result = await load(`${uncachedGateway.url}/v1/events/1`, {
+        requests: [
+          {
+            setupRequest: (request) => ({
+              ...request,
+              path: `/v1/events/${1 + Math.floor(Math.random() * eventCount)}`,
+            }),
+          },
+        ],
+      });
+      uncached.push(result.requests.average);
+    }
+    await stop(uncachedGateway.child);
+
+    // Single flight: 100 concurrent requests for one key not cached yet; scans of the table counted by
+    // the server (published when the gateway's connections close).
+    const flightGateway = await startGateway(['--cache-ttl', '1h'], `${prefix}flight:`);
+    const scans = () =>
+      Number(
+        psql(
+          databaseUrl,
+          "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = 'cleaned_events'",
+        ),
+      );
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const scansBefore = scans();
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        fetch(`${flightGateway.url}/v1/events?source=app&limit=33`).then((r) => r.text()),
+      ),
+    );
+    if (new Set(answers).size !== 1) throw new Error('the 100 answers differ');
+    await stop(flightGateway.child);
+    let flightQueries = 0;
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      flightQueries = scans() - scansBefore;
+      if (flightQueries > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+
+    const rate = (value) => `${Math.round(value).toLocaleString('en-US')} req/s`;
+    const ms = (value) => `${value.toFixed(2)} ms`;
+    console.log(
+      `api_gateway GET ${path} (${body.length} B), ${connections} connections, ${seconds} s per round, median of ${rounds} rounds, ${eventCount} events`,
+    );
+    console.log(`  cached, api_gateway (fastify, --cache redis)   : ${rate(median(ours))}`);
+    console.log(`  cached, bare node:http + ioredis GET          : ${rate(median(reference))}`);
+    console.log(
+      `  ratio api_gateway / bare                      : ${(median(ours) / median(reference)).toFixed(3)} (goal >= 0.9)`,
+    );
+    console.log(
+      `  at half of peak, api_gateway p50 / p99         : ${ms(oursHalf.p50)} / ${ms(oursHalf.p99)} (goal p99 <= 5 ms)`,
+    );
+    console.log(
+      `  at half of peak, bare p50 / p99                : ${ms(referenceHalf.p50)} / ${ms(referenceHalf.p99)}`,
+    );
+    console.log(`  uncached (every request a miss), api_gateway  : ${rate(median(uncached))}`);
+    console.log(`  database queries for 100 concurrent misses    : ${flightQueries}`);
+  } finally {
+    await Promise.all(children.map((child) => stop(child)));
+    for (let cursor = '0'; ;) {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (batch.length > 0) await redis.unlink(...batch);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    redis.disconnect();
+    psql(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+}

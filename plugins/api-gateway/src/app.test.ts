@@ -1,0 +1,388 @@
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { currentCorrelationId, eachMessage, MESSAGE_HEADERS, type QueueMessage } from '@platform-host/contracts';
+import { startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
+import { buildGateway, type Gateway } from './app.js';
+import { declareGatewayMetrics } from './gateway-metrics.js';
+import { GATEWAY_INTERFACES, type GatewayContext } from './main.js';
+import { readSettings } from './settings.js';
+import { createSeededTables, QUALITY_RUN_IDS } from './test-support/tables.js';
+
+const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, unknown>;
+  readonly json: () => unknown;
+  readonly body: string;
+}
+
+interface PageBody {
+  readonly items: Array<Record<string, unknown>>;
+  readonly next_cursor: string | null;
+}
+
+interface ProblemBody {
+  readonly status: number;
+  readonly type: string;
+  readonly detail: string;
+  readonly errors?: Array<{ name: string; reason: string }>;
+}
+
+async function started(
+  args: readonly string[],
+): Promise<{ module: StartedModule; gateway: Gateway; ctx: GatewayContext }> {
+  const module = await startModuleForTest({
+    moduleDir: MODULE_DIR,
+    args,
+    flags: { db: 'memory', cache: 'memory', mq: 'memory', metrics: 'memory' },
+  });
+  const ctx = module.ctx as unknown as GatewayContext;
+  expect(
+    GATEWAY_INTERFACES.every(
+      (name) => name in ctx || name === 'database' || name === 'message_queue' || name === 'logging',
+    ),
+  ).to.equal(true);
+  const gateway = await buildGateway({
+    db: ctx.db,
+    cache: ctx.cache,
+    mq: ctx.mq,
+    log: ctx.log,
+    metrics: declareGatewayMetrics(ctx.metrics),
+    settings: readSettings(ctx.config),
+  });
+  return { module, gateway, ctx };
+}
+
+describe('api_gateway on embedded adapters (PGlite, memory cache and queue)', function () {
+  this.timeout(60_000);
+  let module: StartedModule;
+  let gateway: Gateway;
+  let ctx: GatewayContext;
+
+  const get = async (url: string, headers: Record<string, string> = {}): Promise<Answer> => {
+    const response = await gateway.app.inject({ method: 'GET', url, headers });
+    return { status: response.statusCode, headers: response.headers, json: () => response.json(), body: response.body };
+  };
+  const post = async (payload: unknown, headers: Record<string, string> = {}): Promise<Answer> => {
+    const response = await gateway.app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      payload: JSON.stringify(payload),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+    return { status: response.statusCode, headers: response.headers, json: () => response.json(), body: response.body };
+  };
+
+  before(async function () {
+    ({ module, gateway, ctx } = await started(['--max-page-size', '50', '--topic', 'events-test']));
+    await createSeededTables(ctx.db, 95);
+  });
+  after(async function () {
+    await gateway.app.close();
+    await module.close();
+  });
+
+  it('pages through every event by keyset cursor: no row lost or repeated, in id order', async function () {
+    const seen: number[] = [];
+    let url = '/v1/events?limit=7';
+    for (let pages = 0; pages < 100; pages += 1) {
+      const answer = await get(url);
+      expect(answer.status).to.equal(200);
+      const page = answer.json() as PageBody;
+      seen.push(...page.items.map((item) => Number(item.id)));
+      if (page.next_cursor === null) break;
+      url = `/v1/events?limit=7&cursor=${page.next_cursor}`;
+    }
+    expect(seen).to.deep.equal(Array.from({ length: 95 }, (_, index) => index + 1));
+  });
+
+  it('filters by event_type, source and date, and by a from/to date range', async function () {
+    const page = (await get('/v1/events?event_type=click&source=app&date=2026-01-15&limit=50')).json() as PageBody;
+    const expected = Array.from({ length: 47 }, (_, i) => i + 1).filter((n) => n % 2 === 0 && n % 3 === 0);
+    expect(page.items.map((item) => item.id)).to.deep.equal(expected);
+    expect(page.items.every((item) => item.event_date === '2026-01-15' && item.source === 'app')).to.equal(true);
+    const range = (await get('/v1/events?from=2026-01-16&to=2026-01-16&limit=50')).json() as PageBody;
+    expect(range.items).to.have.length(48);
+    expect(range.items[0]?.id).to.equal(48);
+  });
+
+  it('answers one event by id, and a 404 problem for an id that does not exist', async function () {
+    const one = await get('/v1/events/5');
+    expect(one.status).to.equal(200);
+    expect(one.json()).to.include({ id: 5, event_type: 'view', source: 'web', event_date: '2026-01-15' });
+    const missing = await get('/v1/events/100000');
+    expect(missing.status).to.equal(404);
+    expect(missing.headers['content-type']).to.match(/^application\/problem\+json/);
+    expect((missing.json() as ProblemBody).detail).to.equal('No event with id 100000');
+  });
+
+  it('lists every problem of bad query parameters in one 400 problem+json', async function () {
+    const answer = await get('/v1/events?limit=500&date=2026-02-30&colour=red&event_type=');
+    expect(answer.status).to.equal(400);
+    expect(answer.headers['content-type']).to.match(/^application\/problem\+json/);
+    const problem = answer.json() as ProblemBody;
+    expect(problem.status).to.equal(400);
+    expect(problem.errors?.map((error) => error.name).sort()).to.deep.equal([
+      'query.colour',
+      'query.date',
+      'query.event_type',
+      'query.limit',
+    ]);
+    const combined = (await get('/v1/events?date=2026-01-15&from=2026-01-17&to=2026-01-16')).json() as ProblemBody;
+    expect(combined.errors?.map((error) => error.name)).to.deep.equal(['query.date', 'query.to']);
+  });
+
+  it('refuses a cursor that was altered or belongs to other filters, naming query.cursor', async function () {
+    const first = (await get('/v1/events?limit=5&source=web')).json() as PageBody;
+    const cursor = first.next_cursor ?? '';
+    const altered = `${cursor.slice(0, -2)}${cursor.endsWith('A') ? 'B' : 'A'}`;
+    for (const url of [
+      `/v1/events?limit=5&source=web&cursor=${altered}`,
+      `/v1/events?limit=5&source=app&cursor=${cursor}`,
+      '/v1/events?cursor=!!',
+    ]) {
+      const answer = await get(url);
+      expect(answer.status, url).to.equal(400);
+      expect((answer.json() as ProblemBody).errors?.[0]?.name).to.equal('query.cursor');
+    }
+    expect((await get(`/v1/events?limit=9&source=web&cursor=${cursor}`)).status).to.equal(200);
+  });
+
+  it('goes MISS then HIT through the cache, with the same strong ETag, and 304 for If-None-Match', async function () {
+    const first = await get('/v1/events?limit=3&source=app');
+    const second = await get('/v1/events?source=app&limit=3');
+    expect([first.headers['x-cache'], second.headers['x-cache']]).to.deep.equal(['MISS', 'HIT']);
+    expect(first.headers.etag).to.match(/^"[A-Za-z0-9_-]{27}"$/);
+    expect(second.headers.etag).to.equal(first.headers.etag);
+    expect(second.body).to.equal(first.body);
+    const notModified = await get('/v1/events?limit=3&source=app', { 'if-none-match': String(first.headers.etag) });
+    expect(notModified.status).to.equal(304);
+    expect(notModified.body).to.equal('');
+    expect(notModified.headers.etag).to.equal(first.headers.etag);
+    const changed = await get('/v1/events?limit=3&source=app', { 'if-none-match': '"something-else"' });
+    expect(changed.status).to.equal(200);
+  });
+
+  it('echoes a sane X-Request-Id and replaces one that is not a sane token', async function () {
+    const echoed = await get('/v1/events/1', { 'x-request-id': 'client-req.42' });
+    expect(echoed.headers['x-request-id']).to.equal('client-req.42');
+    const replaced = await get('/v1/events/1', { 'x-request-id': 'bad id with spaces' });
+    expect(replaced.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
+    const generated = await get('/nowhere');
+    expect(generated.status).to.equal(404);
+    expect(generated.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
+    expect((generated.json() as { request_id: string }).request_id).to.equal(generated.headers['x-request-id']);
+  });
+
+  it('serves rollups by window and dimension, paged by keyset, with from inclusive and to exclusive', async function () {
+    const all: Array<Record<string, unknown>> = [];
+    let url = '/v1/rollups?window=60&limit=3';
+    for (;;) {
+      const page = (await get(url)).json() as PageBody;
+      all.push(...page.items);
+      if (page.next_cursor === null) break;
+      url = `/v1/rollups?window=60&limit=3&cursor=${page.next_cursor}`;
+    }
+    expect(all).to.have.length(20);
+    expect(new Set(all.map((item) => `${String(item.window_start)}|${JSON.stringify(item.dimensions)}`)).size).to.equal(
+      20,
+    );
+    const clicks = (
+      await get('/v1/rollups?window=60&event_type=click&from=2026-01-15T10:02:00Z&to=2026-01-15T10:05:00Z')
+    ).json() as PageBody;
+    expect(clicks.items.map((item) => item.window_start)).to.deep.equal([
+      '2026-01-15T10:02:00.000000Z',
+      '2026-01-15T10:03:00.000000Z',
+      '2026-01-15T10:04:00.000000Z',
+    ]);
+    expect(clicks.items[0]).to.include({ event_count: 3, value_count: 2, value_sum: 5 });
+    const sameByDim = (
+      await get('/v1/rollups?window=60&dim.event_type=click&from=2026-01-15T10:02:00Z&to=2026-01-15T10:05:00Z')
+    ).json() as PageBody;
+    expect(sameByDim.items).to.deep.equal(clicks.items);
+    const missingWindow = await get('/v1/rollups');
+    expect((missingWindow.json() as ProblemBody).errors).to.deep.equal([
+      { name: 'query.window', reason: 'is required' },
+    ]);
+  });
+
+  it('lists data quality runs newest first and answers one run with its results', async function () {
+    const runs = (await get('/v1/quality/runs')).json() as PageBody;
+    expect(runs.items.map((run) => run.run_id)).to.deep.equal([QUALITY_RUN_IDS.newer, QUALITY_RUN_IDS.older]);
+    expect(runs.items[0]).to.deep.include({ checks: 2, outcomes: { fail: 1, pass: 1 } });
+    const paged = (await get('/v1/quality/runs?limit=1')).json() as PageBody;
+    const next = (await get(`/v1/quality/runs?limit=1&cursor=${paged.next_cursor ?? ''}`)).json() as PageBody;
+    expect([...paged.items, ...next.items].map((run) => run.run_id)).to.deep.equal([
+      QUALITY_RUN_IDS.newer,
+      QUALITY_RUN_IDS.older,
+    ]);
+    expect(next.next_cursor).to.equal(null);
+    const run = (await get(`/v1/quality/runs/${QUALITY_RUN_IDS.older}`)).json() as {
+      results: Array<Record<string, unknown>>;
+      outcomes: unknown;
+    };
+    expect(run.results.map((result) => result.check_name)).to.deep.equal(['null_rate_source', 'freshness']);
+    expect(run.outcomes).to.deep.equal({ pass: 1, warn: 1 });
+    expect((await get('/v1/quality/runs/run-zz')).status).to.equal(404);
+  });
+
+  it('publishes valid events to --topic in one batch with the request id as correlation header', async function () {
+    const received: QueueMessage[] = [];
+    const subscription = await ctx.mq.subscribe('events-test', async (batch) => void received.push(...batch), {
+      group: 'test-reader',
+      startFrom: 'earliest',
+    });
+    const events = [0, 1, 2].map((n) => ({
+      event_type: 'click',
+      source: 'web',
+      timestamp: `2026-01-15T10:0${n}:00Z`,
+      payload: { n },
+    }));
+    const answer = await post(events, { 'x-request-id': 'ingest-1' });
+    expect(answer.status).to.equal(202);
+    expect(answer.json()).to.deep.equal({ accepted: 3 });
+    const single = await post({ ...events[0], event_id: 'e-1' }, { 'x-request-id': 'ingest-2' });
+    expect(single.json()).to.deep.equal({ accepted: 1 });
+    await waitFor(() => received.length === 4, 10_000, 'four published events');
+    await subscription.close();
+    expect(received.map((message) => message.headers[MESSAGE_HEADERS.correlationId])).to.deep.equal([
+      'ingest-1',
+      'ingest-1',
+      'ingest-1',
+      'ingest-2',
+    ]);
+    expect(
+      JSON.parse(
+        String(
+          received[3]?.value instanceof Uint8Array ? Buffer.from(received[3].value).toString() : received[3]?.value,
+        ),
+      ),
+    ).to.deep.equal({ ...events[0], event_id: 'e-1' });
+  });
+
+  it("runs a consumer's handler, and so its log lines, under the request id of the POST", async function () {
+    const handled: string[] = [];
+    const subscription = await ctx.mq.subscribe(
+      'events-test',
+      eachMessage(ctx.mq, async () => {
+        handled.push(currentCorrelationId() ?? 'none');
+        ctx.log.info('consumer handled an ingested event');
+      }),
+      { group: 'test-consumer-logs', startFrom: 'latest' },
+    );
+    const answer = await post(
+      { event_type: 'view', source: 'app', timestamp: '2026-01-15T11:00:00Z', payload: {} },
+      { 'x-request-id': 'ingest-consumer-7' },
+    );
+    expect(answer.status).to.equal(202);
+    await waitFor(() => handled.length === 1, 10_000, 'the consumer to handle the event');
+    await subscription.close();
+    expect(handled).to.deep.equal(['ingest-consumer-7']);
+    const consumerLines = module.logs().filter((line) => line.includes('consumer handled an ingested event'));
+    expect(consumerLines).to.have.length(1);
+    expect(consumerLines[0]).to.contain('ingest-consumer-7');
+    expect(
+      module.logs().some((line) => line.includes('Request completed') && line.includes('ingest-consumer-7')),
+    ).to.equal(true);
+  });
+
+  it('publishes nothing when one event is invalid, naming each index and field', async function () {
+    const received: QueueMessage[] = [];
+    const subscription = await ctx.mq.subscribe('events-test', async (batch) => void received.push(...batch), {
+      group: 'test-invalid',
+      startFrom: 'latest',
+    });
+    const answer = await post([
+      { event_type: 'click', source: 'web', timestamp: '2026-01-15T10:00:00Z', payload: {} },
+      { event_type: '', source: 'web', timestamp: '2026-01-15T10:00:00', payload: [] },
+      { source: 'web', timestamp: '2026-01-15T10:00:00Z', payload: {}, extra: 1 },
+    ]);
+    expect(answer.status).to.equal(400);
+    const problem = answer.json() as ProblemBody;
+    expect(problem.errors?.map((error) => error.name).sort()).to.deep.equal([
+      'body[1].event_type',
+      'body[1].event_type',
+      'body[1].payload',
+      'body[1].timestamp',
+      'body[2].event_type',
+      'body[2].extra',
+    ]);
+    const tooMany = await post(Array.from({ length: 1001 }, () => ({})));
+    expect((tooMany.json() as ProblemBody).errors?.[0]).to.deep.include({ name: 'body' });
+    const notJson = await gateway.app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      payload: '{nope',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(notJson.statusCode).to.equal(400);
+    expect(notJson.headers['content-type']).to.match(/^application\/problem\+json/);
+    await subscription.close();
+    expect(received).to.have.length(0);
+  });
+
+  it('describes every route with its schemas in /openapi.json', async function () {
+    const spec = (await get('/openapi.json')).json() as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
+    expect(spec.openapi).to.equal('3.1.0');
+    expect(Object.keys(spec.paths).sort()).to.deep.equal([
+      '/v1/events',
+      '/v1/events/{id}',
+      '/v1/quality/runs',
+      '/v1/quality/runs/{run_id}',
+      '/v1/rollups',
+    ]);
+    expect(Object.keys(spec.paths['/v1/events'] ?? {}).sort()).to.deep.equal(['get', 'post']);
+  });
+});
+
+describe('api_gateway without the tables of other modules', function () {
+  this.timeout(60_000);
+
+  it('answers 404 problems naming the missing table and its owner, not 500', async function () {
+    const { module, gateway } = await started([]);
+    try {
+      for (const [url, table, owner] of [
+        ['/v1/events', 'cleaned_events', 'batch_etl'],
+        ['/v1/rollups?window=60', 'metric_rollups', 'metric_aggregator'],
+        ['/v1/quality/runs', 'dq_check_results', 'data_quality'],
+        ['/v1/quality/runs/r1', 'dq_check_results', 'data_quality'],
+      ] as const) {
+        const answer = await gateway.app.inject({ method: 'GET', url });
+        expect(answer.statusCode, url).to.equal(404);
+        expect(answer.headers['content-type']).to.match(/^application\/problem\+json/);
+        expect(answer.json<ProblemBody>().detail)
+          .to.contain(`The table ${table} does not exist yet`)
+          .and.to.contain(owner);
+      }
+    } finally {
+      await gateway.app.close();
+      await module.close();
+    }
+  });
+
+  it('serves a stale answer past --cache-ttl while it refreshes', async function () {
+    const { module, gateway, ctx } = await started(['--cache-ttl', '200ms', '--stale-ttl', '5m']);
+    try {
+      await createSeededTables(ctx.db, 4);
+      const url = '/v1/events/1';
+      expect((await gateway.app.inject({ url })).headers['x-cache']).to.equal('MISS');
+      let status: unknown;
+      await waitFor(
+        async () => {
+          status = (await gateway.app.inject({ url })).headers['x-cache'];
+          return status === 'STALE';
+        },
+        10_000,
+        'a STALE answer after the TTL',
+      );
+      expect(status).to.equal('STALE');
+    } finally {
+      await gateway.app.close();
+      await module.close();
+    }
+  });
+});

@@ -1,0 +1,586 @@
+import { createHash } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import underPressure from '@fastify/under-pressure';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  MESSAGE_HEADERS,
+  withCorrelationId,
+  type Cache,
+  type Database,
+  type Logger,
+  type MessageQueue,
+} from '@platform-host/contracts';
+import { CursorError, decodeCursor, encodeCursor, listingFingerprint } from './cursor.js';
+import { ingestBodySchema, validateIngestBody } from './event-schema.js';
+import type { GatewayMetrics } from './gateway-metrics.js';
+import { invalidRequest, PROBLEM_CONTENT_TYPE, ProblemError, problemSchema, type InputProblem } from './problem.js';
+import { requestIdFrom } from './request-id.js';
+import { ifNoneMatchMatches, ResponseCache } from './response-cache.js';
+import type { GatewaySettings } from './settings.js';
+import {
+  getEvent,
+  getQualityRun,
+  listEvents,
+  listQualityRuns,
+  listRollups,
+  type RollupPosition,
+  type RunPosition,
+} from './warehouse.js';
+
+/** What the gateway is built from: the module's interfaces and settings. */
+export interface GatewayDependencies {
+  readonly db: Database;
+  readonly cache: Cache;
+  readonly mq: MessageQueue;
+  readonly log: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly settings: GatewaySettings;
+  /** Called with every request's completion promise (the host drain waits for them). */
+  readonly trackWork?: (work: Promise<unknown>) => void;
+}
+
+/** The gateway: the fastify instance and its response cache (readiness reads its state). */
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly responseCache: ResponseCache;
+}
+
+/** Largest request body: 1000 events of a few kilobytes. */
+export const BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+/** How long a handler may take before the answer is a 504 problem. */
+export const HANDLER_TIMEOUT_MS = 10_000;
+/** Requests handled at once before new ones are shed with 503 (bounded queueing). */
+export const MAX_IN_FLIGHT = 1024;
+/** Event loop delay (ms) above which requests are shed with 503 (@fastify/under-pressure). */
+export const MAX_EVENT_LOOP_DELAY_MS = 1000;
+/** Seconds a shed client is told to wait (`Retry-After`). */
+export const RETRY_AFTER_SECONDS = 1;
+
+const CACHE_KEY_PREFIX = 'api_gateway:v1:';
+const date = { type: 'string', format: 'date', description: 'YYYY-MM-DD' } as const;
+const dateTime = { type: 'string', format: 'date-time', description: 'ISO-8601 with a time zone' } as const;
+const text = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const cursor = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 1024,
+  description: 'next_cursor of the previous page',
+} as const;
+const problemResponses = {
+  400: {
+    description: 'Invalid input (every problem listed)',
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } },
+  },
+  404: { description: 'Not found', content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } } },
+  503: { description: 'Overloaded or shutting down', content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } } },
+} as const;
+
+/** Where a fastify validation context names its input. */
+const CONTEXT_NAMES: Readonly<Record<string, string>> = {
+  querystring: 'query',
+  params: 'params',
+  body: 'body',
+  headers: 'header',
+};
+
+interface AjvError {
+  readonly keyword: string;
+  readonly instancePath: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly message?: string;
+}
+
+/** Every problem of a fastify (ajv) validation error, each naming its input. */
+function validationProblems(errors: readonly AjvError[], context: string | undefined): InputProblem[] {
+  const base = CONTEXT_NAMES[context ?? ''] ?? 'request';
+  return errors.map((error) => {
+    const path = error.instancePath.split('/').filter(Boolean);
+    const extra = error.params.additionalProperty ?? error.params.missingProperty;
+    if (typeof extra === 'string') path.push(extra);
+    const name = [base, ...path].join('.');
+    const reason =
+      error.keyword === 'additionalProperties'
+        ? 'is not a parameter of this endpoint'
+        : error.keyword === 'required'
+          ? 'is required'
+          : error.keyword === 'format'
+            ? `must be a valid ${String(error.params.format)}${error.params.format === 'date' ? ' (YYYY-MM-DD)' : ''}`
+            : (error.message ?? 'is not valid');
+    return { name, reason };
+  });
+}
+
+/** A cache key: the route and its normalized query (sorted keys, defaults applied); hashed when long. */
+function cacheKey(route: string, query: Readonly<Record<string, unknown>>): string {
+  const normalized = JSON.stringify(
+    Object.keys(query)
+      .sort()
+      .filter((key) => query[key] !== undefined)
+      .map((key) => [key, query[key]]),
+  );
+  const tail = normalized.length > 200 ? `#${createHash('sha256').update(normalized).digest('base64url')}` : normalized;
+  return `${CACHE_KEY_PREFIX}${route}?${tail}`;
+}
+
+function withDeadline<T>(work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ProblemError('timeout', `${what} did not finish within ${HANDLER_TIMEOUT_MS / 1000} s`)),
+        HANDLER_TIMEOUT_MS,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** `compute` run at most once, when first needed (most requests need no cursor fingerprint). */
+function once<T>(compute: () => T): () => T {
+  let value: { readonly result: T } | undefined;
+  return () => (value ??= { result: compute() }).result;
+}
+
+function decodeOrRefuse(value: string, fingerprint: string): unknown[] {
+  try {
+    return decodeCursor(value, fingerprint);
+  } catch (error) {
+    if (error instanceof CursorError) throw invalidRequest([{ name: 'query.cursor', reason: error.message }]);
+    throw error;
+  }
+}
+
+/** The string pair of a keyset position, or a 400 naming the cursor. */
+function stringPair(position: unknown[]): readonly [string, string] {
+  const [first, second] = position;
+  if (position.length !== 2 || typeof first !== 'string' || typeof second !== 'string') {
+    throw invalidRequest([{ name: 'query.cursor', reason: 'holds a position of another listing' }]);
+  }
+  return [first, second];
+}
+
+/** `from` before `to`, when both are given. */
+function rangeProblems(from: string | undefined, to: string | undefined, strict: boolean): InputProblem[] {
+  if (from === undefined || to === undefined) return [];
+  const [a, b] = [Date.parse(from), Date.parse(to)];
+  if (strict ? a < b : a <= b) return [];
+  return [{ name: 'query.to', reason: `must be ${strict ? 'after' : 'on or after'} query.from` }];
+}
+
+/**
+ * Builds the fastify application of api_gateway (not listening). Every route validates its input
+ * by schema (`/openapi.json` is generated from the same schemas), every error answer is a problem
+ * document, every response carries `X-Request-Id`, every GET goes through the response cache and
+ * carries a strong ETag.
+ */
+export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> {
+  const { db, mq, log, metrics, settings } = deps;
+  const responseCache = new ResponseCache(deps.cache, {
+    ttlSeconds: settings.cacheTtlSeconds,
+    staleSeconds: settings.staleTtlSeconds,
+    log,
+    lookups: metrics.cacheLookups,
+  });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // The whole request must arrive within this time (slow-loris); handlers have HANDLER_TIMEOUT_MS.
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    // During shutdown, requests on open keep-alive connections are still answered (with
+    // `Connection: close`), not refused: the load balancer has seen readiness turn 503.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    requestIdHeader: false,
+    genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
+    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  });
+  let inFlight = 0;
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'platform-host api_gateway',
+        version: '1.0.0',
+        description:
+          'Warehouse data (cleaned events, metric rollups, data quality results) and the event ingestion endpoint. Errors are application/problem+json (RFC 9457).',
+      },
+    },
+  });
+  await app.register(underPressure, {
+    maxEventLoopDelay: MAX_EVENT_LOOP_DELAY_MS,
+    pressureHandler: (_request: FastifyRequest, _reply: FastifyReply, type: string) => {
+      metrics.requestsShed.inc({ reason: type });
+      return Promise.reject(
+        new ProblemError('unavailable', `The service is overloaded (${type}); retry after ${RETRY_AFTER_SECONDS} s`, {
+          headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+        }),
+      );
+    },
+  });
+
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    inFlight += 1;
+    metrics.inFlight.inc({});
+    const finished = new Promise<void>((resolve) => {
+      reply.raw.once('close', () => {
+        inFlight -= 1;
+        metrics.inFlight.dec({});
+        resolve();
+      });
+    });
+    deps.trackWork?.(finished);
+    if (inFlight > MAX_IN_FLIGHT) {
+      metrics.requestsShed.inc({ reason: 'in_flight' });
+      done(
+        new ProblemError(
+          'unavailable',
+          `The service is handling ${MAX_IN_FLIGHT} requests; retry after ${RETRY_AFTER_SECONDS} s`,
+          {
+            headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+          },
+        ),
+      );
+      return;
+    }
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.requestDuration.observe({ route, method: request.method, status: String(reply.statusCode) }, seconds);
+    withCorrelationId(request.id, () =>
+      log.info('Request completed', {
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        ...(reply.getHeader('x-cache') !== undefined ? { cache: reply.getHeader('x-cache') } : {}),
+      }),
+    );
+    done();
+  });
+
+  app.setErrorHandler((error: FastifyError | ProblemError, request, reply) => {
+    let problem: ProblemError;
+    if (error instanceof ProblemError) problem = error;
+    else if (Array.isArray(error.validation)) {
+      problem = invalidRequest(validationProblems(error.validation, error.validationContext));
+    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      problem = new ProblemError('payload_too_large', `The body is larger than ${BODY_LIMIT_BYTES} bytes`);
+    } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      problem = new ProblemError('unsupported_media_type', 'Send the body as application/json');
+    } else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      problem = invalidRequest([{ name: 'body', reason: error.message }]);
+    } else {
+      withCorrelationId(request.id, () =>
+        log.error('Request failed', { method: request.method, route: request.routeOptions.url, error }),
+      );
+      problem = new ProblemError(
+        'internal',
+        `The request failed; the service log has the details under request id ${request.id}`,
+      );
+    }
+    void reply
+      .code(problem.status)
+      .headers(problem.headers)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(JSON.stringify(problem.document(request.url.split('?')[0] ?? request.url, request.id)));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const problem = new ProblemError(
+      'not_found',
+      `No endpoint ${request.method} ${request.url.split('?')[0] ?? ''}; see /openapi.json for the endpoints`,
+    );
+    void reply
+      .code(404)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(JSON.stringify(problem.document(request.url, request.id)));
+  });
+
+  /** Answers a GET from the response cache (ETag, X-Cache, 304 on a matching If-None-Match). */
+  const cachedGet = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    route: string,
+    key: Readonly<Record<string, unknown>>,
+    load: () => Promise<unknown>,
+  ): Promise<FastifyReply> => {
+    const answer = await withDeadline(
+      withCorrelationId(request.id, () =>
+        responseCache.answer(cacheKey(route, key), async () => JSON.stringify(await load())),
+      ),
+      `${request.method} ${route}`,
+    );
+    reply.header('etag', answer.etag).header('x-cache', answer.outcome).header('cache-control', 'no-cache');
+    if (ifNoneMatchMatches(request.headers['if-none-match'], answer.etag)) return reply.code(304).send();
+    return reply.type('application/json; charset=utf-8').send(answer.body);
+  };
+
+  const limit = {
+    type: 'integer',
+    minimum: 1,
+    maximum: settings.maxPageSize,
+    default: Math.min(100, settings.maxPageSize),
+  } as const;
+  const pageOf = (itemSchema: object) =>
+    ({
+      type: 'object',
+      required: ['items', 'next_cursor'],
+      properties: { items: { type: 'array', items: itemSchema }, next_cursor: { type: ['string', 'null'] } },
+    }) as const;
+  const eventItemSchema = {
+    type: 'object',
+    properties: {
+      id: { type: 'integer' },
+      event_type: { type: 'string' },
+      source: { type: 'string' },
+      event_date: { type: 'string', format: 'date' },
+      payload: { type: 'object' },
+      created_at: { type: 'string', format: 'date-time' },
+    },
+  } as const;
+
+  type EventsQuery = {
+    event_type?: string;
+    source?: string;
+    date?: string;
+    from?: string;
+    to?: string;
+    limit: number;
+    cursor?: string;
+  };
+  app.get<{ Querystring: EventsQuery }>(
+    '/v1/events',
+    {
+      schema: {
+        summary: 'Cleaned events (batch_etl), ordered by id, keyset pagination',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { event_type: text, source: text, date, from: date, to: date, limit, cursor },
+        },
+        response: { 200: { description: 'A page of events', ...pageOf(eventItemSchema) }, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { limit: size, cursor: after, ...filters } = request.query;
+      const problems: InputProblem[] = [];
+      if (filters.date !== undefined && (filters.from !== undefined || filters.to !== undefined)) {
+        problems.push({
+          name: 'query.date',
+          reason: 'cannot be combined with query.from or query.to: give one or the other',
+        });
+      }
+      problems.push(...rangeProblems(filters.from, filters.to, false));
+      if (problems.length > 0) throw invalidRequest(problems);
+      const fingerprint = once(() => listingFingerprint('/v1/events', filters));
+      let afterId: number | undefined;
+      if (after !== undefined) {
+        const [id] = decodeOrRefuse(after, fingerprint());
+        if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
+          throw invalidRequest([{ name: 'query.cursor', reason: 'holds a position of another listing' }]);
+        }
+        afterId = id;
+      }
+      return cachedGet(request, reply, '/v1/events', request.query, async () => {
+        const page = await listEvents(
+          db,
+          {
+            eventType: filters.event_type,
+            source: filters.source,
+            date: filters.date,
+            from: filters.from,
+            to: filters.to,
+          },
+          afterId,
+          size,
+        );
+        const last = page.items.at(-1);
+        return {
+          items: page.items,
+          next_cursor: page.more && last !== undefined ? encodeCursor(fingerprint(), [Number(last.id)]) : null,
+        };
+      });
+    },
+  );
+
+  app.get<{ Params: { id: number } }>(
+    '/v1/events/:id',
+    {
+      schema: {
+        summary: 'One cleaned event by id',
+        params: {
+          type: 'object',
+          required: ['id'],
+          properties: { id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
+        },
+        response: { 200: { description: 'The event', ...eventItemSchema }, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      cachedGet(request, reply, '/v1/events/:id', { id: request.params.id }, async () => {
+        const event = await getEvent(db, request.params.id);
+        if (event === undefined) throw new ProblemError('not_found', `No event with id ${request.params.id}`);
+        return event;
+      }),
+  );
+
+  type RollupsQuery = {
+    window: number;
+    event_type?: string;
+    from?: string;
+    to?: string;
+    limit: number;
+    cursor?: string;
+    [dimension: `dim.${string}`]: string;
+  };
+  app.get<{ Querystring: RollupsQuery }>(
+    '/v1/rollups',
+    {
+      schema: {
+        summary: 'Windowed metric rollups (metric_aggregator), ordered by window start and dimensions',
+        description:
+          'Filter dimensions with event_type=... or dim.<name>=... (rows whose dimensions contain all of them); from inclusive, to exclusive, on window_start.',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['window'],
+          properties: {
+            window: { type: 'integer', minimum: 1, maximum: 31_622_400, description: 'window length in seconds' },
+            event_type: text,
+            from: dateTime,
+            to: dateTime,
+            limit,
+            cursor,
+          },
+          patternProperties: { '^dim\\.[A-Za-z_][A-Za-z0-9_]{0,62}$': text },
+        },
+        response: { 200: { description: 'A page of rollups', ...pageOf({ type: 'object' }) }, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { window, event_type: eventType, from, to, limit: size, cursor: after, ...rest } = request.query;
+      const problems = rangeProblems(from, to, true);
+      if (problems.length > 0) throw invalidRequest(problems);
+      const dimensions: Record<string, string> = {};
+      for (const [key, value] of Object.entries(rest)) if (key.startsWith('dim.')) dimensions[key.slice(4)] = value;
+      if (eventType !== undefined) dimensions.event_type = eventType;
+      const fingerprint = once(() => listingFingerprint('/v1/rollups', { window, dimensions, from, to }));
+      const position: RollupPosition | undefined =
+        after === undefined ? undefined : stringPair(decodeOrRefuse(after, fingerprint()));
+      return cachedGet(request, reply, '/v1/rollups', request.query, async () => {
+        const { page, last } = await listRollups(db, { windowSeconds: window, dimensions, from, to }, position, size);
+        return { items: page.items, next_cursor: page.more && last ? encodeCursor(fingerprint(), [...last]) : null };
+      });
+    },
+  );
+
+  app.get<{ Querystring: { from?: string; to?: string; limit: number; cursor?: string } }>(
+    '/v1/quality/runs',
+    {
+      schema: {
+        summary: 'data_quality runs, newest first, with their checks counted by outcome',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { from: dateTime, to: dateTime, limit, cursor },
+        },
+        response: { 200: { description: 'A page of runs', ...pageOf({ type: 'object' }) }, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { from, to, limit: size, cursor: after } = request.query;
+      const problems = rangeProblems(from, to, true);
+      if (problems.length > 0) throw invalidRequest(problems);
+      const fingerprint = once(() => listingFingerprint('/v1/quality/runs', { from, to }));
+      const position: RunPosition | undefined =
+        after === undefined ? undefined : stringPair(decodeOrRefuse(after, fingerprint()));
+      return cachedGet(request, reply, '/v1/quality/runs', request.query, async () => {
+        const { page, last } = await listQualityRuns(db, { from, to }, position, size);
+        return { items: page.items, next_cursor: page.more && last ? encodeCursor(fingerprint(), [...last]) : null };
+      });
+    },
+  );
+
+  app.get<{ Params: { run_id: string } }>(
+    '/v1/quality/runs/:run_id',
+    {
+      schema: {
+        summary: 'Every check result of one data_quality run',
+        params: {
+          type: 'object',
+          required: ['run_id'],
+          properties: { run_id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } },
+        },
+        response: { 200: { description: 'The run and its results', type: 'object' }, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      cachedGet(request, reply, '/v1/quality/runs/:run_id', { run_id: request.params.run_id }, async () => {
+        const run = await getQualityRun(db, request.params.run_id);
+        if (run === undefined) throw new ProblemError('not_found', `No data quality run ${request.params.run_id}`);
+        return run;
+      }),
+  );
+
+  app.post(
+    '/v1/events',
+    {
+      schema: {
+        summary: `Ingest one event or an array of at most 1000; all are published to the topic "${settings.topic}" in one batch, or none`,
+        body: ingestBodySchema,
+        response: {
+          202: {
+            description: 'Every event was published',
+            type: 'object',
+            required: ['accepted'],
+            properties: { accepted: { type: 'integer' } },
+          },
+          ...problemResponses,
+        },
+      },
+      // The body is checked per event, so that every problem names its index and field.
+      validatorCompiler: () => (body: unknown) => {
+        const checked = validateIngestBody(body);
+        return 'problems' in checked ? { error: invalidRequest(checked.problems) } : { value: body };
+      },
+    },
+    async (request, reply) => {
+      const checked = validateIngestBody(request.body);
+      if ('problems' in checked) throw invalidRequest(checked.problems);
+      const headers = { [MESSAGE_HEADERS.correlationId]: request.id };
+      const messages = checked.events.map((event) => ({
+        key: String(event.source),
+        value: JSON.stringify(event),
+        headers,
+      }));
+      try {
+        await withDeadline(
+          withCorrelationId(request.id, () => mq.publishBatch(settings.topic, messages)),
+          `publishing ${messages.length} events`,
+        );
+      } catch (error) {
+        withCorrelationId(request.id, () =>
+          log.error('Publishing ingested events failed', { topic: settings.topic, events: messages.length, error }),
+        );
+        throw new ProblemError(
+          'unavailable',
+          `The queue did not confirm the ${messages.length} events; some may have been published: retry the request (consumers deduplicate by event_id)`,
+          { headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } },
+        );
+      }
+      metrics.eventsPublished.inc({ topic: settings.topic }, messages.length);
+      withCorrelationId(request.id, () =>
+        log.info('Events published', { topic: settings.topic, events: messages.length }),
+      );
+      return reply.code(202).send({ accepted: messages.length });
+    },
+  );
+
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  return { app, responseCache };
+}
