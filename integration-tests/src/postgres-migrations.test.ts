@@ -21,9 +21,10 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     const up = await platformHost(['migrate', 'up', '--db', 'postgres', '--log', 'json'], env);
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.contain(
-      'applied 6: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
+      'applied 9: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
         'data_quality/001_create_dq_check_results_table, metric_aggregator/001_create_metric_rollups_table, ' +
-        'metric_aggregator/002_create_metric_aggregator_state_tables',
+        'metric_aggregator/002_create_metric_aggregator_state_tables, stream_ingest/001_create_ingested_events_table, ' +
+        'stream_ingest/002_create_lake_files_table, stream_ingest/003_create_stream_ingest_state_tables',
     );
     expect(
       psql(
@@ -31,8 +32,9 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
         "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'",
       ),
     ).to.equal(
-      '_migrations,cleaned_events,dq_check_results,events,metric_aggregator_applied_messages,metric_aggregator_partition_offsets,' +
-        'metric_aggregator_watermarks,metric_rollups',
+      '_migrations,cleaned_events,dq_check_results,events,ingested_events,lake_files,metric_aggregator_applied_messages,' +
+        'metric_aggregator_partition_offsets,metric_aggregator_watermarks,metric_rollups,stream_ingest_partitions,' +
+        'stream_ingest_publications',
     );
     const status = await platformHost(['migrate', 'status', '--db', 'postgres', '--log', 'json'], env);
     expect(status.stdout).to.match(/shared\s+002_create_events_table\s+applied\s+\d{4}-/);
@@ -43,7 +45,16 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     );
     expect(own.stdout).to.contain('001_create_cleaned_events_table').and.not.contain('002_create_events_table');
     const down = await platformHost(['migrate', 'down', '--db', 'postgres', '--log', 'json'], env);
-    expect(down.stdout).to.contain('rolled back 1: metric_aggregator/002_create_metric_aggregator_state_tables');
+    expect(down.stdout).to.contain('rolled back 1: stream_ingest/003_create_stream_ingest_state_tables');
+    expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'stream_ingest_%'")).to.equal('0');
+    expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'lake_files'")).to.equal('1');
+    const aggregatorDown = await platformHost(
+      ['migrate', 'down', '--module', 'metric_aggregator', '--db', 'postgres', '--log', 'json'],
+      env,
+    );
+    expect(aggregatorDown.stdout).to.contain(
+      'rolled back 1: metric_aggregator/002_create_metric_aggregator_state_tables',
+    );
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'metric_aggregator_%'")).to.equal(
       '0',
     );
@@ -77,8 +88,11 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
       'data_quality/001_create_dq_check_results_table',
       'metric_aggregator/001_create_metric_rollups_table',
       'metric_aggregator/002_create_metric_aggregator_state_tables',
+      'stream_ingest/001_create_ingested_events_table',
+      'stream_ingest/002_create_lake_files_table',
+      'stream_ingest/003_create_stream_ingest_state_tables',
     ]);
-    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('6|6');
+    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('9|9');
   });
 
   it('blocks up with a clear message when an applied migration was changed afterwards', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { LogFields, Logger, ModuleConfig } from '@platform-host/contracts';
 import {
   eventsToJsonl,
@@ -187,6 +188,35 @@ describe('batch_etl', function () {
       invalid: 0,
       duplicates: 0,
       already_present: 0,
+    });
+  });
+
+  it('reads .parquet and .csv files of the partition as well as JSON Lines; a corrupt parquet file is unreadable', async () => {
+    const parquet = parquetWriteBuffer({
+      columnData: [
+        { name: 'event_type', data: ['click', 'purchase'], type: 'STRING' },
+        { name: 'source', data: ['web', 'ios'], type: 'STRING' },
+        { name: 'payload', data: ['{"user_id":"u1"}', '{"amount":2.5}'], type: 'STRING' },
+        { name: 'timestamp', data: [new Date(`${DATE}T10:00:00Z`), new Date(`${DATE}T11:00:00Z`)], type: 'TIMESTAMP' },
+        { name: '_offset', data: [7n, 8n], type: 'INT64' },
+      ],
+    });
+    await ctx.fs.write(`${PARTITION}/part-0.parquet`, new Uint8Array(parquet));
+    await ctx.fs.write(
+      `${PARTITION}/part-1.csv`,
+      'event_type,source,payload\r\nsearch,web,"{""query"":""a, \\""b\\""""}"\r\n',
+    );
+    await ctx.fs.write(`${PARTITION}/broken.parquet`, 'PAR1 not really');
+    const { exitCode, report } = await runWith();
+    expect(exitCode, 'one unreadable file').to.equal(1);
+    expect(report).to.deep.include({ files: 2, raw: 3, valid: 3, inserted: 3 });
+    expect(report.unreadableFiles.map((entry) => entry.file)).to.deep.equal([`${PARTITION}/broken.parquet`]);
+    const rows = await storedRows();
+    expect(rows.map((row) => row.event_type).sort()).to.deep.equal(['click', 'purchase', 'search']);
+    expect(rows.find((row) => row.event_type === 'search')?.payload).to.deep.equal({ query: 'a, "b"' });
+    expect(rows.find((row) => row.event_type === 'purchase')).to.deep.include({
+      source: 'ios',
+      payload: { amount: 2.5 },
     });
   });
 

@@ -2,10 +2,64 @@ import type { Readable } from 'node:stream';
 import { pipeline as pipeStreams, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { parquetReadObjects } from 'hyparquet';
 import { PlatformError, type FileSystem } from '@platform-host/contracts';
 
-/** File names read as JSON Lines; `.gz` ones are gunzipped while streaming. */
-const JSON_LINES_FILE = /\.(?:jsonl|ndjson|json)(?:\.gz)?$/i;
+/**
+ * File names read: JSON Lines (`.gz` ones are gunzipped while streaming), parquet and CSV with a
+ * header line (both turned into JSON Lines, one object per row, before parsing).
+ */
+const JSON_LINES_FILE = /\.(?:(?:jsonl|ndjson|json)(?:\.gz)?|parquet|csv)$/i;
+
+/** True for a parquet file (by name). */
+export function isParquetFile(path: string): boolean {
+  return path.toLowerCase().endsWith('.parquet');
+}
+
+/** True for a CSV file (by name). */
+export function isCsvFile(path: string): boolean {
+  return path.toLowerCase().endsWith('.csv');
+}
+
+/** A parquet or CSV value as JSON: 64-bit integers as numbers (exact below 2^53) or strings, times as ISO 8601. */
+function jsonValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  return value;
+}
+
+/** Rows per chunk handed on as JSON Lines. */
+const ROWS_PER_CHUNK = 1000;
+
+/**
+ * The rows of a parquet file (read whole with hyparquet, a pure JavaScript reader: a parquet footer
+ * is at the end, so the file is not streamed) or of an RFC 4180 CSV file with a header (csv-parse),
+ * as JSON Lines chunks. Timestamps become ISO 8601 text (Date.toJSON).
+ */
+async function* tableFileAsJsonLines(fs: FileSystem, path: string): AsyncGenerator<Uint8Array> {
+  const bytes = await fs.read(path);
+  let rows: ReadonlyArray<Record<string, unknown>>;
+  try {
+    if (isParquetFile(path)) {
+      const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      rows = await parquetReadObjects({ file: buffer });
+    } else {
+      rows = parseCsv<Record<string, string>>(Buffer.from(bytes), { columns: true, skip_empty_lines: true, bom: true });
+    }
+  } catch (error) {
+    throw new UnreadableFileError(
+      path,
+      `not a readable ${isParquetFile(path) ? 'parquet' : 'CSV'} file: ${errorMessage(error)}`,
+    );
+  }
+  for (let start = 0; start < rows.length; start += ROWS_PER_CHUNK) {
+    const lines = rows
+      .slice(start, start + ROWS_PER_CHUNK)
+      .map((row) => `${JSON.stringify(row, jsonValue)}\n`)
+      .join('');
+    yield Buffer.from(lines, 'utf8');
+  }
+}
 
 /** The first two bytes of every gzip member (RFC 1952, ID1 ID2). */
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
@@ -192,6 +246,10 @@ export class GzipVerifier {
  * the file changed in between: an {@link UnreadableFileError} that says so.
  */
 export async function* readFileChunks(fs: FileSystem, path: string): AsyncGenerator<Uint8Array> {
+  if (isParquetFile(path) || isCsvFile(path)) {
+    yield* tableFileAsJsonLines(fs, path);
+    return;
+  }
   const raw: Readable = await fs.readStream(path);
   const bytes: AsyncIterable<Uint8Array | string> = isGzipFile(path)
     ? pipeStreams(raw, createGunzip(), () => undefined)

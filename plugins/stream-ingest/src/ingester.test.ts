@@ -1,0 +1,207 @@
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { DEAD_LETTER_HEADERS, type QueueMessage } from '@platform-host/contracts';
+import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
+import { moduleConfigForTest, startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
+import { StreamIngester } from './ingester.js';
+import { LakeStore } from './lake-store.js';
+import type { StreamIngestContext } from './main.js';
+import { readSettings } from './settings.js';
+
+const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
+let counter = 0;
+
+interface Harness {
+  readonly module: StartedModule;
+  readonly ctx: StreamIngestContext;
+  readonly topic: string;
+  readonly deadLetters: QueueMessage[];
+  ingester: StreamIngester;
+  close(): Promise<void>;
+}
+
+async function harness(
+  args: readonly string[],
+  beforeCommit?: (partition: number) => Promise<void>,
+  partitions = 2,
+): Promise<Harness> {
+  counter += 1;
+  const topic = `events-${counter}`;
+  const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
+  const ctx = module.ctx as unknown as StreamIngestContext;
+  await ctx.mq.createTopic(topic, { partitions });
+  const deadLetters: QueueMessage[] = [];
+  const dlq = await ctx.mq.subscribe(
+    `${topic}.dead-letter`,
+    async (messages) => {
+      deadLetters.push(...messages);
+      await ctx.mq.ack(messages);
+    },
+    { group: 'test-reader' },
+  );
+  const settings = readSettings(moduleConfigForTest(MODULE_DIR, ['--topic', topic, ...args]));
+  const ingester = new StreamIngester({
+    db: ctx.db,
+    fs: ctx.fs,
+    mq: ctx.mq,
+    log: ctx.log,
+    metrics: new MemoryMetrics(),
+    lifecycle: ctx.lifecycle,
+    settings,
+    beforeCommit,
+  });
+  await ingester.start();
+  const h: Harness = {
+    module,
+    ctx,
+    topic,
+    deadLetters,
+    ingester,
+    async close() {
+      await h.ingester.stop();
+      await dlq.close();
+      await module.close();
+    },
+  };
+  return h;
+}
+
+function events(count: number, day = '2026-01-15'): Array<Record<string, unknown>> {
+  return Array.from({ length: count }, (_, i) => ({
+    event_id: `e-${i}`,
+    event_type: i % 2 === 0 ? 'click' : 'view',
+    source: 'web',
+    timestamp: `${day}T10:00:${String(i % 60).padStart(2, '0')}.000Z`,
+    payload: { n: i, text: 'a "quoted", text\nwith a newline' },
+  }));
+}
+
+async function publish(h: Harness, values: ReadonlyArray<unknown>): Promise<void> {
+  await h.ctx.mq.publishBatch(
+    h.topic,
+    values.map((value, i) => ({ key: `k${i}`, value: typeof value === 'string' ? value : JSON.stringify(value) })),
+  );
+}
+
+async function count(h: Harness, sql: string): Promise<number> {
+  const row = await h.ctx.db.fetchOne<{ n: number | string }>(sql);
+  return Number(row?.n ?? 0);
+}
+
+describe('stream_ingest on the memory queue, file system and PGlite', function () {
+  this.timeout(60_000);
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('writes every valid event once in the fixed layout, dead-letters invalid ones, batch by --batch-size', async () => {
+    h = await harness(['--batch-size', '50', '--output-format', 'json', '--flush-interval', '1h']);
+    const valid = events(100);
+    await publish(h, [
+      ...valid,
+      'not json',
+      { event_type: 'x' },
+      { event_id: 'z', event_type: 'x', timestamp: 'soon' },
+    ]);
+    const harnessRef = h;
+    await waitFor(() => harnessRef.ingester.totals.deadLettered.invalid_event === 2, 10_000, 'dead letters');
+    await h.ingester.flushAll();
+    expect(await count(h, 'SELECT count(*) AS n FROM ingested_events')).to.equal(100);
+    expect(await count(h, 'SELECT count(DISTINCT (partition, "offset")) AS n FROM ingested_events')).to.equal(100);
+    const files = await h.ctx.fs.list(`data-lake/${h.topic}`);
+    expect(files.length).to.be.greaterThan(0);
+    for (const file of files) {
+      expect(file).to.match(new RegExp(`^data-lake/${h.topic}/2026-01-15/${h.topic}-p[01]-\\d{20}\\.jsonl$`));
+    }
+    const lines = (await Promise.all(files.map(async (file) => new TextDecoder().decode(await h!.ctx.fs.read(file)))))
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { event_id: string; _offset: number; _partition: number; payload: unknown });
+    expect(lines.map((line) => line.event_id).sort()).to.deep.equal(valid.map((e) => String(e.event_id)).sort());
+    expect(lines[0]?.payload).to.have.property('text', 'a "quoted", text\nwith a newline');
+    const rows = await h.ctx.db.fetchAll<{ path: string; record_count: number; format: string }>(
+      'SELECT path, record_count, format FROM lake_files ORDER BY path',
+    );
+    expect(rows.map((row) => row.path)).to.deep.equal(files);
+    expect(rows.every((row) => row.format === 'json')).to.equal(true);
+    expect(await h.ctx.fs.list('data-lake/_staging')).to.deep.equal([]);
+    await waitFor(() => harnessRef.deadLetters.length === 3, 10_000, 'three dead letters');
+    expect(h.deadLetters.map((m) => m.headers[DEAD_LETTER_HEADERS.reason]).sort()).to.deep.equal([
+      'invalid_event',
+      'invalid_event',
+      'malformed_json',
+    ]);
+  });
+
+  it('closes a file by the wall clock (--flush-interval) when no new message arrives', async () => {
+    h = await harness(['--batch-size', '1000', '--output-format', 'csv', '--flush-interval', '200ms'], undefined, 1);
+    await publish(h, events(3));
+    const harnessRef = h;
+    await waitFor(() => harnessRef.ingester.totals.records === 3, 10_000, 'the interval flush');
+    const files = await h.ctx.fs.list(`data-lake/${h.topic}`);
+    expect(files).to.deep.equal([`data-lake/${h.topic}/2026-01-15/${h.topic}-p0-${'0'.padStart(20, '0')}.csv`]);
+    const csv = new TextDecoder().decode(await h.ctx.fs.read(files[0] as string));
+    expect(csv.split('\r\n')[0]).to.equal(
+      'event_id,event_type,source,timestamp,payload,_topic,_partition,_offset,_ingested_at',
+    );
+    expect(csv).to.include('"{""n"":0,""text"":""a \\""quoted\\"", text\\nwith a newline""}"');
+  });
+
+  it('a writer paused before its commit, resumed after its partition moved to a new owner, cannot commit or overwrite', async () => {
+    let release: () => void = () => undefined;
+    let paused: () => void = () => undefined;
+    const reachedCommit = new Promise<void>((resolve) => (paused = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    h = await harness(
+      ['--batch-size', '5', '--output-format', 'parquet', '--flush-interval', '1h'],
+      async () => {
+        paused();
+        await gate;
+      },
+      1,
+    );
+    await publish(h, events(5));
+    await reachedCommit;
+    // The new owner: bumps the generation and commits the same offsets to the same path first.
+    const store = new LakeStore(h.ctx.db, h.topic, 'parquet');
+    const claimed = await store.claim(0, 'new-owner');
+    const path = `data-lake/${h.topic}/2026-01-15/${h.topic}-p0-${'0'.padStart(20, '0')}.parquet`;
+    await h.ctx.fs.write(path, 'the new owner');
+    expect(claimed.committedOffset).to.equal(-1n);
+    release();
+    const harnessRef = h;
+    await waitFor(() => harnessRef.ingester.totals.fenced === 1, 10_000, 'the zombie commit refused');
+    expect(new TextDecoder().decode(await h.ctx.fs.read(path))).to.equal('the new owner');
+    expect(await count(h, 'SELECT count(*) AS n FROM ingested_events')).to.equal(0);
+    expect(await count(h, 'SELECT count(*) AS n FROM lake_files')).to.equal(0);
+    expect(h.ingester.totals.records).to.equal(0);
+    expect(await h.ctx.fs.list('data-lake/_staging')).to.deep.equal([]);
+  });
+
+  it('skips what the database says was committed when the messages come again (restart after commit, before ack)', async () => {
+    h = await harness(['--batch-size', '10', '--output-format', 'json', '--flush-interval', '1h'], undefined, 1);
+    await publish(h, events(10));
+    const harnessRef = h;
+    await waitFor(() => harnessRef.ingester.totals.records === 10, 10_000, 'the first commit');
+    // Make the database say 20 offsets were committed: a restarted owner skips offsets 0..19.
+    await h.ctx.db.execute('UPDATE stream_ingest_partitions SET committed_offset = 19 WHERE topic = $1', [h.topic]);
+    await h.ingester.stop();
+    h.ingester = new StreamIngester({
+      db: h.ctx.db,
+      fs: h.ctx.fs,
+      mq: h.ctx.mq,
+      log: h.ctx.log,
+      metrics: new MemoryMetrics(),
+      lifecycle: { addReadinessCheck: () => undefined },
+      settings: readSettings(moduleConfigForTest(MODULE_DIR, ['--topic', h.topic, '--batch-size', '5'])),
+    });
+    await h.ingester.start();
+    await publish(h, events(15));
+    await waitFor(() => harnessRef.ingester.totals.duplicates === 10, 10_000, 'offsets 10..19 skipped');
+    await waitFor(() => harnessRef.ingester.totals.records === 5, 10_000, 'offsets 20..24 committed');
+    expect(await count(h, 'SELECT min("offset") AS n FROM ingested_events WHERE "offset" >= 10')).to.equal(20);
+  });
+});

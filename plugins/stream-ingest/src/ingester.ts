@@ -1,0 +1,439 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type {
+  Database,
+  FileSystem,
+  HealthCheckResult,
+  Lifecycle,
+  Logger,
+  MessageQueue,
+  Metrics,
+  QueueMessage,
+  Subscription,
+  TopicPartition,
+} from '@platform-host/contracts';
+import { encodeRecords } from './formats.js';
+import { declareIngestMetrics, type IngestMetrics } from './ingest-metrics.js';
+import { FencedError, LakeStore, type FileToCommit } from './lake-store.js';
+import {
+  decodeMessage,
+  lakeFilePath,
+  stagingPartitionPrefix,
+  stagingPath,
+  utcDate,
+  type DeadLetterReason,
+  type LakeRecord,
+} from './record.js';
+import type { IngestSettings } from './settings.js';
+
+/** What the service needs from the host. */
+export interface IngesterDependencies {
+  readonly db: Database;
+  readonly fs: FileSystem;
+  readonly mq: MessageQueue;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly lifecycle: Pick<Lifecycle, 'addReadinessCheck'>;
+  readonly settings: IngestSettings;
+  /** Wall clock in epoch ms (default `Date.now`). */
+  readonly now?: () => number;
+  /**
+   * Called after a partition's files were staged, before the commit transaction; tests pause a
+   * writer here to play a stalled "zombie".
+   */
+  readonly beforeCommit?: (partition: number) => Promise<void>;
+}
+
+/** Totals of one run, logged at the end (and read by tests). */
+export interface IngestTotals {
+  records: number;
+  files: number;
+  bytes: number;
+  duplicates: number;
+  fenced: number;
+  deadLettered: Record<DeadLetterReason, number>;
+}
+
+/** The open files of one partition this consumer owns. */
+interface PartitionState {
+  readonly partition: number;
+  readonly generation: bigint;
+  committedOffset: bigint;
+  /** Highest offset delivered and taken in (committed or buffered). */
+  highestSeen: bigint;
+  /** Buffered records by UTC date (one file per date), in offset order. */
+  byDate: Map<string, LakeRecord[]>;
+  /** Every message the buffered records came from, acknowledged after the commit. */
+  messages: QueueMessage[];
+  bytes: number;
+  count: number;
+  /** Epoch ms at which the first buffered record arrived. */
+  openedAt: number | undefined;
+  chain: Promise<void>;
+  /** Flushes queued or running. */
+  flushes: number;
+  /** Set once the partition is revoked or fenced: nothing more is committed with this generation. */
+  lost: boolean;
+}
+
+/**
+ * stream_ingest's consumer: per owned partition it buffers valid events in one open file per UTC
+ * date, dead-letters invalid ones, and commits the partition's open files when `--batch-size`
+ * records or `--max-file-bytes` are reached, when `--flush-interval` has passed, on revocation and
+ * on shutdown. A commit stages the bytes under `_staging`, records the files and events in one
+ * transaction fenced by the partition's owner generation, copies the bytes to their lake path and
+ * only then acknowledges the messages.
+ */
+export class StreamIngester {
+  readonly totals: IngestTotals = {
+    records: 0,
+    files: 0,
+    bytes: 0,
+    duplicates: 0,
+    fenced: 0,
+    deadLettered: { malformed_json: 0, invalid_event: 0 },
+  };
+  readonly #deps: IngesterDependencies;
+  readonly #settings: IngestSettings;
+  readonly #store: LakeStore;
+  readonly #metrics: IngestMetrics;
+  readonly #labels: { readonly topic: string; readonly group: string };
+  readonly #now: () => number;
+  readonly #owner = `stream_ingest-${randomUUID()}`;
+  readonly #partitions = new Map<number, PartitionState>();
+  #subscription: Subscription | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #lastError: string | undefined;
+
+  constructor(deps: IngesterDependencies) {
+    this.#deps = deps;
+    this.#settings = deps.settings;
+    this.#store = new LakeStore(deps.db, deps.settings.topic, deps.settings.outputFormat);
+    this.#metrics = declareIngestMetrics(deps.metrics);
+    this.#labels = { topic: deps.settings.topic, group: deps.settings.group };
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** Partitions owned now. */
+  get ownedPartitions(): number[] {
+    return [...this.#partitions.keys()].sort((a, b) => a - b);
+  }
+
+  /** Subscribes (partitions are claimed in `onAssigned`) and starts the flush timer. */
+  async start(): Promise<void> {
+    const { settings } = this;
+    this.#deps.lifecycle.addReadinessCheck('stream_ingest', () => this.#readiness());
+    this.#subscription = await this.#deps.mq.subscribe(settings.topic, (messages) => this.#handle(messages), {
+      group: settings.group,
+      maxBatchSize: Math.min(settings.batchSize, 10_000),
+      maxInFlight: Math.max(1000, 3 * settings.batchSize),
+      onAssigned: (partitions) => this.#assigned(partitions),
+      // A revoked partition's open files are committed (and acknowledged) before its offsets move.
+      onRevoked: (partitions) => this.#revoked(partitions),
+    });
+    const tick = Math.max(50, Math.min(1000, settings.flushIntervalMs / 4));
+    this.#timer = setInterval(() => void this.#tick(), tick);
+    this.#deps.log.info('Stream ingest consuming', {
+      topic: settings.topic,
+      group: settings.group,
+      output_format: settings.outputFormat,
+      batch_size: settings.batchSize,
+      flush_interval_ms: settings.flushIntervalMs,
+      max_file_bytes: settings.maxFileBytes,
+      lake_prefix: settings.lakePrefix,
+    });
+  }
+
+  private get settings(): IngestSettings {
+    return this.#settings;
+  }
+
+  /**
+   * Stops: no more timer ticks, closes the subscription (its running handlers settle, then every
+   * owned partition's open files are committed and acknowledged in `onRevoked`), and commits
+   * anything still open. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    if (subscription !== undefined) {
+      subscription.pause();
+      await subscription.close();
+    }
+    await Promise.all([...this.#partitions.keys()].map((partition) => this.flushPartition(partition)));
+    this.#deps.log.info('Stream ingest stopped', {
+      records: this.totals.records,
+      files: this.totals.files,
+      bytes: this.totals.bytes,
+      duplicates: this.totals.duplicates,
+      fenced: this.totals.fenced,
+      dead_lettered: this.totals.deadLettered,
+    });
+  }
+
+  /** Commits the open files of every owned partition now. */
+  async flushAll(): Promise<void> {
+    await Promise.all([...this.#partitions.keys()].map((partition) => this.flushPartition(partition)));
+  }
+
+  /** Commits the open files of `partition` (one flush at a time per partition). */
+  flushPartition(partition: number): Promise<void> {
+    const state = this.#partitions.get(partition);
+    if (state === undefined) return Promise.resolve();
+    state.flushes += 1;
+    const run = state.chain.then(() => this.#flushOnce(state)).finally(() => (state.flushes -= 1));
+    state.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #assigned(partitions: readonly TopicPartition[]): Promise<void> {
+    for (const { partition } of partitions) {
+      const claimed = await this.#store.claim(partition, this.#owner);
+      await this.#recover(partition, claimed.generation);
+      this.#partitions.set(partition, {
+        partition,
+        generation: claimed.generation,
+        committedOffset: claimed.committedOffset,
+        highestSeen: claimed.committedOffset,
+        byDate: new Map(),
+        messages: [],
+        bytes: 0,
+        count: 0,
+        openedAt: undefined,
+        chain: Promise.resolve(),
+        flushes: 0,
+        lost: false,
+      });
+      this.#metrics.committedOffset.set(
+        { ...this.#labels, partition: String(partition) },
+        Number(claimed.committedOffset),
+      );
+      this.#deps.log.info('Partition assigned', {
+        partition,
+        generation: claimed.generation.toString(),
+        committed_offset: claimed.committedOffset.toString(),
+      });
+    }
+  }
+
+  /**
+   * Finishes what a previous owner left: copies committed files still at their staging path to
+   * their lake path, then deletes the staging files of older generations that never committed.
+   */
+  async #recover(partition: number, generation: bigint): Promise<void> {
+    const { fs } = this.#deps;
+    const pending = await this.#store.publications(partition);
+    for (const publication of pending) {
+      // The previous owner may be finishing the same copy right now (same bytes): a staging key
+      // that vanished under us is fine as long as the lake file is there.
+      const staged = await fs.read(publication.stagingPath).catch(() => undefined);
+      if (staged !== undefined) {
+        await fs.write(publication.path, staged);
+        await fs.delete(publication.stagingPath);
+      } else if (!(await fs.exists(publication.path))) {
+        throw new Error(`committed lake file ${publication.path} is missing and so is its staging copy`);
+      }
+      await this.#store.published(publication.path);
+    }
+    const prefix = stagingPartitionPrefix(this.#settings.lakePrefix, this.#settings.topic, partition);
+    let leftovers = 0;
+    for (const path of await fs.list(prefix)) {
+      const match = /\/g(\d+)\/[^/]+$/.exec(path);
+      if (match === null || BigInt(match[1] as string) >= generation) continue;
+      await fs.delete(path);
+      leftovers += 1;
+    }
+    if (pending.length > 0 || leftovers > 0) {
+      this.#deps.log.info('Recovered a partition', {
+        partition,
+        published: pending.length,
+        uncommitted_files_removed: leftovers,
+      });
+    }
+  }
+
+  async #revoked(partitions: readonly TopicPartition[]): Promise<void> {
+    for (const { partition } of partitions) {
+      try {
+        await this.flushPartition(partition);
+      } catch {
+        // Logged by the flush; its messages are not acknowledged and go to the next owner.
+      }
+      const state = this.#partitions.get(partition);
+      if (state !== undefined) state.lost = true;
+      this.#partitions.delete(partition);
+      this.#metrics.partitionLag.set({ ...this.#labels, partition: String(partition) }, 0);
+    }
+  }
+
+  async #tick(): Promise<void> {
+    const now = this.#now();
+    for (const state of this.#partitions.values()) {
+      if (state.openedAt !== undefined && now - state.openedAt >= this.#settings.flushIntervalMs) {
+        this.flushPartition(state.partition).catch(() => undefined);
+      }
+    }
+  }
+
+  async #handle(messages: readonly QueueMessage[]): Promise<void> {
+    const now = this.#now();
+    const duplicates: QueueMessage[] = [];
+    const deadLetters: Array<Promise<void>> = [];
+    const touched = new Set<PartitionState>();
+    for (const message of messages) {
+      const state = this.#partitions.get(message.partition ?? -1);
+      if (state === undefined || state.lost) continue; // not ours (any more): the owner gets it
+      const offset = message.offset !== undefined && /^\d+$/.test(message.offset) ? BigInt(message.offset) : undefined;
+      if (offset !== undefined && offset <= state.committedOffset) {
+        duplicates.push(message);
+        continue;
+      }
+      if (offset !== undefined && offset <= state.highestSeen) continue; // already buffered
+      const decoded = decodeMessage(message, now);
+      if (!decoded.ok) {
+        const { reason, error } = decoded;
+        deadLetters.push(
+          this.#deps.mq.deadLetter(message, reason, error).then(() => {
+            this.totals.deadLettered[reason] += 1;
+            this.#metrics.deadLettered.inc({ ...this.#labels, reason });
+          }),
+        );
+        if (offset !== undefined) state.highestSeen = offset;
+        continue;
+      }
+      const { record } = decoded;
+      const date = utcDate(record.timestamp);
+      const list = state.byDate.get(date);
+      if (list === undefined) state.byDate.set(date, [record]);
+      else list.push(record);
+      state.messages.push(message);
+      state.count += 1;
+      state.bytes += message.value.byteLength + 64;
+      state.highestSeen = record._offset;
+      state.openedAt ??= now;
+      touched.add(state);
+    }
+    await Promise.all(deadLetters);
+    if (duplicates.length > 0) {
+      await this.#deps.mq.ack(duplicates);
+      this.totals.duplicates += duplicates.length;
+      this.#metrics.duplicatesSkipped.inc(this.#labels, duplicates.length);
+    }
+    for (const state of touched) {
+      this.#metrics.partitionLag.set({ ...this.#labels, partition: String(state.partition) }, state.count);
+      if (state.count >= this.#settings.batchSize || state.bytes >= this.#settings.maxFileBytes) {
+        // One flush runs in the background while the next file fills; when one is already running
+        // this partition's next batch waits for the commit (backpressure).
+        const busy = state.flushes > 0;
+        const run = this.flushPartition(state.partition);
+        if (busy) await run;
+        else run.catch(() => undefined);
+      }
+    }
+  }
+
+  async #flushOnce(state: PartitionState): Promise<void> {
+    if (state.count === 0 || state.lost) return;
+    const { fs, mq, log } = this.#deps;
+    const { lakePrefix, topic, outputFormat } = this.#settings;
+    const byDate = state.byDate;
+    const messages = state.messages;
+    const count = state.count;
+    state.byDate = new Map();
+    state.messages = [];
+    state.count = 0;
+    state.bytes = 0;
+    state.openedAt = undefined;
+    const stopTimer = this.#metrics.flushDuration.startTimer(this.#labels);
+    const files: Array<FileToCommit & { readonly bytes: Uint8Array }> = [];
+    let lastOffset = state.committedOffset;
+    try {
+      for (const [date, records] of byDate) {
+        const first = records[0] as LakeRecord;
+        const last = records[records.length - 1] as LakeRecord;
+        if (last._offset > lastOffset) lastOffset = last._offset;
+        const path = lakeFilePath(lakePrefix, topic, date, state.partition, first._offset, outputFormat);
+        const staged = stagingPath(lakePrefix, path, state.partition, state.generation);
+        const bytes = encodeRecords(records, outputFormat);
+        await fs.write(staged, bytes);
+        files.push({
+          path,
+          stagingPath: staged,
+          records,
+          bytes,
+          byteCount: bytes.byteLength,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+        });
+      }
+      await this.#deps.beforeCommit?.(state.partition);
+      await this.#store.commit(state.partition, state.generation, files, lastOffset, new Date(this.#now()));
+    } catch (error) {
+      if (error instanceof FencedError) {
+        state.lost = true;
+        this.#partitions.delete(state.partition);
+        this.totals.fenced += 1;
+        this.#metrics.fencedCommits.inc(this.#labels);
+        log.warn('Commit refused: the partition moved to a newer owner; its records are left to it', {
+          partition: state.partition,
+          records: count,
+          error,
+        });
+        for (const file of files) await fs.delete(file.stagingPath).catch(() => false);
+        return;
+      }
+      // Put the records back in front of what arrived meanwhile; the next flush tries again.
+      for (const [date, records] of byDate) state.byDate.set(date, [...records, ...(state.byDate.get(date) ?? [])]);
+      state.messages = [...messages, ...state.messages];
+      state.count += count;
+      state.openedAt = this.#now();
+      this.#lastError = error instanceof Error ? error.message : String(error);
+      log.error('Flush failed: the records stay open and are committed by the next flush', {
+        partition: state.partition,
+        records: count,
+        error,
+      });
+      throw error;
+    }
+    state.committedOffset = lastOffset;
+    this.#lastError = undefined;
+    // Committed: the bytes go to their lake path; a crash here is finished by the next owner.
+    for (const file of files) {
+      try {
+        await fs.write(file.path, file.bytes);
+        await fs.delete(file.stagingPath);
+        await this.#store.published(file.path);
+      } catch (error) {
+        log.warn('Publishing a committed file failed: the next owner of the partition finishes it', {
+          path: file.path,
+          error,
+        });
+      }
+    }
+    await mq.ack(messages);
+    const seconds = stopTimer();
+    let bytes = 0;
+    for (const file of files) bytes += file.byteCount;
+    const labels = { ...this.#labels, format: outputFormat };
+    this.totals.records += count;
+    this.totals.files += files.length;
+    this.totals.bytes += bytes;
+    this.#metrics.recordsWritten.inc(labels, count);
+    this.#metrics.filesWritten.inc(labels, files.length);
+    this.#metrics.bytesWritten.inc(labels, bytes);
+    const partitionLabels = { ...this.#labels, partition: String(state.partition) };
+    this.#metrics.committedOffset.set(partitionLabels, Number(lastOffset));
+    this.#metrics.partitionLag.set(partitionLabels, state.count);
+    log.debug('Committed lake files', {
+      partition: state.partition,
+      files: files.map((file) => file.path),
+      records: count,
+      seconds: Number(seconds.toFixed(4)),
+    });
+  }
+
+  #readiness(): HealthCheckResult {
+    if (this.#lastError !== undefined) return { ok: false, detail: `last flush failed: ${this.#lastError}` };
+    return { ok: true };
+  }
+}

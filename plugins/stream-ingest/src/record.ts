@@ -1,0 +1,125 @@
+import type { QueueMessage } from '@platform-host/contracts';
+import { OUTPUT_FORMATS, type OutputFormat } from './settings.js';
+
+/** One lake record: the event's fields plus where it came from (issue 12, fixed names). */
+export interface LakeRecord {
+  readonly event_id: string;
+  readonly event_type: string;
+  readonly source: string | null;
+  /** Event time (epoch ms, UTC); the ingestion time when the event has none. */
+  readonly timestamp: number;
+  /** The event's `payload` as JSON text (`null` when it has none). */
+  readonly payload: string | null;
+  readonly _topic: string;
+  readonly _partition: number;
+  readonly _offset: bigint;
+  /** Epoch ms. */
+  readonly _ingested_at: number;
+}
+
+/** Reasons stream_ingest dead-letters a message with. */
+export const DEAD_LETTER_REASONS = ['malformed_json', 'invalid_event'] as const;
+/** One of {@link DEAD_LETTER_REASONS}. */
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+
+/** The outcome of decoding one message. */
+export type Decoded =
+  | { readonly ok: true; readonly record: LakeRecord }
+  | { readonly ok: false; readonly reason: DeadLetterReason; readonly error: string };
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Epoch ms of an event `timestamp` (ISO 8601 text with a zone, or epoch milliseconds). */
+export function parseTimestamp(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? Math.trunc(value) : undefined;
+  if (typeof value !== 'string') return undefined;
+  // A zone is required: a local time would land in a different day depending on the machine.
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i.test(value)) return undefined;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * Decodes a message into a lake record: a JSON object with a non-empty string `event_id` and
+ * `event_type`, an optional string `source`, an optional `timestamp` (ISO 8601 with a zone, or epoch
+ * ms; ingestion time when absent) and any `payload`. Anything else is a dead letter with a reason.
+ */
+export function decodeMessage(message: QueueMessage, ingestedAt: number): Decoded {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(message.value));
+  } catch (error) {
+    return { ok: false, reason: 'malformed_json', error: `not UTF-8 JSON: ${(error as Error).message}` };
+  }
+  if (!isPlainObject(value)) return { ok: false, reason: 'invalid_event', error: 'the event is not a JSON object' };
+  const invalid = (error: string): Decoded => ({ ok: false, reason: 'invalid_event', error });
+  const { event_id: eventId, event_type: eventType, source, timestamp, payload } = value;
+  if (typeof eventId !== 'string' || eventId === '') return invalid('event_id must be a non-empty string');
+  if (typeof eventType !== 'string' || eventType === '') return invalid('event_type must be a non-empty string');
+  if (source !== undefined && source !== null && typeof source !== 'string') return invalid('source must be a string');
+  let timeMs = ingestedAt;
+  if (timestamp !== undefined && timestamp !== null) {
+    const parsed = parseTimestamp(timestamp);
+    if (parsed === undefined || parsed < 0 || parsed > 253_402_300_799_999) {
+      return invalid('timestamp must be ISO 8601 with a zone (2026-01-15T10:00:00Z) or epoch milliseconds');
+    }
+    timeMs = parsed;
+  }
+  if (message.partition === undefined || message.offset === undefined || !/^\d+$/.test(message.offset)) {
+    return invalid(`the message has no numeric partition offset (${String(message.offset)})`);
+  }
+  return {
+    ok: true,
+    record: {
+      event_id: eventId,
+      event_type: eventType,
+      source: typeof source === 'string' ? source : null,
+      timestamp: timeMs,
+      payload: payload === undefined ? null : JSON.stringify(payload),
+      _topic: message.topic,
+      _partition: message.partition,
+      _offset: BigInt(message.offset),
+      _ingested_at: ingestedAt,
+    },
+  };
+}
+
+/** `YYYY-MM-DD` of an epoch ms in UTC. */
+export function utcDate(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/**
+ * The fixed lake layout: `<lake-prefix>/<topic>/<YYYY-MM-DD>/<topic>-p<partition>-<first offset>.<ext>`,
+ * the offset zero-padded to 20 digits.
+ */
+export function lakeFilePath(
+  lakePrefix: string,
+  topic: string,
+  date: string,
+  partition: number,
+  firstOffset: bigint,
+  format: OutputFormat,
+): string {
+  return `${lakePrefix}/${topic}/${date}/${topic}-p${partition}-${firstOffset.toString().padStart(20, '0')}.${OUTPUT_FORMATS[format]}`;
+}
+
+/**
+ * Where a file's bytes wait before its commit: `<lake-prefix>/_staging/<topic>/p<partition>/g<generation>/<name>`.
+ * A topic name cannot start with `_`, so this never mixes with a topic's files.
+ */
+export function stagingPath(lakePrefix: string, finalPath: string, partition: number, generation: bigint): string {
+  const withoutPrefix = finalPath.slice(lakePrefix.length + 1);
+  const topic = withoutPrefix.slice(0, withoutPrefix.indexOf('/'));
+  const name = withoutPrefix.slice(withoutPrefix.lastIndexOf('/') + 1);
+  return `${stagingPartitionPrefix(lakePrefix, topic, partition)}/g${generation}/${name}`;
+}
+
+/** The staging folder of one partition. */
+export function stagingPartitionPrefix(lakePrefix: string, topic: string, partition: number): string {
+  return `${lakePrefix}/_staging/${topic}/p${partition}`;
+}
