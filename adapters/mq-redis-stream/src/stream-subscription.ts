@@ -299,12 +299,9 @@ export class StreamSubscription implements Subscription {
       } catch (error) {
         if (this.#closing) break;
         if (error instanceof Error && error.message.startsWith('NOGROUP')) {
-          try {
-            await this.#recreateLostGroup();
-            continue;
-          } catch {
-            // Reported below like any failed fetch, and tried again after the back-off.
-          }
+          // The next read, after the back-off below (so a group that keeps vanishing cannot spin
+          // this loop), finds the group again; a failed re-creation is tried again the same way.
+          await this.#recreateLostGroup().catch(() => undefined);
         }
         failures += 1;
         this.#host.logger?.warn('Redis stream subscription failed to fetch; retrying', {
