@@ -9,7 +9,7 @@
 #   deploy/native/infra.sh clean   [server...]   # stop and delete their state (data, logs)
 #   deploy/native/infra.sh smoke   [server...]   # round trip with an independent client each
 #
-# Servers: postgres redis kafka cassandra object-store (all by default).
+# Servers: postgres redis kafka cassandra object-store vault (all by default).
 # After `up`, $PLATFORM_NATIVE_STATE/env (default /tmp/platform-native/env) holds
 # the KEY=value lines of every running server: set -a; . /tmp/platform-native/env; set +a
 set -euo pipefail
@@ -17,7 +17,7 @@ NATIVE_NAME=infra
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SERVERS=(postgres redis kafka cassandra object-store)
+ALL_SERVERS=(postgres redis kafka cassandra object-store vault)
 
 usage() {
   sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -31,7 +31,8 @@ servers=("$@")
 (( ${#servers[@]} )) || servers=("${ALL_SERVERS[@]}")
 for s in "${servers[@]}"; do
   case "$s" in
-    postgres|redis|kafka|cassandra|object-store) ;;
+    postgres|redis|kafka|cassandra|object-store|vault) ;;
+    openbao) die "use the name 'vault' for the OpenBao server" ;;
     s3|minio) die "use the name 'object-store' for the S3 server" ;;
     *) die "unknown server '$s' (known: ${ALL_SERVERS[*]})" ;;
   esac

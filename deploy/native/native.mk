@@ -1,6 +1,6 @@
-# Throwaway native test servers (PostgreSQL, Redis, Kafka, Cassandra, MinIO)
+# Throwaway native test servers (PostgreSQL, Redis, Kafka, Cassandra, MinIO, OpenBao)
 # without Docker. Include from the root Makefile:  include deploy/native/native.mk
-# Pick servers with NATIVE_SERVERS="postgres redis" (default: all five).
+# Pick servers with NATIVE_SERVERS="postgres redis" (default: all six).
 
 NATIVE_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 NATIVE_INFRA  := $(NATIVE_MK_DIR)/infra.sh
@@ -23,7 +23,7 @@ infra-native-status: ## show whether each native test server answers
 infra-native-env: ## print the KEY=value lines pointing adapters at the servers
 	@bash $(NATIVE_INFRA) env $(NATIVE_SERVERS)
 
-infra-native-smoke: ## round trip against each running server (psql, redis-cli, kcat, CQL, S3)
+infra-native-smoke: ## round trip against each running server (psql, redis-cli, kcat, CQL, S3, bao)
 	bash $(NATIVE_INFRA) smoke $(NATIVE_SERVERS)
 
 infra-native-clean: ## stop the servers and delete their data and logs

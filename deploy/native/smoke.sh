@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Round trip against each running native test server with an independent
 # client: psql, redis-cli, kcat (Debian), cql.py (CQL protocol), curl (S3 SigV4,
-# plus a presigned GET). Servers are found through the environment (DB_POSTGRES_URL, ...); variables
+# plus a presigned GET), the `bao` CLI (KV v2 put/get) and curl (the same secret over HTTP). Servers are found through the environment (DB_POSTGRES_URL, ...); variables
 # not set there come from $PLATFORM_NATIVE_STATE/env, written by `up`.
-# Usage: smoke.sh [server...]   (default: all five). Exit 0 only if all pass.
+# Usage: smoke.sh [server...]   (default: all six). Exit 0 only if all pass.
 set -euo pipefail
 NATIVE_NAME=smoke
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -16,7 +16,7 @@ if [[ -f "$NATIVE_STATE/env" ]]; then
 fi
 
 servers=("$@")
-(( ${#servers[@]} )) || servers=(postgres redis kafka cassandra object-store)
+(( ${#servers[@]} )) || servers=(postgres redis kafka cassandra object-store vault)
 tag="smoke$(date +%s)$$"
 failed=()
 
@@ -95,6 +95,20 @@ smoke_object_store() {
     [[ "$(curl -s -o /dev/null -w '%{http_code}' "${sig[@]}" "$url")" == 404 ]]
 }
 
+# KV v2 round trip: written with the bao CLI, read back with it and with plain curl (the JSON
+# shape the adapter reads), a missing path is 404, a wrong token 403; then the secret is destroyed.
+smoke_vault() {
+  local bao
+  bao="$("$NATIVE_DIR/vault.sh" bin)" || return 1
+  BAO_ADDR="$SECRETS_VAULT_ADDR" BAO_TOKEN="$SECRETS_VAULT_TOKEN" "$bao" kv put -mount=secret "$tag" v=vault-ok >/dev/null &&
+    [[ "$(BAO_ADDR="$SECRETS_VAULT_ADDR" BAO_TOKEN="$SECRETS_VAULT_TOKEN" "$bao" kv get -mount=secret -field=v "$tag")" == vault-ok ]] &&
+    curl -fsS -H "X-Vault-Token: $SECRETS_VAULT_TOKEN" "$SECRETS_VAULT_ADDR/v1/secret/data/$tag" | grep -q '"data":{"v":"vault-ok"}' &&
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-Vault-Token: $SECRETS_VAULT_TOKEN" "$SECRETS_VAULT_ADDR/v1/secret/data/$tag-missing")" == 404 ]] &&
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-Vault-Token: not-$tag" "$SECRETS_VAULT_ADDR/v1/secret/data/$tag")" == 403 ]] &&
+    BAO_ADDR="$SECRETS_VAULT_ADDR" BAO_TOKEN="$SECRETS_VAULT_TOKEN" "$bao" kv metadata delete -mount=secret "$tag" >/dev/null &&
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-Vault-Token: $SECRETS_VAULT_TOKEN" "$SECRETS_VAULT_ADDR/v1/secret/data/$tag")" == 404 ]]
+}
+
 for s in "${servers[@]}"; do
   case "$s" in
     postgres) check postgres smoke_postgres ;;
@@ -102,6 +116,7 @@ for s in "${servers[@]}"; do
     kafka) check kafka smoke_kafka ;;
     cassandra) check cassandra smoke_cassandra ;;
     object-store) check object-store smoke_object_store ;;
+    vault) check vault smoke_vault ;;
     *) die "unknown server '$s'" ;;
   esac
 done

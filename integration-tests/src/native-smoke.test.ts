@@ -24,6 +24,7 @@ const CLIENTS: Record<ServiceName, string> = {
   kafka: 'kcat: produce two messages to a new topic and consume them back',
   cassandra: 'a CQL round trip over the native protocol: create, insert, select, drop',
   'object-store': 'curl with SigV4: put, get, list, a presigned GET over HTTP, anonymous 403, delete',
+  vault: 'the bao CLI and curl: KV v2 put, get, a missing path 404, a wrong token 403, delete',
 };
 
 for (const [server, client] of Object.entries(CLIENTS) as Array<[ServiceName, string]>) {

@@ -3,7 +3,7 @@ import type * as Testcontainers from 'testcontainers';
 import type { StartedTestContainer } from 'testcontainers';
 
 /** The real servers integration tests use. */
-export type ServiceName = 'postgres' | 'redis' | 'kafka' | 'cassandra' | 'object-store';
+export type ServiceName = 'postgres' | 'redis' | 'kafka' | 'cassandra' | 'object-store' | 'vault';
 
 interface ContainerRecipe {
   readonly image: string;
@@ -84,6 +84,22 @@ const SERVICES: Readonly<Record<ServiceName, ServiceSpec>> = {
         FS_MINIO_ACCESS_KEY: 'minioadmin',
         FS_MINIO_SECRET_KEY: 'minioadmin',
         FS_MINIO_BUCKET: 'platform-test',
+      }),
+    },
+  },
+  // A Vault-compatible server: OpenBao in dev mode (deploy/native/vault.sh), KV v2 at secret/.
+  vault: {
+    envKeys: ['SECRETS_VAULT_ADDR'],
+    address: (env) => urlAddress(env.SECRETS_VAULT_ADDR, 8200),
+    container: {
+      image: 'openbao/openbao:2.7.2',
+      port: 8200,
+      environment: { BAO_DEV_ROOT_TOKEN_ID: 'platform-test-root-token' },
+      command: ['server', '-dev', '-dev-no-store-token', '-dev-listen-address=0.0.0.0:8200'],
+      readyLog: /Development mode should NOT be used/,
+      toEnv: (host, port) => ({
+        SECRETS_VAULT_ADDR: `http://${host}:${port}`,
+        SECRETS_VAULT_TOKEN: 'platform-test-root-token',
       }),
     },
   },
