@@ -13,4 +13,11 @@ export interface Secrets extends Partial<HealthCheckable> {
    * The value; throws `PH_ERR_CONFIG_MISSING` naming the key (never a value) when it is not set.
    */
   require(key: string): Promise<string>;
+  /**
+   * Optional: true when the value of `key` comes from a store whose every value is a secret (a
+   * vault), so the host registers it for redaction even when the adapter that reads it does not
+   * declare the key `secret`. Without it, the host registers the values of keys declared secret
+   * and every value a module reads through `ctx.secrets`. Never throws for a key that is not set.
+   */
+  isSecret?(key: string): Promise<boolean>;
 }

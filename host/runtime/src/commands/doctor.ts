@@ -5,6 +5,7 @@ import {
   INTERFACE_NAMES,
   isPlatformError,
   REFS,
+  type Connectable,
   type InterfaceName,
   type Secrets,
 } from '@platform-host/contracts';
@@ -139,6 +140,8 @@ export async function doctor(
             : await secrets?.get(key.env).catch(() => undefined);
         // Values are never printed; a secret one is registered so no error message below shows it.
         if (key.secret) registerSecret(value ?? key.default);
+        else if (selection.interface !== 'secrets' && (await secrets?.isSecret?.(key.env).catch(() => false)))
+          registerSecret(value);
         const present = value !== undefined && value !== '';
         const formatProblem = present ? configValueProblem(key, value) : undefined;
         const facts = [manifest.name, key.required ? 'required' : 'optional', ...(key.secret ? ['secret'] : [])].join(
@@ -160,6 +163,9 @@ export async function doctor(
           problems.push(`${key.env} (adapter ${manifest.name}) is required but not set`);
       }
     }
+    // The provider was connected to look keys up: release it (a vault client's renewal timer).
+    const connectable = secrets as Partial<Connectable> | undefined;
+    if (typeof connectable?.disconnect === 'function') await connectable.disconnect().catch(() => undefined);
   }
 
   out.push(

@@ -40,7 +40,8 @@ export function keysForFlag(manifest: AdapterManifest, flag: string): ConfigKey[
 
 /**
  * Reads an adapter's declared config keys through Secrets, applies defaults, registers secret values
- * for redaction, and reports required keys that are missing (names only).
+ * for redaction (keys declared secret, and every value the provider says comes from its secret
+ * store: {@link Secrets.isSecret}), and reports required keys that are missing (names only).
  */
 export async function resolveAdapterConfig(
   manifest: AdapterManifest,
@@ -53,7 +54,7 @@ export async function resolveAdapterConfig(
   for (const key of keysForFlag(manifest, flag)) {
     const value = await secrets.get(key.env);
     if (value !== undefined && value !== '') {
-      if (key.secret) registerSecret(value);
+      if (key.secret || (await secrets.isSecret?.(key.env))) registerSecret(value);
       const problem = configValueProblem(key, value);
       if (problem) invalid.push({ key, adapter: manifest.name, problem });
       values.set(key.env, value);
