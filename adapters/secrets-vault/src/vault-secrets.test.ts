@@ -1,0 +1,443 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { isPlatformError } from '@platform-host/contracts';
+import type { AdapterConfig, PlatformError, Secrets } from '@platform-host/contracts';
+import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
+import { describeSecretsConformance, useRealService, waitFor } from '@platform-host/test-kit';
+import adapter, { VaultSecrets, type VaultSecretsOptions } from './index.js';
+import { RecordingProxy, VaultAdmin } from './vault-admin.fixture.js';
+
+async function rejectionOf(work: Promise<unknown>): Promise<PlatformError> {
+  try {
+    await work;
+  } catch (error) {
+    if (isPlatformError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** The whole text an error could show: message, hint, stack and causes. */
+function errorText(error: PlatformError): string {
+  let text = `${error.message}\n${error.hint ?? ''}\n${String(error.stack)}`;
+  let cause: unknown = error.cause;
+  while (cause instanceof Error) {
+    text += `\n${cause.message}\n${String(cause.stack)}`;
+    cause = cause.cause;
+  }
+  return text;
+}
+
+/** An address where nothing listens (a port just released). */
+async function closedAddress(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+describe('secrets-vault against a real Vault-compatible server (OpenBao)', function () {
+  this.timeout(30_000);
+  const vault = useRealService('vault');
+  let admin: VaultAdmin;
+  let address: string;
+  let rootToken: string;
+  const open: VaultSecrets[] = [];
+  const secretPaths: string[] = [];
+
+  before(function () {
+    address = vault().SECRETS_VAULT_ADDR ?? '';
+    rootToken = vault().SECRETS_VAULT_TOKEN ?? '';
+    admin = new VaultAdmin(address, rootToken);
+  });
+
+  /** A unique secret path holding `data`, destroyed after the test. */
+  async function secretWith(data: Readonly<Record<string, unknown>>): Promise<string> {
+    const path = `platform-host-test/${VaultAdmin.suffix()}`;
+    await admin.writeSecret(path, data);
+    secretPaths.push(path);
+    return path;
+  }
+
+  function client(options: Partial<VaultSecretsOptions> & { path: string }): VaultSecrets {
+    const secrets = new VaultSecrets({ address, auth: { method: 'token', token: rootToken }, ...options });
+    open.push(secrets);
+    return secrets;
+  }
+
+  afterEach(async function () {
+    await Promise.all(open.splice(0).map((secrets) => secrets.disconnect()));
+    await Promise.all(secretPaths.splice(0).map((path) => admin.destroySecret(path).catch(() => undefined)));
+  });
+
+  describeSecretsConformance('secrets-vault (OpenBao KV v2)', {
+    create: async (values) => {
+      const path = await secretWith(values);
+      const secrets = client({ path, env: {} });
+      await secrets.connect();
+      return secrets;
+    },
+  });
+
+  it('resolves keys from the Vault secret first, then from the environment, never its own credentials', async function () {
+    const path = await secretWith({ DB_POSTGRES_URL: 'postgresql://app:from-vault@db/platform', REGION: '' });
+    const secrets = client({
+      path,
+      env: {
+        DB_POSTGRES_URL: 'postgresql://app:from-env@db/platform',
+        FS_LOCAL_ROOT: '/data',
+        REGION: 'eu-west-1',
+        SECRETS_VAULT_TOKEN: rootToken,
+        SECRETS_VAULT_SECRET_ID: 'the-secret-id',
+      },
+    });
+    await secrets.connect();
+    expect(await secrets.get('DB_POSTGRES_URL')).to.equal('postgresql://app:from-vault@db/platform');
+    expect(await secrets.get('FS_LOCAL_ROOT')).to.equal('/data');
+    expect(await secrets.get('REGION')).to.equal('eu-west-1');
+    expect(await secrets.get('SECRETS_VAULT_TOKEN')).to.equal(undefined);
+    expect(await secrets.get('SECRETS_VAULT_SECRET_ID')).to.equal(undefined);
+    expect(await secrets.isSecret('DB_POSTGRES_URL')).to.equal(true);
+    expect(await secrets.isSecret('FS_LOCAL_ROOT')).to.equal(false);
+  });
+
+  it('returns values that are not strings in the secret as JSON text', async function () {
+    const path = await secretWith({ POOL_MAX: 12, FLAGS: { a: true }, LIST: [1, 'two'], NOTHING: null });
+    const secrets = client({ path });
+    expect(await secrets.get('POOL_MAX')).to.equal('12');
+    expect(await secrets.get('FLAGS')).to.equal('{"a":true}');
+    expect(await secrets.get('LIST')).to.equal('[1,"two"]');
+    expect(await secrets.get('NOTHING')).to.equal(undefined);
+  });
+
+  it('treats a path without a secret, or whose latest version is deleted, as no keys', async function () {
+    const missing = client({ path: `platform-host-test/absent-${VaultAdmin.suffix()}`, env: { ONLY_ENV: 'env' } });
+    await missing.connect();
+    expect(await missing.get('ONLY_ENV')).to.equal('env');
+    expect(await missing.get('ANYTHING')).to.equal(undefined);
+
+    const path = await secretWith({ GONE: 'soon' });
+    await admin.call('DELETE', `secret/data/${path}`);
+    const deleted = client({ path });
+    await deleted.connect();
+    expect(await deleted.get('GONE')).to.equal(undefined);
+  });
+
+  it('serves every key from one read of the secret within the cache TTL', async function () {
+    const keys = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`KEY_${i}`, `value-${i}`]));
+    const path = await secretWith(keys);
+    const proxy = new RecordingProxy(address);
+    try {
+      const secrets = client({ address: await proxy.start(), path, cacheTtlMs: 60_000 });
+      await secrets.connect();
+      const read = await Promise.all(Object.keys(keys).map(async (key) => [key, await secrets.require(key)]));
+      expect(Object.fromEntries(read)).to.deep.equal(keys);
+      expect(await secrets.get('NOT_THERE')).to.equal(undefined);
+      expect(proxy.count('GET', /^\/v1\/secret\/data\//)).to.equal(1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('reads the secret again once the cache TTL has passed', async function () {
+    const path = await secretWith({ ROTATED: 'first' });
+    const secrets = client({ path, cacheTtlMs: 300 });
+    await secrets.connect();
+    await admin.writeSecret(path, { ROTATED: 'second' });
+    expect(await secrets.get('ROTATED')).to.equal('first');
+    await waitFor(async () => (await secrets.get('ROTATED')) === 'second', 10_000, 'the rotated value');
+  });
+
+  it('renews a renewable token before it expires, and stops renewing at disconnect', async function () {
+    const path = await secretWith({ KEY: 'renewed' });
+    const token = await admin.createToken({ policies: [await admin.readPolicy(path)], ttl: '3s' });
+    const secrets = client({ path, auth: { method: 'token', token }, cacheTtlMs: 0 });
+    await secrets.connect();
+    let firstRenewal = 0;
+    await waitFor(
+      async () => (firstRenewal = (await admin.lookupToken(token))?.last_renewal_time ?? 0) > 0,
+      10_000,
+      'a renewal of the token',
+    );
+    // Renewed again: still valid after more than its first TTL.
+    await waitFor(
+      async () => ((await admin.lookupToken(token))?.last_renewal_time ?? 0) > firstRenewal,
+      10_000,
+      'a second renewal of the token',
+    );
+    expect(await secrets.get('KEY')).to.equal('renewed');
+    await secrets.disconnect();
+    // Nobody renews it any more: it expires (3 s TTL).
+    await waitFor(async () => (await admin.lookupToken(token)) === undefined, 15_000, 'the token to expire');
+    const error = await rejectionOf(secrets.get('KEY'));
+    expect(error.code).to.equal('PH_ERR_CONFIG_INVALID');
+    expect(error.message).to.equal(
+      `Vault at ${address} (secret/${path}) denied reading secret/${path} (HTTP 403: permission denied)`,
+    );
+  });
+
+  it('leaves nothing open after disconnect: a process whose token was being renewed stops renewing it and exits by itself', async function () {
+    const path = await secretWith({ FIXTURE_KEY_VALUE: 'x'.repeat(7) });
+    const token = await admin.createToken({ policies: [await admin.readPolicy(path)], ttl: '2s' });
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./renewing-client.fixture.js', import.meta.url))], {
+      env: {
+        ...process.env,
+        SECRETS_VAULT_ADDR: address,
+        SECRETS_VAULT_TOKEN: token,
+        SECRETS_VAULT_PATH: path,
+        FIXTURE_KEY: 'FIXTURE_KEY_VALUE',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let exitCode: number | null | undefined;
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => (exitCode = code));
+    try {
+      await waitFor(() => exitCode !== undefined, 25_000, 'the fixture process to exit on its own');
+    } finally {
+      if (exitCode === undefined) child.kill('SIGKILL');
+    }
+    expect(exitCode, stderr).to.equal(0);
+    expect(JSON.parse(stdout)).to.deep.equal({ valueLength: 7, renewed: true, expiredAfterDisconnect: true });
+  });
+
+  describe('AppRole', function () {
+    let mount: string | undefined;
+    afterEach(async function () {
+      if (mount !== undefined) await admin.disableAuth(mount).catch(() => undefined);
+      mount = undefined;
+    });
+
+    it('logs in with the role and secret ID, and logs in again when the token reaches its max TTL', async function () {
+      const path = await secretWith({ APP_KEY: 'via-approle' });
+      const role = await admin.appRole({ policies: [await admin.readPolicy(path)], tokenTtl: '2s', tokenMaxTtl: '3s' });
+      mount = role.mount;
+      const proxy = new RecordingProxy(address);
+      try {
+        const secrets = client({
+          address: await proxy.start(),
+          path,
+          auth: { method: 'approle', roleId: role.roleId, secretId: role.secretId, mount: role.mount },
+          cacheTtlMs: 0,
+        });
+        await secrets.connect();
+        expect(await secrets.get('APP_KEY')).to.equal('via-approle');
+        const login = new RegExp(`^/v1/auth/${role.mount}/login$`);
+        await waitFor(() => proxy.count('POST', login) >= 3, 15_000, 'two logins after the first');
+        expect(proxy.count('POST', /^\/v1\/auth\/token\/renew-self$/)).to.be.greaterThan(0);
+        expect(await secrets.get('APP_KEY')).to.equal('via-approle');
+        const loginsBeforeDisconnect = proxy.count('POST', login);
+        await secrets.disconnect();
+        expect(proxy.count('POST', /^\/v1\/auth\/token\/revoke-self$/)).to.equal(1);
+        expect(proxy.count('POST', login)).to.equal(loginsBeforeDisconnect);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it('refuses a wrong secret ID with one error naming the address, the mount and the path, not the IDs', async function () {
+      const path = await secretWith({ APP_KEY: 'x' });
+      const role = await admin.appRole({ policies: ['default'], tokenTtl: '1m', tokenMaxTtl: '2m' });
+      mount = role.mount;
+      const wrongSecretId = `wrong-${VaultAdmin.suffix()}`;
+      const secrets = client({
+        path,
+        auth: { method: 'approle', roleId: role.roleId, secretId: wrongSecretId, mount: role.mount },
+      });
+      const error = await rejectionOf(secrets.connect());
+      expect(error.code).to.equal('PH_ERR_CONFIG_INVALID');
+      expect(error.message).to.equal(
+        `Vault at ${address} (secret/${path}) refused the AppRole login at auth/${role.mount} (HTTP 400: invalid role or secret ID), so secret/${path} cannot be read`,
+      );
+      expect(errorText(error)).not.to.include(wrongSecretId).and.not.to.include(role.roleId);
+    });
+  });
+
+  it('refuses a token without access, and an unknown token, with one error naming the address and the path', async function () {
+    const path = await secretWith({ KEY: 'hidden' });
+    const denied = await admin.createToken({ policies: ['default'], ttl: '1m' });
+    const unknown = `s.unknown${VaultAdmin.suffix()}`;
+    for (const token of [denied, unknown]) {
+      const error = await rejectionOf(client({ path, auth: { method: 'token', token } }).connect());
+      expect(error.code).to.equal('PH_ERR_CONFIG_INVALID');
+      expect(error.message).to.equal(
+        `Vault at ${address} (secret/${path}) denied reading secret/${path} (HTTP 403: permission denied)`,
+      );
+      expect(error.hint).to.include('SECRETS_VAULT_TOKEN');
+      expect(errorText(error)).not.to.include(token).and.not.to.include('hidden');
+    }
+  });
+
+  it('refuses a mount that is not a KV engine with one error naming it', async function () {
+    const secrets = client({ path: 'platform-host', mount: `no-such-mount-${VaultAdmin.suffix()}` });
+    const error = await rejectionOf(secrets.connect());
+    expect(error.code).to.equal('PH_ERR_CONFIG_INVALID');
+    expect(error.message).to.match(
+      /^Vault at .* \(no-such-mount-\w+\/platform-host\) has no KV version 2 engine serving/,
+    );
+  });
+
+  it('reads from a namespace, sending X-Vault-Namespace with every request', async function () {
+    const namespace = `platform-test-${VaultAdmin.suffix()}`;
+    await admin.call('POST', `sys/namespaces/${namespace}`);
+    const proxy = new RecordingProxy(address);
+    try {
+      await admin.call('POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } }, namespace);
+      await admin.writeSecret('platform-host', { IN_NAMESPACE: 'yes' }, 'secret', namespace);
+      const proxied = await proxy.start();
+      const inside = client({ address: proxied, path: 'platform-host', namespace });
+      await inside.connect();
+      expect(await inside.get('IN_NAMESPACE')).to.equal('yes');
+      expect(proxy.requests.length).to.be.greaterThan(1);
+      expect(proxy.requests.map((request) => request.headers['x-vault-namespace'])).to.deep.equal(
+        proxy.requests.map(() => namespace),
+      );
+      const outside = client({ path: 'platform-host', env: {} });
+      expect(await outside.get('IN_NAMESPACE')).to.equal(undefined);
+
+      const unknown = client({ path: 'platform-host', namespace: `${namespace}-missing` });
+      const error = await rejectionOf(unknown.connect());
+      expect(error.message).to.include(`namespace ${namespace}-missing`);
+    } finally {
+      await proxy.stop();
+      await admin.call('DELETE', 'sys/mounts/secret', undefined, namespace).catch(() => undefined);
+      await admin.call('DELETE', `sys/namespaces/${namespace}`).catch(() => undefined);
+    }
+  });
+
+  it('reports healthy while it can read the secret, and why not once it cannot, without throwing', async function () {
+    const path = await secretWith({ KEY: 'v' });
+    const token = await admin.createToken({ policies: [await admin.readPolicy(path)], ttl: '1m' });
+    const secrets = client({ path, auth: { method: 'token', token } });
+    await secrets.connect();
+    expect(await secrets.healthCheck()).to.deep.equal({ ok: true });
+    await admin.call('POST', 'auth/token/revoke', { token });
+    const result = await secrets.healthCheck();
+    expect(result.ok).to.equal(false);
+    expect(result.detail).to.equal(
+      `Vault at ${address} (secret/${path}) denied reading secret/${path} (HTTP 403: permission denied)`,
+    );
+  });
+});
+
+describe('secrets-vault without a server', function () {
+  const token = 'hvs.not-a-real-token-0123456789';
+
+  it('names the address and the path when nothing listens there, never the token', async function () {
+    const address = await closedAddress();
+    const secrets = new VaultSecrets({ address, auth: { method: 'token', token }, path: 'team/app' });
+    const error = await rejectionOf(secrets.connect());
+    expect(error.code).to.equal('PH_ERR_CONNECT');
+    expect(error.message).to.equal(
+      `Vault at ${address} (secret/team/app) is unreachable (ECONNREFUSED), so secret/team/app cannot be read`,
+    );
+    expect(errorText(error)).not.to.include(token);
+    const health = await secrets.healthCheck();
+    expect(health).to.deep.equal({ ok: false, detail: error.message });
+  });
+
+  it('gives up after the request timeout when the server does not answer', async function () {
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer(() => undefined);
+    silent.on('connection', (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const secrets = new VaultSecrets({ address, auth: { method: 'token', token }, requestTimeoutMs: 200 });
+      const error = await rejectionOf(secrets.connect());
+      expect(error.code).to.equal('PH_ERR_CONNECT');
+      expect(error.message).to.equal(
+        `Vault at ${address} (secret/platform-host) is unreachable (no answer within 200 ms), so secret/platform-host cannot be read`,
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('sends X-Vault-Namespace and the token to the HTTP API of the address', async function () {
+    const seen: Array<{ url: string; namespace: unknown; token: unknown }> = [];
+    const server = createServer((request, response) => {
+      seen.push({
+        url: request.url ?? '',
+        namespace: request.headers['x-vault-namespace'],
+        token: request.headers['x-vault-token'],
+      });
+      response.writeHead(request.url?.includes('/data/') ? 200 : 403, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(request.url?.includes('/data/') ? { data: { data: { K: 'v' } } } : { errors: [] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const secrets = new VaultSecrets({ address, auth: { method: 'token', token }, namespace: 'team-a/prod' });
+      await secrets.connect();
+      expect(await secrets.get('K')).to.equal('v');
+      expect(seen).to.deep.equal([
+        { url: '/v1/auth/token/lookup-self', namespace: 'team-a/prod', token },
+        { url: '/v1/secret/data/platform-host', namespace: 'team-a/prod', token },
+      ]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('refuses an address that is not an http(s) URL, naming SECRETS_VAULT_ADDR', function () {
+    expect(() => new VaultSecrets({ address: 'vault:8200', auth: { method: 'token', token } }))
+      .to.throw('SECRETS_VAULT_ADDR must be an http or https URL, not vault:')
+      .with.property('code', 'PH_ERR_CONFIG_INVALID');
+  });
+});
+
+describe('secrets-vault adapter', function () {
+  function config(values: Record<string, string>): AdapterConfig {
+    return {
+      get: (key) => values[key],
+      require: (key) => values[key] ?? '',
+      integer: (key, fallback) => (values[key] === undefined ? fallback : Number(values[key])),
+    };
+  }
+
+  it('has a manifest that matches the adapter manifest schema, with the token and secret ID secret', async function () {
+    const raw: unknown = JSON.parse(await readFile(new URL('../platform-adapter.json', import.meta.url), 'utf8'));
+    const manifest = adapterManifestSchema.parse(raw);
+    expect(manifest).to.deep.include({ interface: 'secrets', flags: ['vault'] });
+    expect(manifest.config.filter((key) => key.required).map((key) => key.env)).to.deep.equal(['SECRETS_VAULT_ADDR']);
+    expect(manifest.config.filter((key) => key.secret).map((key) => key.env)).to.deep.equal([
+      'SECRETS_VAULT_TOKEN',
+      'SECRETS_VAULT_SECRET_ID',
+    ]);
+    expect(Object.fromEntries(manifest.config.map((key) => [key.env, key.default]))).to.deep.include({
+      SECRETS_VAULT_MOUNT: 'secret',
+      SECRETS_VAULT_PATH: 'platform-host',
+      SECRETS_VAULT_CACHE_TTL: '60',
+      SECRETS_VAULT_APPROLE_MOUNT: 'approle',
+    });
+  });
+
+  it('refuses a configuration with neither a token nor an AppRole, and a role ID without a secret ID', async function () {
+    const create = (values: Record<string, string>): Promise<Secrets> =>
+      Promise.resolve().then(() =>
+        adapter.create({
+          flag: 'vault',
+          config: config({ SECRETS_VAULT_ADDR: 'http://127.0.0.1:1', ...values }),
+          environment: {},
+        }),
+      );
+    const neither = await rejectionOf(create({}));
+    expect(neither.code).to.equal('PH_ERR_CONFIG_MISSING');
+    expect(neither.message).to.equal(
+      '--secrets vault needs SECRETS_VAULT_TOKEN, or SECRETS_VAULT_ROLE_ID with SECRETS_VAULT_SECRET_ID',
+    );
+    const half = await rejectionOf(create({ SECRETS_VAULT_ROLE_ID: 'role' }));
+    expect(half.message).to.equal('SECRETS_VAULT_ROLE_ID is set but SECRETS_VAULT_SECRET_ID is not');
+  });
+});
