@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
 import type { AdapterConfig, PlatformError, Secrets } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
-import { describeSecretsConformance, useRealService, waitFor } from '@platform-host/test-kit';
+import { describeSecretsConformance, infraRequired, useRealService, waitFor } from '@platform-host/test-kit';
 import adapter, { VaultSecrets, type VaultSecretsOptions } from './index.js';
 import { RecordingProxy, VaultAdmin } from './vault-admin.fixture.js';
 
@@ -325,6 +325,69 @@ describe('secrets-vault against a real Vault-compatible server (OpenBao)', funct
     expect(result.detail).to.equal(
       `Vault at ${address} (secret/${path}) denied reading secret/${path} (HTTP 403: permission denied)`,
     );
+  });
+});
+
+describe('secrets-vault against a private OpenBao that is sealed, then stopped', function () {
+  this.timeout(60_000);
+  const rootToken = `private-root-${VaultAdmin.suffix()}`;
+  let server: ChildProcess | undefined;
+  let address: string;
+
+  before(async function () {
+    // The cached `bao` binary of deploy/native/vault.sh (installed by it when missing).
+    const script = fileURLToPath(new URL('../../../deploy/native/vault.sh', import.meta.url));
+    const bin = spawnSync('bash', [script, 'bin'], { encoding: 'utf8' });
+    if (bin.status !== 0) {
+      const problem = `no OpenBao binary from deploy/native/vault.sh bin: ${bin.stderr.trim()}`;
+      if (infraRequired()) throw new Error(`${problem} — required because PLATFORM_TEST_REQUIRE_INFRA=1`);
+      this.skip();
+    }
+    address = await closedAddress();
+    server = spawn(
+      bin.stdout.trim(),
+      ['server', '-dev', '-dev-no-store-token', `-dev-listen-address=${address.slice(7)}`],
+      {
+        env: { ...process.env, BAO_DEV_ROOT_TOKEN_ID: rootToken },
+        stdio: 'ignore',
+      },
+    );
+    await waitFor(
+      async () => (await fetch(`${address}/v1/sys/health`).catch(() => undefined))?.status === 200,
+      30_000,
+      'the private OpenBao to serve',
+    );
+  });
+
+  after(function () {
+    server?.kill('SIGKILL');
+  });
+
+  it('names the address and the path when the server is sealed, and when it is gone', async function () {
+    const admin = new VaultAdmin(address, rootToken);
+    await admin.writeSecret('platform-host', { KEY: 'before-seal' });
+    const secrets = new VaultSecrets({ address, auth: { method: 'token', token: rootToken }, cacheTtlMs: 0 });
+    await secrets.connect();
+    expect(await secrets.get('KEY')).to.equal('before-seal');
+
+    await admin.call('POST', 'sys/seal');
+    const sealed = await rejectionOf(secrets.get('KEY'));
+    expect(sealed.code).to.equal('PH_ERR_CONNECT');
+    expect(sealed.message).to.equal(
+      `Vault at ${address} (secret/platform-host) is sealed or not ready (HTTP 503: Vault is sealed) while reading secret/platform-host`,
+    );
+    expect(await secrets.healthCheck()).to.deep.equal({ ok: false, detail: sealed.message });
+
+    const exited = new Promise((resolve) => server?.once('exit', resolve));
+    server?.kill('SIGKILL');
+    await exited;
+    const gone = await rejectionOf(secrets.get('KEY'));
+    expect(gone.code).to.equal('PH_ERR_CONNECT');
+    expect(gone.message).to.equal(
+      `Vault at ${address} (secret/platform-host) is unreachable (ECONNREFUSED), so secret/platform-host cannot be read`,
+    );
+    expect(errorText(sealed) + errorText(gone)).not.to.include(rootToken);
+    await secrets.disconnect();
   });
 });
 
