@@ -136,6 +136,16 @@ describe('batch_etl with --secrets vault end to end (real OpenBao, real PostgreS
     expectNoCredentials(run);
   });
 
+  it('migrate status --secrets vault reaches the database through the URL in Vault', async function () {
+    const run = await platformHost(
+      ['migrate', 'status', '--module', 'batch_etl', '--secrets', 'vault', '--db', 'postgres', '--env', 'production'],
+      environment(),
+    );
+    expect(run.code, run.stdout + run.stderr).to.equal(0);
+    expect(run.stdout).to.match(/^OWNER\s+MIGRATION\s+STATE\s+APPLIED AT$/m);
+    expectNoCredentials(run);
+  });
+
   it('fails with exit 2 naming DB_POSTGRES_URL when the Vault secret does not hold it (nothing else provides it)', async function () {
     const run = await platformHost(
       ['run', 'batch_etl', ...globalFlags, ...moduleArgs],

@@ -79,7 +79,10 @@ async function migrate(
   const log = services.resolve(REFS.logging).child({ component: 'migrate' });
   const db = services.resolve(REFS.database);
   const toConnect = constructed.filter((a) => a.interface !== 'secrets' && isConnectable(a.instance));
-  const connected: ConstructedAdapter[] = [];
+  // The secrets provider was connected while the adapters were constructed: disconnected last.
+  const connected: ConstructedAdapter[] = constructed.filter(
+    (a) => a.interface === 'secrets' && isConnectable(a.instance),
+  );
   signals.log = log;
   const work = async (): Promise<number> => {
     for (const adapter of toConnect) {
