@@ -98,7 +98,9 @@ PY
 
 cmd_env() {
   local token
-  token="$(vault_token)" || die "no root token yet: run $0 start first (or set PLATFORM_VAULT_TOKEN)"
+  # The token is the state dir's (made on first use), so `env` works before `start` like the others'.
+  ensure_token
+  token="$(vault_token)" || die "no root token in $VAULT_TOKEN_FILE"
   cat <<EOF
 SECRETS_VAULT_ADDR=$VAULT_ADDR
 SECRETS_VAULT_TOKEN=$token
@@ -154,7 +156,7 @@ cmd_status() {
   local pid="" version
   pid="$(vault_pid || true)"
   if [[ -n "$pid" ]] && vault_healthy; then
-    version="$(curl -fsS --max-time 2 "$VAULT_ADDR/v1/sys/health" | python3 -c 'import json,sys; h=json.load(sys.stdin); print("version=%s sealed=%s" % (h["version"], h["sealed"]))' 2>/dev/null || true)"
+    version="$(curl -fsS --max-time 2 "$VAULT_ADDR/v1/sys/health" | python3 -c 'import json,sys; h=json.load(sys.stdin); print("version=%s sealed=%s" % (h["version"], json.dumps(h["sealed"])))' 2>/dev/null || true)"
     status_line up "$VAULT_PORT" "$pid" "$version addr=$VAULT_ADDR"
   else
     status_line down "$VAULT_PORT" "$pid" "log=$VAULT_LOG"

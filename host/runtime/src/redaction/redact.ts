@@ -1,7 +1,8 @@
 /**
  * Redaction of secrets from everything the host prints or logs (DESIGN.md quality bar: secrets never
  * in output). Secret values reach one runtime-internal registry — the values of config keys marked
- * secret (adapters' and the secrets provider's own), and every value a module reads through
+ * secret (adapters' and the secrets provider's own), every value a provider says comes from its
+ * secret store (`Secrets.isSecret`: a vault), and every value a module reads through
  * `ctx.secrets` — and every text the host emits goes through {@link redactText}, which also scrubs
  * the password of any `scheme://user:password@host` URL, registered or not.
  */
