@@ -4,13 +4,20 @@
  * then watches the token (lookup-self, which does not renew) until the server says it expired —
  * which it never does while a renewal timer is still running. Prints one JSON line and does
  * nothing more: the process must end on its own, so nothing (timer, socket) may be left open.
- * Env: SECRETS_VAULT_ADDR, SECRETS_VAULT_TOKEN, SECRETS_VAULT_PATH, FIXTURE_KEY.
+ * Env: SECRETS_VAULT_ADDR, SECRETS_VAULT_PATH, FIXTURE_KEY, and FIXTURE_ROOT_TOKEN with FIXTURE_POLICY:
+ * the fixture creates its own 3 s token with that policy once it runs (a slow process start on a
+ * loaded machine cannot let a token made by the parent expire before it is used).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VaultSecrets } from './vault-secrets.js';
 
 const address = process.env.SECRETS_VAULT_ADDR ?? '';
-const token = process.env.SECRETS_VAULT_TOKEN ?? '';
+const created = await fetch(`${address}/v1/auth/token/create`, {
+  method: 'POST',
+  headers: { 'X-Vault-Token': process.env.FIXTURE_ROOT_TOKEN ?? '' },
+  body: JSON.stringify({ policies: [process.env.FIXTURE_POLICY ?? ''], ttl: '3s', renewable: true }),
+});
+const token = ((await created.json()) as { auth: { client_token: string } }).auth.client_token;
 
 /** The token's `last_renewal_time` (0 when never renewed), or `undefined` once it is gone. */
 async function lastRenewal(): Promise<number | undefined> {

@@ -155,7 +155,7 @@ describe('secrets-vault against a real Vault-compatible server (OpenBao)', funct
 
   it('renews a renewable token before it expires, and stops renewing at disconnect', async function () {
     const path = await secretWith({ KEY: 'renewed' });
-    const token = await admin.createToken({ policies: [await admin.readPolicy(path)], ttl: '3s' });
+    const token = await admin.createToken({ policies: [await admin.readPolicy(path)], ttl: '4s' });
     const secrets = client({ path, auth: { method: 'token', token }, cacheTtlMs: 0 });
     await secrets.connect();
     let firstRenewal = 0;
@@ -172,7 +172,7 @@ describe('secrets-vault against a real Vault-compatible server (OpenBao)', funct
     );
     expect(await secrets.get('KEY')).to.equal('renewed');
     await secrets.disconnect();
-    // Nobody renews it any more: it expires (3 s TTL).
+    // Nobody renews it any more: it expires (4 s TTL).
     await waitFor(async () => (await admin.lookupToken(token)) === undefined, 15_000, 'the token to expire');
     const error = await rejectionOf(secrets.get('KEY'));
     expect(error.code).to.equal('PH_ERR_CONFIG_INVALID');
@@ -183,12 +183,13 @@ describe('secrets-vault against a real Vault-compatible server (OpenBao)', funct
 
   it('leaves nothing open after disconnect: a process whose token was being renewed stops renewing it and exits by itself', async function () {
     const path = await secretWith({ FIXTURE_KEY_VALUE: 'x'.repeat(7) });
-    const token = await admin.createToken({ policies: [await admin.readPolicy(path)], ttl: '2s' });
+    const policy = await admin.readPolicy(path);
     const child = spawn(process.execPath, [fileURLToPath(new URL('./renewing-client.fixture.js', import.meta.url))], {
       env: {
         ...process.env,
         SECRETS_VAULT_ADDR: address,
-        SECRETS_VAULT_TOKEN: token,
+        FIXTURE_ROOT_TOKEN: rootToken,
+        FIXTURE_POLICY: policy,
         SECRETS_VAULT_PATH: path,
         FIXTURE_KEY: 'FIXTURE_KEY_VALUE',
       },
