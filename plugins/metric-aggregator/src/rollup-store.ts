@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, MessageQueue, QueueMessage } from '@platform-host/contracts';
 import type { AggregatedEvent } from './event.js';
-import { RollupBatch } from './rollup-batch.js';
+import { quotedArrayElement, RollupBatch } from './rollup-batch.js';
 import { earliestWindowEndMs } from './windows.js';
 
 /** A delivered message with a valid event, waiting for the next flush. */
@@ -184,7 +184,7 @@ export class RollupStore {
         );
       }
       if (batch.size > 0) {
-        const c = batch.columns();
+        const c = batch.arrayLiterals();
         await this.#db.execute(UPSERT_ROLLUPS, [
           c.windowSeconds,
           c.windowStartSeconds,
@@ -288,7 +288,7 @@ export class RollupStore {
       await this.#db.execute(
         `INSERT INTO metric_aggregator_applied_messages (consumer_group, topic, flush_id, message_ids)
          VALUES ($1, $2, $3::uuid, $4::text[])`,
-        [group, topic, flushId, applied.map((message) => message.id)],
+        [group, topic, flushId, `{${applied.map((message) => quotedArrayElement(message.id)).join(',')}}`],
       );
     }
     const now = this.#monotonicNow();
