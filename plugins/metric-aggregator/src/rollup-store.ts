@@ -322,6 +322,9 @@ export class RollupStore {
    * moved the watermark there; only the first flush of a group looks further back.
    */
   async #closeWindows(fromMs: number | undefined, toMs: number): Promise<void> {
+    // Both bounds are index conditions in any plan: with `$3 IS NULL OR window_start >= ...` a
+    // generic plan of the prepared statement could only filter on the lower bound, and would visit
+    // every closed window of the size on each flush.
     for (const size of this.#options.windowSeconds) {
       const sizeMs = size * 1000;
       if (fromMs !== undefined && Math.floor(fromMs / sizeMs) === Math.floor(toMs / sizeMs)) continue;
@@ -331,7 +334,7 @@ export class RollupStore {
       await this.#db.execute(
         `UPDATE metric_rollups SET closed_at = now(), updated_at = now()
          WHERE window_seconds = $1 AND window_start <= to_timestamp($2::bigint)
-           AND ($3::bigint IS NULL OR window_start >= to_timestamp($3::bigint)) AND closed_at IS NULL`,
+           AND window_start >= COALESCE(to_timestamp($3::bigint), '-infinity'::timestamptz) AND closed_at IS NULL`,
         [size, lastStartSeconds, firstStartSeconds],
       );
     }
