@@ -137,10 +137,13 @@ async function groupDone(group) {
     const entry = Object.fromEntries(
       fields.reduce((pairs, value, index) => (index % 2 ? pairs : [...pairs, [value, fields[index + 1]]]), []),
     );
-    if (entry.name === group) return Number(entry.lag) === 0 && Number(entry.pending) === 0;
+    // Drained: the group was handed the stream's last entry and holds nothing unacknowledged. (Its
+    // `lag` is not used: Redis reports it as nil, which Number() reads as 0, when it cannot tell.)
+    if (entry.name === group) return entry['last-delivered-id'] === lastEntryId && Number(entry.pending) === 0;
   }
   return false;
 }
+let lastEntryId;
 
 async function workerDrain(group) {
   psql(dbUrl, 'TRUNCATE metric_rollups, metric_aggregator_applied_messages, metric_aggregator_watermarks');
@@ -202,9 +205,13 @@ async function workerDrain(group) {
   child.kill('SIGTERM');
   const code = await exited;
   if (code !== 0) throw new Error(`worker exit ${code}:\n${output.slice(-2000)}`);
-  if (process.env.BENCH_WORKER_LOG) (await import('node:fs')).writeFileSync(process.env.BENCH_WORKER_LOG, output);
+  if (process.env.BENCH_WORKER_LOG)
+    (await import('node:fs')).writeFileSync(`${process.env.BENCH_WORKER_LOG}.${group}`, output);
   const applied = Number(psql(dbUrl, `SELECT sum(event_count) FROM metric_rollups WHERE window_seconds = 60`));
-  if (applied !== events) throw new Error(`worker applied ${applied} of ${events} events`);
+  if (applied !== events) {
+    const summary = output.split('\n').filter((line) => /"level":"(WARN|ERROR)"|stopped/.test(line));
+    throw new Error(`worker applied ${applied} of ${events} events:\n${summary.join('\n').slice(-4000)}`);
+  }
   const open = Number(psql(dbUrl, 'SELECT count(*) FROM metric_rollups WHERE closed_at IS NULL'));
   const rows = Number(psql(dbUrl, 'SELECT count(*) FROM metric_rollups'));
   return { seconds, peakRssKb, open, rows, workerCpu, serverCpu };
@@ -219,6 +226,7 @@ try {
   });
   if (migrate.status !== 0) throw new Error(`migrate up failed: ${migrate.stderr}${migrate.stdout}`);
   await fillStream();
+  lastEntryId = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0];
   const raw = [];
   const ours = [];
   for (let round = 0; round < rounds; round += 1) {
