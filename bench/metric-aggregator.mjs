@@ -210,7 +210,10 @@ async function workerDrain(group) {
   const applied = Number(psql(dbUrl, `SELECT sum(event_count) FROM metric_rollups WHERE window_seconds = 60`));
   if (applied !== events) {
     const summary = output.split('\n').filter((line) => /"level":"(WARN|ERROR)"|stopped/.test(line));
-    throw new Error(`worker applied ${applied} of ${events} events:\n${summary.join('\n').slice(-4000)}`);
+    const deadLetters = await redis.xrange(`${stream}.dead-letter`, '-', '+', 'COUNT', 2);
+    throw new Error(
+      `worker applied ${applied} of ${events} events:\n${summary.join('\n').slice(-4000)}\nfirst dead letters: ${JSON.stringify(deadLetters).slice(0, 3000)}`,
+    );
   }
   const open = Number(psql(dbUrl, 'SELECT count(*) FROM metric_rollups WHERE closed_at IS NULL'));
   const rows = Number(psql(dbUrl, 'SELECT count(*) FROM metric_rollups'));
