@@ -9,7 +9,7 @@
 //
 //   npm run build && DB_POSTGRES_URL=postgresql://postgres@127.0.0.1:55432/platform \
 //     MQ_REDIS_STREAM_URL=redis://127.0.0.1:56379/1 node bench/metric-aggregator.mjs \
-//     [--events 200000] [--rounds 5] [--keys 100000] [--batch-size 500]
+//     [--events 200000] [--rounds 5] [--keys 100000] [--batch-size 500] [--worker-node-options '--max-semi-space-size=16']
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -25,6 +25,11 @@ const events = option('events', 200_000);
 const rounds = option('rounds', 5);
 const keys = option('keys', 100_000);
 const batchSize = option('batch-size', 500);
+// The worker's Node options, as deploy/ (Kubernetes, compose) sets them: V8's young generation
+// otherwise grows to 64 MB semi-spaces under the backlog. `--worker-node-options ''` runs without.
+const workerNodeOptionsIndex = process.argv.indexOf('--worker-node-options');
+const workerNodeOptions =
+  workerNodeOptionsIndex === -1 ? '--max-semi-space-size=16' : (process.argv[workerNodeOptionsIndex + 1] ?? '');
 const adminUrl = process.env.DB_POSTGRES_URL;
 const redisUrl = process.env.MQ_REDIS_STREAM_URL;
 if (!adminUrl || !redisUrl) {
@@ -103,16 +108,42 @@ async function rawDrain(group) {
   return seconds;
 }
 
+/** User + system CPU milliseconds of a process of this machine (from /proc; 0 once it is gone). */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  } catch {
+    return 0;
+  }
+}
+const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * CPU milliseconds of the PostgreSQL backends serving the bench database (the worker's pool), when
+ * the server runs on this machine: per backend pid, used since `before` (a map from an earlier call).
+ */
+function serverCpuMs(before) {
+  const pids = psql(adminUrl, `SELECT pid FROM pg_stat_activity WHERE datname = '${databaseName}'`)
+    .split('\n')
+    .filter(Boolean);
+  if (before === undefined) return new Map(pids.map((pid) => [pid, cpuMs(pid)]));
+  return pids.reduce((total, pid) => total + cpuMs(pid) - (before.get(pid) ?? 0), 0);
+}
+
 async function groupDone(group) {
   const groups = await redis.xinfo('GROUPS', stream);
   for (const fields of groups) {
     const entry = Object.fromEntries(
       fields.reduce((pairs, value, index) => (index % 2 ? pairs : [...pairs, [value, fields[index + 1]]]), []),
     );
-    if (entry.name === group) return Number(entry.lag) === 0 && Number(entry.pending) === 0;
+    // Drained: the group was handed the stream's last entry and holds nothing unacknowledged. (Its
+    // `lag` is not used: Redis reports it as nil, which Number() reads as 0, when it cannot tell.)
+    if (entry.name === group) return entry['last-delivered-id'] === lastEntryId && Number(entry.pending) === 0;
   }
   return false;
 }
+let lastEntryId;
 
 async function workerDrain(group) {
   psql(dbUrl, 'TRUNCATE metric_rollups, metric_aggregator_applied_messages, metric_aggregator_watermarks');
@@ -149,6 +180,7 @@ async function workerDrain(group) {
         MQ_REDIS_STREAM_URL: redisUrl,
         MQ_REDIS_STREAM_KEY_PREFIX: prefix,
         LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+        NODE_OPTIONS: [process.env.NODE_OPTIONS, workerNodeOptions].filter(Boolean).join(' '),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -161,20 +193,31 @@ async function workerDrain(group) {
     if (child.exitCode !== null) throw new Error(`worker exited:\n${output}`);
     await sleep(2);
   }
+  const workerCpuBefore = cpuMs(child.pid);
+  const serverCpuBefore = serverCpuMs();
   const started = process.hrtime.bigint();
   while (!(await groupDone(group))) await sleep(20);
   const seconds = elapsedSeconds(started);
+  const workerCpu = cpuMs(child.pid) - workerCpuBefore;
+  const serverCpu = serverCpuMs(serverCpuBefore);
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
   const peakRssKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
   child.kill('SIGTERM');
   const code = await exited;
   if (code !== 0) throw new Error(`worker exit ${code}:\n${output.slice(-2000)}`);
-  if (process.env.BENCH_WORKER_LOG) (await import('node:fs')).writeFileSync(process.env.BENCH_WORKER_LOG, output);
+  if (process.env.BENCH_WORKER_LOG)
+    (await import('node:fs')).writeFileSync(`${process.env.BENCH_WORKER_LOG}.${group}`, output);
   const applied = Number(psql(dbUrl, `SELECT sum(event_count) FROM metric_rollups WHERE window_seconds = 60`));
-  if (applied !== events) throw new Error(`worker applied ${applied} of ${events} events`);
+  if (applied !== events) {
+    const summary = output.split('\n').filter((line) => /"level":"(WARN|ERROR)"|stopped/.test(line));
+    const deadLetters = await redis.xrange(`${stream}.dead-letter`, '-', '+', 'COUNT', 2);
+    throw new Error(
+      `worker applied ${applied} of ${events} events:\n${summary.join('\n').slice(-4000)}\nfirst dead letters: ${JSON.stringify(deadLetters).slice(0, 3000)}`,
+    );
+  }
   const open = Number(psql(dbUrl, 'SELECT count(*) FROM metric_rollups WHERE closed_at IS NULL'));
   const rows = Number(psql(dbUrl, 'SELECT count(*) FROM metric_rollups'));
-  return { seconds, peakRssKb, open, rows };
+  return { seconds, peakRssKb, open, rows, workerCpu, serverCpu };
 }
 
 try {
@@ -186,6 +229,7 @@ try {
   });
   if (migrate.status !== 0) throw new Error(`migrate up failed: ${migrate.stderr}${migrate.stdout}`);
   await fillStream();
+  lastEntryId = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0];
   const raw = [];
   const ours = [];
   for (let round = 0; round < rounds; round += 1) {
@@ -196,20 +240,23 @@ try {
     }
     const last = ours[ours.length - 1];
     console.log(
-      `round ${round + 1}: raw ${format(events / raw[raw.length - 1])} ev/s, metric_aggregator ${format(events / last.seconds)} ev/s, peak RSS ${(last.peakRssKb / 1024).toFixed(1)} MB, rollup rows ${format(last.rows)} (open ${format(last.open)})`,
+      `round ${round + 1}: raw ${format(events / raw[raw.length - 1])} ev/s, metric_aggregator ${format(events / last.seconds)} ev/s, peak RSS ${(last.peakRssKb / 1024).toFixed(1)} MB, rollup rows ${format(last.rows)} (open ${format(last.open)}), CPU per event: worker ${((last.workerCpu * 1000) / events).toFixed(1)} us, PostgreSQL ${((last.serverCpu * 1000) / events).toFixed(1)} us, load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
     );
   }
   const rawRate = events / median(raw);
   const oursRate = events / median(ours.map((r) => r.seconds));
   const peak = Math.max(...ours.map((r) => r.peakRssKb)) / 1024;
   console.log(
-    `\n${format(events)} events in the stream, ${format(keys)} users x 4 event types, windows 1m,1h, batch size ${batchSize}, median of ${rounds}`,
+    `\n${format(events)} events in the stream, ${format(keys)} users x 4 event types, windows 1m,1h, batch size ${batchSize}, median of ${rounds}, worker NODE_OPTIONS '${workerNodeOptions}'`,
   );
   console.log(`  raw ioredis XREADGROUP COUNT ${batchSize} + XACK : ${format(rawRate)} events/s`);
   console.log(`  metric_aggregator (postgres, redis-stream)  : ${format(oursRate)} events/s (goal >= 30,000)`);
   console.log(`  ratio metric_aggregator / raw               : ${(oursRate / rawRate).toFixed(3)} (goal >= 0.5)`);
   console.log(`  peak RSS of the worker                      : ${peak.toFixed(1)} MB (goal <= 200 MB)`);
   console.log(`  live group keys (open rollup rows)          : ${format(Math.max(...ours.map((r) => r.open)))}`);
+  console.log(
+    `  CPU per event (medians): worker ${((median(ours.map((r) => r.workerCpu)) * 1000) / events).toFixed(1)} us, PostgreSQL backends ${((median(ours.map((r) => r.serverCpu)) * 1000) / events).toFixed(1)} us; load average ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
+  );
 } finally {
   const streamKeys = await redis.keys(`${prefix}*`);
   if (streamKeys.length > 0) await redis.del(...streamKeys);

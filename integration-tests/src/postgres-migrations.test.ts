@@ -21,9 +21,10 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     const up = await platformHost(['migrate', 'up', '--db', 'postgres', '--log', 'json'], env);
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.contain(
-      'applied 9: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
+      'applied 10: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
         'data_quality/001_create_dq_check_results_table, metric_aggregator/001_create_metric_rollups_table, ' +
-        'metric_aggregator/002_create_metric_aggregator_state_tables, stream_ingest/001_create_ingested_events_table, ' +
+        'metric_aggregator/002_create_metric_aggregator_state_tables, metric_aggregator/003_metric_rollups_fillfactor, ' +
+        'stream_ingest/001_create_ingested_events_table, ' +
         'stream_ingest/002_create_lake_files_table, stream_ingest/003_create_stream_ingest_state_tables',
     );
     expect(
@@ -48,6 +49,15 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     expect(down.stdout).to.contain('rolled back 1: stream_ingest/003_create_stream_ingest_state_tables');
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'stream_ingest_%'")).to.equal('0');
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'lake_files'")).to.equal('1');
+    expect(psql(database.url, "SELECT reloptions FROM pg_class WHERE relname = 'metric_rollups'")).to.equal(
+      '{fillfactor=70}',
+    );
+    const fillfactorDown = await platformHost(
+      ['migrate', 'down', '--module', 'metric_aggregator', '--db', 'postgres', '--log', 'json'],
+      env,
+    );
+    expect(fillfactorDown.stdout).to.contain('rolled back 1: metric_aggregator/003_metric_rollups_fillfactor');
+    expect(psql(database.url, "SELECT reloptions FROM pg_class WHERE relname = 'metric_rollups'")).to.equal('');
     const aggregatorDown = await platformHost(
       ['migrate', 'down', '--module', 'metric_aggregator', '--db', 'postgres', '--log', 'json'],
       env,
@@ -88,11 +98,12 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
       'data_quality/001_create_dq_check_results_table',
       'metric_aggregator/001_create_metric_rollups_table',
       'metric_aggregator/002_create_metric_aggregator_state_tables',
+      'metric_aggregator/003_metric_rollups_fillfactor',
       'stream_ingest/001_create_ingested_events_table',
       'stream_ingest/002_create_lake_files_table',
       'stream_ingest/003_create_stream_ingest_state_tables',
     ]);
-    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('9|9');
+    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('10|10');
   });
 
   it('blocks up with a clear message when an applied migration was changed afterwards', async () => {

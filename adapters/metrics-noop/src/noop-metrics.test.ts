@@ -17,6 +17,27 @@ describe('NoopMetrics', function () {
     expect(stop()).to.equal(elapsed);
   });
 
+  it('refuses a frozen label set that does not match, also after the same set was valid for another instrument', function () {
+    const metrics = new NoopMetrics();
+    const byStatus = metrics.counter({ name: 'jobs_total', help: 'Jobs.', labelNames: ['status'] });
+    const byState = metrics.counter({ name: 'runs_total', help: 'Runs.', labelNames: ['state'] });
+    const labels = Object.freeze({ status: 'ok' });
+    const refusal = (record: () => void): string => {
+      try {
+        record();
+      } catch (error) {
+        return isPlatformError(error) ? `${error.code}: ${error.message}` : String(error);
+      }
+      return 'accepted';
+    };
+    expect(refusal(() => byStatus.inc(labels))).to.equal('accepted');
+    expect(refusal(() => byStatus.inc(labels))).to.equal('accepted');
+    expect(refusal(() => byState.inc(labels as never))).to.match(/^PH_ERR_METRIC_INVALID: Metric runs_total/);
+    expect(refusal(() => byStatus.inc(Object.freeze({ status: 1 }) as never))).to.match(
+      /label status must be a string/,
+    );
+  });
+
   it('remembers declarations, so a conflicting one is refused even though nothing is recorded', function () {
     const metrics = new NoopMetrics();
     metrics.counter({ name: 'jobs_total', help: 'Jobs.', labelNames: ['status'] });

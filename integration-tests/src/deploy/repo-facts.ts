@@ -114,7 +114,7 @@ export function hostEnvKeys(): Set<string> {
 
 /** Environment keys a deploy artifact may hand to the host and where each comes from. */
 export interface ConfigKeyFacts {
-  /** Every key: adapter config keys, global flag env vars, other PLATFORM_* keys the runtime reads. */
+  /** Every key: adapter config keys, global flag env vars, other PLATFORM_* keys the runtime reads, Node's own. */
   readonly allowed: ReadonlySet<string>;
   /** Keys some adapter declares `secret: true`. */
   readonly secret: ReadonlySet<string>;
@@ -123,11 +123,17 @@ export interface ConfigKeyFacts {
   readonly globalFlags: readonly GlobalFlagFacts[];
 }
 
+/**
+ * Variables read by Node itself rather than by the host or an adapter, which a deploy artifact may
+ * set too (metric_aggregator's workloads size V8's young generation with `NODE_OPTIONS`).
+ */
+export const NODE_RUNTIME_ENV_KEYS: readonly string[] = ['NODE_OPTIONS'];
+
 /** Collects {@link ConfigKeyFacts} from the manifests and the runtime. */
 export async function configKeyFacts(): Promise<ConfigKeyFacts> {
   const adapters = adapterManifests();
   const flags = await globalFlags();
-  const allowed = new Set<string>([...hostEnvKeys(), ...flags.map((flag) => flag.env)]);
+  const allowed = new Set<string>([...hostEnvKeys(), ...flags.map((flag) => flag.env), ...NODE_RUNTIME_ENV_KEYS]);
   const secret = new Set<string>();
   const flagsByInterface = new Map<string, Set<string>>();
   for (const adapter of adapters) {

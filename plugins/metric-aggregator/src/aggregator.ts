@@ -31,7 +31,7 @@ export interface AggregatorDependencies {
   /** Quiet time after which the watermark follows the wall clock (default: see {@link idleAfterMs}). */
   readonly idleAfterMs?: number;
   /**
-   * Pending events at which intake waits for a flush (default 20 × `--batch-size`); a flush starts
+   * Pending events at which intake waits for a flush (default 10 × `--batch-size`); a flush starts
    * in the background at half of it, before the interval.
    */
   readonly maxPendingEvents?: number;
@@ -101,7 +101,8 @@ export class MetricAggregator {
   constructor(deps: AggregatorDependencies) {
     this.#deps = deps;
     this.#settings = deps.settings;
-    this.#labels = { topic: deps.settings.topic, group: deps.settings.group };
+    // Frozen: the metrics adapter checks a frozen label set once, not on every record.
+    this.#labels = Object.freeze({ topic: deps.settings.topic, group: deps.settings.group });
     this.#metrics = declareAggregatorMetrics(deps.metrics);
     this.#now = deps.now ?? Date.now;
     this.#monotonicNow = deps.monotonicNow ?? (() => performance.now());

@@ -26,6 +26,19 @@ export interface RollupColumns {
   readonly valueMax: Array<number | null>;
 }
 
+/** {@link RollupColumns} as PostgreSQL array literals (see {@link RollupBatch.arrayLiterals}). */
+export type RollupArrayLiterals = { readonly [column in keyof RollupColumns]: string };
+
+/**
+ * A text as a double-quoted element of a PostgreSQL array literal: backslashes and double quotes
+ * escaped with a backslash (array_in's rules); everything else, commas and braces included, is
+ * literal inside the quotes.
+ */
+export function quotedArrayElement(text: string): string {
+  const escaped = text.includes('\\') ? text.replaceAll('\\', '\\\\') : text;
+  return `"${escaped.replaceAll('"', '\\"')}"`;
+}
+
 /**
  * The aggregates of the events of one flush, merged per window and dimensions before they are
  * written, so the upsert has one row per primary key.
@@ -67,6 +80,48 @@ export class RollupBatch {
         if (event.value > group.valueMax) group.valueMax = event.value;
       }
     }
+  }
+
+  /**
+   * The batch as PostgreSQL array literals, one per column in the order of {@link RollupColumns}
+   * (`{60,3600}`, `{"{\\"event_type\\":\\"a\\"}"}`, `NULL` where a group has no value), bound to
+   * `$n::integer[]`-style placeholders. The server parses them exactly as it parses the arrays the
+   * driver would write from {@link columns}; building them here skips the driver's generic
+   * per-element escaping (two regular expressions per element, most of the worker's SQL cost).
+   * Numbers are written as JavaScript prints them (shortest round-trip text, which float8 reads
+   * back to the same double).
+   */
+  arrayLiterals(): RollupArrayLiterals {
+    const windowSeconds: string[] = [];
+    const windowStartSeconds: string[] = [];
+    const dimensions: string[] = [];
+    const eventCount: string[] = [];
+    const valueCount: string[] = [];
+    const valueSum: string[] = [];
+    const valueMin: string[] = [];
+    const valueMax: string[] = [];
+    for (const group of this.#groups.values()) {
+      const hasValues = group.valueCount > 0;
+      windowSeconds.push(String(group.windowSeconds));
+      windowStartSeconds.push(String(group.windowStartSeconds));
+      dimensions.push(quotedArrayElement(group.dimensionsKey));
+      eventCount.push(String(group.eventCount));
+      valueCount.push(String(group.valueCount));
+      valueSum.push(hasValues ? String(group.valueSum) : 'NULL');
+      valueMin.push(hasValues ? String(group.valueMin) : 'NULL');
+      valueMax.push(hasValues ? String(group.valueMax) : 'NULL');
+    }
+    const literal = (items: string[]): string => `{${items.join(',')}}`;
+    return {
+      windowSeconds: literal(windowSeconds),
+      windowStartSeconds: literal(windowStartSeconds),
+      dimensions: literal(dimensions),
+      eventCount: literal(eventCount),
+      valueCount: literal(valueCount),
+      valueSum: literal(valueSum),
+      valueMin: literal(valueMin),
+      valueMax: literal(valueMax),
+    };
   }
 
   /** The batch as column arrays. */

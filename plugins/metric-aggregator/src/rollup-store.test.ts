@@ -96,6 +96,46 @@ describe('metric_aggregator rollup store: what was applied is recorded in the sa
     });
   }
 
+  it('stores dimensions, message ids and values exactly, whatever characters the array literals must escape', async () => {
+    const group = 'g-escaping';
+    const awkward = `quote " backslash \\ comma , braces {} NULL ${group}`;
+    const dims = JSON.stringify({ event_type: awkward, 'payload.user': 'u"1\\' });
+    const ledger = store('ledger', group);
+    await ledger.loadWatermark();
+    const ids = ['1-0', 'id "with" quotes', 'id \\ back, slash {x}'];
+    const values = [0.1, 0.2, 1e-300];
+    const entries = ids.map((id, index) => ({
+      ...pending(message(id, undefined, undefined), values[index]!),
+      event: { timeMs: T0 + 1000, dimensionsKey: dims, value: values[index] },
+    }));
+    entries.push({
+      ...pending(message('no-value', undefined, undefined), 0),
+      event: {
+        timeMs: T0 + 1000,
+        dimensionsKey: JSON.stringify({ event_type: `${awkward} without value` }),
+        value: undefined,
+      },
+    });
+    const outcome = await ledger.flush(entries, undefined);
+    expect(outcome.applied.map((m) => m.id)).to.deep.equal([...ids, 'no-value']);
+    const rows = await ctx.db.fetchAll<{ dims: string; n: number; vs: number | null; vmin: number | null; vc: number }>(
+      `SELECT dimensions::text AS dims, event_count::int AS n, value_count::int AS vc, value_sum AS vs, value_min AS vmin
+       FROM metric_rollups WHERE dimensions->>'event_type' LIKE $1 ORDER BY event_count DESC`,
+      [`%${group}%`],
+    );
+    expect(
+      rows.map((row): unknown[] => [JSON.parse(row.dims) as unknown, row.n, row.vc, row.vs, row.vmin]),
+    ).to.deep.equal([
+      [JSON.parse(dims) as unknown, 3, 3, 0.1 + 0.2 + 1e-300, 1e-300],
+      [{ event_type: `${awkward} without value` }, 1, 0, null, null],
+    ]);
+    const ledgerIds = await ctx.db.fetchAll<{ id: string }>(
+      'SELECT unnest(message_ids) AS id FROM metric_aggregator_applied_messages WHERE consumer_group = $1',
+      [group],
+    );
+    expect(ledgerIds.map((row) => row.id)).to.deep.equal([...ids, 'no-value']);
+  });
+
   it('records the offsets of messages the worker dead-lettered itself with the high-water offsets (partitions)', async () => {
     const group = 'g-dead-lettered-offsets';
     const offsets = store('partition-offsets', group);

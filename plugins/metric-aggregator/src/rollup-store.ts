@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, MessageQueue, QueueMessage } from '@platform-host/contracts';
 import type { AggregatedEvent } from './event.js';
-import { RollupBatch } from './rollup-batch.js';
+import { quotedArrayElement, RollupBatch } from './rollup-batch.js';
 import { earliestWindowEndMs } from './windows.js';
 
 /** A delivered message with a valid event, waiting for the next flush. */
@@ -184,7 +184,7 @@ export class RollupStore {
         );
       }
       if (batch.size > 0) {
-        const c = batch.columns();
+        const c = batch.arrayLiterals();
         await this.#db.execute(UPSERT_ROLLUPS, [
           c.windowSeconds,
           c.windowStartSeconds,
@@ -288,7 +288,7 @@ export class RollupStore {
       await this.#db.execute(
         `INSERT INTO metric_aggregator_applied_messages (consumer_group, topic, flush_id, message_ids)
          VALUES ($1, $2, $3::uuid, $4::text[])`,
-        [group, topic, flushId, applied.map((message) => message.id)],
+        [group, topic, flushId, `{${applied.map((message) => quotedArrayElement(message.id)).join(',')}}`],
       );
     }
     const now = this.#monotonicNow();
@@ -322,6 +322,9 @@ export class RollupStore {
    * moved the watermark there; only the first flush of a group looks further back.
    */
   async #closeWindows(fromMs: number | undefined, toMs: number): Promise<void> {
+    // Both bounds are index conditions in any plan: with `$3 IS NULL OR window_start >= ...` a
+    // generic plan of the prepared statement could only filter on the lower bound, and would visit
+    // every closed window of the size on each flush.
     for (const size of this.#options.windowSeconds) {
       const sizeMs = size * 1000;
       if (fromMs !== undefined && Math.floor(fromMs / sizeMs) === Math.floor(toMs / sizeMs)) continue;
@@ -331,7 +334,7 @@ export class RollupStore {
       await this.#db.execute(
         `UPDATE metric_rollups SET closed_at = now(), updated_at = now()
          WHERE window_seconds = $1 AND window_start <= to_timestamp($2::bigint)
-           AND ($3::bigint IS NULL OR window_start >= to_timestamp($3::bigint)) AND closed_at IS NULL`,
+           AND window_start >= COALESCE(to_timestamp($3::bigint), '-infinity'::timestamptz) AND closed_at IS NULL`,
         [size, lastStartSeconds, firstStartSeconds],
       );
     }

@@ -82,6 +82,10 @@ describe('metric_aggregator event time', () => {
     expect(parseTimestamp('2026-01-15T10:00:00Z')).to.equal(Date.UTC(2026, 0, 15, 10));
     expect(parseTimestamp('2026-01-15T12:00:00.250+02:00')).to.equal(Date.UTC(2026, 0, 15, 10, 0, 0, 250));
     expect(parseTimestamp('2026-01-15T05:30-0430')).to.equal(Date.UTC(2026, 0, 15, 10, 0));
+    expect(parseTimestamp('2026-01-15T10:00:00.5Z')).to.equal(Date.UTC(2026, 0, 15, 10, 0, 0, 500));
+    expect(parseTimestamp('2026-01-15T10:00:00,25Z')).to.equal(Date.UTC(2026, 0, 15, 10, 0, 0, 250));
+    expect(parseTimestamp('2026-01-15T10:00:00.123999999Z')).to.equal(Date.UTC(2026, 0, 15, 10, 0, 0, 123));
+    expect(parseTimestamp('2026-01-15T10:00:59.999Z')).to.equal(Date.UTC(2026, 0, 15, 10, 0, 59, 999));
     for (const bad of [
       '2026-02-30T00:00:00Z',
       '2026-01-15T24:00:00Z',

@@ -177,10 +177,27 @@ export function resolveDeclaration(
 }
 
 /**
+ * Frozen label objects found valid, with the declared label names (by identity) they were checked
+ * against. A frozen object cannot change, so checking it again against the same names would give
+ * the same answer: callers that record with one frozen label set per series (the host's queue and
+ * database metrics, per message or per query) pay for the check once.
+ */
+const validFrozenLabels = new WeakMap<object, readonly string[]>();
+
+/**
  * Checks label values given to an instrument against its declared label names: exactly those
- * names, each a string. Throws `PH_ERR_METRIC_INVALID` naming the metric and the difference.
+ * names, each a string. Throws `PH_ERR_METRIC_INVALID` naming the metric and the difference. A
+ * frozen label object already found valid for the same `labelNames` array is not checked again.
  */
 export function validateLabels(name: string, labelNames: readonly string[], labels: unknown): void {
+  if (typeof labels === 'object' && labels !== null && validFrozenLabels.get(labels) === labelNames) return;
+  checkLabels(name, labelNames, labels);
+  if (typeof labels === 'object' && labels !== null && Object.isFrozen(labels)) {
+    validFrozenLabels.set(labels, labelNames);
+  }
+}
+
+function checkLabels(name: string, labelNames: readonly string[], labels: unknown): void {
   const given = labels === undefined || labels === null ? {} : labels;
   if (typeof given !== 'object') {
     throw new PlatformError('PH_ERR_METRIC_INVALID', `Metric ${name}: labels must be an object of strings`);

@@ -56,18 +56,36 @@ export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: 
   /** Delivered messages not settled yet, with the time their batch reached the handler. */
   const pending = new WeakMap<QueueMessage, number>();
 
-  const settle = (message: QueueMessage, outcome: MessageOutcome): void => {
-    const deliveredAt = pending.get(message);
-    if (deliveredAt === undefined) return;
-    pending.delete(message);
-    record(() => {
-      const labels = { ...base, topic: message.topic, group: message.group, outcome };
-      processed.inc(labels);
-      duration.observe(labels, secondsSince(deliveredAt));
-    });
+  /**
+   * One frozen label object per series, reused for every message of it: no object is built per
+   * message, and the metrics adapter checks a frozen label set once (see `validateLabels`).
+   */
+  const seriesLabels = new Map<string, Readonly<Record<(typeof labelNames)[number], string>>>();
+  const labelsOf = (message: QueueMessage, outcome: MessageOutcome) => {
+    const key = `${outcome}\u0000${message.topic}\u0000${message.group}`;
+    let labels = seriesLabels.get(key);
+    if (labels === undefined) {
+      labels = Object.freeze({ ...base, topic: message.topic, group: message.group, outcome });
+      seriesLabels.set(key, labels);
+    }
+    return labels;
   };
+
+  const settle = (message: QueueMessage, outcome: MessageOutcome): void => settleAll([message], outcome);
+  /** Counts the settled messages once per series, and observes each one's duration. */
   const settleAll = (messages: readonly QueueMessage[], outcome: MessageOutcome): void => {
-    for (const message of messages) settle(message, outcome);
+    const counts = new Map<Readonly<Record<(typeof labelNames)[number], string>>, number>();
+    record(() => {
+      for (const message of messages) {
+        const deliveredAt = pending.get(message);
+        if (deliveredAt === undefined) continue;
+        pending.delete(message);
+        const labels = labelsOf(message, outcome);
+        counts.set(labels, (counts.get(labels) ?? 0) + 1);
+        duration.observe(labels, secondsSince(deliveredAt));
+      }
+      for (const [labels, count] of counts) processed.inc(labels, count);
+    });
   };
   const countPublished = (topic: string, count: number): void => record(() => published.inc({ ...base, topic }, count));
 
