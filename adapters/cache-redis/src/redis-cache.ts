@@ -107,7 +107,8 @@ function describeServer(url: string): string {
  *   `get`, `getMany`, `exists` read, so they are one plain `GET`/`MGET`/`EXISTS`; an entry past its
  *   TTL is gone, whatever the stale window.
  * - `<prefix>\0stale\0<key>`: a copy that `getOrSet` with `staleSeconds > 0` writes beside it, with
- *   `PX` = TTL + staleSeconds, in the same `MULTI`. Once the value has expired, `getOrSet` serves
+ *   `PX` = TTL + staleSeconds, in the same `MULTI`. `getOrSet` reads it only when the value is
+ *   gone (a hit is one `GET`). Once the value has expired, `getOrSet` serves
  *   this copy as `stale` and refreshes in the background. `set`, `setMany` and `delete` remove it
  *   in the same `MULTI`, so a stale copy never outlives a newer value.
  * - `<prefix>\0lock\0<key>`: the load lock of `getOrSet` (`SET NX PX`, a random token).
@@ -279,13 +280,13 @@ export class RedisCache implements Cache {
     checkStale(key, staleSeconds);
 
     const full = this.keyPrefix + key;
-    if (staleSeconds === 0) {
-      const value = await this.#client.get(full);
-      if (value !== null) return { value, status: 'hit' };
-    } else {
-      const [value, stale] = await this.#client.mget(full, this.#staleKey(key));
-      if (value !== null && value !== undefined) return { value, status: 'hit' };
-      if (stale !== null && stale !== undefined) {
+    // A hit, the common case, is one GET of the fresh key, as a plain client would do; only when it
+    // is gone is the stale copy read (a second round trip on the rarer stale and miss paths).
+    const value = await this.#client.get(full);
+    if (value !== null) return { value, status: 'hit' };
+    if (staleSeconds > 0) {
+      const stale = await this.#client.get(this.#staleKey(key));
+      if (stale !== null) {
         this.#refreshInBackground(key, loader, options.ttlSeconds, staleSeconds);
         return { value: stale, status: 'stale' };
       }
