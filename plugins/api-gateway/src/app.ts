@@ -57,6 +57,8 @@ export const MAX_EVENT_LOOP_DELAY_MS = 1000;
 export const RETRY_AFTER_SECONDS = 1;
 
 const CACHE_KEY_PREFIX = 'api_gateway:v1:';
+/** How many request URLs' cache keys are remembered before the memo starts afresh. */
+const MAX_REMEMBERED_CACHE_KEYS = 10_000;
 const date = { type: 'string', format: 'date', description: 'YYYY-MM-DD' } as const;
 const dateTime = { type: 'string', format: 'date-time', description: 'ISO-8601 with a time zone' } as const;
 const text = { type: 'string', minLength: 1, maxLength: 255 } as const;
@@ -220,18 +222,29 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
     },
   });
 
+  // The host drain waits for every request in flight. Rather than one promise per request, the
+  // drain is given one promise per busy period: made when a request arrives while none is in
+  // flight, resolved when the last one in flight has closed (requests arriving meanwhile extend it).
+  let allClosed: (() => void) | undefined;
+  const noLabels = {};
+  // One listener function for every response, not a closure per request.
+  const requestClosed = (): void => {
+    inFlight -= 1;
+    metrics.inFlight.dec(noLabels);
+    if (inFlight === 0 && allClosed !== undefined) {
+      const resolve = allClosed;
+      allClosed = undefined;
+      resolve();
+    }
+  };
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    if (inFlight === 0 && deps.trackWork !== undefined) {
+      deps.trackWork(new Promise<void>((resolve) => (allClosed = resolve)));
+    }
     inFlight += 1;
-    metrics.inFlight.inc({});
-    const finished = new Promise<void>((resolve) => {
-      reply.raw.once('close', () => {
-        inFlight -= 1;
-        metrics.inFlight.dec({});
-        resolve();
-      });
-    });
-    deps.trackWork?.(finished);
+    metrics.inFlight.inc(noLabels);
+    reply.raw.on('close', requestClosed);
     if (inFlight > MAX_IN_FLIGHT) {
       metrics.requestsShed.inc({ reason: 'in_flight' });
       done(
@@ -300,6 +313,20 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       .send(JSON.stringify(problem.document(request.url, request.id)));
   });
 
+  // Cache keys by route and request URL: the normalized query is a function of the URL, and a
+  // cached GET is mostly the same few URLs again (bounded; cleared when full).
+  const cacheKeys = new Map<string, string>();
+  const cacheKeyOf = (route: string, url: string, query: Readonly<Record<string, unknown>>): string => {
+    const memo = `${route} ${url}`;
+    let key = cacheKeys.get(memo);
+    if (key === undefined) {
+      if (cacheKeys.size >= MAX_REMEMBERED_CACHE_KEYS) cacheKeys.clear();
+      key = cacheKey(route, query);
+      cacheKeys.set(memo, key);
+    }
+    return key;
+  };
+
   /** Answers a GET from the response cache (ETag, X-Cache, 304 on a matching If-None-Match). */
   const cachedGet = async (
     request: FastifyRequest,
@@ -310,7 +337,7 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
   ): Promise<FastifyReply> => {
     const answer = await withDeadline(
       withCorrelationId(request.id, () =>
-        responseCache.answer(cacheKey(route, key), async () => JSON.stringify(await load())),
+        responseCache.answer(cacheKeyOf(route, request.url, key), async () => JSON.stringify(await load())),
       ),
       `${request.method} ${route}`,
     );
