@@ -52,6 +52,13 @@ export interface RedisCacheOptions {
    * the new connection once, then fail.
    */
   readonly commandTimeoutMs?: number;
+  /**
+   * ioredis auto-pipelining (default true): the commands issued while the event loop handles one
+   * batch of I/O (for instance the GETs of the HTTP requests that arrived together) go to Redis in
+   * one write, and their replies come back in one read, instead of one socket write per command. It
+   * costs at most one turn of the event loop per command; `false` writes each command at once.
+   */
+  readonly autoPipelining?: boolean;
   /** How long `healthCheck()` waits for PING, in milliseconds. Default 2000. */
   readonly healthCheckTimeoutMs?: number;
   /** Told about lost connections and failed background refreshes. */
@@ -169,6 +176,7 @@ export class RedisCache implements Cache {
       // A command issued while the server is away waits for one reconnection attempt, then
       // fails, rather than queueing for as long as the outage lasts. Reconnecting goes on.
       maxRetriesPerRequest: 1,
+      enableAutoPipelining: options.autoPipelining ?? true,
       ...(commandTimeoutMs > 0 ? { commandTimeout: commandTimeoutMs } : {}),
       retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
     });
