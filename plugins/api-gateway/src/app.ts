@@ -124,17 +124,25 @@ function cacheKey(route: string, query: Readonly<Record<string, unknown>>): stri
   return `${CACHE_KEY_PREFIX}${route}?${tail}`;
 }
 
-function withDeadline<T>(work: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    work,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ProblemError('timeout', `${what} did not finish within ${HANDLER_TIMEOUT_MS / 1000} s`)),
-        HANDLER_TIMEOUT_MS,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
+/** `work`, or a 504 problem naming `what` once it has run for HANDLER_TIMEOUT_MS (one promise, one timer). */
+function withDeadline<T>(work: Promise<T>, what: () => string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new ProblemError('timeout', `${what()} did not finish within ${HANDLER_TIMEOUT_MS / 1000} s`)),
+      HANDLER_TIMEOUT_MS,
+    );
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on unchanged
+        reject(error);
+      },
+    );
+  });
 }
 
 /** `compute` run at most once, when first needed (most requests need no cursor fingerprint). */
@@ -339,7 +347,7 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       withCorrelationId(request.id, () =>
         responseCache.answer(cacheKeyOf(route, request.url, key), async () => JSON.stringify(await load())),
       ),
-      `${request.method} ${route}`,
+      () => `${request.method} ${route}`,
     );
     reply.header('etag', answer.etag).header('x-cache', answer.outcome).header('cache-control', 'no-cache');
     if (ifNoneMatchMatches(request.headers['if-none-match'], answer.etag)) return reply.code(304).send();
@@ -587,7 +595,7 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       try {
         await withDeadline(
           withCorrelationId(request.id, () => mq.publishBatch(settings.topic, messages)),
-          `publishing ${messages.length} events`,
+          () => `publishing ${messages.length} events`,
         );
       } catch (error) {
         withCorrelationId(request.id, () =>
