@@ -8,7 +8,7 @@
 //
 // --command-timeout sets the adapter's CACHE_REDIS_COMMAND_TIMEOUT_MS (default 0, as shipped): with it,
 // ioredis arms a timer per command, which is where the adapter loses throughput against the raw client.
-// --auto-pipelining 1|0 sets CACHE_REDIS_AUTO_PIPELINING (default 1, as shipped) and the raw client's
+// --auto-pipelining 1|0 sets CACHE_REDIS_AUTO_PIPELINING (default 0, as shipped) and the raw client's
 // enableAutoPipelining alike, so that the ratio is the adapter's own cost either way.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -24,7 +24,7 @@ const keyCount = option('keys', 1000);
 const size = option('size', 100);
 const rounds = option('rounds', 7);
 const commandTimeoutMs = option('command-timeout', 0);
-const autoPipelining = option('auto-pipelining', 1) === 1;
+const autoPipelining = option('auto-pipelining', 0) === 1;
 const url = process.env.CACHE_REDIS_URL;
 if (!url) {
   console.error('Set CACHE_REDIS_URL (deploy/native/infra.sh up redis prints it).');

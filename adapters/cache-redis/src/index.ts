@@ -4,12 +4,12 @@ import { RedisCache } from './redis-cache.js';
 export { RedisCache } from './redis-cache.js';
 export type { RedisCacheOptions } from './redis-cache.js';
 
-/** `CACHE_REDIS_AUTO_PIPELINING`: true (default) or false. */
+/** `CACHE_REDIS_AUTO_PIPELINING`: true or false (default). */
 function autoPipelining(config: AdapterConfig): boolean {
-  const value = (config.get('CACHE_REDIS_AUTO_PIPELINING') ?? 'true').trim().toLowerCase();
+  const value = (config.get('CACHE_REDIS_AUTO_PIPELINING') ?? 'false').trim().toLowerCase();
   if (value === 'true' || value === 'false') return value === 'true';
   throw new PlatformError('PH_ERR_CONFIG_INVALID', 'CACHE_REDIS_AUTO_PIPELINING must be true or false', {
-    hint: 'Set CACHE_REDIS_AUTO_PIPELINING to true or false, or unset it for true.',
+    hint: 'Set CACHE_REDIS_AUTO_PIPELINING to true or false, or unset it for false.',
   });
 }
 
