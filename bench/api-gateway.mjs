@@ -2,11 +2,20 @@
 // api_gateway benchmark (issue 13): cached GET /v1/events req/s through the real CLI
 // (`platform-host run api_gateway --db postgres --cache redis`) against a bare node:http server that
 // answers the same cached bytes, read from the same Redis key with ioredis on every request, at the
-// same concurrency, in the same run. Load comes from this process (autocannon); the two servers are
-// separate processes. Rounds alternate which server goes first; medians of each are printed with
-// their ratio, then p50/p99 latency of each at half of its measured peak, uncached req/s (every
-// request a cache miss: --cache-ttl 1ms, --stale-ttl 1ms, random ids), and the database queries
-// caused by 100 concurrent misses of one key (table scans counted by PostgreSQL).
+// same concurrency, in the same run. Peak load comes from this process (autocannon); the two servers
+// are separate processes. Rounds alternate which server goes first; medians of each are printed with
+// their ratio, then p50/p99 latency of each at a constant request rate of half its measured peak,
+// uncached req/s (every request a cache miss: --cache-ttl 1ms, --stale-ttl 1ms, random ids), and
+// the database queries caused by 100 concurrent misses of one key (table scans counted by PostgreSQL).
+//
+// Latency at half load is measured by a constant-rate generator in a child process of its own (this
+// script with --constant-rate), not by autocannon's `overallRate`: autocannon gives each connection
+// a quota per second, so every second starts with all connections sending back to back until the
+// quota is spent (a saturating burst, then idle), and it corrects for coordinated omission with an
+// expected interval of Math.ceil(1 / rate) = 1 ms, which adds synthetic samples to every answer
+// slower than 1 ms. The generator here sends request i at start + i / rate over keep-alive
+// connections and measures each latency from that intended send time (a request waiting for a free
+// connection counts its wait), so a server that falls behind shows it.
 //
 //   npm run build && DB_POSTGRES_URL=postgresql://postgres@127.0.0.1:55432/platform \
 //     CACHE_REDIS_URL=redis://127.0.0.1:56379/0 node bench/api-gateway.mjs \
@@ -14,9 +23,11 @@
 //
 // It creates a database of its own (dropped at the end) and uses a cache key prefix of its own.
 import { spawn, spawnSync } from 'node:child_process';
+import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
@@ -26,9 +37,21 @@ const option = (name, fallback) => {
   return index === -1 ? fallback : Number(process.argv[index + 1]);
 };
 
-// The reference: node:http + ioredis, one GET of the cached entry per request, same headers.
-if (process.argv.includes('--reference-server')) {
-  const redis = new Redis(process.env.CACHE_REDIS_URL);
+// The constant-rate load generator (see the header): prints one JSON line with the latencies.
+if (process.argv.includes('--constant-rate')) {
+  await constantRate({
+    url: process.env.BENCH_URL,
+    rate: Number(process.env.BENCH_RATE),
+    seconds: Number(process.env.BENCH_SECONDS),
+    connections: Number(process.env.BENCH_CONNECTIONS),
+  });
+} else if (process.argv.includes('--reference-server')) {
+  // The reference: node:http + ioredis, one GET of the cached entry per request, same headers.
+  // BENCH_AUTO_PIPELINING=true: the same server with ioredis auto-pipelining (what the cache adapter
+  // does with CACHE_REDIS_AUTO_PIPELINING=true; off by default), printed beside the plain reference.
+  const redis = new Redis(process.env.CACHE_REDIS_URL, {
+    enableAutoPipelining: process.env.BENCH_AUTO_PIPELINING === 'true',
+  });
   const key = process.env.BENCH_CACHE_KEY;
   const server = createServer((request, response) => {
     redis.get(key).then(
@@ -54,6 +77,95 @@ if (process.argv.includes('--reference-server')) {
   });
 } else {
   await main();
+}
+
+/**
+ * Sends GETs to `url` at `rate` per second for `seconds` (after one second of warm-up that is not
+ * recorded) over at most `connections` keep-alive connections; prints p50/p99 in ms, the rate
+ * achieved and the failures. Each latency runs from the request's intended send time. The client is
+ * raw sockets with a minimal HTTP/1.1 response reader (status line and Content-Length), like
+ * autocannon's, so that the generator itself keeps up at tens of thousands of requests a second.
+ */
+async function constantRate({ url, rate, seconds, connections }) {
+  const target = new URL(url);
+  const request = Buffer.from(
+    `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nConnection: keep-alive\r\n\r\n`,
+  );
+  const warmUpMs = 1000;
+  const total = Math.round((rate * (seconds * 1000 + warmUpMs)) / 1000);
+  const latencies = [];
+  const waiting = []; // intended send times of requests with no free connection yet
+  const idle = [];
+  let failures = 0;
+  let sent = 0;
+  let settled = 0;
+  let finish;
+  const done = new Promise((resolve) => (finish = resolve));
+  const start = performance.now();
+  const settle = (intended, ok) => {
+    if (!ok) failures += 1;
+    else if (intended - start >= warmUpMs) latencies.push(performance.now() - intended);
+    if (++settled === total) finish();
+  };
+  const open = () =>
+    new Promise((resolve, reject) => {
+      const socket = connect(Number(target.port), target.hostname, () => resolve(connection));
+      socket.setNoDelay(true);
+      const connection = { socket, intended: 0, buffer: Buffer.alloc(0) };
+      socket.on('error', reject);
+      socket.on('close', () => {
+        if (settled < total) {
+          console.error(`${url}: the server closed a connection during the run`);
+          process.exit(1);
+        }
+      });
+      socket.on('data', (chunk) => {
+        connection.buffer = connection.buffer.length === 0 ? chunk : Buffer.concat([connection.buffer, chunk]);
+        for (;;) {
+          const headEnd = connection.buffer.indexOf('\r\n\r\n');
+          if (headEnd === -1) return;
+          const head = connection.buffer.subarray(0, headEnd).toString('latin1');
+          let end;
+          if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+            // The body is JSON: the last chunk's marker cannot occur inside it.
+            const last = connection.buffer.indexOf('\r\n0\r\n\r\n', headEnd + 2);
+            if (last === -1) return;
+            end = last + 7;
+          } else {
+            end = headEnd + 4 + Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+            if (connection.buffer.length < end) return;
+          }
+          connection.buffer = connection.buffer.subarray(end);
+          settle(connection.intended, head.startsWith('HTTP/1.1 200'));
+          const next = waiting.shift();
+          if (next === undefined) idle.push(connection);
+          else dispatch(connection, next);
+        }
+      });
+    });
+  const dispatch = (connection, intended) => {
+    connection.intended = intended;
+    connection.socket.write(request);
+  };
+  idle.push(...(await Promise.all(Array.from({ length: connections }, open))));
+  const begin = performance.now() - start;
+  const tick = () => {
+    const due = Math.min(total, Math.floor(((performance.now() - start - begin) * rate) / 1000) + 1);
+    while (sent < due) {
+      const intended = start + begin + (sent * 1000) / rate;
+      const connection = idle.pop();
+      if (connection === undefined) waiting.push(intended);
+      else dispatch(connection, intended);
+      sent += 1;
+    }
+    if (sent < total) setTimeout(tick, 1);
+  };
+  tick();
+  await done;
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  console.log(JSON.stringify({ p50: at(0.5), p99: at(0.99), recorded: latencies.length, failures }));
+  process.exit(0);
 }
 
 async function freePort() {
@@ -190,16 +302,26 @@ async function main() {
       if (cursor === '0') break;
     }
     if (keys.length !== 1) throw new Error(`expected one cached entry, found ${keys.length}`);
-    const referencePort = await freePort();
-    const referenceChild = spawn(process.execPath, [fileURLToPath(import.meta.url), '--reference-server'], {
-      env: { ...process.env, BENCH_CACHE_KEY: keys[0], BENCH_PORT: String(referencePort) },
-      stdio: 'inherit',
-    });
-    children.push(referenceChild);
-    const referenceUrl = `http://127.0.0.1:${referencePort}`;
-    await waitUntilAnswering(`${referenceUrl}${path}`, referenceChild);
-    const referenceBody = await (await fetch(`${referenceUrl}${path}`)).text();
-    if (referenceBody !== body) throw new Error('the reference does not answer the same bytes');
+    const startReference = async (autoPipelining) => {
+      const port = await freePort();
+      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--reference-server'], {
+        env: {
+          ...process.env,
+          BENCH_CACHE_KEY: keys[0],
+          BENCH_PORT: String(port),
+          BENCH_AUTO_PIPELINING: String(autoPipelining),
+        },
+        stdio: 'inherit',
+      });
+      children.push(child);
+      const url = `http://127.0.0.1:${port}`;
+      await waitUntilAnswering(`${url}${path}`, child);
+      if ((await (await fetch(`${url}${path}`)).text()) !== body)
+        throw new Error('the reference does not answer the same bytes');
+      return { child, url };
+    };
+    const { child: referenceChild, url: referenceUrl } = await startReference(false);
+    const { child: pipelinedChild, url: pipelinedUrl } = await startReference(true);
     const cached = await fetch(`${gateway.url}${path}`);
     if (cached.headers.get('x-cache') !== 'HIT' || (await cached.text()) !== body) throw new Error('not a cache hit');
 
@@ -210,29 +332,49 @@ async function main() {
       return result;
     };
     const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-    await load(`${gateway.url}${path}`, { duration: 2 }); // warm-up of both
-    await load(`${referenceUrl}${path}`, { duration: 2 });
-    const ours = [];
-    const reference = [];
+    const servers = { ours: gateway.url, reference: referenceUrl, pipelined: pipelinedUrl };
+    const names = Object.keys(servers);
+    /** The servers in another order each round (a rotation), so none always goes first. */
+    const orderOf = (round) => names.map((_, index) => names[(index + round) % names.length]);
+    for (const name of names) await load(`${servers[name]}${path}`, { duration: 2 }); // warm-up
+    const peaks = Object.fromEntries(names.map((name) => [name, []]));
     for (let round = 0; round < rounds; round += 1) {
-      const order = round % 2 === 0 ? ['ours', 'reference'] : ['reference', 'ours'];
-      for (const which of order) {
-        const result = await load(`${which === 'ours' ? gateway.url : referenceUrl}${path}`);
-        (which === 'ours' ? ours : reference).push(result.requests.average);
+      for (const name of orderOf(round)) peaks[name].push((await load(`${servers[name]}${path}`)).requests.average);
+    }
+    const [ours, reference, pipelined] = names.map((name) => peaks[name]);
+    // Latency at a constant rate of half of each one's own peak, from a generator process of its own.
+    const atConstantRate = async (url, rate) => {
+      const generator = spawn(process.execPath, [fileURLToPath(import.meta.url), '--constant-rate'], {
+        env: {
+          ...process.env,
+          BENCH_URL: url,
+          BENCH_RATE: String(rate),
+          BENCH_SECONDS: String(seconds),
+          BENCH_CONNECTIONS: String(connections),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let output = '';
+      generator.stdout.on('data', (chunk) => (output += chunk));
+      const code = await new Promise((resolve) => generator.once('exit', resolve));
+      if (code !== 0) throw new Error(`the load generator exited with ${code}`);
+      const result = JSON.parse(output.trim().split('\n').at(-1));
+      if (result.failures > 0) throw new Error(`${url}: ${result.failures} failed requests at ${rate} req/s`);
+      return result;
+    };
+    const halfRates = Object.fromEntries(names.map((name) => [name, Math.max(1, Math.round(median(peaks[name]) / 2))]));
+    const halfLoad = Object.fromEntries(names.map((name) => [name, { p50: [], p99: [] }]));
+    for (let round = 0; round < rounds; round += 1) {
+      for (const name of orderOf(round)) {
+        const result = await atConstantRate(`${servers[name]}${path}`, halfRates[name]);
+        halfLoad[name].p50.push(result.p50);
+        halfLoad[name].p99.push(result.p99);
       }
     }
-    const latencyAtHalf = async (url, peak) => {
-      const p50 = [];
-      const p99 = [];
-      for (let round = 0; round < rounds; round += 1) {
-        const result = await load(url, { overallRate: Math.max(1, Math.floor(peak / 2)) });
-        p50.push(result.latency.p50);
-        p99.push(result.latency.p99);
-      }
-      return { p50: median(p50), p99: median(p99) };
-    };
-    const oursHalf = await latencyAtHalf(`${gateway.url}${path}`, median(ours));
-    const referenceHalf = await latencyAtHalf(`${referenceUrl}${path}`, median(reference));
+    const half = Object.fromEntries(
+      names.map((name) => [name, { p50: median(halfLoad[name].p50), p99: median(halfLoad[name].p99) }]),
+    );
+    await stop(pipelinedChild);
     await stop(referenceChild);
     await stop(gateway.child);
 
@@ -283,22 +425,28 @@ async function main() {
 
     const rate = (value) => `${Math.round(value).toLocaleString('en-US')} req/s`;
     const ms = (value) => `${value.toFixed(2)} ms`;
+    console.log(`load average: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
     console.log(
       `api_gateway GET ${path} (${body.length} B), ${connections} connections, ${seconds} s per round, median of ${rounds} rounds, ${eventCount} events`,
     );
-    console.log(`  cached, api_gateway (fastify, --cache redis)   : ${rate(median(ours))}`);
-    console.log(`  cached, bare node:http + ioredis GET          : ${rate(median(reference))}`);
+    console.log(`  cached, api_gateway (fastify, --cache redis)      : ${rate(median(ours))}`);
+    console.log(`  cached, bare node:http + ioredis GET             : ${rate(median(reference))}`);
     console.log(
-      `  ratio api_gateway / bare                      : ${(median(ours) / median(reference)).toFixed(3)} (goal >= 0.9)`,
+      `  ratio api_gateway / bare                         : ${(median(ours) / median(reference)).toFixed(3)} (goal >= 0.9)`,
     );
     console.log(
-      `  at half of peak, api_gateway p50 / p99         : ${ms(oursHalf.p50)} / ${ms(oursHalf.p99)} (goal p99 <= 5 ms)`,
+      `  bare, with ioredis auto-pipelining              : ${rate(median(pipelined))}, ratio api_gateway / it ${(median(ours) / median(pipelined)).toFixed(3)}`,
     );
-    console.log(
-      `  at half of peak, bare p50 / p99                : ${ms(referenceHalf.p50)} / ${ms(referenceHalf.p99)}`,
-    );
-    console.log(`  uncached (every request a miss), api_gateway  : ${rate(median(uncached))}`);
-    console.log(`  database queries for 100 concurrent misses    : ${flightQueries}`);
+    const latencyLine = (label, name) =>
+      console.log(
+        `  ${label} at ${rate(halfRates[name])} (half its peak), p50 / p99: ${ms(half[name].p50)} / ${ms(half[name].p99)}`,
+      );
+    latencyLine('api_gateway', 'ours');
+    latencyLine('bare', 'reference');
+    latencyLine('bare, auto-pipelining', 'pipelined');
+    console.log(`  uncached (every request a miss), api_gateway     : ${rate(median(uncached))}`);
+    console.log(`  database queries for 100 concurrent misses       : ${flightQueries}`);
+    console.log(`  goal at half load: p99 <= 5 ms`);
   } finally {
     await Promise.all(children.map((child) => stop(child)));
     for (let cursor = '0'; ;) {

@@ -8,6 +8,8 @@
 //
 // --command-timeout sets the adapter's CACHE_REDIS_COMMAND_TIMEOUT_MS (default 0, as shipped): with it,
 // ioredis arms a timer per command, which is where the adapter loses throughput against the raw client.
+// --auto-pipelining 1|0 sets CACHE_REDIS_AUTO_PIPELINING (default 0, as shipped) and the raw client's
+// enableAutoPipelining alike, so that the ratio is the adapter's own cost either way.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisCache } from '@platform-host/adapter-cache-redis';
@@ -22,6 +24,7 @@ const keyCount = option('keys', 1000);
 const size = option('size', 100);
 const rounds = option('rounds', 7);
 const commandTimeoutMs = option('command-timeout', 0);
+const autoPipelining = option('auto-pipelining', 0) === 1;
 const url = process.env.CACHE_REDIS_URL;
 if (!url) {
   console.error('Set CACHE_REDIS_URL (deploy/native/infra.sh up redis prints it).');
@@ -29,8 +32,8 @@ if (!url) {
 }
 
 const keyPrefix = `bench:${randomUUID().slice(0, 8)}:`;
-const cache = new RedisCache({ url, keyPrefix, commandTimeoutMs });
-const raw = new Redis(url, { lazyConnect: true });
+const cache = new RedisCache({ url, keyPrefix, commandTimeoutMs, autoPipelining });
+const raw = new Redis(url, { lazyConnect: true, enableAutoPipelining: autoPipelining });
 await cache.connect();
 await raw.connect();
 
@@ -80,7 +83,7 @@ await raw.quit();
 
 const format = (rate) => `${Math.round(rate).toLocaleString('en-US')} ops/s`;
 console.log(
-  `Redis cache GET, ${ops} ops per round, ${concurrency} in flight, ${keyCount} keys of ${size} B, median of ${rounds} rounds, adapter command timeout ${commandTimeoutMs} ms`,
+  `Redis cache GET, ${ops} ops per round, ${concurrency} in flight, ${keyCount} keys of ${size} B, median of ${rounds} rounds, adapter command timeout ${commandTimeoutMs} ms, auto-pipelining ${autoPipelining ? 'on' : 'off'} (both clients)`,
 );
 console.log(`  adapter RedisCache.get : ${format(median(ours))}`);
 console.log(`  raw ioredis GET        : ${format(median(reference))}`);

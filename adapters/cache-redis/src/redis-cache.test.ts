@@ -98,11 +98,25 @@ describe('cache-redis adapter package', function () {
       'CACHE_REDIS_LOCK_TTL_MS',
       'CACHE_REDIS_CONNECT_TIMEOUT_MS',
       'CACHE_REDIS_COMMAND_TIMEOUT_MS',
+      'CACHE_REDIS_AUTO_PIPELINING',
     ]);
     const url = manifest.config.find((key) => key.env === 'CACHE_REDIS_URL');
     expect(url?.required).to.equal(true);
     expect(url?.secret).to.equal(true);
     expect(url?.format).to.equal('url');
+  });
+
+  it('refuses a CACHE_REDIS_AUTO_PIPELINING that is not true or false, naming the key', async function () {
+    let failure: unknown;
+    try {
+      await adapter.create(
+        adapterContext({ CACHE_REDIS_URL: 'redis://127.0.0.1:1/0', CACHE_REDIS_AUTO_PIPELINING: 'yes' }),
+      );
+    } catch (error) {
+      failure = error;
+    }
+    expect(isPlatformError(failure) && failure.code).to.equal('PH_ERR_CONFIG_INVALID');
+    expect((failure as Error).message).to.contain('CACHE_REDIS_AUTO_PIPELINING must be true or false');
   });
 
   it('creates a cache with the default prefix without connecting', async function () {

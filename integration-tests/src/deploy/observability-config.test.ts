@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { MODULE_TYPES } from '@platform-host/contracts';
 import { GATEWAY_METRIC_NAMES } from '@platform-host/module-api-gateway';
 import { AGGREGATOR_METRIC_NAMES } from '@platform-host/module-metric-aggregator';
+import { INGEST_METRIC_NAMES } from '@platform-host/module-stream-ingest';
 import {
   CACHE_HIT_RATIO,
   CACHE_REQUESTS,
@@ -33,7 +34,7 @@ const COMPOSE_DIR = dirname(COMPOSE_FILE);
  * Every metric name the code exports: the standard platform metrics the host records (README maps
  * the seed 11.2 names to these) and each module's own instruments, plus Prometheus's `up`. A
  * module with instruments adds its name list here (api_gateway: GATEWAY_METRIC_NAMES,
- * metric_aggregator: AGGREGATOR_METRIC_NAMES).
+ * metric_aggregator: AGGREGATOR_METRIC_NAMES, stream_ingest: INGEST_METRIC_NAMES).
  */
 const EXPORTED_METRICS: readonly string[] = [
   MODULE_STARTUP_DURATION,
@@ -46,6 +47,7 @@ const EXPORTED_METRICS: readonly string[] = [
   CACHE_HIT_RATIO,
   ...GATEWAY_METRIC_NAMES,
   ...AGGREGATOR_METRIC_NAMES,
+  ...INGEST_METRIC_NAMES,
 ];
 /** The series names a query may use: histograms also as `_bucket`, `_sum` and `_count`. */
 const ALLOWED_METRICS = new Set([
@@ -286,6 +288,12 @@ describe('Prometheus and Grafana of the compose stack', () => {
       const queried = queriedBy('metric-aggregator.json');
       expect(AGGREGATOR_METRIC_NAMES.length).to.be.greaterThan(0);
       expect(AGGREGATOR_METRIC_NAMES.filter((name) => !queried.has(name))).to.deep.equal([]);
+    });
+
+    it('has a panel on the stream_ingest dashboard for every metric stream_ingest exports', () => {
+      const queried = queriedBy('stream-ingest.json');
+      expect(INGEST_METRIC_NAMES.length).to.be.greaterThan(0);
+      expect(INGEST_METRIC_NAMES.filter((name) => !queried.has(name))).to.deep.equal([]);
     });
   });
 });

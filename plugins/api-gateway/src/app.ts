@@ -57,6 +57,8 @@ export const MAX_EVENT_LOOP_DELAY_MS = 1000;
 export const RETRY_AFTER_SECONDS = 1;
 
 const CACHE_KEY_PREFIX = 'api_gateway:v1:';
+/** How many request URLs' cache keys are remembered before the memo starts afresh. */
+const MAX_REMEMBERED_CACHE_KEYS = 10_000;
 const date = { type: 'string', format: 'date', description: 'YYYY-MM-DD' } as const;
 const dateTime = { type: 'string', format: 'date-time', description: 'ISO-8601 with a time zone' } as const;
 const text = { type: 'string', minLength: 1, maxLength: 255 } as const;
@@ -122,17 +124,25 @@ function cacheKey(route: string, query: Readonly<Record<string, unknown>>): stri
   return `${CACHE_KEY_PREFIX}${route}?${tail}`;
 }
 
-function withDeadline<T>(work: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    work,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ProblemError('timeout', `${what} did not finish within ${HANDLER_TIMEOUT_MS / 1000} s`)),
-        HANDLER_TIMEOUT_MS,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
+/** `work`, or a 504 problem naming `what` once it has run for HANDLER_TIMEOUT_MS (one promise, one timer). */
+function withDeadline<T>(work: Promise<T>, what: () => string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new ProblemError('timeout', `${what()} did not finish within ${HANDLER_TIMEOUT_MS / 1000} s`)),
+      HANDLER_TIMEOUT_MS,
+    );
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on unchanged
+        reject(error);
+      },
+    );
+  });
 }
 
 /** `compute` run at most once, when first needed (most requests need no cursor fingerprint). */
@@ -220,18 +230,29 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
     },
   });
 
+  // The host drain waits for every request in flight. Rather than one promise per request, the
+  // drain is given one promise per busy period: made when a request arrives while none is in
+  // flight, resolved when the last one in flight has closed (requests arriving meanwhile extend it).
+  let allClosed: (() => void) | undefined;
+  const noLabels = {};
+  // One listener function for every response, not a closure per request.
+  const requestClosed = (): void => {
+    inFlight -= 1;
+    metrics.inFlight.dec(noLabels);
+    if (inFlight === 0 && allClosed !== undefined) {
+      const resolve = allClosed;
+      allClosed = undefined;
+      resolve();
+    }
+  };
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    if (inFlight === 0 && deps.trackWork !== undefined) {
+      deps.trackWork(new Promise<void>((resolve) => (allClosed = resolve)));
+    }
     inFlight += 1;
-    metrics.inFlight.inc({});
-    const finished = new Promise<void>((resolve) => {
-      reply.raw.once('close', () => {
-        inFlight -= 1;
-        metrics.inFlight.dec({});
-        resolve();
-      });
-    });
-    deps.trackWork?.(finished);
+    metrics.inFlight.inc(noLabels);
+    reply.raw.on('close', requestClosed);
     if (inFlight > MAX_IN_FLIGHT) {
       metrics.requestsShed.inc({ reason: 'in_flight' });
       done(
@@ -300,6 +321,20 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       .send(JSON.stringify(problem.document(request.url, request.id)));
   });
 
+  // Cache keys by route and request URL: the normalized query is a function of the URL, and a
+  // cached GET is mostly the same few URLs again (bounded; cleared when full).
+  const cacheKeys = new Map<string, string>();
+  const cacheKeyOf = (route: string, url: string, query: Readonly<Record<string, unknown>>): string => {
+    const memo = `${route} ${url}`;
+    let key = cacheKeys.get(memo);
+    if (key === undefined) {
+      if (cacheKeys.size >= MAX_REMEMBERED_CACHE_KEYS) cacheKeys.clear();
+      key = cacheKey(route, query);
+      cacheKeys.set(memo, key);
+    }
+    return key;
+  };
+
   /** Answers a GET from the response cache (ETag, X-Cache, 304 on a matching If-None-Match). */
   const cachedGet = async (
     request: FastifyRequest,
@@ -310,9 +345,9 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
   ): Promise<FastifyReply> => {
     const answer = await withDeadline(
       withCorrelationId(request.id, () =>
-        responseCache.answer(cacheKey(route, key), async () => JSON.stringify(await load())),
+        responseCache.answer(cacheKeyOf(route, request.url, key), async () => JSON.stringify(await load())),
       ),
-      `${request.method} ${route}`,
+      () => `${request.method} ${route}`,
     );
     reply.header('etag', answer.etag).header('x-cache', answer.outcome).header('cache-control', 'no-cache');
     if (ifNoneMatchMatches(request.headers['if-none-match'], answer.etag)) return reply.code(304).send();
@@ -560,7 +595,7 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       try {
         await withDeadline(
           withCorrelationId(request.id, () => mq.publishBatch(settings.topic, messages)),
-          `publishing ${messages.length} events`,
+          () => `publishing ${messages.length} events`,
         );
       } catch (error) {
         withCorrelationId(request.id, () =>

@@ -16,3 +16,4 @@ export { decodeMessage, lakeFilePath, parseTimestamp, utcDate, DEAD_LETTER_REASO
 export type { LakeRecord, DeadLetterReason } from './record.js';
 export { encodeRecords, LAKE_COLUMNS } from './formats.js';
 export { LakeStore, FencedError } from './lake-store.js';
+export { INGEST_METRIC_NAMES, declareIngestMetrics, type IngestMetrics } from './ingest-metrics.js';

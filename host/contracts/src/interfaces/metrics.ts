@@ -202,6 +202,20 @@ function checkLabels(name: string, labelNames: readonly string[], labels: unknow
   if (typeof given !== 'object') {
     throw new PlatformError('PH_ERR_METRIC_INVALID', `Metric ${name}: labels must be an object of strings`);
   }
+  // Fast path, run on every observation: exactly the declared names, each a string, without
+  // allocating. Anything else falls through to the checks below, which name the difference.
+  // (Declared label names are unique, so as many own keys, each declared, means the same set.)
+  const record = given as Record<string, unknown>;
+  let matching = 0;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    if (typeof record[key] !== 'string' || !labelNames.includes(key)) {
+      matching = -1;
+      break;
+    }
+    matching += 1;
+  }
+  if (matching === labelNames.length) return;
   const keys = Object.keys(given);
   const missing = labelNames.filter((label) => !keys.includes(label));
   const extra = keys.filter((key) => !labelNames.includes(key));

@@ -82,6 +82,20 @@ const SECRET_PAIRS = new Set(['api key', 'access key', 'private key', 'secret ke
  * flag), `bypass` or `max_tokens` are not credentials.
  */
 export function isSecretFieldName(name: string): boolean {
+  const known = secretFieldNames.get(name);
+  if (known !== undefined) return known;
+  const answer = classifyFieldName(name);
+  // Field names are few and repeat on every log line; the memo is bounded all the same.
+  if (secretFieldNames.size >= MAX_REMEMBERED_FIELD_NAMES) secretFieldNames.clear();
+  secretFieldNames.set(name, answer);
+  return answer;
+}
+
+/** {@link isSecretFieldName}'s answers so far, by field name. */
+const secretFieldNames = new Map<string, boolean>();
+const MAX_REMEMBERED_FIELD_NAMES = 4096;
+
+function classifyFieldName(name: string): boolean {
   const words = name
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .toLowerCase()

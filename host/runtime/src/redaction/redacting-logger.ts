@@ -21,12 +21,18 @@ function redactFields(fields: LogFields | undefined): LogFields | undefined {
  */
 export function redactingLogger(logger: Logger): Logger {
   if (wrapped.has(logger)) return logger;
+  // The level methods are made once per proxy, not on every call (a request log line is a hot path).
+  const levelMethods = new Map<string, (message: string, fields?: LogFields) => void>();
+  for (const level of LEVELS) {
+    levelMethods.set(level, (message: string, fields?: LogFields): void =>
+      logger[level as LogLevel](redactText(String(message)), redactFields(fields)),
+    );
+  }
   const proxy = new Proxy(logger, {
     get(target, property) {
-      if (typeof property === 'string' && LEVELS.has(property)) {
-        const level = property as LogLevel;
-        return (message: string, fields?: LogFields): void =>
-          target[level](redactText(String(message)), redactFields(fields));
+      if (typeof property === 'string') {
+        const method = levelMethods.get(property);
+        if (method !== undefined) return method;
       }
       if (property === 'child')
         return (bindings: LogFields): Logger => redactingLogger(target.child(redactFields(bindings) ?? {}));
