@@ -53,7 +53,8 @@ export function parseTimestamp(value: unknown): number | undefined {
 
 /**
  * Decodes a message into a lake record: a JSON object with a non-empty string `event_id` and
- * `event_type`, an optional string `source`, an optional `timestamp` (ISO 8601 with a zone, or epoch
+ * `event_type`, an optional string `source` (none of the three holding U+0000, which the database
+ * cannot store), an optional `timestamp` (ISO 8601 with a zone, or epoch
  * ms; ingestion time when absent) and any `payload`. Anything else is a dead letter with a reason.
  */
 export function decodeMessage(message: QueueMessage, ingestedAt: number): Decoded {
@@ -69,6 +70,15 @@ export function decodeMessage(message: QueueMessage, ingestedAt: number): Decode
   if (typeof eventId !== 'string' || eventId === '') return invalid('event_id must be a non-empty string');
   if (typeof eventType !== 'string' || eventType === '') return invalid('event_type must be a non-empty string');
   if (source !== undefined && source !== null && typeof source !== 'string') return invalid('source must be a string');
+  // PostgreSQL text cannot hold U+0000: such a row would fail its commit on every retry and hold
+  // the partition back, so the event is dead-lettered instead.
+  for (const [name, text] of [
+    ['event_id', eventId],
+    ['event_type', eventType],
+    ['source', source],
+  ] as const) {
+    if (typeof text === 'string' && text.includes('\u0000')) return invalid(`${name} holds a NUL character (U+0000)`);
+  }
   let timeMs = ingestedAt;
   if (timestamp !== undefined && timestamp !== null) {
     const parsed = parseTimestamp(timestamp);
