@@ -52,8 +52,10 @@ export function parseTimestamp(text: string): number | undefined {
   ) {
     return undefined;
   }
-  const local = Date.UTC(year, month - 1, day, hour, minute, second, millis);
-  const date = new Date(local);
+  // Date.UTC reads years 0 to 99 as 1900 to 1999: the year is set on its own.
+  const date = new Date(Date.UTC(2000, month - 1, day, hour, minute, second, millis));
+  date.setUTCFullYear(year, month - 1, day);
+  const local = date.getTime();
   if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
     return undefined;
   }
