@@ -4,15 +4,26 @@ import type { MessageSchemaId } from '../manifest/types.js';
 
 const SNAKE_CASE_WORD = /^[a-z][a-z0-9_]*$/;
 
-/** A text field of the event that fits the warehouse's VARCHAR(255) columns and is not blank. */
+/**
+ * A text field of the event that fits the warehouse's VARCHAR(255) columns, is not blank and holds
+ * no U+0000 (PostgreSQL text cannot store it).
+ */
+// The patterns name U+0000 on purpose (no-control-regex flags any control character in a pattern).
+/* eslint-disable no-control-regex */
 const eventText = (what: string): z.ZodString =>
-  z.string().min(1).max(255).regex(/\S/, 'must not be blank').describe(what);
+  z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[^\u0000]*[^\s\u0000][^\u0000]*$/u, 'must not be blank or hold U+0000')
+    .describe(what);
+/* eslint-enable no-control-regex */
 
 /**
  * The platform event (DESIGN.md "how data flows"), as producers publish it on a topic such as
  * `events`: `event_type`, `source`, `timestamp` (RFC 3339 / ISO-8601 with `Z` or an offset) and
  * `payload` (an object) are required, `event_id` is optional; no other field. Text fields fit the
- * warehouse columns (at most 255 characters). This is the one source of
+ * warehouse columns (at most 255 characters, no U+0000). This is the one source of
  * `schemas/platform-event.schema.json`.
  */
 export const platformEventSchema = z
@@ -21,6 +32,8 @@ export const platformEventSchema = z
       .string()
       .min(1)
       .max(255)
+      // eslint-disable-next-line no-control-regex -- U+0000 is the character refused
+      .regex(/^[^\u0000]+$/u, 'must not hold U+0000')
       .optional()
       .describe('Producer-chosen id; consumers that deduplicate use it. Optional.'),
     event_type: eventText('What happened, e.g. "purchase".'),
