@@ -1,6 +1,7 @@
 # Container targets (seed 13.1, 16.1), included from the root Makefile:  -include deploy/docker/docker.mk
 # They need a container engine with the compose plugin: Docker, or Podman with
-# DOCKER=podman. Without one, use deploy/native (make infra-native-up).
+# DOCKER=podman. The root Makefile's infra-up/down/reset run compose-up/down/reset when one is
+# present, else the native servers of deploy/native.
 
 DOCKER       ?= docker
 COMPOSE_FILE := deploy/docker/docker-compose.yml
@@ -9,23 +10,23 @@ IMAGE        ?= platform-host:local
 # One-shot services: `up --wait` would count their exit as a failure, so they run afterwards.
 COMPOSE_ONE_SHOT := minio-init
 
-.PHONY: infra-up infra-down infra-reset infra-status infra-logs infra-env docker-build docker-engine-check
+.PHONY: compose-up compose-down compose-reset infra-status infra-logs infra-env docker-build docker-engine-check
 
 docker-engine-check:
-	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "'$(DOCKER)' not found: install Docker (or set DOCKER=podman), or use make infra-native-up" >&2; exit 2; }
+	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "'$(DOCKER)' not found: install Docker (or set DOCKER=podman), or use the native servers: make infra-up INFRA=native (make infra-native-up)" >&2; exit 2; }
 
-infra-up: docker-engine-check ## Start PostgreSQL, Redis, Kafka, MinIO, Prometheus, Grafana and wait until healthy
+compose-up: docker-engine-check ## Start PostgreSQL, Redis, Kafka, MinIO, Prometheus, Grafana and wait until healthy
 	$(COMPOSE) up --detach --wait $$($(COMPOSE) config --services | grep -vxF '$(COMPOSE_ONE_SHOT)')
 	$(COMPOSE) run --rm $(COMPOSE_ONE_SHOT)
 	@echo 'infra up: Grafana http://localhost:3000, Prometheus http://localhost:9090, MinIO console http://localhost:9001'
 	@echo 'point make run / make test at it:  eval "$$(make -s infra-env)"'
 
-infra-down: docker-engine-check ## Stop the stack and the platform services (data kept in volumes)
+compose-down: docker-engine-check ## Stop the stack and the platform services (data kept in volumes)
 	$(COMPOSE) --profile platform down --remove-orphans
 
-infra-reset: docker-engine-check ## Stop the stack, delete its volumes, start it again
+compose-reset: docker-engine-check ## Stop the stack, delete its volumes, start it again
 	$(COMPOSE) --profile platform down --remove-orphans --volumes
-	$(MAKE) infra-up
+	$(MAKE) compose-up
 
 infra-status: docker-engine-check ## Containers of the stack and their health
 	$(COMPOSE) --profile platform ps --all

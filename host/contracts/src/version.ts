@@ -6,5 +6,7 @@
  * adapter factories (declared dependencies). 2.1.0 added `Lifecycle.tolerateUnhealthy` (an
  * interface whose failing check reports `degraded` instead of failing readiness) and the module
  * manifest's `exit_codes.unavailable` (the exit code of a run whose backend did not connect).
+ * 2.2.0 added the module manifest's `messages` (the topics a module produces and consumes, with
+ * the schema of each) and the platform message schemas (platform event, dead letter).
  */
-export const HOST_API_VERSION = '2.1.0';
+export const HOST_API_VERSION = '2.2.0';

@@ -12,3 +12,4 @@ export * from './data-factory.js';
 export * from './real-services.js';
 export * from './adapter-harness.js';
 export * from './private-redis.js';
+export * from './schema-arbitraries.js';

@@ -298,10 +298,35 @@ describe('deploy/docker/docker-compose.yml', () => {
       ]);
     });
 
-    it('says what is missing, with exit code 2, when no container engine is installed', async () => {
-      const { code, stderr } = await make('infra-up', join(workdir, 'no-such-engine'));
+    it('says what is missing, with exit code 2, when INFRA=compose and no container engine is installed', async () => {
+      rmSync(log, { force: true });
+      const { code, stderr } = await run(
+        'make',
+        ['-s', 'infra-up', 'INFRA=compose', `DOCKER=${join(workdir, 'no-such-engine')}`],
+        {},
+      );
       expect(code).to.equal(2);
       expect(stderr).to.contain('not found').and.to.contain('infra-native-up');
+    });
+
+    it('falls back to the native servers of deploy/native when no container engine is installed', async () => {
+      // A stand-in for deploy/native/infra.sh: the shared servers are never touched.
+      const fakeInfra = join(workdir, 'infra.sh');
+      writeFileSync(fakeInfra, `#!/bin/sh\nprintf 'infra.sh %s\\n' "$*" >> "${log}"\n`);
+      chmodSync(fakeInfra, 0o755);
+      const calls = async (target: string): Promise<string[]> => {
+        rmSync(log, { force: true });
+        const result = await run(
+          'make',
+          ['-s', target, `DOCKER=${join(workdir, 'no-such-engine')}`, `NATIVE_INFRA=${fakeInfra}`],
+          {},
+        );
+        expect(result.code, result.stderr).to.equal(0);
+        return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
+      };
+      expect(await calls('infra-up')).to.deep.equal(['infra.sh up']);
+      expect(await calls('infra-down')).to.deep.equal(['infra.sh down']);
+      expect(await calls('infra-reset')).to.deep.equal(['infra.sh clean', 'infra.sh up']);
     });
 
     it('infra-env points every URL at a port the stack publishes on the host', async () => {

@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { platformEventSchema as contractEventSchema } from '@platform-host/contracts/message-schemas';
 import type { InputProblem } from './problem.js';
 
 /** Most events one `POST /v1/events` accepts. */
@@ -109,7 +110,21 @@ export function validateIngestBody(
       problems.push({ name: at, reason: 'must be an event object' });
       return;
     }
-    if (validate(item)) return;
+    if (validate(item)) {
+      // The published event must also be the contracts' platform event (schemas/platform-event.schema.json),
+      // which is stricter than ajv-formats on the timestamp (no leap second, upper-case T and Z, an
+      // offset with a colon) and refuses U+0000, which its consumers cannot store.
+      const contract = contractEventSchema.safeParse(item);
+      for (const issue of contract.success ? [] : contract.error.issues) {
+        const field = issue.path.map(String).join('.');
+        const reason =
+          field === 'timestamp'
+            ? 'must be an ISO-8601 date-time with a time zone (2026-01-15T10:00:00Z)'
+            : issue.message;
+        problems.push({ name: field === '' ? at : `${at}.${field}`, reason });
+      }
+      return;
+    }
     for (const error of validate.errors ?? []) {
       const field = fieldOf(error);
       problems.push({ name: field === '' ? at : `${at}.${field}`, reason: reasonOf(error) });

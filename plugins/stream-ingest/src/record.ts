@@ -38,14 +38,23 @@ export function parseTimestamp(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? Math.trunc(value) : undefined;
   if (typeof value !== 'string') return undefined;
   // A zone is required: a local time would land in a different day depending on the machine.
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i.test(value)) return undefined;
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i.exec(value);
+  if (!match) return undefined;
+  // Date.parse rolls a day or time that does not exist over (2026-02-30 is March 2, 24:00 the next
+  // day): such a timestamp is refused, not filed under another day.
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map((part) => Number(part ?? 0));
+  const calendar = new Date(Date.UTC(year ?? 0, (month ?? 1) - 1, day ?? 1));
+  calendar.setUTCFullYear(year ?? 0);
+  if (calendar.getUTCMonth() !== (month ?? 1) - 1 || calendar.getUTCDate() !== day) return undefined;
+  if ((hour ?? 0) > 23 || (minute ?? 0) > 59 || (second ?? 0) > 59) return undefined;
   const ms = Date.parse(value);
   return Number.isFinite(ms) ? ms : undefined;
 }
 
 /**
  * Decodes a message into a lake record: a JSON object with a non-empty string `event_id` and
- * `event_type`, an optional string `source`, an optional `timestamp` (ISO 8601 with a zone, or epoch
+ * `event_type`, an optional string `source` (none of the three holding U+0000, which the database
+ * cannot store), an optional `timestamp` (ISO 8601 with a zone, or epoch
  * ms; ingestion time when absent) and any `payload`. Anything else is a dead letter with a reason.
  */
 export function decodeMessage(message: QueueMessage, ingestedAt: number): Decoded {
@@ -61,6 +70,15 @@ export function decodeMessage(message: QueueMessage, ingestedAt: number): Decode
   if (typeof eventId !== 'string' || eventId === '') return invalid('event_id must be a non-empty string');
   if (typeof eventType !== 'string' || eventType === '') return invalid('event_type must be a non-empty string');
   if (source !== undefined && source !== null && typeof source !== 'string') return invalid('source must be a string');
+  // PostgreSQL text cannot hold U+0000: such a row would fail its commit on every retry and hold
+  // the partition back, so the event is dead-lettered instead.
+  for (const [name, text] of [
+    ['event_id', eventId],
+    ['event_type', eventType],
+    ['source', source],
+  ] as const) {
+    if (typeof text === 'string' && text.includes('\u0000')) return invalid(`${name} holds a NUL character (U+0000)`);
+  }
   let timeMs = ingestedAt;
   if (timestamp !== undefined && timestamp !== null) {
     const parsed = parseTimestamp(timestamp);

@@ -5,11 +5,13 @@ import {
   ARG_FORMATS,
   ARG_TYPES,
   CONFIG_FORMATS,
+  MESSAGE_SCHEMA_IDS,
   MODULE_TYPES,
   type AdapterManifest,
   type ArgSpec,
   type ConfigKey,
   type ModuleManifest,
+  type ModuleMessages,
 } from './types.js';
 
 const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
@@ -113,6 +115,58 @@ export const argSpecSchema = z
     }
   });
 
+const ARG_PLACEHOLDER = /<([a-z][a-z0-9]*(?:-[a-z0-9]+)*)>/g;
+
+const topicRefSchema = z.union([
+  z
+    .string()
+    .regex(
+      /^(?:[A-Za-z0-9._:-]|<[a-z][a-z0-9]*(?:-[a-z0-9]+)*>)+$/,
+      'must be a topic name, or a template such as "<topic>.dead-letter" whose <name> is a module argument',
+    )
+    .describe('A topic name, or a template whose <name> placeholders are module arguments: "<topic>.dead-letter".'),
+  z.strictObject({ arg: z.string().min(1).describe('A string argument of the module whose value is the topic.') }),
+]);
+
+const messageSchemaRef = z
+  .string()
+  .regex(
+    new RegExp(`^(?:${MESSAGE_SCHEMA_IDS.join('|')}|\\./[^\\0]+\\.json)$`),
+    `must be a platform message schema (${MESSAGE_SCHEMA_IDS.join(', ')}) or a ./path.json of the module's own`,
+  )
+  .describe(
+    `A platform message schema id (${MESSAGE_SCHEMA_IDS.join(', ')}: schemas/<id>.schema.json) or the path of a JSON Schema file relative to the manifest.`,
+  );
+
+const messageDeclarationSchema = z.strictObject({
+  topic: topicRefSchema,
+  schema: messageSchemaRef,
+  description: z.string().min(1).optional(),
+});
+
+/** The `messages` of a module manifest: the topics it produces and consumes, with their schemas. */
+export const moduleMessagesSchema = z
+  .strictObject({
+    produces: z.array(messageDeclarationSchema).default([]),
+    consumes: z
+      .array(
+        messageDeclarationSchema.extend({
+          dead_letter_reasons: z
+            .array(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a snake_case word'))
+            .min(1)
+            .optional()
+            .describe("The reason header values of the module's dead letters of this topic."),
+        }),
+      )
+      .default([]),
+  })
+  .describe('Topics the module publishes to and reads from, each with the schema of its messages.');
+
+/** The argument names a topic reference uses (`{arg}` or the `<name>` placeholders of a template). */
+export function topicRefArguments(topic: string | { readonly arg: string }): string[] {
+  return typeof topic === 'string' ? [...topic.matchAll(ARG_PLACEHOLDER)].map((match) => match[1] ?? '') : [topic.arg];
+}
+
 /** The `module.json` descriptor (seed section 3, plus `entry` and `host_api`). */
 export const moduleManifestSchema = z
   .strictObject({
@@ -159,6 +213,7 @@ export const moduleManifestSchema = z
       })
       .default({})
       .describe("Exit codes of the module's own, beside the platform's 0, 1 and 2."),
+    messages: moduleMessagesSchema.optional(),
   })
   .superRefine((manifest, ctx) => {
     if (manifest.migrations && !manifest.dependencies.interfaces.includes('database')) {
@@ -183,6 +238,20 @@ export const moduleManifestSchema = z
         ctx.addIssue({ code: 'custom', path: ['args', index, 'name'], message: `duplicate argument "${arg.name}"` });
       seen.add(arg.name);
     });
+    for (const direction of ['produces', 'consumes'] as const) {
+      manifest.messages?.[direction].forEach((declaration, index) => {
+        for (const name of topicRefArguments(declaration.topic)) {
+          const arg = manifest.args.find((candidate) => candidate.name === name);
+          if (arg === undefined || arg.type !== 'string') {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['messages', direction, index, 'topic'],
+              message: `the topic refers to "${name}", which is not a string argument of the module`,
+            });
+          }
+        }
+      });
+    }
   });
 
 /** One configuration key an adapter reads through the Secrets interface. */
@@ -269,7 +338,8 @@ export type SchemasMatchTypes = [
   Equals<z.output<typeof adapterManifestSchema>, DeepMutable<AdapterManifest>>,
   Equals<z.output<typeof argSpecSchema>, DeepMutable<ArgSpec>>,
   Equals<z.output<typeof configKeySchema>, DeepMutable<ConfigKey>>,
-] extends [true, true, true, true]
+  Equals<z.output<typeof moduleMessagesSchema>, DeepMutable<ModuleMessages>>,
+] extends [true, true, true, true, true]
   ? true
   : never;
 export const SCHEMAS_MATCH_TYPES: SchemasMatchTypes = true;

@@ -77,6 +77,50 @@ export interface ModuleManifest {
   readonly migrations?: ModuleMigrations | undefined;
   /** Exit codes of the module's own, beside the platform's 0 (success), 1 (failure) and 2 (usage). */
   readonly exit_codes: ModuleExitCodes;
+  /**
+   * The topics the module publishes to and reads from, each with the schema of its messages
+   * (seed 10.4; host API 2.2.0). Shown by `plugins inspect`; `doctor` warns when a consumer's
+   * schema does not accept what the producer of the same topic declares.
+   */
+  readonly messages?: ModuleMessages | undefined;
+}
+
+/** Ids of the message schemas the platform ships (`schemas/<id>.schema.json`). */
+export const MESSAGE_SCHEMA_IDS = ['platform-event', 'dead-letter'] as const;
+export type MessageSchemaId = (typeof MESSAGE_SCHEMA_IDS)[number];
+
+/**
+ * Which topic a message declaration is about:
+ * - a plain name: `"events"`;
+ * - `{ "arg": "topic" }`: whatever the module's `--topic` argument is (its default where the
+ *   argument is not given);
+ * - a template with `<arg>` placeholders, each replaced by that argument's value:
+ *   `"<topic>.dead-letter"`.
+ * Every argument named must be a string argument of the module.
+ */
+export type TopicRef = string | { readonly arg: string };
+
+/** One topic a module produces or consumes, and the schema of its message values. */
+export interface MessageDeclaration {
+  readonly topic: TopicRef;
+  /**
+   * A platform schema id (`platform-event`, `dead-letter`; see `schemas/`), or the path of a JSON
+   * Schema file of the module's own, relative to its manifest (`./schemas/consumed-event.schema.json`).
+   */
+  readonly schema: string;
+  readonly description?: string | undefined;
+}
+
+/** A consumed topic: also the reasons the consumer dead-letters a message of it with. */
+export interface ConsumedMessageDeclaration extends MessageDeclaration {
+  /** The `reason` header values of its dead letters (snake_case), each documented in the module's README. */
+  readonly dead_letter_reasons?: readonly string[] | undefined;
+}
+
+/** The `messages` of a module manifest. */
+export interface ModuleMessages {
+  readonly produces: readonly MessageDeclaration[];
+  readonly consumes: readonly ConsumedMessageDeclaration[];
 }
 
 /** The `exit_codes` of a module manifest. */

@@ -21,6 +21,7 @@ import {
 import { configValueProblem, keysForFlag } from '../wiring/adapter-config.js';
 import { autoMigrateEnabled } from '../migrations/auto-migrate.js';
 import { redactText, registerSecret } from '../redaction/redact.js';
+import { checkMessageContracts } from './message-contracts.js';
 
 /** Result of `doctor`: the report text and the exit code (0 when the run would start, 2 otherwise). */
 export interface DoctorResult {
@@ -62,6 +63,7 @@ export async function doctor(
   if (!moduleName) problems.push(...broken.map((record) => `${record.kind} ${record.name} has problems`));
 
   let interfaces: InterfaceName[] = [...INTERFACE_NAMES];
+  let argValues: ReadonlyMap<string, unknown> | undefined;
   if (moduleName) {
     try {
       const record = findModule(pre.registry, moduleName);
@@ -75,6 +77,7 @@ export async function doctor(
         out.push(`  auto-migrate: ${autoMigrateEnabled(pre.options) ? 'on' : 'off'}`);
       }
       const args = validateModuleArgs(record.manifest, pre.rest);
+      argValues = args.values;
       if (args.problems.length === 0) {
         out.push(
           `  arguments: ok (${[...args.values.entries()].map(([k, v]) => `--${k}=${String(v)}`).join(' ') || 'none'})`,
@@ -90,6 +93,22 @@ export async function doctor(
       interfaces = [];
     }
   }
+
+  const knownModule = moduleName === undefined || pre.registry.modules.has(moduleName);
+  const contracts = knownModule
+    ? checkMessageContracts(
+        pre.registry,
+        root,
+        moduleName === undefined ? undefined : { module: moduleName, values: argValues ?? new Map() },
+      )
+    : { lines: [], warnings: [], problems: [] };
+  if (contracts.lines.length > 0 || contracts.problems.length > 0) {
+    out.push('', 'messages (module.json messages; a consumer must accept what the producer of its topic declares):');
+    out.push(...contracts.lines);
+    for (const problem of contracts.problems) out.push(`  ✗ ${problem}`);
+    problems.push(...contracts.problems);
+  }
+  const warnings = contracts.warnings;
 
   out.push('', 'adapters:');
   const selections: Selection[] = [];
@@ -168,6 +187,9 @@ export async function doctor(
     if (typeof connectable?.disconnect === 'function') await connectable.disconnect().catch(() => undefined);
   }
 
+  if (warnings.length > 0) {
+    out.push('', `${warnings.length} warning${warnings.length > 1 ? 's' : ''}:`, ...warnings.map((w) => `  ⚠ ${w}`));
+  }
   out.push(
     '',
     problems.length === 0

@@ -2,6 +2,7 @@ import { relative } from 'node:path';
 import { isInterfaceName, PlatformError, REFS } from '@platform-host/contracts';
 import type { PluginRecord } from '../discovery/plugin-record.js';
 import type { PluginRegistry } from '../discovery/registry.js';
+import { messageDeclarations } from '../manifest/messages.js';
 import { didYouMean } from '../text/did-you-mean.js';
 import { pad } from '../text/wrap.js';
 
@@ -92,6 +93,20 @@ export function renderPluginList(registry: PluginRegistry, root: string, json: b
   return `${out.join('\n')}\n`;
 }
 
+/** The `messages:` lines of `plugins inspect` for a module manifest that declares topics. */
+function messageLines(manifest: PluginRecord['manifest'] | null): string[] {
+  if (!manifest || !('messages' in manifest) || manifest.messages === undefined) return [];
+  const lines = ['  messages:'];
+  for (const declaration of messageDeclarations(manifest)) {
+    const reasons =
+      declaration.deadLetterReasons.length > 0 ? `; dead letters: ${declaration.deadLetterReasons.join(', ')}` : '';
+    const resolved =
+      declaration.topic !== undefined && declaration.topic !== declaration.written ? ` = ${declaration.topic}` : '';
+    lines.push(`    ${declaration.direction} ${declaration.written}${resolved}: ${declaration.schema}${reasons}`);
+  }
+  return lines;
+}
+
 function flagFor(name: string | undefined): string {
   return name !== undefined && isInterfaceName(name) ? REFS[name].flag : '?';
 }
@@ -126,6 +141,7 @@ export function renderPluginInspect(registry: PluginRegistry, root: string, name
         `  manifest: ${relative(root, item.manifestPath)}`,
         `  status:   ${item.problems.length === 0 ? 'ok' : 'unusable'}`,
         ...item.problems.map((problem) => `    - ${problem}`),
+        ...messageLines(item.manifest),
         '  manifest content:',
         ...JSON.stringify(item.manifest, null, 2)
           .split('\n')

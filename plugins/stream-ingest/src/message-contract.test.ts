@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { DEAD_LETTER_HEADERS, type QueueMessage } from '@platform-host/contracts';
+import { deadLetterEnvelopeOf, deadLetterEnvelopeSchema } from '@platform-host/contracts/message-schemas';
+import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
+import {
+  messageArbitrary,
+  moduleConfigForTest,
+  startModuleForTest,
+  waitFor,
+  type GeneratedMessage,
+  type JsonSchemaInput,
+} from '@platform-host/test-kit';
+import { StreamIngester } from './ingester.js';
+import type { StreamIngestContext } from './main.js';
+import { decodeMessage } from './record.js';
+import { readSettings } from './settings.js';
+
+// Consumer contract tests (seed 10.4) on the memory queue: messages generated from the schema this
+// module declares it consumes (./schemas/consumed-event.schema.json) and from the schema the
+// producer of the events topic declares (the platform event), including the negative arm, are
+// written or dead-lettered with a reason the manifest documents; the service never stops.
+
+const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
+const readJson = (path: string): unknown =>
+  JSON.parse(readFileSync(new URL(path, new URL('../', import.meta.url)), 'utf8'));
+const CONSUMED = readJson('schemas/consumed-event.schema.json') as JsonSchemaInput;
+const PLATFORM_EVENT = readJson('../../schemas/platform-event.schema.json') as JsonSchemaInput;
+const manifest = readJson('module.json') as {
+  messages: { consumes: Array<{ schema: string; dead_letter_reasons: string[] }> };
+};
+const DOCUMENTED_REASONS = manifest.messages.consumes[0]?.dead_letter_reasons ?? [];
+
+// ajv 8 (draft 2020-12) with ajv-formats: the validator of JSON Schema files, independent of this module's decoder.
+// ajv-formats is CommonJS with its function as `default`.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats(ajv);
+const acceptsDeclared = ajv.compile(CONSUMED);
+
+const messages = fc.oneof(messageArbitrary(CONSUMED), messageArbitrary(PLATFORM_EVENT));
+const DECODER_RUNS = 3000;
+
+/** Edges written out, run before the generated cases: NUL, lone surrogates, numbers JSON cannot hold exactly. */
+const EDGE_BATCH: GeneratedMessage[] = [
+  {
+    kind: 'valid',
+    value: '{"event_id":"nul\\u0000id","event_type":"t\\u0000","source":"\\u0000","payload":{"k\\u0000":"\\u0000"}}',
+  },
+  { kind: 'valid', value: '{"event_id":"\\ud800","event_type":"\\udfff x","payload":{"v":"\\ud83d"}}' },
+  {
+    kind: 'valid',
+    value: '{"event_id":"big","event_type":"t","payload":{"value":1e400,"n":9007199254740993,"m":-1e-400}}',
+  },
+  { kind: 'valid', value: '{"event_id":"ts","event_type":"t","timestamp":253402300799999.9}' },
+  { kind: 'valid', value: `{"event_id":"long","event_type":"${'é'.repeat(3000)}","payload":{}}` },
+];
+const QUEUE_RUNS = 25;
+
+function parsed(message: GeneratedMessage): { ok: true; value: unknown } | { ok: false } {
+  try {
+    const text =
+      typeof message.value === 'string'
+        ? message.value
+        : new TextDecoder('utf-8', { fatal: true }).decode(message.value);
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function delivered(value: string | Uint8Array, offset: number): QueueMessage {
+  return {
+    id: `m-${offset}`,
+    topic: 'events',
+    group: 'stream_ingest',
+    partition: 0,
+    offset: String(offset),
+    key: undefined,
+    value: typeof value === 'string' ? new TextEncoder().encode(value) : value,
+    headers: {},
+    deliveryCount: 1,
+    publishedAt: new Date(),
+  };
+}
+
+describe('stream_ingest message contract (property-based, from the declared schemas)', function () {
+  this.timeout(120_000);
+
+  it(`decodes every value its declared schema accepts and dead-letters the rest with a documented reason (${DECODER_RUNS} cases)`, () => {
+    const outcomes = { written: 0, deadLettered: 0 };
+    fc.assert(
+      fc.property(messages, (message) => {
+        const decoded = decodeMessage(delivered(message.value, 7), Date.UTC(2026, 0, 15));
+        const json = parsed(message);
+        if (json.ok && acceptsDeclared(json.value))
+          expect(decoded.ok, `declared valid: ${String(message.value)}`).to.equal(true);
+        if (!json.ok) expect(decoded.ok ? 'ok' : decoded.reason).to.equal('malformed_json');
+        if (decoded.ok) outcomes.written += 1;
+        else {
+          outcomes.deadLettered += 1;
+          expect(DOCUMENTED_REASONS).to.include(decoded.reason);
+        }
+      }),
+      { numRuns: DECODER_RUNS },
+    );
+    console.log(
+      `      stream_ingest decoder: ${DECODER_RUNS} cases, ${outcomes.written} written, ${outcomes.deadLettered} dead-lettered`,
+    );
+  });
+
+  it('refuses a timestamp whose day does not exist instead of moving it to another day (2026-02-30 is not March 2)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1970, max: 2100 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 31 }),
+        (year, month, day) => {
+          const text = `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}T10:00:00Z`;
+          const exists = new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+          const decoded = decodeMessage(
+            delivered(JSON.stringify({ event_id: 'e', event_type: 't', timestamp: text }), 1),
+            Date.UTC(2026, 0, 15),
+          );
+          expect(decoded.ok, text).to.equal(exists);
+          if (decoded.ok) expect(new Date(decoded.record.timestamp).toISOString()).to.equal(text.replace('Z', '.000Z'));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it(`on the memory queue: every generated message is written once or dead-lettered with a documented reason, and the service keeps running (${QUEUE_RUNS} runs)`, async () => {
+    const topic = `contract-events-${process.pid}`;
+    const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
+    const ctx = module.ctx as unknown as StreamIngestContext;
+    const deadLetters: QueueMessage[] = [];
+    let ingester: StreamIngester | undefined;
+    const dlq = await ctx.mq.subscribe(
+      `${topic}.dead-letter`,
+      async (batch) => {
+        deadLetters.push(...batch);
+        await ctx.mq.ack(batch);
+      },
+      { group: 'contract-reader' },
+    );
+    try {
+      await ctx.mq.createTopic(topic, { partitions: 1 });
+      ingester = new StreamIngester({
+        db: ctx.db,
+        fs: ctx.fs,
+        mq: ctx.mq,
+        log: ctx.log,
+        metrics: new MemoryMetrics(),
+        lifecycle: ctx.lifecycle,
+        settings: readSettings(
+          moduleConfigForTest(MODULE_DIR, ['--topic', topic, '--output-format', 'parquet', '--flush-interval', '50ms']),
+        ),
+      });
+      await ingester.start();
+      const running = ingester;
+      let published = 0;
+      let expectedWritten = 0;
+      const handled = (): number =>
+        running.totals.records + running.totals.deadLettered.malformed_json + running.totals.deadLettered.invalid_event;
+      await fc.assert(
+        fc.asyncProperty(fc.array(messages, { minLength: 1, maxLength: 8 }), async (batch) => {
+          await ctx.mq.publishBatch(
+            topic,
+            batch.map((message) => ({ value: message.value })),
+          );
+          published += batch.length;
+          expectedWritten += batch.filter((message) => decodeMessage(delivered(message.value, 0), 0).ok).length;
+          await waitFor(() => handled() === published, 20_000, `${published} messages written or dead-lettered`);
+        }),
+        { numRuns: QUEUE_RUNS, examples: EDGE_BATCH.map((message) => [[message]]) },
+      );
+      expect(running.totals.records).to.equal(expectedWritten);
+      const row = await ctx.db.fetchOne<{ n: number | string }>(
+        'SELECT count(*) AS n FROM ingested_events WHERE topic = $1',
+        [topic],
+      );
+      expect(Number(row?.n)).to.equal(expectedWritten);
+      await waitFor(() => deadLetters.length === published - expectedWritten, 20_000, 'every dead letter on the topic');
+      for (const letter of deadLetters) {
+        const envelope = deadLetterEnvelopeSchema.safeParse(deadLetterEnvelopeOf(letter));
+        expect(envelope.success, JSON.stringify(envelope.error?.issues)).to.equal(true);
+        expect(letter.headers[DEAD_LETTER_HEADERS.originalTopic]).to.equal(topic);
+        expect(DOCUMENTED_REASONS).to.include(letter.headers[DEAD_LETTER_HEADERS.reason]);
+      }
+      console.log(
+        `      stream_ingest on the memory queue: ${QUEUE_RUNS} runs, ${published} messages, ${expectedWritten} written, ${deadLetters.length} dead-lettered`,
+      );
+    } finally {
+      await ingester?.stop();
+      await dlq.close();
+      await module.close();
+    }
+  });
+});
