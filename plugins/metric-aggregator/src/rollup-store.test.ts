@@ -96,6 +96,27 @@ describe('metric_aggregator rollup store: what was applied is recorded in the sa
     });
   }
 
+  it('never applies the first copy of an entry that another worker claimed and applied first (ledger)', async () => {
+    const group = 'g-claimed-first-copy';
+    const dims = JSON.stringify({ event_type: group });
+    const holder = store('ledger', group);
+    const claimer = store('ledger', group);
+    await holder.loadWatermark();
+    await claimer.loadWatermark();
+    const entry = (deliveryCount: number): PendingEvent => ({
+      ...pending(message('c1', undefined, undefined, deliveryCount), 1),
+      event: { timeMs: T0 + 1000, dimensionsKey: dims, value: 1 },
+    });
+    // The holder got the entry first (delivery 1) and is slow; the entry went idle, another worker
+    // claimed it (delivery 2), applied it and committed before the holder's flush.
+    const claimed = await claimer.flush([entry(2)], undefined);
+    expect(claimed.applied.map((m) => m.id)).to.deep.equal(['c1']);
+    const late = await holder.flush([entry(1)], undefined);
+    expect(late.applied).to.deep.equal([]);
+    expect(late.duplicates.map((m) => m.id)).to.deep.equal(['c1']);
+    expect(await count(group)).to.equal(1);
+  });
+
   it('stores dimensions, message ids and values exactly, whatever characters the array literals must escape', async () => {
     const group = 'g-escaping';
     const awkward = `quote " backslash \\ comma , braces {} NULL ${group}`;

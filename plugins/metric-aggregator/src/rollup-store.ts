@@ -235,17 +235,19 @@ export class RollupStore {
     const { group, topic, record } = this.#options;
     if (pending.length === 0) return () => false;
     if (record === 'ledger') {
-      // Only a redelivery can have been applied before: a message delivered for the first time
-      // (deliveryCount 1, as the MessageQueue contract defines it) was never handed to any handler.
-      const redelivered = pending.filter((entry) => entry.message.deliveryCount > 1).map((entry) => entry.message.id);
-      if (redelivered.length === 0) return () => false;
+      // Every message is looked up, the first delivery too: a worker can still hold its copy of an
+      // entry when the entry has been idle long enough for another consumer of the group to claim
+      // it (XAUTOCLAIM), apply it and commit. This lookup runs under the watermark lock, so a
+      // competing flush either committed before it (and its ledger row is seen here) or runs after
+      // this one commits (and sees this flush's row). The GIN index of migration 004 serves it.
+      const ids = `{${pending.map((entry) => quotedArrayElement(entry.message.id)).join(',')}}`;
       const rows = await this.#db.fetchAll<{ message_id: string }>(
         `SELECT DISTINCT id AS message_id FROM metric_aggregator_applied_messages, unnest(message_ids) AS id
-         WHERE consumer_group = $1 AND topic = $2 AND id = ANY($3::text[])`,
-        [group, topic, redelivered],
+         WHERE consumer_group = $1 AND topic = $2 AND message_ids && $3::text[] AND id = ANY($3::text[])`,
+        [group, topic, ids],
       );
-      const ids = new Set(rows.map((row) => row.message_id));
-      return (message) => ids.has(message.id);
+      const applied = new Set(rows.map((row) => row.message_id));
+      return (message) => applied.has(message.id);
     }
     const highWater = await this.highWaterOffsets([...new Set(pending.map((entry) => partitionOf(entry.message)))]);
     return (message) => {
