@@ -5,6 +5,8 @@
  * (declared instruments), Cache, FileSystem, Database (dialects, streaming), the lifecycle and the
  * adapter factories (declared dependencies). 2.1.0 added `Lifecycle.tolerateUnhealthy` (an
  * interface whose failing check reports `degraded` instead of failing readiness) and the module
- * manifest's `exit_codes.unavailable` (the exit code of a run whose backend did not connect).
+ * manifest's `exit_codes.unavailable` (the exit code of a run whose backend did not connect). 2.2.0
+ * added `Database.batch` (logged/unlogged batches), `?` placeholders of the `cql` dialect and
+ * `PH_ERR_DB_UNSUPPORTED`.
  */
-export const HOST_API_VERSION = '2.1.0';
+export const HOST_API_VERSION = '2.2.0';
