@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,8 +8,8 @@ import cassandra from 'cassandra-driver';
 import { CassandraDatabase } from '@platform-host/adapter-cassandra';
 import { isPlatformError } from '@platform-host/contracts';
 import { MigrationRunner, sharedMigrationSet } from '@platform-host/runtime';
-import { RecordingLogger, useRealService } from '@platform-host/test-kit';
-import { cliEnv, platformHost } from './support/cli.js';
+import { RecordingLogger, useRealService, waitFor } from '@platform-host/test-kit';
+import { CLI, cliEnv, platformHost, REPO_ROOT } from './support/cli.js';
 
 /**
  * A shared migrations folder whose cql migrations fail when run twice: each one makes a DDL change
@@ -205,6 +206,54 @@ describe('migrations on a real Cassandra through the CLI', function () {
     } finally {
       await db.disconnect();
     }
+  });
+
+  it('after kill -9 of a migrate up holding the lock, the next one waits for the lock to expire and finishes every migration once', async function () {
+    const dir = folder();
+    const cql = join(dir, 'src', 'cql');
+    mkdirSync(cql, { recursive: true });
+    // Idempotent DDL, as a migration that may be cut short must be: 40 tables, slow enough to kill it midway.
+    writeFileSync(
+      join(cql, '001_many_tables.cql'),
+      Array.from({ length: 40 }, (_, index) => `CREATE TABLE IF NOT EXISTS t${index} (id int PRIMARY KEY);`).join('\n'),
+    );
+    writeFileSync(join(cql, '002_marker.cql'), 'CREATE TABLE marker (id int PRIMARY KEY);\n');
+    const migrateEnv = env({ PLATFORM_MIGRATIONS_DIR: dir, PLATFORM_MIGRATION_LOCK_TTL: '3' });
+    const victim = spawn(process.execPath, [CLI, 'migrate', 'up', '--module', 'shared', '--db', 'cassandra'], {
+      cwd: REPO_ROOT,
+      env: migrateEnv,
+      stdio: 'ignore',
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      victim.once('exit', (_code, signal) => resolve(signal)),
+    );
+    // Killed once it holds the lock and has created some of the tables, but not all.
+    let holder = '';
+    await waitFor(
+      async () => {
+        const tables = (await tablesOf().catch(() => [])).filter((table) => /^t\d+$/.test(table));
+        if (tables.length < 3) return false;
+        const lock = await client.execute(`SELECT owner FROM ${keyspace}."_migrations_lock" WHERE name = 'migrate'`);
+        holder = String(lock.first()?.get('owner') ?? '');
+        return holder !== '';
+      },
+      60_000,
+      'the first migrate up holding the lock midway',
+    );
+    victim.kill('SIGKILL');
+    expect(await exited).to.equal('SIGKILL');
+    const cutShort = (await tablesOf()).filter((table) => /^t\d+$/.test(table)).length;
+    expect(cutShort, 'tables created before the kill').to.be.below(40);
+    const next = await platformHost(
+      ['migrate', 'up', '--module', 'shared', '--db', 'cassandra', '--log', 'json'],
+      migrateEnv,
+    );
+    expect(next.code, next.stderr + next.stdout).to.equal(0);
+    expect(next.stdout).to.contain('Waiting for the migration lock').and.contain(holder);
+    expect(next.stdout).to.contain('applied 2: 001_many_tables, 002_marker');
+    expect((await tablesOf()).filter((table) => /^t\d+$/.test(table))).to.have.lengthOf(40);
+    const tracked = await client.execute(`SELECT name FROM ${keyspace}."_migrations"`);
+    expect(tracked.rows.map((row) => String(row.get('name'))).sort()).to.deep.equal(['001_many_tables', '002_marker']);
   });
 
   it('gives up with PH_ERR_MIGRATION when the lock stays taken longer than it may wait', async function () {
