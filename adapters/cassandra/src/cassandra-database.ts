@@ -265,8 +265,7 @@ export class CassandraDatabase implements Database {
     } while (pageState !== undefined);
   }
 
-  async transaction<T>(work: () => Promise<T>): Promise<T> {
-    void work;
+  async transaction<T>(_work: () => Promise<T>): Promise<T> {
     throw new PlatformError(
       'PH_ERR_DB_UNSUPPORTED',
       'CassandraDatabase.transaction() is not supported: Cassandra (dialect cql) has no multi-statement transactions',
