@@ -4,6 +4,8 @@ import { resolve } from 'node:path';
 import type { PGlite, QueryOptions, Results, Transaction } from '@electric-sql/pglite';
 import { PlatformError } from '@platform-host/contracts';
 import type {
+  BatchOptions,
+  BatchStatement,
   BulkInsertOptions,
   Database,
   HealthCheckResult,
@@ -330,6 +332,17 @@ export class PgliteDatabase implements Database {
     scope.finished = true;
     await this.#runIn(outer.tx, `RELEASE SAVEPOINT ${name}`);
     return result;
+  }
+
+  async batch(statements: readonly BatchStatement[], _options: BatchOptions = {}): Promise<void> {
+    // Always all or nothing here: `logged` only matters to cql adapters.
+    if (statements.length === 0) {
+      if (this.#scopes.getStore() === undefined) this.#requirePg('batch');
+      return;
+    }
+    await this.transaction(async () => {
+      for (const statement of statements) await this.execute(statement.sql, statement.params ?? []);
+    });
   }
 
   async bulkInsert(table: string, rows: readonly Row[], options: BulkInsertOptions = {}): Promise<number> {

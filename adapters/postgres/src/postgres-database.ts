@@ -5,6 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { PlatformError } from '@platform-host/contracts';
 import type {
+  BatchOptions,
+  BatchStatement,
   BulkInsertOptions,
   Database,
   HealthCheckResult,
@@ -154,6 +156,7 @@ interface CopyPlan {
  *   `begin`), found by every call inside `work` through AsyncLocalStorage; nested calls are
  *   savepoints. A statement that failed inside `work` fails the transaction even if `work` caught it
  *   (the server has aborted it anyway).
+ * - **batch**: the statements in one transaction (a savepoint inside `transaction()`).
  * - **bulkInsert**: `COPY ... FROM STDIN` in text format inside a transaction (or a savepoint of the
  *   caller's). With `onConflict: 'ignore'` the rows are copied into a temporary table holding just
  *   the listed columns, then `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. When COPY cannot be used
@@ -407,6 +410,17 @@ export class PostgresDatabase implements Database {
       if (workError !== undefined && workError.error === error) throw error;
       throw queryError(error, outer === undefined ? 'BEGIN … COMMIT' : 'SAVEPOINT … RELEASE');
     }
+  }
+
+  async batch(statements: readonly BatchStatement[], _options: BatchOptions = {}): Promise<void> {
+    // Always all or nothing here: \`logged\` only matters to cql adapters.
+    if (statements.length === 0) {
+      this.#requireSql('batch');
+      return;
+    }
+    await this.transaction(async () => {
+      for (const statement of statements) await this.execute(statement.sql, statement.params ?? []);
+    });
   }
 
   async bulkInsert(table: string, rows: readonly Row[], options: BulkInsertOptions = {}): Promise<number> {

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
     "An adapter's connect() failed, or did not finish within its deadline (--connect-timeout), so nothing ran.",
   PH_ERR_NOT_CONNECTED: 'An adapter method was called before connect() or after disconnect().',
   PH_ERR_DB_QUERY: 'The database rejected a statement.',
+  PH_ERR_DB_UNSUPPORTED:
+    'The selected database adapter cannot do what was asked (for example a multi-statement transaction on Cassandra).',
   PH_ERR_FS_PATH_INVALID: 'A file-system path is absolute, escapes the root or is otherwise not allowed.',
   PH_ERR_FS_NOT_FOUND: 'A file-system path does not exist.',
   PH_ERR_FS_EXISTS: 'A write-once file-system path is already taken.',

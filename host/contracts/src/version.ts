@@ -7,6 +7,8 @@
  * interface whose failing check reports `degraded` instead of failing readiness) and the module
  * manifest's `exit_codes.unavailable` (the exit code of a run whose backend did not connect).
  * 2.2.0 added the module manifest's `messages` (the topics a module produces and consumes, with
- * the schema of each) and the platform message schemas (platform event, dead letter).
+ * the schema of each), the platform message schemas (platform event, dead letter),
+ * `Database.batch` (logged/unlogged batches), `?` placeholders of the `cql` dialect,
+ * `PH_ERR_DB_UNSUPPORTED` and the optional `Secrets.isSecret`.
  */
 export const HOST_API_VERSION = '2.2.0';

@@ -1,6 +1,10 @@
 import type { Connectable, HealthCheckable } from '../health.js';
 
-/** A value that can be bound to a `$n` placeholder. Objects and arrays are sent as JSON(B). */
+/**
+ * A value that can be bound to a placeholder (`$n` in `postgresql`, `?` in `cql`). In `postgresql`
+ * objects and arrays are sent as JSON(B) or arrays; in `cql` they bind to map/UDT and list/set
+ * columns, and every value is converted to the type of its column (prepared statements).
+ */
 export type SqlParam =
   | string
   | number
@@ -37,6 +41,35 @@ export interface BulkInsertOptions {
 export const DATABASE_DIALECTS = ['postgresql', 'cql'] as const;
 export type DatabaseDialect = (typeof DATABASE_DIALECTS)[number];
 
+/** One statement of {@link Database.batch}. */
+export interface BatchStatement {
+  /** The statement, with the dialect's placeholders. */
+  readonly sql: string;
+  /** Its bound parameters. */
+  readonly params?: readonly SqlParam[];
+}
+
+/** Options of {@link Database.batch}. */
+export interface BatchOptions {
+  /**
+   * `true` (default): all or nothing. In `postgresql` the statements always run in one transaction
+   * (this option changes nothing); in `cql` `false` sends an unlogged batch, which is faster but
+   * may apply only part of the statements when it fails (use it for statements on one partition).
+   */
+  readonly logged?: boolean;
+}
+
+/** Where a `cql` adapter keeps its tables (see {@link Database.keyspace}). */
+export interface CqlKeyspace {
+  /** The keyspace statements run in: unqualified table names resolve there. */
+  readonly name: string;
+  /**
+   * The replication map the migration runner creates the keyspace with when it is absent, a CQL
+   * map literal such as `{'class': 'SimpleStrategy', 'replication_factor': 1}`.
+   */
+  readonly replication: string;
+}
+
 /** Options of {@link Database.stream}. */
 export interface StreamOptions {
   /** Rows per batch (default 1000); memory stays bounded by one batch. */
@@ -44,23 +77,34 @@ export interface StreamOptions {
 }
 
 /**
- * Relational data access (seed 5.2.1). Queries use numbered placeholders (`$1`, `$2`, ...) and
- * bound parameters only; implementations never interpolate values into SQL text.
+ * Database access (seed 5.2.1). Placeholders are per {@link DatabaseDialect}: numbered (`$1`,
+ * `$2`, ...) for `postgresql`, `?` for `cql`. Bound parameters only; implementations never
+ * interpolate values into statement text.
  *
  * Every query method throws a `PlatformError` with code `PH_ERR_NOT_CONNECTED` when called before
  * {@link Database.connect} or after {@link Database.disconnect}, and `PH_ERR_DB_QUERY` (with the
  * driver error as `cause`) when the server rejects the statement.
  */
 export interface Database extends Connectable, HealthCheckable {
-  /** The query language this adapter speaks (`postgresql` for PostgreSQL and PGlite). */
+  /** The query language this adapter speaks (`postgresql` for PostgreSQL and PGlite, `cql` for Cassandra). */
   readonly dialect: DatabaseDialect;
+  /**
+   * `cql` adapters only: the keyspace they work in. `connect()` succeeds when it does not exist yet
+   * (statements on unqualified tables then fail until it is created); the migration runner creates
+   * it, and the adapter switches to it as soon as a `CREATE KEYSPACE` through it has made it exist.
+   */
+  readonly keyspace?: CqlKeyspace;
   /** Opens the connection pool. Calling it when already connected is a no-op. */
   connect(): Promise<void>;
   /** Closes the pool, waiting for running queries. Idempotent. */
   disconnect(): Promise<void>;
   /** True between a successful `connect()` and `disconnect()`. */
   isConnected(): boolean;
-  /** Runs a statement and returns the number of rows it affected (0 for DDL). */
+  /**
+   * Runs a statement and returns the number of rows it affected (0 for DDL). `cql` servers do not
+   * report affected rows: there it returns 1 for an applied lightweight transaction (`IF ...`), else
+   * 0.
+   */
   execute(sql: string, params?: readonly SqlParam[]): Promise<number>;
   /** Returns the first row, or `null` when the query returns none. */
   fetchOne<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T | null>;
@@ -78,12 +122,24 @@ export interface Database extends Connectable, HealthCheckable {
    * Runs `work` in one transaction on one connection: every call on this database made inside
    * `work` (found through AsyncLocalStorage, also across awaits) uses that connection. Commits when
    * `work` resolves, rolls back and rethrows when it rejects. Nested calls run inside the outer
-   * transaction (as a savepoint where the backend supports it).
+   * transaction (as a savepoint where the backend supports it). A `cql` adapter has no
+   * multi-statement transactions: it throws `PH_ERR_DB_UNSUPPORTED` without running `work` (use
+   * {@link Database.batch} or lightweight transactions instead).
    */
   transaction<T>(work: () => Promise<T>): Promise<T>;
   /**
+   * Runs `statements` together, in order, all or nothing by default (see {@link BatchOptions}).
+   * `postgresql`: one transaction (inside {@link Database.transaction} it joins that one).
+   * `cql`: one logged batch (`logged: false`: unlogged), every statement prepared. An empty list
+   * does nothing.
+   */
+  batch(statements: readonly BatchStatement[], options?: BatchOptions): Promise<void>;
+  /**
    * Inserts many rows efficiently (COPY where the backend has it) and returns the number of rows
-   * inserted. Inside {@link Database.transaction} it joins that transaction.
+   * inserted. Inside {@link Database.transaction} it joins that transaction. `cql`: one prepared
+   * INSERT per row with bounded concurrency (not atomic; an INSERT there is an upsert, so without
+   * `onConflict: 'ignore'` an existing row is overwritten), `onConflict: 'ignore'` is
+   * `IF NOT EXISTS`, a lightweight transaction per row.
    */
   bulkInsert(table: string, rows: readonly Row[], options?: BulkInsertOptions): Promise<number>;
 }

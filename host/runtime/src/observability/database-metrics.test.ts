@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { expect } from 'chai';
 import { PlatformError, isPlatformError } from '@platform-host/contracts';
-import type { Database, HealthCheckResult, Row, SqlParam } from '@platform-host/contracts';
+import type { BatchStatement, Database, HealthCheckResult, Row, SqlParam } from '@platform-host/contracts';
 import { memoryMetrics, type ReadableMetrics } from '../test-support/memory-metrics.js';
 import { DB_QUERY_DURATION, instrumentDatabase } from './database-metrics.js';
 
@@ -61,6 +61,11 @@ class ListDatabase implements Database {
     outer.splice(0, outer.length, ...working);
     return result;
   }
+  async batch(statements: readonly BatchStatement[]): Promise<void> {
+    await this.transaction(async () => {
+      for (const statement of statements) await this.execute(statement.sql, statement.params);
+    });
+  }
   async bulkInsert(_table: string, rows: readonly Row[]): Promise<number> {
     this.#table().push(...rows);
     return rows.length;
@@ -92,8 +97,12 @@ describe('instrumentDatabase', function () {
     expect(await db.bulkInsert('events', [{ value: 'b' }, { value: 'c' }])).to.equal(2);
     expect(await db.fetchOne('SELECT')).to.deep.equal({ value: 'a' });
     expect(await db.fetchAll('SELECT')).to.deep.equal([{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
-    for (const operation of ['execute', 'bulk_insert', 'fetch_one', 'fetch_all']) {
-      expect(metrics.histogramData(DB_QUERY_DURATION, labels(operation, 'ok'))?.count, operation).to.equal(1);
+    await db.batch([{ sql: 'INSERT', params: ['d'] }]);
+    expect(await db.fetchAll('SELECT')).to.have.lengthOf(4);
+    for (const operation of ['execute', 'bulk_insert', 'fetch_one', 'fetch_all', 'batch']) {
+      expect(metrics.histogramData(DB_QUERY_DURATION, labels(operation, 'ok'))?.count, operation).to.equal(
+        operation === 'fetch_all' ? 2 : 1,
+      );
     }
   });
 

@@ -4,7 +4,8 @@ import { interceptMethods, observeCall } from './intercept.js';
 import { safeRecorder, scopeLabels, secondsSince, type PlatformMetricsScope } from './scope.js';
 
 /** The `operation` label of `platform_db_query_duration_seconds`. */
-export type DatabaseOperation = 'execute' | 'fetch_one' | 'fetch_all' | 'stream' | 'bulk_insert' | 'transaction';
+export type DatabaseOperation =
+  'execute' | 'fetch_one' | 'fetch_all' | 'stream' | 'bulk_insert' | 'transaction' | 'batch';
 
 export const DB_QUERY_DURATION = 'platform_db_query_duration_seconds';
 
@@ -41,6 +42,7 @@ export function instrumentDatabase<D extends Database>(db: D, scope: PlatformMet
     fetchAll: <T extends Row = Row>(...args: [sql: string, params?: readonly SqlParam[]]) =>
       timed('fetch_all', () => db.fetchAll<T>(...args)),
     bulkInsert: (...args: Parameters<Database['bulkInsert']>) => timed('bulk_insert', () => db.bulkInsert(...args)),
+    batch: (...args: Parameters<Database['batch']>) => timed('batch', () => db.batch(...args)),
     transaction: <T>(work: () => Promise<T>) => timed('transaction', () => db.transaction(work)),
     stream: <T extends Row = Row>(...args: [sql: string, params?: readonly SqlParam[], options?: StreamOptions]) => {
       let source: AsyncIterable<T[]>;

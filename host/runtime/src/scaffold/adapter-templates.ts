@@ -26,6 +26,7 @@ const SHAPES: Record<InterfaceName, Shape> = {
       'stream<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: StreamOptions): AsyncIterable<T[]>',
       'transaction<T>(work: () => Promise<T>): Promise<T>',
       'bulkInsert(table: string, rows: readonly Row[], options?: BulkInsertOptions): Promise<number>',
+      'batch(statements: readonly BatchStatement[], options?: BatchOptions): Promise<void>',
     ],
   },
   filesystem: {
@@ -117,7 +118,7 @@ const SHAPES: Record<InterfaceName, Shape> = {
 };
 
 const TYPE_IMPORTS: Record<InterfaceName, string[]> = {
-  database: ['BulkInsertOptions', 'Row', 'SqlParam', 'StreamOptions'],
+  database: ['BatchOptions', 'BatchStatement', 'BulkInsertOptions', 'Row', 'SqlParam', 'StreamOptions'],
   filesystem: ['FileInfo', 'ListFilesOptions'],
   cache: ['CacheEntry', 'CachedValue', 'GetOrSetOptions'],
   message_queue: [
