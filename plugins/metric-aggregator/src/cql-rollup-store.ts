@@ -554,16 +554,17 @@ export class CqlRollupStore implements RollupSink {
   }
 
   /**
-   * A test of "applied before" against the ledger. Only a redelivery can have been applied before:
-   * a message delivered for the first time (deliveryCount 1) was never handed to any handler. One
-   * query per ledger partition (ten seconds of entry ids) and hundred ids.
+   * A test of "applied before" against the ledger, for every message of the flush. Not only the
+   * redelivered ones: a message this worker received first (deliveryCount 1) may have been claimed
+   * by another worker while it waited here (for the lease, longer than the claim time), applied
+   * and acknowledged by that one. One query per ledger partition (ten seconds of entry ids) and
+   * hundred ids.
    */
   async #inLedger(pending: readonly PendingEvent[]): Promise<(message: QueueMessage) => boolean> {
     const { group, topic } = this.#options;
     await this.#pruneLedger();
     const byBucket = new Map<string, string[]>();
     for (const entry of pending) {
-      if (entry.message.deliveryCount <= 1) continue;
       const bucket = ledgerBucket(entry.message.id);
       const ids = byBucket.get(bucket) ?? [];
       ids.push(entry.message.id);
