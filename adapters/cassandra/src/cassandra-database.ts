@@ -14,7 +14,7 @@ import type {
 } from '@platform-host/contracts';
 import { CassandraQueryError, notConnectedError, queryError, statementSummary } from './query-error.js';
 import { driverParam, plainRows } from './values.js';
-import { insertStatement, resolveInsertColumns } from './statements.js';
+import { cqlTableName, insertStatement, resolveInsertColumns } from './statements.js';
 
 /** Options of {@link CassandraDatabase}. */
 export interface CassandraDatabaseOptions {
@@ -305,9 +305,12 @@ export class CassandraDatabase implements Database {
     const client = this.#requireClient('bulkInsert');
     const context = `bulkInsert into ${JSON.stringify(table)}`;
     const ignoreConflicts = options.onConflict === 'ignore';
-    const columns = rows.length === 0 ? [] : resolveInsertColumns(rows, options.columns, context);
-    const statement = insertStatement(table, columns.length === 0 ? ['_'] : columns, ignoreConflicts, context);
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) {
+      cqlTableName(table, context);
+      return 0;
+    }
+    const columns = resolveInsertColumns(rows, options.columns, context);
+    const statement = insertStatement(table, columns, ignoreConflicts, context);
     // A key the row lacks is left unset (the driver's `undefined`), which writes no tombstone.
     const params = rows.map((row) => columns.map((column) => driverParam(row[column])));
     let outcome: cassandra.concurrent.ResultSetGroup;
@@ -357,6 +360,14 @@ export class CassandraDatabase implements Database {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The driver's snapshot of its connections and requests in flight per host (`Client.getState()`),
+   * for diagnostics and tests; `undefined` when not connected.
+   */
+  driverState(): cassandra.metadata.ClientState | undefined {
+    return this.#client?.getState();
   }
 
   #requireClient(method: string): cassandra.Client {

@@ -29,7 +29,7 @@ export function driverParam(value: unknown): unknown {
 /**
  * A value the driver decoded, as this adapter returns it:
  * bigint/counter/varint → `bigint`; int/smallint/tinyint/float/double → `number`; decimal → `string`
- * (exact); timestamp → `Date`; date → `YYYY-MM-DD`; time → `HH:MM:SS.fffffffff`; uuid/timeuuid →
+ * (exact); timestamp → `Date`; date → `YYYY-MM-DD`; time → `HH:MM:SS[.fraction]`; uuid/timeuuid →
  * `string` (lower-case); inet → `string`; duration → its CQL text (`1h30m`); blob → `Buffer`;
  * boolean, text, ascii → themselves; list/set/tuple → arrays; map/UDT → plain objects; vector →
  * array of numbers; null → `null`.

@@ -15,7 +15,9 @@ export {
   SHARED_OWNER,
   type MigrationSet,
   type MigrationStatus,
+  type CqlMigrationOptions,
 } from './migrations/runner.js';
+export { splitCqlStatements } from './migrations/cql-statements.js';
 export { findProjectRoot } from './project/project-root.js';
 export { HOST_API_VERSION } from '@platform-host/contracts';
 export * from './observability/index.js';

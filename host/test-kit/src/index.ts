@@ -1,4 +1,5 @@
 export * from './conformance/database.js';
+export * from './conformance/cql-database.js';
 export * from './conformance/filesystem.js';
 export * from './conformance/cache.js';
 export * from './conformance/message-queue.js';

@@ -48,7 +48,7 @@ export function migrationSets(
     }
     return [set];
   }
-  const shared = sharedMigrationSet(sharedDir);
+  const shared = sharedMigrationSet(sharedDir, dialect);
   if (only === SHARED_OWNER) return [shared];
   return [shared, ...modules.flatMap((record) => migrationSetOf(record, dialect) ?? [])];
 }
@@ -63,6 +63,10 @@ export async function runAutoMigrations(
 ): Promise<void> {
   if (!autoMigrateEnabled(options)) return;
   const own = migrationSetOf(record, db.dialect);
-  const applied = await new MigrationRunner(db, [sharedMigrationSet(sharedDir), ...(own ? [own] : [])], log).up();
+  const applied = await new MigrationRunner(
+    db,
+    [sharedMigrationSet(sharedDir, db.dialect), ...(own ? [own] : [])],
+    log,
+  ).up();
   log.info('Auto-migrate done', { applied: applied.length });
 }

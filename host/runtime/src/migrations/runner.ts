@@ -2,35 +2,15 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PlatformError, type Database, type Logger } from '@platform-host/contracts';
+import { PlatformError, type Database, type DatabaseDialect, type Logger } from '@platform-host/contracts';
+import { CqlMigrationRunner, type CqlMigrationOptions } from './cql-runner.js';
+import type { MigrationFile, MigrationSet, MigrationState, MigrationStatus } from './migration-types.js';
+
+export type { MigrationFile, MigrationSet, MigrationState, MigrationStatus } from './migration-types.js';
+export type { CqlMigrationOptions } from './cql-runner.js';
 
 /** The owner of the platform's shared migrations (the top-level `migrations/` workspace). */
 export const SHARED_OWNER = 'shared';
-
-/**
- * One owner's migrations (DESIGN.md decision 12): the shared set or one module's, for one dialect.
- * Files are `NNN_description.ts` in `sourceDir`, compiled to `NNN_description.js` in `compiledDir`.
- * Checksums are taken from the sources when they are there (so a new compiler does not make every
- * migration look changed), else from the compiled files (a package published without sources).
- */
-export interface MigrationSet {
-  /** `shared`, or the module's name. */
-  readonly owner: string;
-  readonly sourceDir: string | undefined;
-  readonly compiledDir: string;
-}
-
-/** A migration file of one {@link MigrationSet}. */
-export interface MigrationFile {
-  readonly owner: string;
-  readonly number: number;
-  /** File name without extension, e.g. `002_create_events_table`. */
-  readonly name: string;
-  readonly sourcePath: string;
-  readonly compiledPath: string;
-  /** sha256 of the source (or compiled file) with line endings normalized. */
-  readonly checksum: string;
-}
 
 /** A migration that took over one applied under another owner (a table that moved to a module). */
 export interface ReplacedMigration {
@@ -49,16 +29,6 @@ export interface MigrationModule {
    * so databases migrated by an earlier release upgrade in place.
    */
   readonly replaces?: ReplacedMigration;
-}
-
-export type MigrationState = 'applied' | 'pending' | 'changed' | 'missing';
-
-export interface MigrationStatus {
-  readonly owner: string;
-  readonly number: number;
-  readonly name: string;
-  readonly state: MigrationState;
-  readonly appliedAt: Date | undefined;
 }
 
 const SOURCE_PATTERN = /^(\d{3,})_([a-z0-9_]+)\.ts$/;
@@ -90,8 +60,14 @@ export function trackingTableSql(): string {
   return TRACKING_TABLE_SQL;
 }
 
-/** The shared set in a migrations workspace folder (`src/` sources, `dist/` compiled). */
-export function sharedMigrationSet(dir: string): MigrationSet {
+/**
+ * The shared set in a migrations workspace folder: for `postgresql`, `src/NNN_name.ts` compiled to
+ * `dist/`; for `cql`, `src/cql/NNN_name.cql` (read as they are; `dist/cql/` when there are no
+ * sources).
+ */
+export function sharedMigrationSet(dir: string, dialect: DatabaseDialect = 'postgresql'): MigrationSet {
+  if (dialect === 'cql')
+    return { owner: SHARED_OWNER, sourceDir: join(dir, 'src', 'cql'), compiledDir: join(dir, 'dist', 'cql') };
   return { owner: SHARED_OWNER, sourceDir: join(dir, 'src'), compiledDir: join(dir, 'dist') };
 }
 
@@ -185,17 +161,21 @@ const key = (owner: string, name: string): string => `${owner}/${name}`;
  */
 export class MigrationRunner {
   private readonly sets: readonly MigrationSet[];
+  /** Set on the `cql` dialect, which every method hands over to. */
+  private readonly cql: CqlMigrationRunner | undefined;
 
   constructor(
     private readonly db: Database,
     sets: MigrationSet | readonly MigrationSet[],
     private readonly log: Logger | undefined = undefined,
+    cqlOptions: CqlMigrationOptions = {},
   ) {
     this.sets = Array.isArray(sets) ? sets : [sets as MigrationSet];
-    if (db.dialect !== 'postgresql') {
+    this.cql = db.dialect === 'cql' ? new CqlMigrationRunner(db, this.sets, SHARED_OWNER, log, cqlOptions) : undefined;
+    if (db.dialect !== 'postgresql' && db.dialect !== 'cql') {
       throw new PlatformError(
         'PH_ERR_DB_DIALECT',
-        `The migration runner supports the postgresql dialect, not ${db.dialect}`,
+        `The migration runner supports the postgresql and cql dialects, not ${String(db.dialect)}`,
       );
     }
   }
@@ -224,6 +204,7 @@ export class MigrationRunner {
    * whose file is gone is `missing`.
    */
   async status(): Promise<MigrationStatus[]> {
+    if (this.cql) return this.cql.status();
     await this.ensureTrackingTable();
     const files = this.files();
     const applied = await this.applied();
@@ -269,6 +250,7 @@ export class MigrationRunner {
         '--target needs exactly one migration set: add --module <name> (or --module shared)',
       );
     }
+    if (this.cql) return this.cql.up(target);
     const statuses = await this.status();
     const changed = statuses.filter((s) => s.state === 'changed');
     if (changed.length > 0) {
@@ -334,6 +316,7 @@ export class MigrationRunner {
    * they were applied); returns the names rolled back.
    */
   async down(count = 1): Promise<string[]> {
+    if (this.cql) return this.cql.down(count);
     await this.ensureTrackingTable();
     const files = new Map(this.files().map((file) => [key(file.owner, file.name), file]));
     const owners = this.sets.map((set) => set.owner);

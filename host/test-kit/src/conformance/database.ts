@@ -143,6 +143,7 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
           );
           expect(ran, 'transaction work ran while disconnected').to.equal(false);
           await expectCode(other.bulkInsert('conf_never_created', [{ id: 1 }]), 'PH_ERR_NOT_CONNECTED');
+          await expectCode(other.batch([{ sql: 'SELECT 1' }]), 'PH_ERR_NOT_CONNECTED');
         } finally {
           await subject.destroy?.(other);
         }
@@ -459,6 +460,57 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
         );
         expect(error).to.equal(failure);
         expect(await countRows(db, table)).to.equal(0);
+      });
+    });
+
+    describe('batch', function () {
+      it('applies every statement of a batch, in order, with their parameters', async function () {
+        const table = await simpleTable();
+        await db.batch([
+          { sql: `INSERT INTO ${table} (id, name) VALUES ($1, $2)`, params: [1, 'a'] },
+          { sql: `INSERT INTO ${table} (id, name) VALUES ($1, $2)`, params: [2, 'b'] },
+          { sql: `UPDATE ${table} SET name = $1 WHERE id = $2`, params: ['a2', 1] },
+        ]);
+        expect(await db.fetchAll(`SELECT id, name FROM ${table} ORDER BY id`)).to.deep.equal([
+          { id: 1, name: 'a2' },
+          { id: 2, name: 'b' },
+        ]);
+      });
+
+      it('keeps none of its statements when one fails, logged or not, rejecting with PH_ERR_DB_QUERY', async function () {
+        const table = await simpleTable();
+        for (const logged of [true, false]) {
+          await expectCode(
+            db.batch(
+              [
+                { sql: `INSERT INTO ${table} (id, name) VALUES ($1, $2)`, params: [1, 'a'] },
+                { sql: `INSERT INTO ${table} (id, name) VALUES ($1, $2)`, params: [1, 'duplicate'] },
+              ],
+              { logged },
+            ),
+            'PH_ERR_DB_QUERY',
+          );
+          expect(await countRows(db, table), `logged: ${logged}`).to.equal(0);
+        }
+      });
+
+      it('joins the surrounding transaction and rolls back with it', async function () {
+        const table = await simpleTable();
+        const failure = new Error('outer failed');
+        const error = await rejectionOf(
+          db.transaction(async () => {
+            await db.batch([{ sql: `INSERT INTO ${table} (id, name) VALUES ($1, $2)`, params: [1, 'a'] }]);
+            expect(await countRows(db, table)).to.equal(1);
+            throw failure;
+          }),
+        );
+        expect(error).to.equal(failure);
+        expect(await countRows(db, table)).to.equal(0);
+      });
+
+      it('does nothing for an empty list', async function () {
+        await db.batch([]);
+        expect(await db.fetchOne('SELECT 1 AS one')).to.deep.equal({ one: 1 });
       });
     });
 
