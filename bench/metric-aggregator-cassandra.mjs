@@ -27,7 +27,9 @@ const adminUrl = process.env.DB_POSTGRES_URL;
 const redisUrl = process.env.MQ_REDIS_STREAM_URL;
 const cassandraHosts = process.env.DB_CASSANDRA_HOSTS;
 if (!adminUrl || !redisUrl || !cassandraHosts) {
-  console.error('Set DB_POSTGRES_URL, MQ_REDIS_STREAM_URL and DB_CASSANDRA_HOSTS (deploy/native/infra.sh up prints them).');
+  console.error(
+    'Set DB_POSTGRES_URL, MQ_REDIS_STREAM_URL and DB_CASSANDRA_HOSTS (deploy/native/infra.sh up prints them).',
+  );
   process.exit(2);
 }
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -210,9 +212,15 @@ try {
   console.log(
     `\n${format(events)} events in the stream, ${format(keys)} users x 4 event types, windows 1m,1h, batch size ${batchSize}, median of ${rounds}`,
   );
-  console.log(`  metric_aggregator --db postgres  --mq redis-stream : ${format(rate('postgres'))} events/s (peak RSS ${peak('postgres')} MB)`);
-  console.log(`  metric_aggregator --db cassandra --mq redis-stream : ${format(rate('cassandra'))} events/s (peak RSS ${peak('cassandra')} MB)`);
-  console.log(`  ratio cassandra / postgres                         : ${(rate('cassandra') / rate('postgres')).toFixed(3)}`);
+  console.log(
+    `  metric_aggregator --db postgres  --mq redis-stream : ${format(rate('postgres'))} events/s (peak RSS ${peak('postgres')} MB)`,
+  );
+  console.log(
+    `  metric_aggregator --db cassandra --mq redis-stream : ${format(rate('cassandra'))} events/s (peak RSS ${peak('cassandra')} MB)`,
+  );
+  console.log(
+    `  ratio cassandra / postgres                         : ${(rate('cassandra') / rate('postgres')).toFixed(3)}`,
+  );
   console.log(`  load average                                       : ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 } finally {
   const streamKeys = await redis.keys(`${prefix}*`);

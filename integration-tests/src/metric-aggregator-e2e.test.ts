@@ -322,9 +322,8 @@ describe('metric_aggregator end to end (real Cassandra, Redis Streams, kill -9)'
   let pool: WorkerPool;
   let source: string;
 
-  before(async () => {
+  before(() => {
     keyspace = new CassandraRollupsFixture(cassandraService().DB_CASSANDRA_HOSTS ?? '');
-    await keyspace.createSchema();
     rollups = {
       applied: (src) => keyspace.appliedEvents(src),
       expectMatch: (src, events) => keyspace.expectRollupsToMatch(src, events),

@@ -1,8 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import cassandra from 'cassandra-driver';
-import { REPO_ROOT } from './cli.js';
 import {
   expectStoredToMatch,
   expectedRollups,
@@ -29,27 +26,7 @@ export class CassandraRollupsFixture {
 
   /** Environment of a worker process on this keyspace (`--db cassandra`). */
   environment(): Record<string, string> {
-    return { DB_CASSANDRA_HOSTS: this.hosts, DB_CASSANDRA_KEYSPACE: this.keyspace, PLATFORM_AUTO_MIGRATE: 'false' };
-  }
-
-  /** TEMPORARY until the cql migration runner lands: the keyspace and the module's cql tables. */
-  async createSchema(): Promise<void> {
-    await this.client.execute(
-      `CREATE KEYSPACE ${this.keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
-    );
-    const dir = join(REPO_ROOT, 'plugins', 'metric-aggregator', 'src', 'migrations', 'cql');
-    for (const file of readdirSync(dir).sort()) {
-      const text = readFileSync(join(dir, file), 'utf8')
-        .split('\n')
-        .filter((line) => !line.trimStart().startsWith('--'))
-        .join('\n');
-      for (const statement of text
-        .split(';')
-        .map((part) => part.trim())
-        .filter(Boolean)) {
-        await this.client.execute(statement.replace(/(TABLE IF NOT EXISTS )/, `$1${this.keyspace}.`));
-      }
-    }
+    return { DB_CASSANDRA_HOSTS: this.hosts, DB_CASSANDRA_KEYSPACE: this.keyspace };
   }
 
   /** The rows of metric_rollups whose dimensions name `source`, keyed `window_seconds|start_seconds|event_type`. */

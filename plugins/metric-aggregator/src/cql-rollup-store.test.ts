@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { BatchOptions, BatchStatement, Database, QueueMessage } from '@platform-host/contracts';
@@ -9,7 +8,6 @@ import type { MetricAggregatorContext } from './main.js';
 import type { AppliedRecord, PendingEvent } from './rollup-store.js';
 
 const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
-const CQL_DIR = fileURLToPath(new URL('../src/migrations/cql', import.meta.url));
 const T0 = Date.parse('2026-01-15T10:00:00Z');
 
 function message(id: string, partition?: number, offset?: string, deliveryCount = 1): QueueMessage {
@@ -27,22 +25,6 @@ function message(id: string, partition?: number, offset?: string, deliveryCount 
   };
 }
 
-/** The statements of the module's .cql migrations (comment lines dropped, split on `;`). */
-function migrationStatements(): string[] {
-  return readdirSync(CQL_DIR)
-    .filter((file) => file.endsWith('.cql'))
-    .sort()
-    .flatMap((file) =>
-      readFileSync(`${CQL_DIR}/${file}`, 'utf8')
-        .split('\n')
-        .filter((line) => !line.trimStart().startsWith('--'))
-        .join('\n')
-        .split(';')
-        .map((statement) => statement.trim())
-        .filter(Boolean),
-    );
-}
-
 interface StoredRow {
   event_count: bigint;
   value_count: bigint;
@@ -56,7 +38,7 @@ interface StoredRow {
 
 /**
  * The Cassandra store of metric_aggregator against the native Cassandra: one keyspace per run (the
- * module's cql migrations applied), every test on its own group, dimensions and windows.
+ * module's cql migrations applied by the host's auto-migrate), every test on its own group, dimensions and windows.
  */
 describe('metric_aggregator Cassandra store: exactly-once effects without multi-partition transactions', function () {
   this.timeout(120_000);
@@ -65,7 +47,7 @@ describe('metric_aggregator Cassandra store: exactly-once effects without multi-
   let module: StartedModule;
   let ctx: MetricAggregatorContext;
   let db: Database;
-  let monotonic = 0;
+  const monotonic = 0;
   const deadLettered: string[] = [];
 
   before(async function () {
@@ -74,14 +56,10 @@ describe('metric_aggregator Cassandra store: exactly-once effects without multi-
     module = await startModuleForTest({
       moduleDir: MODULE_DIR,
       flags: { db: 'cassandra' },
-      env: { ...env, DB_CASSANDRA_KEYSPACE: keyspace, PLATFORM_AUTO_MIGRATE: 'false' },
+      env: { ...env, DB_CASSANDRA_KEYSPACE: keyspace, PLATFORM_AUTO_MIGRATE: 'true' },
     });
     ctx = module.ctx;
     db = ctx.db;
-    await db.execute(
-      `CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
-    );
-    for (const statement of migrationStatements()) await db.execute(statement);
   });
   after(async () => {
     await db?.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);

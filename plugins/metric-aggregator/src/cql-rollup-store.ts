@@ -196,7 +196,7 @@ export class CqlRollupStore implements RollupSink {
     const applied: QueueMessage[] = [];
     const duplicates: QueueMessage[] = [];
     const late: QueueMessage[] = [];
-    let candidates: PendingEvent[] = [];
+    const candidates: PendingEvent[] = [];
     for (const entry of pending) {
       if (this.#writtenNotReported.has(entry.message.id)) applied.push(entry.message);
       else if (record === 'ledger' && now - entry.receivedAt > LEDGER_HOLD_LIMIT_MS) released.push(entry.message);
@@ -222,7 +222,6 @@ export class CqlRollupStore implements RollupSink {
         toApply.push(entry);
       }
     }
-    candidates = [];
     for (const message of late) {
       await this.#options.queue.deadLetter(
         message,
