@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,8 +8,8 @@ import cassandra from 'cassandra-driver';
 import { CassandraDatabase } from '@platform-host/adapter-cassandra';
 import { isPlatformError } from '@platform-host/contracts';
 import { MigrationRunner, sharedMigrationSet } from '@platform-host/runtime';
-import { RecordingLogger, useRealService } from '@platform-host/test-kit';
-import { cliEnv, platformHost } from './support/cli.js';
+import { useRealService, waitFor } from '@platform-host/test-kit';
+import { CLI, cliEnv, platformHost, REPO_ROOT } from './support/cli.js';
 
 /**
  * A shared migrations folder whose cql migrations fail when run twice: each one makes a DDL change
@@ -71,7 +72,12 @@ describe('migrations on a real Cassandra through the CLI', function () {
     ).rows.map((row) => String(row.get('table_name')));
 
   before(async function () {
-    client = new cassandra.Client({ contactPoints: hosts().split(','), localDataCenter: 'datacenter1' });
+    // A long request timeout: DROP KEYSPACE can take a while on a loaded machine.
+    client = new cassandra.Client({
+      contactPoints: hosts().split(','),
+      localDataCenter: 'datacenter1',
+      socketOptions: { readTimeout: 120_000 },
+    });
     await client.connect();
   });
 
@@ -185,26 +191,60 @@ describe('migrations on a real Cassandra through the CLI', function () {
     expect(status.stdout).to.match(/shared\s+001_half\s+pending/);
   });
 
-  it('waits for a lock left by a runner that died and applies once it has expired', async function () {
+  it('after kill -9 of a migrate up holding the lock, the next one waits for the lock to expire and finishes every migration once', async function () {
     const dir = folder();
-    nonIdempotentMigrations(dir);
-    const db = new CassandraDatabase({ contactPoints: hosts().split(','), keyspace });
-    await db.connect();
+    const cql = join(dir, 'src', 'cql');
+    mkdirSync(cql, { recursive: true });
+    // Idempotent DDL, as a migration that may be cut short must be: 40 tables, slow enough to kill it midway.
+    writeFileSync(
+      join(cql, '001_many_tables.cql'),
+      Array.from({ length: 40 }, (_, index) => `CREATE TABLE IF NOT EXISTS t${index} (id int PRIMARY KEY);`).join('\n'),
+    );
+    writeFileSync(join(cql, '002_marker.cql'), 'CREATE TABLE marker (id int PRIMARY KEY);\n');
+    // A TTL long enough that the lock is still there when the next CLI process has started, even on a
+    // loaded machine, and short enough to keep the test quick.
+    const migrateEnv = env({ PLATFORM_MIGRATIONS_DIR: dir, PLATFORM_MIGRATION_LOCK_TTL: '10' });
+    const victim = spawn(process.execPath, [CLI, 'migrate', 'up', '--module', 'shared', '--db', 'cassandra'], {
+      cwd: REPO_ROOT,
+      env: migrateEnv,
+      stdio: 'ignore',
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      victim.once('exit', (_code, signal) => resolve(signal)),
+    );
+    // Killed once it holds the lock and has created some of the tables, but not all.
+    let holder = '';
+    let victimEnded = false;
+    void exited.then(() => (victimEnded = true));
     try {
-      const logger = new RecordingLogger();
-      const runner = new MigrationRunner(db, [sharedMigrationSet(dir, 'cql')], logger, { lockWaitSeconds: 60 });
-      expect((await runner.status()).map((status) => status.state)).to.deep.equal(['pending', 'pending', 'pending']);
-      // What a runner killed while holding the lock leaves behind: the row, with its TTL running.
-      await db.execute(
-        'INSERT INTO "_migrations_lock" (name, owner, acquired_at) VALUES (?, ?, ?) IF NOT EXISTS USING TTL 3',
-        ['migrate', 'dead-runner', new Date()],
+      await waitFor(
+        async () => {
+          if (victimEnded) throw new Error('the first migrate up ended before it could be killed');
+          const tables = (await tablesOf().catch(() => [])).filter((table) => /^t\d+$/.test(table));
+          if (tables.length < 3) return false;
+          const lock = await client.execute(`SELECT owner FROM ${keyspace}."_migrations_lock" WHERE name = 'migrate'`);
+          holder = String(lock.first()?.get('owner') ?? '');
+          return holder !== '';
+        },
+        60_000,
+        'the first migrate up holding the lock midway',
       );
-      expect(await runner.up()).to.deep.equal(['001_create_items', '002_add_item_note', '003_add_item_price']);
-      const waited = logger.infos.find((entry) => entry.message.startsWith('Waiting for the migration lock'));
-      expect(waited?.fields['holder']).to.equal('dead-runner');
     } finally {
-      await db.disconnect();
+      victim.kill('SIGKILL');
     }
+    expect(await exited).to.equal('SIGKILL');
+    const cutShort = (await tablesOf()).filter((table) => /^t\d+$/.test(table)).length;
+    expect(cutShort, 'tables created before the kill').to.be.below(40);
+    const next = await platformHost(
+      ['migrate', 'up', '--module', 'shared', '--db', 'cassandra', '--log', 'json'],
+      migrateEnv,
+    );
+    expect(next.code, next.stderr + next.stdout).to.equal(0);
+    expect(next.stdout).to.contain('Waiting for the migration lock').and.contain(holder);
+    expect(next.stdout).to.contain('applied 2: 001_many_tables, 002_marker');
+    expect((await tablesOf()).filter((table) => /^t\d+$/.test(table))).to.have.lengthOf(40);
+    const tracked = await client.execute(`SELECT name FROM ${keyspace}."_migrations"`);
+    expect(tracked.rows.map((row) => String(row.get('name'))).sort()).to.deep.equal(['001_many_tables', '002_marker']);
   });
 
   it('gives up with PH_ERR_MIGRATION when the lock stays taken longer than it may wait', async function () {

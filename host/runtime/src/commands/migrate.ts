@@ -8,7 +8,7 @@ import {
 } from '@platform-host/contracts';
 import { runWithDeadline } from '../lifecycle/shutdown.js';
 import { preflight } from '../preflight/preflight.js';
-import { migrationSets, migrationsDir } from '../migrations/auto-migrate.js';
+import { cqlMigrationOptions, migrationSets, migrationsDir } from '../migrations/auto-migrate.js';
 import { connectAdapter, isConnectable } from '../wiring/connect-adapter.js';
 import { constructAdapters, selectAdapters, type ConstructedAdapter } from '../wiring/wire-adapters.js';
 import { createMigrationFile, MigrationRunner, SHARED_OWNER } from '../migrations/runner.js';
@@ -72,6 +72,7 @@ async function migrate(
     write(`created ${createMigrationFile(set, request.name)}\n`);
     return EXIT_CODES.OK;
   }
+  const cqlOptions = cqlMigrationOptions(pre.env.values);
   const selections = selectAdapters(pre.registry, ['secrets', 'logging', 'database'], pre.options.adapterFlags);
   const connectTimeoutMs = pre.options.connectTimeoutSeconds * 1000;
   const hookTimeoutMs = pre.options.hookTimeoutSeconds * 1000;
@@ -87,7 +88,12 @@ async function migrate(
       connected.push(adapter);
       await connectAdapter(adapter, connectTimeoutMs);
     }
-    const runner = new MigrationRunner(db, migrationSets(dir, pre.registry, db.dialect, request.module), log);
+    const runner = new MigrationRunner(
+      db,
+      migrationSets(dir, pre.registry, db.dialect, request.module),
+      log,
+      cqlOptions,
+    );
     if (request.action === 'up') {
       const applied = await runner.up(request.target);
       write(

@@ -3,7 +3,14 @@ import { PlatformError, type Database, type DatabaseDialect, type Logger } from 
 import type { GlobalOptions } from '../options/split-argv.js';
 import type { ModuleRecord } from '../discovery/plugin-record.js';
 import type { PluginRegistry } from '../discovery/registry.js';
-import { MigrationRunner, moduleMigrationSet, sharedMigrationSet, SHARED_OWNER, type MigrationSet } from './runner.js';
+import {
+  MigrationRunner,
+  moduleMigrationSet,
+  sharedMigrationSet,
+  SHARED_OWNER,
+  type CqlMigrationOptions,
+  type MigrationSet,
+} from './runner.js';
 
 /** `--auto-migrate` defaults to on for local and test, off elsewhere (seed 5.5). */
 export function autoMigrateEnabled(options: GlobalOptions): boolean {
@@ -13,6 +20,27 @@ export function autoMigrateEnabled(options: GlobalOptions): boolean {
 /** The shared migrations folder: `PLATFORM_MIGRATIONS_DIR` or `<root>/migrations`. */
 export function migrationsDir(root: string, env: Readonly<Record<string, string | undefined>>): string {
   return env.PLATFORM_MIGRATIONS_DIR ?? join(root, 'migrations');
+}
+
+/**
+ * Options of the cql runner from the environment: `PLATFORM_MIGRATION_LOCK_TTL`, the seconds a
+ * migration lock lives without renewal (default 60). Anything but a positive integer is
+ * `PH_ERR_CONFIG_INVALID`.
+ */
+export function cqlMigrationOptions(env: Readonly<Record<string, string | undefined>>): CqlMigrationOptions {
+  const text = env.PLATFORM_MIGRATION_LOCK_TTL;
+  if (text === undefined || text === '') return {};
+  const seconds = Number(text);
+  if (!Number.isSafeInteger(seconds) || seconds < 1) {
+    throw new PlatformError(
+      'PH_ERR_CONFIG_INVALID',
+      'PLATFORM_MIGRATION_LOCK_TTL must be a whole number of seconds of at least 1',
+      {
+        hint: 'Unset it for the default of 60 s.',
+      },
+    );
+  }
+  return { lockTtlSeconds: seconds };
 }
 
 /** The migration set of one module for `dialect`, or `undefined` when it ships none. */
