@@ -6,6 +6,7 @@ import { useRealService, waitFor } from '@platform-host/test-kit';
 import { REPO_ROOT, cliEnv } from './support/cli.js';
 import { freshDatabase, psql } from './support/psql.js';
 import { KafkaTopicFixture } from './support/kafka-topic.js';
+import { CassandraRollupsFixture } from './support/metric-aggregator-cassandra.js';
 import {
   StreamFixture,
   WorkerPool,
@@ -13,11 +14,26 @@ import {
   e2eModuleArgs,
   expectRollupsToMatch,
   generateEvents,
+  type PublishedEvent,
   type QueueFixture,
   type WorkerProcess,
 } from './support/metric-aggregator.js';
 
 const GROUP = 'metric_aggregator';
+
+/** How a scenario reads metric_rollups back (psql on PostgreSQL, the raw driver on Cassandra). */
+interface RollupsReader {
+  applied(source: string): Promise<number>;
+  expectMatch(source: string, events: readonly PublishedEvent[]): Promise<void>;
+}
+
+/** metric_rollups of a PostgreSQL database, read with psql. */
+function postgresRollups(databaseUrl: string): RollupsReader {
+  return {
+    applied: async (source) => appliedEvents(databaseUrl, source),
+    expectMatch: async (source, events) => expectRollupsToMatch(databaseUrl, source, events),
+  };
+}
 
 /** The queue-specific checks of {@link killAndRestart}. */
 interface KillAndRestartChecks {
@@ -37,7 +53,7 @@ interface KillAndRestartChecks {
  * events are dead letters with their reason, and SIGTERM exits 0.
  */
 async function killAndRestart(
-  databaseUrl: string,
+  rollups: RollupsReader,
   queue: QueueFixture,
   pool: WorkerPool,
   source: string,
@@ -49,18 +65,18 @@ async function killAndRestart(
   const first = pool.start();
   await first.consuming();
   await queue.publish(events.slice(0, 3000));
-  await waitFor(() => appliedEvents(databaseUrl, source) > 0, 60_000, 'the first rollups');
+  await waitFor(async () => (await rollups.applied(source)) > 0, 60_000, 'the first rollups');
   const killed = await first.kill9();
   expect(killed).to.equal(null);
-  const applied = appliedEvents(databaseUrl, source);
+  const applied = await rollups.applied(source);
   await checks.afterKill();
   await queue.publish(events.slice(3000));
   const second = pool.start();
   await second.consuming();
   await queue.waitForZeroLag(GROUP, 120_000);
   expect(applied, 'killed mid-way').to.be.below(valid);
-  expect(appliedEvents(databaseUrl, source)).to.equal(valid);
-  expectRollupsToMatch(databaseUrl, source, events);
+  expect(await rollups.applied(source)).to.equal(valid);
+  await rollups.expectMatch(source, events);
   const deadLetters = await queue.deadLetters();
   const originals = new Set(deadLetters.map((letter) => letter.originalId));
   expect(originals.size, 'invalid events dead-lettered').to.equal(invalid);
@@ -78,7 +94,7 @@ async function killAndRestart(
  * rollups and not restarted; the other two drain the group and every row matches.
  */
 async function threeWorkersOneKilled(
-  databaseUrl: string,
+  rollups: RollupsReader,
   queue: QueueFixture,
   pool: WorkerPool,
   source: string,
@@ -88,12 +104,12 @@ async function threeWorkersOneKilled(
   const trio = [pool.start(), pool.start(), pool.start()];
   await Promise.all(trio.map((worker) => worker.consuming()));
   await queue.publish(events.slice(0, 2000));
-  await waitFor(() => appliedEvents(databaseUrl, source) > 0, 60_000, 'the first rollups');
+  await waitFor(async () => (await rollups.applied(source)) > 0, 60_000, 'the first rollups');
   await trio[1]?.kill9();
   await queue.publish(events.slice(2000));
   await queue.waitForZeroLag(GROUP, 120_000);
-  expect(appliedEvents(databaseUrl, source)).to.equal(valid);
-  expectRollupsToMatch(databaseUrl, source, events);
+  expect(await rollups.applied(source)).to.equal(valid);
+  await rollups.expectMatch(source, events);
   return trio;
 }
 
@@ -127,7 +143,7 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
   const start = (flushInterval?: string, batchSize?: string): WorkerProcess => pool.start(flushInterval, batchSize);
 
   it('applies every event exactly once across a kill -9 and a restart, and drains on SIGTERM with exit 0', async () => {
-    await killAndRestart(database.url, stream, pool, source, {
+    await killAndRestart(postgresRollups(database.url), stream, pool, source, {
       deadLetterRepeats: false,
       // The killed worker held delivered, unacknowledged entries: the restarted one claims them.
       afterKill: async () => {
@@ -137,7 +153,7 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
   });
 
   it('three workers in one group share the stream; one killed with kill -9 and not restarted loses nothing', async () => {
-    const trio = await threeWorkersOneKilled(database.url, stream, pool, source);
+    const trio = await threeWorkersOneKilled(postgresRollups(database.url), stream, pool, source);
     const ledger = Number(
       psql(database.url, 'SELECT coalesce(sum(cardinality(message_ids)), 0) FROM metric_aggregator_applied_messages'),
     );
@@ -242,7 +258,7 @@ describe('metric_aggregator end to end (real PostgreSQL, Kafka, kill -9)', funct
     );
 
   it('applies every event exactly once across a kill -9 and a restart, and drains on SIGTERM with exit 0', async () => {
-    await killAndRestart(database.url, topic, pool, source, {
+    await killAndRestart(postgresRollups(database.url), topic, pool, source, {
       deadLetterRepeats: true,
       // Offsets applied are recorded with the rollups; the killed worker left messages uncommitted,
       // which the restarted one reads again and recognises by those offsets.
@@ -256,7 +272,7 @@ describe('metric_aggregator end to end (real PostgreSQL, Kafka, kill -9)', funct
   });
 
   it('three workers in one group share the partitions; one killed with kill -9 and not restarted loses nothing', async () => {
-    const trio = await threeWorkersOneKilled(database.url, topic, pool, source);
+    const trio = await threeWorkersOneKilled(postgresRollups(database.url), topic, pool, source);
     for (const worker of [trio[0], trio[2]]) {
       expect(worker?.output, 'assigned partitions').to.include('Partitions assigned');
       expect(await worker?.terminate()).to.equal(0);
@@ -287,5 +303,97 @@ describe('metric_aggregator end to end (real PostgreSQL, Kafka, kill -9)', funct
     expect(holder.output).to.match(/"Partitions revoked: writing their pending aggregates[^\n]*"pending_events":[1-9]/);
     expect(await joiner.terminate()).to.equal(0);
     expect(await holder.terminate()).to.equal(0);
+  });
+});
+
+/**
+ * metric_aggregator end to end through the CLI on native Cassandra (`--db cassandra`, a keyspace
+ * per suite, tables created by the module's cql migrations) and Redis Streams: the same kill -9
+ * scenarios, every rollup row read back with the raw cassandra-driver and compared with totals
+ * computed here.
+ */
+describe('metric_aggregator end to end (real Cassandra, Redis Streams, kill -9)', function () {
+  this.timeout(240_000);
+  const cassandraService = useRealService('cassandra');
+  const redis = useRealService('redis');
+  let keyspace: CassandraRollupsFixture;
+  let rollups: RollupsReader;
+  let stream: StreamFixture;
+  let pool: WorkerPool;
+  let source: string;
+
+  before(() => {
+    keyspace = new CassandraRollupsFixture(cassandraService().DB_CASSANDRA_HOSTS ?? '');
+    rollups = {
+      applied: (src) => keyspace.appliedEvents(src),
+      expectMatch: (src, events) => keyspace.expectRollupsToMatch(src, events),
+    };
+  });
+  after(async () => {
+    await keyspace?.cleanup();
+  });
+  beforeEach(() => {
+    const env = redis();
+    const url = env.MQ_REDIS_STREAM_URL ?? (env.CACHE_REDIS_URL ?? '').replace(/\/\d*$/, '/1');
+    stream = new StreamFixture(url);
+    pool = new WorkerPool({ flag: 'cassandra', environment: keyspace.environment() }, stream);
+    source = `it-${randomBytes(3).toString('hex')}`;
+  });
+  afterEach(async () => {
+    await pool.killAll();
+    await stream.cleanup();
+  });
+
+  it('applies every event exactly once across a kill -9 and a restart, and drains on SIGTERM with exit 0', async () => {
+    await killAndRestart(rollups, stream, pool, source, {
+      deadLetterRepeats: false,
+      afterKill: async () => {
+        expect((await stream.groupState(GROUP))?.pending, 'entries pending after the kill').to.be.above(0);
+      },
+    });
+  });
+
+  it('a worker killed between its writes and the acknowledgement: the redelivered batch is recognised and not counted twice', async () => {
+    const events = generateEvents(3000, source, Date.now() - 60_000, 90 * 60_000);
+    const valid = events.filter((event) => event.valid !== undefined).length;
+    await stream.publish(events);
+    const fixture = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'plugins', 'metric-aggregator', 'dist', 'crash-after-commit.fixture.js')],
+      {
+        cwd: REPO_ROOT,
+        env: cliEnv({
+          ...pool.environment(),
+          FIXTURE_DB: 'cassandra',
+          FIXTURE_ARGS: e2eModuleArgs(stream.topic).join(' '),
+        }),
+        stdio: 'ignore',
+      },
+    );
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
+      fixture.on('exit', (_code, sig) => resolve(sig)),
+    );
+    expect(signal).to.equal('SIGKILL');
+    const committed = await keyspace.appliedEvents(source);
+    expect(committed, 'the first flush was written').to.be.above(0);
+    const ids = (await stream.redis.xrange(stream.streamKey, '-', '+')).map(([id]) => id);
+    expect(await keyspace.ledgerRowsOf(ids), 'its ids are in the ledger').to.equal(committed);
+    expect((await stream.groupState(GROUP))?.pending, 'its entries stayed pending').to.be.at.least(committed);
+    const worker = pool.start();
+    await worker.consuming();
+    await stream.waitForZeroLag(GROUP, 120_000);
+    expect(await keyspace.appliedEvents(source)).to.equal(valid);
+    await keyspace.expectRollupsToMatch(source, events);
+    expect(await worker.terminate()).to.equal(0);
+    const summary = worker.output.split('\n').find((line) => line.includes('Metric aggregator stopped')) ?? '{}';
+    const totals = (JSON.parse(summary) as { context?: { duplicates?: number; applied?: number } }).context;
+    expect(totals?.duplicates, 'redelivered and skipped').to.equal(committed);
+    expect(totals?.applied).to.equal(valid - committed);
+  });
+
+  it('three workers in one group share the stream and one flush lease; one killed with kill -9 and not restarted loses nothing', async () => {
+    const trio = await threeWorkersOneKilled(rollups, stream, pool, source);
+    expect(await trio[0]?.terminate()).to.equal(0);
+    expect(await trio[2]?.terminate()).to.equal(0);
   });
 });

@@ -109,8 +109,14 @@ export function appliedEvents(databaseUrl: string, source: string): number {
 
 /** Every stored row equals the independently computed one: exact counts, sums within 1e-9 relative. */
 export function expectRollupsToMatch(databaseUrl: string, source: string, events: readonly PublishedEvent[]): void {
-  const expected = expectedRollups(events, E2E_WINDOWS);
-  const stored = storedRollups(databaseUrl, source);
+  expectStoredToMatch(storedRollups(databaseUrl, source), expectedRollups(events, E2E_WINDOWS));
+}
+
+/** `stored` has exactly the keys of `expected`, each with exact counts and values within 1e-9 relative. */
+export function expectStoredToMatch(
+  stored: ReadonlyMap<string, RollupRow & { avg: number | null }>,
+  expected: ReadonlyMap<string, RollupRow>,
+): void {
   expect([...stored.keys()].sort()).to.deep.equal([...expected.keys()].sort());
   const close = (actual: number | null, wanted: number | null, what: string): void => {
     if (wanted === null) {
@@ -176,20 +182,30 @@ export function e2eModuleArgs(topic: string, flushInterval = '200ms', batchSize 
 export class WorkerPool {
   readonly workers: WorkerProcess[] = [];
 
+  /**
+   * `database`: a PostgreSQL URL (`--db postgres`), or the `--db` flag and environment of another
+   * database (`{ flag: 'cassandra', environment: {...} }`).
+   */
   constructor(
-    private readonly databaseUrl: string,
+    private readonly database: string | { readonly flag: string; readonly environment: Record<string, string> },
     private readonly queue: QueueFixture,
   ) {}
 
+  /** The `--db` flag of the workers. */
+  get dbFlag(): string {
+    return typeof this.database === 'string' ? 'postgres' : this.database.flag;
+  }
+
   environment(): Record<string, string> {
-    return { DB_POSTGRES_URL: this.databaseUrl, PLATFORM_AUTO_MIGRATE: 'true', ...this.queue.environment() };
+    const db = typeof this.database === 'string' ? { DB_POSTGRES_URL: this.database } : this.database.environment;
+    return { PLATFORM_AUTO_MIGRATE: 'true', ...db, ...this.queue.environment() };
   }
 
   start(flushInterval?: string, batchSize?: string): WorkerProcess {
     const worker = new WorkerProcess(
       [
         '--db',
-        'postgres',
+        this.dbFlag,
         '--mq',
         this.queue.mq,
         '--env',

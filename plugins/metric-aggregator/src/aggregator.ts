@@ -12,7 +12,8 @@ import type {
 } from '@platform-host/contracts';
 import { countDeadLetter, declareAggregatorMetrics, type AggregatorMetrics } from './aggregator-metrics.js';
 import { decodeEvent, type DeadLetterReason } from './event.js';
-import { RollupStore, offsetOf, partitionOf, type FlushOutcome, type PendingEvent } from './rollup-store.js';
+import { offsetOf, partitionOf, type FlushOutcome, type PendingEvent } from './rollup-store.js';
+import { createRollupSink, type RollupSink } from './rollup-sink.js';
 import type { AggregatorSettings } from './settings.js';
 import { earliestWindowEndMs, WatermarkClock } from './windows.js';
 
@@ -75,7 +76,7 @@ export class MetricAggregator {
   readonly #monotonicNow: () => number;
   readonly #maxPending: number;
   readonly #clock: WatermarkClock;
-  readonly #store: RollupStore;
+  readonly #store: RollupSink;
   #pending = new Map<string, PendingEvent>();
   /**
    * Partitioned queues: messages this worker dead-lettered itself since the last flush, whose
@@ -114,7 +115,7 @@ export class MetricAggregator {
       },
       this.#now(),
     );
-    this.#store = new RollupStore({
+    this.#store = createRollupSink({
       db: deps.db,
       queue: deps.mq,
       group: deps.settings.group,

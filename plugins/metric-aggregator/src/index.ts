@@ -16,4 +16,6 @@ export type { AggregatorSettings, Dimension } from './settings.js';
 export { decodeEvent, parseTimestamp, DEAD_LETTER_REASONS, MAX_DIMENSIONS_BYTES } from './event.js';
 export type { DeadLetterReason, AggregatedEvent, DecodedEvent } from './event.js';
 export { windowStartSeconds, earliestWindowEndMs, WatermarkClock } from './windows.js';
+export { createRollupSink, type RollupSink } from './rollup-sink.js';
+export { CqlRollupStore, FLUSH_LEASE_TTL_SECONDS, CQL_ORPHAN_TTL_SECONDS, ledgerBucket } from './cql-rollup-store.js';
 export { LEDGER_HOLD_LIMIT_MS, LEDGER_ORPHAN_RETENTION_MS, ORPHAN_PRUNE_AFTER_UPTIME_MS } from './rollup-store.js';

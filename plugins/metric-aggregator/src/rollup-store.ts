@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database, MessageQueue, QueueMessage } from '@platform-host/contracts';
 import type { AggregatedEvent } from './event.js';
 import { quotedArrayElement, RollupBatch } from './rollup-batch.js';
+import type { RollupSink } from './rollup-sink.js';
 import { earliestWindowEndMs } from './windows.js';
 
 /** A delivered message with a valid event, waiting for the next flush. */
@@ -91,7 +92,7 @@ export interface RollupStoreOptions {
  * window the stored watermark has closed, upserts the rollups, records what it applied, moves the
  * watermark forward and closes the windows it passed.
  */
-export class RollupStore {
+export class RollupStore implements RollupSink {
   readonly #db: Database;
   readonly #options: RollupStoreOptions;
   readonly #monotonicNow: () => number;
