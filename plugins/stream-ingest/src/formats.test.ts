@@ -77,16 +77,18 @@ describe('stream_ingest parquet encoding', () => {
     });
   });
 
-  it('dictionary-encodes the low-cardinality text columns only', () => {
-    const bytes = encodeRecords(
-      Array.from({ length: 500 }, (_, i) => record(i)),
-      'parquet',
-    );
+  it('keeps min/max statistics on the time and offset columns only, no dictionary pages', () => {
+    const records = Array.from({ length: 500 }, (_, i) => record(i));
+    const bytes = encodeRecords(records, 'parquet');
     const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     const chunks = parquetMetadata(file).row_groups[0]?.columns ?? [];
-    const dictionary = chunks
-      .filter((chunk) => chunk.meta_data?.dictionary_page_offset !== undefined)
+    const withStatistics = chunks
+      .filter((chunk) => chunk.meta_data?.statistics?.max_value !== undefined)
       .map((chunk) => chunk.meta_data?.path_in_schema.join('.'));
-    expect(dictionary).to.deep.equal(['event_type', 'source', '_topic']);
+    expect(withStatistics).to.deep.equal(['timestamp', '_partition', '_offset', '_ingested_at']);
+    const offsets = chunks.find((chunk) => chunk.meta_data?.path_in_schema[0] === '_offset')?.meta_data?.statistics;
+    expect(offsets?.min_value).to.equal(records[0]?._offset);
+    expect(offsets?.max_value).to.equal(records[499]?._offset);
+    expect(chunks.filter((chunk) => chunk.meta_data?.dictionary_page_offset !== undefined)).to.have.length(0);
   });
 });
