@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// stream_ingest parquet writer benchmark (issue 12): rows/s of our writer (hyparquet-writer, as the
+// stream_ingest parquet writer benchmark (issue 12): rows/s of our writer (parquet-wasm from an Arrow table, as the
 // service encodes a lake file: the nine fixed columns, snappy) against DuckDB `COPY ... TO
 // 'x.parquet'` on the same rows (loaded into a DuckDB table first, not timed), same run, median of
 // --rounds rounds each. Goal: ratio >= 0.25.
@@ -79,7 +79,7 @@ print(json.dumps({"rates": rates, "rows": n, "ours_read_back": check}))
   const oursMedian = median(ours);
   const duckMedian = median(duck.rates);
   console.log(`parquet writer, ${format(rows)} rows x ${rounds} rounds (DuckDB single-threaded: SET threads TO 1)`);
-  console.log(`  ours (hyparquet-writer): ${format(oursMedian)} rows/s  (${format(ourBytes)} bytes)`);
+  console.log(`  ours (parquet-wasm):     ${format(oursMedian)} rows/s  (${format(ourBytes)} bytes)`);
   console.log(
     `  DuckDB COPY TO parquet:  ${format(duckMedian)} rows/s  (${format(statSync(join(dir, 'duckdb.parquet')).size)} bytes)`,
   );

@@ -10,6 +10,7 @@
 //     node bench/stream-ingest.mjs [--messages 500000] [--rounds 5] [--partitions 3] [--batch-size 20000]
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Kafka from 'node-rdkafka';
@@ -22,6 +23,10 @@ const messages = option('messages', 500_000);
 const rounds = option('rounds', 5);
 const partitions = option('partitions', 3);
 const batchSize = option('batch-size', 20_000);
+// --cpu-prof DIR: the service writes a V8 CPU profile per round there (for profiling, not timing).
+const cpuProfDir = process.argv.includes('--cpu-prof')
+  ? process.argv[process.argv.indexOf('--cpu-prof') + 1]
+  : undefined;
 const env = process.env;
 for (const key of ['DB_POSTGRES_URL', 'MQ_KAFKA_BOOTSTRAP_SERVERS', 'FS_MINIO_ENDPOINT', 'FS_MINIO_BUCKET']) {
   if (!env[key]) {
@@ -42,6 +47,16 @@ function psql(url, sql) {
   });
   if (result.status !== 0) throw new Error(`psql failed: ${result.stderr || result.error?.message}`);
   return result.stdout.trim();
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); 0 when unreadable. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
 }
 
 const admin = Kafka.AdminClient.create({ 'bootstrap.servers': brokers });
@@ -84,6 +99,7 @@ async function raw() {
   await new Promise((resolve, reject) => consumer.connect({}, (error) => (error ? reject(error) : resolve())));
   consumer.subscribe([topic]);
   const started = process.hrtime.bigint();
+  const cpuBefore = process.cpuUsage();
   let seen = 0;
   while (seen < messages) {
     const batch = await new Promise((resolve, reject) =>
@@ -92,8 +108,9 @@ async function raw() {
     seen += batch.length;
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuBefore);
   await new Promise((resolve) => consumer.disconnect(() => resolve()));
-  return messages / seconds;
+  return { rate: messages / seconds, cpuUsPerMessage: (cpu.user + cpu.system) / messages };
 }
 
 /** stream_ingest through the CLI into parquet on MinIO, with a fresh database, group and lake prefix. */
@@ -108,6 +125,7 @@ async function ours(round) {
   const child = spawn(
     process.execPath,
     [
+      ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
       ...[cli, 'run', 'stream_ingest', '--db', 'postgres', '--fs', 'minio', '--mq', 'kafka', '--env', 'test'],
       ...['--log', 'json', '--health-port', '0', '--topic', topic],
       ...['--group', `bench-ours-${round}`, '--batch-size', String(batchSize), '--flush-interval', '2s'],
@@ -122,14 +140,25 @@ async function ours(round) {
     await sleep(20);
   }
   const started = process.hrtime.bigint();
-  while (Number(psql(dbUrl, 'SELECT count(*) FROM ingested_events')) < messages) {
+  const serviceCpuBefore = cpuSeconds(child.pid);
+  // lake_files rows commit in the same transaction as their ingested_events rows: summing their
+  // record_count polls the same condition far more cheaply than count(*) over ingested_events.
+  while (Number(psql(dbUrl, 'SELECT coalesce(sum(record_count), 0) FROM lake_files')) < messages) {
     if (child.exitCode !== null) throw new Error(`stream_ingest exited:\n${output}`);
     await sleep(100);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const serviceCpu = cpuSeconds(child.pid) - serviceCpuBefore;
+  const backends = psql(env.DB_POSTGRES_URL, `SELECT pid FROM pg_stat_activity WHERE datname = '${database}'`)
+    .split('\n')
+    .filter((pid) => pid !== '');
+  const postgresCpu = backends.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   child.kill('SIGTERM');
   await new Promise((resolve) => child.on('exit', resolve));
+  if (process.env.BENCH_SERVICE_LOG) writeFileSync(`${process.env.BENCH_SERVICE_LOG}.${round}`, output);
   const files = Number(psql(dbUrl, 'SELECT count(*) FROM lake_files'));
+  const rows = Number(psql(dbUrl, 'SELECT count(*) FROM ingested_events'));
+  if (rows !== messages) throw new Error(`ingested_events holds ${rows} rows, expected ${messages}`);
   psql(env.DB_POSTGRES_URL, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   spawnSync(
     'python3',
@@ -144,36 +173,58 @@ async function ours(round) {
     ],
     { env: { ...env, LAKE_READER_SECRET: env.FS_MINIO_SECRET_KEY ?? '' } },
   );
-  return { rate: messages / seconds, files };
+  return {
+    rate: messages / seconds,
+    files,
+    serviceCpuUsPerMessage: (serviceCpu * 1e6) / messages,
+    postgresCpuUsPerMessage: (postgresCpu * 1e6) / messages,
+  };
 }
 
 try {
   fill();
   const oursRates = [];
   const rawRates = [];
+  const serviceCpu = [];
+  const postgresCpu = [];
+  const rawCpu = [];
   let files = 0;
+  const runOurs = async (round) => {
+    const result = await ours(round);
+    oursRates.push(result.rate);
+    serviceCpu.push(result.serviceCpuUsPerMessage);
+    postgresCpu.push(result.postgresCpuUsPerMessage);
+    files = result.files;
+  };
+  const runRaw = async () => {
+    const result = await raw();
+    rawRates.push(result.rate);
+    rawCpu.push(result.cpuUsPerMessage);
+  };
   for (let round = 0; round < rounds; round += 1) {
+    // Alternate which side goes first.
     if (round % 2 === 0) {
-      rawRates.push(await raw());
-      const result = await ours(round);
-      oursRates.push(result.rate);
-      files = result.files;
+      await runRaw();
+      await runOurs(round);
     } else {
-      const result = await ours(round);
-      oursRates.push(result.rate);
-      files = result.files;
-      rawRates.push(await raw());
+      await runOurs(round);
+      await runRaw();
     }
     console.log(`round ${round + 1}: ours ${format(oursRates.at(-1))} msg/s, raw ${format(rawRates.at(-1))} msg/s`);
   }
   const o = median(oursRates);
   const r = median(rawRates);
   console.log(
-    `stream_ingest, ${format(messages)} messages, ${partitions} partitions, --batch-size ${batchSize}, parquet on MinIO (${files} files per run)`,
+    `stream_ingest, ${format(messages)} messages, ${partitions} partitions, --batch-size ${batchSize} --flush-interval 2s, parquet on MinIO (${files} files per run)`,
   );
   console.log(`  ours (committed parquet + ingested_events): ${format(o)} msg/s`);
   console.log(`  raw node-rdkafka consume-only loop:         ${format(r)} msg/s`);
   console.log(`  ratio ours/raw: ${(o / r).toFixed(3)} (goal >= 0.6)`);
+  const us = (values) => median(values).toFixed(1);
+  console.log(
+    `  CPU per message (median, µs): stream_ingest process ${us(serviceCpu)}, its PostgreSQL backends ${us(postgresCpu)}; raw loop process ${us(rawCpu)} (Kafka broker and MinIO not counted: shared)`,
+  );
+  console.log(`  load average: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 } finally {
   await adminCall((done) => admin.deleteTopic(topic, 10_000, done)).catch(() => undefined);
   admin.disconnect();

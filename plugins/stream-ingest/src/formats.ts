@@ -1,4 +1,18 @@
-import { parquetWriteBuffer } from 'hyparquet-writer';
+import {
+  Field,
+  Int32,
+  Int64,
+  RecordBatch,
+  Schema,
+  Struct,
+  Table as ArrowTable,
+  TimestampMillisecond,
+  Utf8,
+  makeData,
+  tableToIPC,
+  type Data,
+} from 'apache-arrow';
+import { Compression, EnabledStatistics, Table, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm/node';
 import type { LakeRecord } from './record.js';
 import type { OutputFormat } from './settings.js';
 
@@ -68,56 +82,97 @@ function encodeJsonLines(records: readonly LakeRecord[]): Uint8Array {
 }
 
 /**
- * Parquet through hyparquet-writer (pure JavaScript, no native build): strings as UTF8 byte arrays,
- * `timestamp` and `_ingested_at` as INT64 TIMESTAMP_MILLIS adjusted to UTC, `_partition` INT32,
- * `_offset` INT64, snappy-compressed, one row group per file. The high-cardinality `event_id` and
- * `payload` columns skip the dictionary and statistics (most of the writer's time otherwise).
+ * One Arrow `Utf8` column of `values` (`null` entries become nulls). The common case, a column with
+ * no nulls and only ASCII text, is encoded in one pass over the joined text (its byte offsets are
+ * the character offsets); anything else is written value by value.
+ */
+function utf8Column(values: ReadonlyArray<string | null>): Data<Utf8> {
+  const length = values.length;
+  const offsets = new Int32Array(length + 1);
+  let nullCount = 0;
+  for (const value of values) if (value === null) nullCount += 1;
+  if (nullCount === 0) {
+    const joined = (values as readonly string[]).join('');
+    const bytes = Buffer.from(joined, 'utf8');
+    if (bytes.byteLength === joined.length) {
+      let end = 0;
+      for (let i = 0; i < length; i += 1) {
+        end += (values[i] as string).length;
+        offsets[i + 1] = end;
+      }
+      return makeData({ type: new Utf8(), length, nullCount: 0, valueOffsets: offsets, data: bytes });
+    }
+  }
+  let byteLength = 0;
+  for (const value of values) if (value !== null) byteLength += Buffer.byteLength(value, 'utf8');
+  const bytes = Buffer.allocUnsafe(byteLength);
+  const validity = nullCount === 0 ? undefined : new Uint8Array((length + 7) >> 3);
+  let end = 0;
+  for (let i = 0; i < length; i += 1) {
+    const value = values[i] as string | null;
+    if (value !== null) {
+      end += bytes.write(value, end, 'utf8');
+      if (validity !== undefined) validity[i >> 3] = (validity[i >> 3] as number) | (1 << (i & 7));
+    }
+    offsets[i + 1] = end;
+  }
+  return makeData({ type: new Utf8(), length, nullCount, nullBitmap: validity, valueOffsets: offsets, data: bytes });
+}
+
+/** Lake columns with min/max statistics in the footer (cheap, and what readers prune files by). */
+const STATISTICS_COLUMNS = ['timestamp', '_partition', '_offset', '_ingested_at'] as const;
+
+/**
+ * Parquet through parquet-wasm (the Rust `parquet` crate compiled to WebAssembly, from an Apache
+ * Arrow table built column-wise with apache-arrow): strings as UTF8 byte arrays, `timestamp` and
+ * `_ingested_at` as INT64 timestamps in milliseconds adjusted to UTC, `_partition` INT32, `_offset`
+ * INT64, snappy-compressed, one row group per file, plain encoding (measured: dictionary-encoding
+ * the low-cardinality `event_type`/`source`/`_topic` made the file 4% smaller but the encoding
+ * about 30% slower; snappy already shrinks their repeats), min/max statistics on the time and
+ * offset columns only. (hyparquet-writer, the pure-JavaScript writer used before, encoded about a
+ * quarter as fast.)
  */
 function encodeParquet(records: readonly LakeRecord[]): Uint8Array {
-  const utc = (name: string) =>
-    ({
-      name,
-      type: 'INT64',
-      repetition_type: 'REQUIRED',
-      converted_type: 'TIMESTAMP_MILLIS',
-      logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
-    }) as const;
-  const text = (name: string, optional = false) =>
-    ({
-      name,
-      type: 'BYTE_ARRAY',
-      repetition_type: optional ? 'OPTIONAL' : 'REQUIRED',
-      converted_type: 'UTF8',
-      logical_type: { type: 'STRING' },
-    }) as const;
-  const buffer = parquetWriteBuffer({
-    schema: [
-      { name: 'root', num_children: LAKE_COLUMNS.length },
-      text('event_id'),
-      text('event_type'),
-      text('source', true),
-      utc('timestamp'),
-      text('payload', true),
-      text('_topic'),
-      { name: '_partition', type: 'INT32', repetition_type: 'REQUIRED' },
-      { name: '_offset', type: 'INT64', repetition_type: 'REQUIRED' },
-      utc('_ingested_at'),
-    ],
-    columnData: [
-      // Unique per row: plain encoding (no dictionary attempt) and no min/max statistics.
-      { name: 'event_id', data: records.map((r) => r.event_id), encoding: 'PLAIN', statistics: false },
-      { name: 'event_type', data: records.map((r) => r.event_type) },
-      { name: 'source', data: records.map((r) => r.source) },
-      { name: 'timestamp', data: records.map((r) => BigInt(r.timestamp)) },
-      { name: 'payload', data: records.map((r) => r.payload), encoding: 'PLAIN', statistics: false },
-      { name: '_topic', data: records.map((r) => r._topic) },
-      { name: '_partition', data: Int32Array.from(records, (r) => r._partition) },
-      { name: '_offset', data: BigInt64Array.from(records, (r) => r._offset) },
-      { name: '_ingested_at', data: records.map((r) => BigInt(r._ingested_at)) },
-    ],
-    rowGroupSize: Math.max(1, records.length),
-  });
-  return new Uint8Array(buffer);
+  const length = records.length;
+  const timestamps = new BigInt64Array(length);
+  const ingestedAt = new BigInt64Array(length);
+  const offsets = new BigInt64Array(length);
+  const partitions = new Int32Array(length);
+  for (let i = 0; i < length; i += 1) {
+    const record = records[i] as LakeRecord;
+    timestamps[i] = BigInt(record.timestamp);
+    ingestedAt[i] = BigInt(record._ingested_at);
+    offsets[i] = record._offset;
+    partitions[i] = record._partition;
+  }
+  const utcMillis = new TimestampMillisecond('UTC');
+  const columns: Record<(typeof LAKE_COLUMNS)[number], Data> = {
+    event_id: utf8Column(records.map((r) => r.event_id)),
+    event_type: utf8Column(records.map((r) => r.event_type)),
+    source: utf8Column(records.map((r) => r.source)),
+    timestamp: makeData({ type: utcMillis, length, data: timestamps }),
+    payload: utf8Column(records.map((r) => r.payload)),
+    _topic: utf8Column(records.map((r) => r._topic)),
+    _partition: makeData({ type: new Int32(), length, data: partitions }),
+    _offset: makeData({ type: new Int64(), length, data: offsets }),
+    _ingested_at: makeData({ type: utcMillis, length, data: ingestedAt }),
+  };
+  const fields = LAKE_COLUMNS.map(
+    (name) => new Field(name, columns[name].type, name === 'source' || name === 'payload'),
+  );
+  const schema = new Schema(fields);
+  const rows = makeData({ type: new Struct(fields), length, children: LAKE_COLUMNS.map((name) => columns[name]) });
+  const table = Table.fromIPCStream(tableToIPC(new ArrowTable(schema, new RecordBatch(schema, rows)), 'stream'));
+  let properties = new WriterPropertiesBuilder()
+    .setCompression(Compression.SNAPPY)
+    .setDictionaryEnabled(false)
+    .setStatisticsEnabled(EnabledStatistics.None)
+    .setMaxRowGroupSize(Math.max(1, length));
+  for (const name of STATISTICS_COLUMNS) {
+    properties = properties.setColumnStatisticsEnabled(name, EnabledStatistics.Chunk);
+  }
+  // writeParquet takes ownership of (and frees) both the table and the properties.
+  return writeParquet(table, properties.build());
 }
 
 /** The bytes of one lake file holding `records` in `format`. */

@@ -125,7 +125,9 @@ export class StreamIngester {
     this.#subscription = await this.#deps.mq.subscribe(settings.topic, (messages) => this.#handle(messages), {
       group: settings.group,
       maxBatchSize: Math.min(settings.batchSize, 10_000),
-      maxInFlight: Math.max(1000, 3 * settings.batchSize),
+      // Room for each partition's file being committed and the next one filling, over several
+      // partitions: a full window stalls delivery (and the broker fetch) for a whole commit.
+      maxInFlight: Math.max(1000, 8 * settings.batchSize),
       onAssigned: (partitions) => this.#assigned(partitions),
       // A revoked partition's open files are committed (and acknowledged) before its offsets move.
       onRevoked: (partitions) => this.#revoked(partitions),
@@ -397,7 +399,10 @@ export class StreamIngester {
     }
     state.committedOffset = lastOffset;
     this.#lastError = undefined;
-    // Committed: the bytes go to their lake path; a crash here is finished by the next owner.
+    // Committed (the database is the durable point): the messages are acknowledged now, so the
+    // delivery window frees before the bytes are copied to their lake path; a crash during that
+    // copy is finished by the next owner of the partition from the publication rows.
+    await mq.ack(messages);
     for (const file of files) {
       try {
         await fs.write(file.path, file.bytes);
@@ -410,7 +415,6 @@ export class StreamIngester {
         });
       }
     }
-    await mq.ack(messages);
     const seconds = stopTimer();
     let bytes = 0;
     for (const file of files) bytes += file.byteCount;

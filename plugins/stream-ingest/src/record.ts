@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { QueueMessage } from '@platform-host/contracts';
 import { OUTPUT_FORMATS, type OutputFormat } from './settings.js';
 
@@ -26,8 +27,6 @@ export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 export type Decoded =
   | { readonly ok: true; readonly record: LakeRecord }
   | { readonly ok: false; readonly reason: DeadLetterReason; readonly error: string };
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -59,8 +58,12 @@ export function parseTimestamp(value: unknown): number | undefined {
  */
 export function decodeMessage(message: QueueMessage, ingestedAt: number): Decoded {
   let value: unknown;
+  const bytes = message.value;
+  // isUtf8 + a zero-copy Buffer view: about half the cost of a fatal TextDecoder per message.
+  if (!isUtf8(bytes))
+    return { ok: false, reason: 'malformed_json', error: 'not UTF-8 JSON: the bytes are not valid UTF-8' };
   try {
-    value = JSON.parse(decoder.decode(message.value));
+    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (error) {
     return { ok: false, reason: 'malformed_json', error: `not UTF-8 JSON: ${(error as Error).message}` };
   }
@@ -106,9 +109,20 @@ export function decodeMessage(message: QueueMessage, ingestedAt: number): Decode
   };
 }
 
+const MS_PER_DAY = 86_400_000;
+/** `YYYY-MM-DD` by UTC day number: a batch spans few days, and formatting a date is per message. */
+const dayNames = new Map<number, string>();
+
 /** `YYYY-MM-DD` of an epoch ms in UTC. */
 export function utcDate(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  const day = Math.floor(ms / MS_PER_DAY);
+  let name = dayNames.get(day);
+  if (name === undefined) {
+    if (dayNames.size >= 4096) dayNames.clear();
+    name = new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
+    dayNames.set(day, name);
+  }
+  return name;
 }
 
 /**
