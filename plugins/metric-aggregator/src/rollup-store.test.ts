@@ -96,6 +96,27 @@ describe('metric_aggregator rollup store: what was applied is recorded in the sa
     });
   }
 
+  it('never applies twice a first delivery whose copy another consumer claimed and applied first (ledger)', async () => {
+    const group = 'g-claimed-copy';
+    const dims = JSON.stringify({ event_type: group });
+    // Consumer A reads m1 (delivery 1) and is slow to flush; B claims m1 after the claim idle time
+    // (delivery 2) and commits it first. A's flush must find m1 in the ledger although its own copy
+    // says delivery 1.
+    const a = store('ledger', group);
+    const b = store('ledger', group);
+    await a.loadWatermark();
+    const first = {
+      ...pending(message('c1', undefined, undefined, 1), 1),
+      event: { timeMs: T0, dimensionsKey: dims, value: 1 },
+    };
+    const claimed = { ...first, message: { ...first.message, deliveryCount: 2 } };
+    expect((await b.flush([claimed], undefined)).applied.map((m) => m.id)).to.deep.equal(['c1']);
+    const late = await a.flush([first], undefined);
+    expect(late.applied.map((m) => m.id)).to.deep.equal([]);
+    expect(late.duplicates.map((m) => m.id)).to.deep.equal(['c1']);
+    expect(await count(group)).to.equal(1);
+  });
+
   it('stores dimensions, message ids and values exactly, whatever characters the array literals must escape', async () => {
     const group = 'g-escaping';
     const awkward = `quote " backslash \\ comma , braces {} NULL ${group}`;

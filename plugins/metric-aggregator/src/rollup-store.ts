@@ -235,17 +235,18 @@ export class RollupStore {
     const { group, topic, record } = this.#options;
     if (pending.length === 0) return () => false;
     if (record === 'ledger') {
-      // Only a redelivery can have been applied before: a message delivered for the first time
-      // (deliveryCount 1, as the MessageQueue contract defines it) was never handed to any handler.
-      const redelivered = pending.filter((entry) => entry.message.deliveryCount > 1).map((entry) => entry.message.id);
-      if (redelivered.length === 0) return () => false;
+      // Every message is looked up, first deliveries too: a copy delivered for the first time
+      // (deliveryCount 1) may have been claimed by another consumer of the group while this worker
+      // held it (longer than the queue's claim idle time, e.g. a starved process), and that
+      // consumer may have applied its copy first. Its deliveryCount says nothing about that.
+      const ids = pending.map((entry) => entry.message.id);
       const rows = await this.#db.fetchAll<{ message_id: string }>(
         `SELECT DISTINCT id AS message_id FROM metric_aggregator_applied_messages, unnest(message_ids) AS id
          WHERE consumer_group = $1 AND topic = $2 AND id = ANY($3::text[])`,
-        [group, topic, redelivered],
+        [group, topic, ids],
       );
-      const ids = new Set(rows.map((row) => row.message_id));
-      return (message) => ids.has(message.id);
+      const applied = new Set(rows.map((row) => row.message_id));
+      return (message) => applied.has(message.id);
     }
     const highWater = await this.highWaterOffsets([...new Set(pending.map((entry) => partitionOf(entry.message)))]);
     return (message) => {
