@@ -162,6 +162,42 @@ describeWithRedis('RedisStreamQueue on a real Redis', (settings) => {
         await queue.disconnect();
       }
     });
+
+    it('reports deliveryCount 2 for every claimed entry, also when its own pending entries lie between their ids', async function () {
+      const { url, prefix, raw } = settings();
+      const queue = await connected({ url, keyPrefix: prefix, claimIdleMs: 60_000 });
+      const topic = `interleaved-${randomUUID().slice(0, 8)}`;
+      const group = 'workers';
+      const key = queue.streamKey(topic);
+      let survivor: Subscription | undefined;
+      try {
+        await queue.createTopic(topic);
+        const [first, middle, last] = await queue.publishBatch(topic, [{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
+        await raw().xgroup('CREATE', key, group, '0');
+        // A consumer that is gone read the first and the last entry (long idle: claimable); the
+        // survivor itself holds the middle one (just delivered: not claimable).
+        await raw().xreadgroup('GROUP', group, 'gone', 'COUNT', 3, 'STREAMS', key, '>');
+        await raw().xclaim(key, group, 'gone', 0, String(first), String(last), 'IDLE', 600_000, 'JUSTID');
+        await raw().xclaim(key, group, 'survivor', 0, String(middle), 'IDLE', 0, 'JUSTID');
+        const received: QueueMessage[] = [];
+        survivor = await queue.subscribe(
+          topic,
+          async (messages) => {
+            received.push(...messages);
+            await queue.ack(messages);
+          },
+          { group, consumer: 'survivor' },
+        );
+        await waitFor(() => received.length >= 2, 10_000, 'the survivor to claim the two idle entries');
+        expect(received.map((message) => [message.id, message.deliveryCount])).to.deep.equal([
+          [first, 2],
+          [last, 2],
+        ]);
+      } finally {
+        await survivor?.close();
+        await queue.disconnect();
+      }
+    });
   });
 
   describe('trimming', function () {

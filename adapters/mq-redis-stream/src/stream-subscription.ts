@@ -8,13 +8,7 @@ import {
 } from '@platform-host/contracts';
 import type { BatchHandler, Logger, QueueMessage, SubscribeOptions, Subscription } from '@platform-host/contracts';
 import type { Redis } from 'ioredis';
-import {
-  compareEntryIds,
-  entryTime,
-  parseAutoClaimReply,
-  parsePendingCounts,
-  parseReadReply,
-} from './stream-entries.js';
+import { entryTime, parseAutoClaimReply, parsePendingCounts, parseReadReply } from './stream-entries.js';
 import type { StreamEntry } from './stream-entries.js';
 
 /** What a subscription needs from the queue that created it. */
@@ -331,17 +325,16 @@ export class StreamSubscription implements Subscription {
     // A scan that has not reached the end of the pending list goes on at once.
     this.#nextClaimAt = Date.now() + (cursor === '0-0' ? this.#claimCheckMs : 0);
     if (entries.length === 0) return [];
-    const ordered = [...entries].sort((left, right) => compareEntryIds(left.id, right.id));
-    const counts = parsePendingCounts(
-      await this.#connection.xpending(
-        this.#key,
-        this.group,
-        ordered[0]?.id ?? '-',
-        ordered[ordered.length - 1]?.id ?? '+',
-        ordered.length,
-        this.consumer,
-      ),
-    );
+    // One XPENDING per claimed id: a single range query from the lowest to the highest claimed id
+    // limited to their number also returns this consumer's own pending entries whose ids fall in
+    // between, and the claimed entries past the limit would be reported as first deliveries.
+    const pipeline = this.#connection.pipeline();
+    for (const entry of entries) pipeline.xpending(this.#key, this.group, entry.id, entry.id, 1, this.consumer);
+    const counts = new Map<string, number>();
+    for (const [error, reply] of (await pipeline.exec()) ?? []) {
+      if (error) throw error;
+      for (const [id, count] of parsePendingCounts(reply)) counts.set(id, count);
+    }
     const messages: QueueMessage[] = [];
     for (const entry of entries) {
       const deliveryCount = counts.get(entry.id) ?? 1;
