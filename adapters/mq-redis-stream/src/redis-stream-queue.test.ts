@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -157,6 +157,92 @@ describeWithRedis('RedisStreamQueue on a real Redis', (settings) => {
           `      kill -9: the killed consumer held ${held.length} unacknowledged (XPENDING ${pendingBefore}); ` +
             `the survivor claimed ${received.length} via XAUTOCLAIM with deliveryCount ${received.map((message) => message.deliveryCount).join(',')}; pending after ack ${pendingAfter}`,
         );
+      } finally {
+        await survivor?.close();
+        await queue.disconnect();
+      }
+    });
+
+    it('delivers an entry whose read reply came while the event loop was blocked past the read timeout', async function () {
+      const { url, prefix, raw } = settings();
+      // No claim during the test: the entry must come from the read itself, not 10 minutes later.
+      const queue = await connected({ url, keyPrefix: prefix, claimIdleMs: 600_000 });
+      const topic = `stalled-${randomUUID().slice(0, 8)}`;
+      const key = queue.streamKey(topic);
+      let subscription: Subscription | undefined;
+      try {
+        await queue.createTopic(topic);
+        const received: QueueMessage[] = [];
+        subscription = await queue.subscribe(
+          topic,
+          async (messages) => {
+            received.push(...messages);
+            await queue.ack(messages);
+          },
+          { group: 'workers', consumer: 'stalled' },
+        );
+        const blockedInRead = async (): Promise<boolean> =>
+          String(await raw().client('LIST'))
+            .split('\n')
+            .some(
+              (line) =>
+                line.includes('name=platform-mq:stalled') &&
+                line.includes('cmd=xreadgroup') &&
+                / flags=\S*b/.test(line),
+            );
+        await waitFor(blockedInRead, 10_000, 'the subscription blocked in XREADGROUP');
+        // Another process publishes while this one's event loop is blocked for longer than the
+        // read's BLOCK (at most 1 s) plus the client-side grace: the server hands the entry to the
+        // blocked read (it is now pending for this consumer) and the reply waits in the socket
+        // until the client-side timeout of the read has fired.
+        const blockedAt = Date.now();
+        const published = spawnSync('redis-cli', ['-u', url, 'XADD', key, '*', 'value', 'stalled'], {
+          encoding: 'utf8',
+        });
+        expect(published.status, published.stderr).to.equal(0);
+        while (Date.now() - blockedAt < 2_000) {
+          // a starved worker: nothing else runs
+        }
+        await waitFor(() => received.length === 1, 10_000, 'the entry read while the event loop was blocked');
+        expect(received.map((message) => [message.id, message.deliveryCount])).to.deep.equal([
+          [published.stdout.trim(), 1],
+        ]);
+      } finally {
+        await subscription?.close();
+        await queue.disconnect();
+      }
+    });
+
+    it('reports deliveryCount 2 for every claimed entry, also when its own pending entries lie between their ids', async function () {
+      const { url, prefix, raw } = settings();
+      const queue = await connected({ url, keyPrefix: prefix, claimIdleMs: 60_000 });
+      const topic = `interleaved-${randomUUID().slice(0, 8)}`;
+      const group = 'workers';
+      const key = queue.streamKey(topic);
+      let survivor: Subscription | undefined;
+      try {
+        await queue.createTopic(topic);
+        const [first, middle, last] = await queue.publishBatch(topic, [{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
+        await raw().xgroup('CREATE', key, group, '0');
+        // A consumer that is gone read the first and the last entry (long idle: claimable); the
+        // survivor itself holds the middle one (just delivered: not claimable).
+        await raw().xreadgroup('GROUP', group, 'gone', 'COUNT', 3, 'STREAMS', key, '>');
+        await raw().xclaim(key, group, 'gone', 0, String(first), String(last), 'IDLE', 600_000, 'JUSTID');
+        await raw().xclaim(key, group, 'survivor', 0, String(middle), 'IDLE', 0, 'JUSTID');
+        const received: QueueMessage[] = [];
+        survivor = await queue.subscribe(
+          topic,
+          async (messages) => {
+            received.push(...messages);
+            await queue.ack(messages);
+          },
+          { group, consumer: 'survivor' },
+        );
+        await waitFor(() => received.length >= 2, 10_000, 'the survivor to claim the two idle entries');
+        expect(received.map((message) => [message.id, message.deliveryCount])).to.deep.equal([
+          [first, 2],
+          [last, 2],
+        ]);
       } finally {
         await survivor?.close();
         await queue.disconnect();

@@ -22,7 +22,7 @@ import type {
 import { Redis } from 'ioredis';
 import type { ChainableCommander, RedisOptions } from 'ioredis';
 import { entryArguments } from './stream-entries.js';
-import { StreamMessage, StreamSubscription } from './stream-subscription.js';
+import { READ_TIMEOUT_GRACE_MS, StreamMessage, StreamSubscription } from './stream-subscription.js';
 import type { SubscriptionHost } from './stream-subscription.js';
 import { TRIM_COMMAND, TRIM_SCRIPT } from './trim-script.js';
 
@@ -294,6 +294,7 @@ export class RedisStreamQueue implements MessageQueue {
       autoResendUnfulfilledCommands: false,
       // Client-side bound of every blocking read (BLOCK plus a grace), also while reconnecting.
       blockingTimeout: 2_000,
+      blockingTimeoutGrace: READ_TIMEOUT_GRACE_MS,
       maxRetriesPerRequest: 1,
     });
     connection.on('error', (error: Error) => {

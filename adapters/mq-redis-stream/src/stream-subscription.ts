@@ -8,13 +8,7 @@ import {
 } from '@platform-host/contracts';
 import type { BatchHandler, Logger, QueueMessage, SubscribeOptions, Subscription } from '@platform-host/contracts';
 import type { Redis } from 'ioredis';
-import {
-  compareEntryIds,
-  entryTime,
-  parseAutoClaimReply,
-  parsePendingCounts,
-  parseReadReply,
-} from './stream-entries.js';
+import { entryTime, parseAutoClaimReply, parseEntry, parsePendingCounts, parseReadReply } from './stream-entries.js';
 import type { StreamEntry } from './stream-entries.js';
 
 /** What a subscription needs from the queue that created it. */
@@ -56,6 +50,12 @@ export const MAX_RETRY_BACKOFF_MS = 5000;
 const MAX_BLOCK_MS = 1000;
 
 /**
+ * ioredis's grace beyond a read's BLOCK before it resolves the read with `null` client-side (its
+ * `blockingTimeoutGrace`, set to this on the subscription connection).
+ */
+export const READ_TIMEOUT_GRACE_MS = 100;
+
+/**
  * One subscription: a loop on a dedicated connection that claims entries left idle by any consumer
  * of the group (XAUTOCLAIM), reads new ones (XREADGROUP with a bounded BLOCK), and hands them to
  * the handler one batch at a time.
@@ -90,6 +90,8 @@ export class StreamSubscription implements Subscription {
   #wake: (() => void) | undefined;
   /** The server-side id of the dedicated connection, for CLIENT UNBLOCK. */
   #clientId: number | undefined;
+  /** The highest id a `>` read of this subscription returned (`-` before any). */
+  #lastReadId = '-';
 
   constructor(host: SubscriptionHost, settings: StreamSubscriptionSettings) {
     this.#host = host;
@@ -331,17 +333,16 @@ export class StreamSubscription implements Subscription {
     // A scan that has not reached the end of the pending list goes on at once.
     this.#nextClaimAt = Date.now() + (cursor === '0-0' ? this.#claimCheckMs : 0);
     if (entries.length === 0) return [];
-    const ordered = [...entries].sort((left, right) => compareEntryIds(left.id, right.id));
-    const counts = parsePendingCounts(
-      await this.#connection.xpending(
-        this.#key,
-        this.group,
-        ordered[0]?.id ?? '-',
-        ordered[ordered.length - 1]?.id ?? '+',
-        ordered.length,
-        this.consumer,
-      ),
-    );
+    // One XPENDING per claimed id: a single range query from the lowest to the highest claimed id
+    // limited to their number also returns this consumer's own pending entries whose ids fall in
+    // between, and the claimed entries past the limit would be reported as first deliveries.
+    const pipeline = this.#connection.pipeline();
+    for (const entry of entries) pipeline.xpending(this.#key, this.group, entry.id, entry.id, 1, this.consumer);
+    const counts = new Map<string, number>();
+    for (const [error, reply] of (await pipeline.exec()) ?? []) {
+      if (error) throw error;
+      for (const [id, count] of parsePendingCounts(reply)) counts.set(id, count);
+    }
     const messages: QueueMessage[] = [];
     for (const entry of entries) {
       const deliveryCount = counts.get(entry.id) ?? 1;
@@ -358,6 +359,7 @@ export class StreamSubscription implements Subscription {
 
   async #read(count: number): Promise<QueueMessage[]> {
     const block = Math.max(1, Math.min(MAX_BLOCK_MS, this.#nextClaimAt - Date.now()));
+    const startedAt = Date.now();
     const reply = await this.#connection.callBuffer(
       'XREADGROUP',
       'GROUP',
@@ -371,7 +373,59 @@ export class StreamSubscription implements Subscription {
       this.#key,
       '>',
     );
-    return parseReadReply(reply).map((entry) => this.#track(this.#message(entry, 1)));
+    if (reply === null && Date.now() - startedAt >= block + READ_TIMEOUT_GRACE_MS) {
+      // Perhaps not an empty read but ioredis's client-side timeout (this process was starved past
+      // BLOCK + grace): the server may have delivered entries whose reply was then dropped.
+      return this.#recoverDropped(count);
+    }
+    const entries = parseReadReply(reply);
+    const last = entries[entries.length - 1];
+    if (last !== undefined) this.#lastReadId = last.id;
+    return entries.map((entry) => this.#track(this.#message(entry, 1)));
+  }
+
+  /**
+   * The entries a timed-out read was given by the server: pending for this consumer, after the last
+   * id a read returned, delivered once and not in flight (claimed entries have been delivered at
+   * least twice). Taken back with XCLAIM keeping their delivery count at 1: no handler saw them.
+   */
+  async #recoverDropped(count: number): Promise<QueueMessage[]> {
+    const start = this.#lastReadId === '-' ? '-' : `(${this.#lastReadId}`;
+    const pending = (await this.#connection.xpending(
+      this.#key,
+      this.group,
+      start,
+      '+',
+      count + this.#inFlight.size,
+      this.consumer,
+    )) as unknown;
+    const ids = [...parsePendingCounts(pending)]
+      .filter(([id, deliveries]) => deliveries === 1 && !this.#inFlight.has(id))
+      .map(([id]) => id)
+      .slice(0, count);
+    if (ids.length === 0) return [];
+    const reply = await this.#connection.callBuffer(
+      'XCLAIM',
+      this.#key,
+      this.group,
+      this.consumer,
+      0,
+      ...ids,
+      'RETRYCOUNT',
+      1,
+    );
+    const entries = (Array.isArray(reply) ? reply : [])
+      .filter((entry) => entry !== null)
+      .map((entry) => parseEntry(entry, 'XCLAIM'));
+    const last = entries[entries.length - 1];
+    if (last !== undefined) this.#lastReadId = last.id;
+    this.#host.logger?.warn('Redis stream read timed out client-side; took back the entries it was given', {
+      topic: this.topic,
+      group: this.group,
+      consumer: this.consumer,
+      entries: entries.length,
+    });
+    return entries.map((entry) => this.#track(this.#message(entry, 1)));
   }
 
   #message(entry: StreamEntry, deliveryCount: number): QueueMessage {
