@@ -21,10 +21,10 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     const up = await platformHost(['migrate', 'up', '--db', 'postgres', '--log', 'json'], env);
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.contain(
-      'applied 10: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
+      'applied 11: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
         'data_quality/001_create_dq_check_results_table, metric_aggregator/001_create_metric_rollups_table, ' +
         'metric_aggregator/002_create_metric_aggregator_state_tables, metric_aggregator/003_metric_rollups_fillfactor, ' +
-        'stream_ingest/001_create_ingested_events_table, ' +
+        'metric_aggregator/004_applied_messages_ids_index, stream_ingest/001_create_ingested_events_table, ' +
         'stream_ingest/002_create_lake_files_table, stream_ingest/003_create_stream_ingest_state_tables',
     );
     expect(
@@ -52,6 +52,17 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     expect(psql(database.url, "SELECT reloptions FROM pg_class WHERE relname = 'metric_rollups'")).to.equal(
       '{fillfactor=70}',
     );
+    const ledgerIndexDown = await platformHost(
+      ['migrate', 'down', '--module', 'metric_aggregator', '--db', 'postgres', '--log', 'json'],
+      env,
+    );
+    expect(ledgerIndexDown.stdout).to.contain('rolled back 1: metric_aggregator/004_applied_messages_ids_index');
+    expect(
+      psql(
+        database.url,
+        "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_metric_aggregator_applied_messages_ids'",
+      ),
+    ).to.equal('0');
     const fillfactorDown = await platformHost(
       ['migrate', 'down', '--module', 'metric_aggregator', '--db', 'postgres', '--log', 'json'],
       env,
@@ -99,11 +110,12 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
       'metric_aggregator/001_create_metric_rollups_table',
       'metric_aggregator/002_create_metric_aggregator_state_tables',
       'metric_aggregator/003_metric_rollups_fillfactor',
+      'metric_aggregator/004_applied_messages_ids_index',
       'stream_ingest/001_create_ingested_events_table',
       'stream_ingest/002_create_lake_files_table',
       'stream_ingest/003_create_stream_ingest_state_tables',
     ]);
-    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('10|10');
+    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('11|11');
   });
 
   it('blocks up with a clear message when an applied migration was changed afterwards', async () => {
