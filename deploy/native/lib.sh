@@ -215,20 +215,28 @@ publish_env() {
   local name="$1" content
   content="$(cat)"
   ensure_dir "$NATIVE_STATE/env.d"
-  printf '%s\n' "$content" >"$NATIVE_STATE/env.d/$name.env"
-  rebuild_env_file
+  (
+    flock 9
+    printf '%s\n' "$content" >"$NATIVE_STATE/env.d/$name.env"
+    rebuild_env_file_locked
+  ) 9>"$NATIVE_STATE/env.lock"
   printf '%s\n' "$content"
 }
 
+# Servers start and stop in parallel: a file of env.d is written or removed and
+# the env file rebuilt under one lock, so no rebuild reads a file being removed
+# and the last rebuild sees a complete env.d.
 unpublish_env() {
-  rm -f "$NATIVE_STATE/env.d/$1.env"
-  rebuild_env_file
+  [[ -d "$NATIVE_STATE/env.d" ]] || return 0
+  (
+    flock 9
+    rm -f "$NATIVE_STATE/env.d/$1.env"
+    rebuild_env_file_locked
+  ) 9>"$NATIVE_STATE/env.lock"
 }
 
 rebuild_env_file() {
   [[ -d "$NATIVE_STATE/env.d" ]] || return 0
-  # Servers start/stop in parallel: serialize rebuilds so the last one wins
-  # with a complete view of env.d.
   (
     flock 9
     rebuild_env_file_locked
