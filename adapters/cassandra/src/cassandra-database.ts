@@ -54,6 +54,13 @@ const MAX_STREAM_BATCH_SIZE = 2_147_483_647;
 const APPLIED = '[applied]';
 const CREATE_KEYSPACE = /^\s*CREATE\s+KEYSPACE\b/i;
 const NO_KEYSPACE = /no keyspace has been specified|keyspace \S+ does not exist/i;
+/** How often, and how far apart, `USE` is tried for a keyspace that is listed but not loaded yet. */
+const USE_KEYSPACE_ATTEMPTS = 40;
+const USE_KEYSPACE_RETRY_MS = 250;
+
+function messageOfError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
 type ResultSet = cassandra.types.ResultSet;
 
@@ -195,7 +202,17 @@ export class CassandraDatabase implements Database {
       { prepare: true },
     );
     if (found.rowLength === 0) return;
-    await client.execute(`USE ${this.keyspace.name}`);
+    // A keyspace another process is creating can be listed in system_schema before the node has
+    // loaded it, when `USE` still answers that it does not exist: wait for the node a little.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await client.execute(`USE ${this.keyspace.name}`);
+        break;
+      } catch (error) {
+        if (attempt >= USE_KEYSPACE_ATTEMPTS || !NO_KEYSPACE.test(messageOfError(error))) throw error;
+        await new Promise((resolve) => setTimeout(resolve, USE_KEYSPACE_RETRY_MS));
+      }
+    }
     this.#inKeyspace = true;
   }
 
