@@ -3,7 +3,13 @@ import { expect } from 'chai';
 import type { QueueMessage } from '@platform-host/contracts';
 import { startModuleForTest, type StartedModule } from '@platform-host/test-kit';
 import type { MetricAggregatorContext } from './main.js';
-import { LEDGER_HOLD_LIMIT_MS, RollupStore, type AppliedRecord, type PendingEvent } from './rollup-store.js';
+import {
+  EXCLUSIVITY_MARGIN_MS,
+  LEDGER_HOLD_LIMIT_MS,
+  RollupStore,
+  type AppliedRecord,
+  type PendingEvent,
+} from './rollup-store.js';
 
 const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const T0 = Date.parse('2026-01-15T10:00:00Z');
@@ -13,6 +19,7 @@ function message(
   partition: number | undefined,
   offset: string | undefined,
   deliveryCount = 1,
+  exclusiveUntil?: number,
 ): QueueMessage {
   return {
     id,
@@ -25,6 +32,7 @@ function message(
     headers: {},
     deliveryCount,
     publishedAt: new Date(T0),
+    ...(exclusiveUntil === undefined ? {} : { exclusiveUntil }),
   };
 }
 
@@ -115,6 +123,59 @@ describe('metric_aggregator rollup store: what was applied is recorded in the sa
     expect(late.applied).to.deep.equal([]);
     expect(late.duplicates.map((m) => m.id)).to.deep.equal(['c1']);
     expect(await count(group)).to.equal(1);
+  });
+
+  it('looks up a first delivery once its exclusivity has run out, and only then (ledger)', async () => {
+    const group = 'g-exclusivity';
+    const dims = JSON.stringify({ event_type: group });
+    const lookups: string[] = [];
+    const counted = new RollupStore({
+      db: new Proxy(ctx.db, {
+        get(target, property, receiver) {
+          if (property === 'fetchAll') {
+            return async (sql: string, params?: Parameters<typeof target.fetchAll>[1]) => {
+              if (sql.includes('metric_aggregator_applied_messages')) lookups.push(JSON.stringify(params?.[2]));
+              return target.fetchAll(sql, params);
+            };
+          }
+          const value: unknown = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      }),
+      queue: { deadLetter: async () => undefined },
+      group,
+      topic: 'events',
+      windowSeconds: [60],
+      record: 'ledger',
+      monotonicNow: () => monotonic,
+    });
+    const claimer = store('ledger', group);
+    await counted.loadWatermark();
+    monotonic = 10_000;
+    const entry = (id: string, deliveryCount: number, exclusiveUntil?: number): PendingEvent => ({
+      ...pending(message(id, undefined, undefined, deliveryCount, exclusiveUntil), 1),
+      event: { timeMs: T0 + 1000, dimensionsKey: dims, value: 1 },
+    });
+    // Still this consumer's alone: no other consumer can have applied it, so no lookup.
+    const fresh = await counted.flush([entry('e1', 1, monotonic + EXCLUSIVITY_MARGIN_MS + 5_000)], undefined);
+    expect(fresh.applied.map((m) => m.id)).to.deep.equal(['e1']);
+    expect(lookups).to.deep.equal([]);
+    // Another consumer claimed e2 once it went idle and applied it first; the holder's copy is a first
+    // delivery whose exclusivity ran out (within the margin counts as run out): looked up, a duplicate.
+    await claimer.flush([entry('e2', 2)], undefined);
+    const stale = await counted.flush(
+      [
+        entry('e2', 1, monotonic + EXCLUSIVITY_MARGIN_MS - 1),
+        entry('e3', 1, monotonic + 60_000),
+        entry('e4', 2, monotonic + 60_000),
+      ],
+      undefined,
+    );
+    expect(stale.duplicates.map((m) => m.id)).to.deep.equal(['e2']);
+    expect(stale.applied.map((m) => m.id)).to.deep.equal(['e3', 'e4']);
+    // e3 (exclusive) was not looked up; e2 (ran out) and e4 (a redelivery) were.
+    expect(lookups).to.deep.equal([JSON.stringify('{"e2","e4"}')]);
+    expect(await count(group)).to.equal(4);
   });
 
   it('stores dimensions, message ids and values exactly, whatever characters the array literals must escape', async () => {
