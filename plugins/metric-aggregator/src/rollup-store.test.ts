@@ -5,6 +5,7 @@ import { startModuleForTest, type StartedModule } from '@platform-host/test-kit'
 import type { MetricAggregatorContext } from './main.js';
 import {
   EXCLUSIVITY_MARGIN_MS,
+  idBounds,
   LEDGER_HOLD_LIMIT_MS,
   RollupStore,
   type AppliedRecord,
@@ -176,6 +177,55 @@ describe('metric_aggregator rollup store: what was applied is recorded in the sa
     // e3 (exclusive) was not looked up; e2 (ran out) and e4 (a redelivery) were.
     expect(lookups).to.deep.equal([JSON.stringify('{"e2","e4"}')]);
     expect(await count(group)).to.equal(4);
+  });
+
+  it('finds applied entry ids through the id bounds of the ledger rows, and opaque ids in rows without bounds', async () => {
+    const group = 'g-id-bounds';
+    const dims = JSON.stringify({ event_type: group });
+    const entry = (id: string, deliveryCount: number): PendingEvent => ({
+      ...pending(message(id, undefined, undefined, deliveryCount), 1),
+      event: { timeMs: T0 + 1000, dimensionsKey: dims, value: 1 },
+    });
+    const first = store('ledger', group);
+    await first.loadWatermark();
+    await first.flush([entry('1700000000000-0', 1), entry('1700000000005-3', 1)], undefined);
+    await first.flush([entry('1700000009000-0', 1)], undefined);
+    await first.flush([entry('opaque-1', 1), entry('1700000000003-0', 1)], undefined);
+    const bounds = await ctx.db.fetchAll<{ min_ms: string | null; max_ms: string | null }>(
+      `SELECT min_ms::text, max_ms::text FROM metric_aggregator_applied_messages WHERE consumer_group = $1
+       ORDER BY applied_at, flush_id`,
+      [group],
+    );
+    expect(bounds.map((row) => [row.min_ms, row.max_ms]).sort()).to.deep.equal(
+      [
+        ['1700000000000', '1700000000005'],
+        ['1700000009000', '1700000009000'],
+        [null, null],
+      ].sort(),
+    );
+    const second = store('ledger', group);
+    const again = await second.flush(
+      [
+        entry('1700000000005-3', 2),
+        entry('1700000009000-0', 2),
+        entry('opaque-1', 2),
+        entry('1700000000003-0', 2),
+        entry('1700000000004-0', 2),
+      ],
+      undefined,
+    );
+    expect(again.duplicates.map((m) => m.id)).to.deep.equal([
+      '1700000000005-3',
+      '1700000009000-0',
+      'opaque-1',
+      '1700000000003-0',
+    ]);
+    expect(again.applied.map((m) => m.id)).to.deep.equal(['1700000000004-0']);
+    expect(await count(group)).to.equal(6);
+    expect(idBounds(['5-1', '3-0', '12-7'])).to.deep.equal([3, 12]);
+    expect(idBounds(['5-1', 'x-1'])).to.equal(undefined);
+    expect(idBounds(['99999999999999999999-0'])).to.equal(undefined);
+    expect(idBounds([])).to.equal(undefined);
   });
 
   it('stores dimensions, message ids and values exactly, whatever characters the array literals must escape', async () => {

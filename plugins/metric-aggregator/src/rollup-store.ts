@@ -53,6 +53,23 @@ export const LEDGER_HOLD_LIMIT_MS = 2 * 60_000;
 export const EXCLUSIVITY_MARGIN_MS = 1_000;
 
 /**
+ * The least and greatest milliseconds of Redis Streams entry ids (`<ms>-<seq>`), or undefined when
+ * one id is not of that form (opaque ids of another queue: their rows are always looked through).
+ */
+export function idBounds(ids: readonly string[]): [number, number] | undefined {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const id of ids) {
+    const dash = id.indexOf('-');
+    const ms = dash > 0 && /^\d+-\d+$/.test(id) ? Number(id.slice(0, dash)) : Number.NaN;
+    if (!Number.isSafeInteger(ms)) return undefined;
+    if (ms < min) min = ms;
+    if (ms > max) max = ms;
+  }
+  return ids.length === 0 ? undefined : [min, max];
+}
+
+/**
  * Whether no other consumer of the group can have been handed `message` by `now` (a time of the
  * store's monotonic clock): a first delivery whose queue promised exclusivity beyond the margin.
  */
@@ -267,15 +284,24 @@ export class RollupStore implements RollupSink {
       // either committed before it (and its ledger row is seen here) or runs after this one.
       const lookedUp = pending.filter((entry) => !isStillExclusive(entry.message, now));
       if (lookedUp.length === 0) return () => false;
-      const ids = `{${lookedUp.map((entry) => quotedArrayElement(entry.message.id)).join(',')}}`;
-      // The GIN index of migration 004 finds the rows sharing an id (`&&`); the ids are then matched
-      // by a join, linear in both lists (`id = ANY(...)` would compare every pair).
+      const ids = lookedUp.map((entry) => entry.message.id);
+      const bounds = idBounds(ids);
+      // Only the rows whose id bounds overlap those of the ids looked for are unnested (migration
+      // 005); the ids are matched by a join, linear in both lists (`&&` or `= ANY(...)` would
+      // compare every pair).
       const rows = await this.#db.fetchAll<{ message_id: string }>(
         `SELECT DISTINCT l.id AS message_id
          FROM (SELECT unnest(message_ids) AS id FROM metric_aggregator_applied_messages
-               WHERE consumer_group = $1 AND topic = $2 AND message_ids && $3::text[]) AS l
+               WHERE consumer_group = $1 AND topic = $2
+                 AND (min_ms IS NULL OR $4::bigint IS NULL OR (min_ms <= $5::bigint AND max_ms >= $4::bigint))) AS l
          JOIN unnest($3::text[]) AS p(id) ON p.id = l.id`,
-        [group, topic, ids],
+        [
+          group,
+          topic,
+          `{${ids.map(quotedArrayElement).join(',')}}`,
+          bounds === undefined ? null : bounds[0],
+          bounds === undefined ? null : bounds[1],
+        ],
       );
       const applied = new Set(rows.map((row) => row.message_id));
       return (message) => applied.has(message.id);
@@ -318,10 +344,19 @@ export class RollupStore implements RollupSink {
     let flushId: string | undefined;
     if (applied.length > 0) {
       flushId = randomUUID();
+      const ids = applied.map((message) => message.id);
+      const bounds = idBounds(ids);
       await this.#db.execute(
-        `INSERT INTO metric_aggregator_applied_messages (consumer_group, topic, flush_id, message_ids)
-         VALUES ($1, $2, $3::uuid, $4::text[])`,
-        [group, topic, flushId, `{${applied.map((message) => quotedArrayElement(message.id)).join(',')}}`],
+        `INSERT INTO metric_aggregator_applied_messages (consumer_group, topic, flush_id, message_ids, min_ms, max_ms)
+         VALUES ($1, $2, $3::uuid, $4::text[], $5::bigint, $6::bigint)`,
+        [
+          group,
+          topic,
+          flushId,
+          `{${ids.map(quotedArrayElement).join(',')}}`,
+          bounds === undefined ? null : bounds[0],
+          bounds === undefined ? null : bounds[1],
+        ],
       );
     }
     const now = this.#monotonicNow();
