@@ -428,6 +428,44 @@ describe('secrets-vault against a real Vault-compatible server (OpenBao)', funct
     });
   });
 
+  describe('mounts that cannot serve KV version 2', function () {
+    const mounts: string[] = [];
+    afterEach(async function () {
+      await Promise.all(mounts.splice(0).map((mount) => admin.disableEngine(mount).catch(() => undefined)));
+    });
+
+    it('refuses a KV version 1 mount with one error naming the address, the mount and what it found', async function () {
+      const mount = `platform-test-kv1-${VaultAdmin.suffix()}`;
+      await admin.enableEngine(mount, { type: 'kv', options: { version: '1' } });
+      mounts.push(mount);
+      // A v1 key where the v2 read looks: it must not pass for a secret (nor for "no secret").
+      await admin.call('POST', `${mount}/data/platform-host`, { KEY: 'v1-value' });
+      const secrets = client({ mount, path: 'platform-host', env: {} });
+      const error = await rejectionOf(secrets.connect());
+      expect(error.code).to.equal('PH_ERR_CONFIG_INVALID');
+      expect(error.message).to.equal(
+        `Vault at ${address} (${mount}/platform-host) has KV version 1 at mount ${mount}/ (this adapter reads KV version 2); set up KV version 2 there or set SECRETS_VAULT_MOUNT to a KV version 2 mount`,
+      );
+      expect(error.hint).to.include(`kv enable-versioning ${mount}`);
+      expect(await rejectionOf(secrets.get('KEY'))).to.have.property('message', error.message);
+      expect(await secrets.healthCheck()).to.deep.equal({ ok: false, detail: error.message });
+    });
+
+    it('refuses an engine that is not KV, and a mount set to a path inside a KV version 2 mount', async function () {
+      const mount = `platform-test-transit-${VaultAdmin.suffix()}`;
+      await admin.enableEngine(mount, { type: 'transit' });
+      mounts.push(mount);
+      const transit = await rejectionOf(client({ mount, path: 'platform-host' }).connect());
+      expect(transit.message).to.equal(
+        `Vault at ${address} (${mount}/platform-host) has a transit secrets engine at mount ${mount}/, not KV version 2; set SECRETS_VAULT_MOUNT to a KV version 2 mount`,
+      );
+      const nested = await rejectionOf(client({ mount: 'secret/team', path: 'app' }).connect());
+      expect(nested.message).to.equal(
+        `Vault at ${address} (secret/team/app) has the KV version 2 mount secret/ around SECRETS_VAULT_MOUNT secret/team; set SECRETS_VAULT_MOUNT=secret and SECRETS_VAULT_PATH=team/app`,
+      );
+    });
+  });
+
   it('refuses a mount that is not a KV engine with one error naming it', async function () {
     const secrets = client({ path: 'platform-host', mount: `no-such-mount-${VaultAdmin.suffix()}` });
     const error = await rejectionOf(secrets.connect());
@@ -597,6 +635,7 @@ describe('secrets-vault without a server', function () {
       expect(await secrets.get('K')).to.equal('v');
       expect(seen).to.deep.equal([
         { url: '/v1/auth/token/lookup-self', namespace: 'team-a/prod', token },
+        { url: '/v1/sys/internal/ui/mounts/secret', namespace: 'team-a/prod', token },
         { url: '/v1/secret/data/platform-host', namespace: 'team-a/prod', token },
       ]);
     } finally {

@@ -1,6 +1,7 @@
 import { PlatformError } from '@platform-host/contracts';
 import type { Connectable, ErrorCode, HealthCheckResult, LogFields, Logger, Secrets } from '@platform-host/contracts';
 import { DeferredLog } from './deferred-log.js';
+import { kvMountProblem } from './kv-mount.js';
 import { VaultHttp, VaultUnreachableError, vaultErrors, type VaultReply } from './vault-http.js';
 
 /** An environment: variable names to values, as `process.env` or the host's merged env map. */
@@ -107,6 +108,9 @@ class RenewalRefused extends Error {
  *   A token that is not renewable is reported the same way before it expires. `healthCheck()` fails,
  *   naming the address and the path, while the token has expired, was refused, or renewal failed
  *   twice in a row. Never the token in a log line or a health detail.
+ * - The mount is checked once (`sys/internal/ui/mounts/<mount>`): a KV version 1 mount, an engine
+ *   that is not KV, or a mount configured as a path inside a KV v2 mount is one clear error, not
+ *   "no secret here".
  * - Every value from Vault is a secret ({@link isSecret}): the host registers it for redaction
  *   whatever the reading adapter declares.
  * - An unreachable server, a denied token, a failed login, a sealed server or a missing mount is
@@ -132,6 +136,7 @@ export class VaultSecrets implements Secrets, Connectable {
   private reading: Promise<ReadonlyMap<string, string>> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private mountChecked = false;
   private readonly log = new DeferredLog();
   /** When the current token expires (ms since the epoch); `undefined` when it does not, or is not known. */
   private tokenExpiresAt: number | undefined;
@@ -267,6 +272,7 @@ export class VaultSecrets implements Secrets, Connectable {
 
   private async readSecret(): Promise<ReadonlyMap<string, string>> {
     if (this.token === undefined) await this.authenticate();
+    if (!this.mountChecked) await this.checkMount();
     const apiPath = `${encodePath(this.mount)}/data/${encodePath(this.path)}`;
     let reply = await this.send('GET', apiPath, this.token);
     if (reply.status === 403 && this.auth.method === 'approle') {
@@ -295,6 +301,22 @@ export class VaultSecrets implements Secrets, Connectable {
       );
     }
     throw this.unexpected(reply, `reading ${this.secretPath}`);
+  }
+
+  /**
+   * Asks Vault what the mount is (once): a KV version 1 mount, another engine, or a path inside a
+   * KV v2 mount is one clear error. No answer about it (a token that may not see the mount, a
+   * server that does not know the endpoint) leaves the verdict to the read.
+   */
+  private async checkMount(): Promise<void> {
+    const reply = await this.send('GET', `sys/internal/ui/mounts/${encodePath(this.mount)}`, this.token);
+    if (reply.status >= 500) return;
+    this.mountChecked = true;
+    if (reply.status !== 200) return;
+    const found = kvMountProblem(reply.body, this.mount, this.path);
+    if (found === undefined) return;
+    this.mountChecked = false;
+    throw this.failure('PH_ERR_CONFIG_INVALID', found.problem, found.hint);
   }
 
   private async authenticate(): Promise<void> {
