@@ -137,8 +137,8 @@ export class RecordingProxy {
 
   constructor(private readonly target: string) {}
 
-  /** Starts listening on a free port of 127.0.0.1; returns the proxy's address. */
-  async start(): Promise<string> {
+  /** Starts listening on `port` of 127.0.0.1 (default: a free one; again the same after a stop); returns the proxy's address. */
+  async start(port = 0): Promise<string> {
     const server = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -163,7 +163,10 @@ export class RecordingProxy {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', resolve);
+    });
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 

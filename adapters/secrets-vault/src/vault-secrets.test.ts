@@ -426,6 +426,40 @@ describe('secrets-vault against a real Vault-compatible server (OpenBao)', funct
       );
       expect(JSON.stringify(log.entries) + JSON.stringify(health)).not.to.include(token);
     });
+
+    it('reports renewal that keeps failing on health, and logs the recovery once Vault answers again', async function () {
+      const path = await secretWith({ KEY: 'back-again' });
+      const token = await admin.createToken({ policies: [await admin.readPolicy(path)], ttl: '12s' });
+      const proxy = new RecordingProxy(address);
+      const proxied = await proxy.start();
+      try {
+        const secrets = client({ address: proxied, path, auth: { method: 'token', token } });
+        await secrets.connect();
+        const log = new RecordingLogger();
+        secrets.attachLogger(log);
+        await proxy.stop();
+        // Renewal at 8 s fails (warn), again at 10 s (error: a sixth of the TTL left), then every
+        // half of the time left until the expiry at 12 s.
+        await waitFor(() => log.entries.length >= 2, 20_000, 'two failed renewals');
+        const failing = await secrets.healthCheck();
+        expect(failing.ok).to.equal(false);
+        expect(failing.detail).to.match(
+          new RegExp(
+            `; cannot renew the token \\(failed \\d times in a row, last: Vault is unreachable \\(ECONNREFUSED\\), so secret/${path} cannot be read\\); it expires in \\d s$`,
+          ),
+        );
+        await proxy.start(Number(new URL(proxied).port));
+        await waitFor(() => log.infos.length > 0, 10_000, 'the renewal to work again');
+        expect(log.infos.map((entry) => entry.message)).to.have.length(1);
+        expect(log.infos[0]?.message).to.match(/^Vault token renewed again after \d failed attempts$/);
+        expect(log.entries.slice(0, -1).map((entry) => entry.level)).to.include.members(['warn', 'error']);
+        expect(await secrets.healthCheck()).to.deep.equal({ ok: true });
+        expect(await secrets.get('KEY')).to.equal('back-again');
+        expect(JSON.stringify(log.entries) + JSON.stringify(failing)).not.to.include(token);
+      } finally {
+        await proxy.stop();
+      }
+    });
   });
 
   describe('mounts that cannot serve KV version 2', function () {
