@@ -278,7 +278,7 @@ describe('secrets-vault against a real Vault-compatible server (OpenBao)', funct
           `^Vault token expired \\(${refused.replace(/[()]/g, '\\$&')}\\); reads of secret/${path} fail until an AppRole login succeeds \\(next attempt in \\d+ s\\)$`,
         ),
       );
-      expect(expired?.fields).to.deep.include({ address, secretPath: `secret/${path}`, auth: 'approle' });
+      expect(expired?.fields).to.deep.include({ address, vaultPath: `secret/${path}`, auth: 'approle' });
       expect(log.entries[0]?.message).to.include(refused);
       const text = JSON.stringify(log.entries) + JSON.stringify(await secrets.healthCheck());
       expect(text).not.to.include(role.secretId).and.not.to.include(role.roleId);
@@ -344,7 +344,7 @@ describe('secrets-vault against a real Vault-compatible server (OpenBao)', funct
       expect(log.errors[0]?.fields).to.deep.include({
         adapter: 'secrets-vault',
         address,
-        secretPath: `secret/${path}`,
+        vaultPath: `secret/${path}`,
         auth: 'token',
         attempt: 1,
       });

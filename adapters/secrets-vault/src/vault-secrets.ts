@@ -50,6 +50,8 @@ const RETRY_MAX_MS = 60_000;
 const RETRY_MIN_MS = 250;
 /** A token with this fraction of its TTL left (or less) is about to expire: failures log at error. */
 const ABOUT_TO_EXPIRE_FRACTION = 1 / 6;
+/** How long after the point it is meant for a check of a token that is not renewable runs (ms). */
+const CHECK_MARGIN_MS = 100;
 /** Consecutive renewal failures from which health reports the token (renewal "keeps failing"). */
 const UNHEALTHY_AFTER_FAILURES = 2;
 
@@ -479,8 +481,9 @@ export class VaultSecrets implements Secrets, Connectable {
       this.arm(nextMs, () => this.attemptRenewal(work));
     } else if (next.kind === 'not-renewable' && remainingMs !== undefined && !expired) {
       const untilAboutToExpire = remainingMs - this.tokenTtlMs * ABOUT_TO_EXPIRE_FRACTION;
-      // The last check comes just after the expiry (timers may fire a millisecond early).
-      nextMs = Math.max(RETRY_MIN_MS, untilAboutToExpire > 0 ? untilAboutToExpire : remainingMs + 100);
+      // Each check comes just after its point (timers may fire a millisecond early): when the
+      // token is about to expire, then at its expiry.
+      nextMs = Math.max(RETRY_MIN_MS, (untilAboutToExpire > 0 ? untilAboutToExpire : remainingMs) + CHECK_MARGIN_MS);
       this.arm(nextMs, () => Promise.resolve(this.renewalFailed(problem, next)));
     }
     const fields = this.logFields({
@@ -530,7 +533,8 @@ export class VaultSecrets implements Secrets, Connectable {
   private logFields(extra: LogFields): LogFields {
     return {
       address: this.address,
-      secretPath: this.secretPath,
+      // Not "secretPath": the host redacts fields whose names look like credentials.
+      vaultPath: this.secretPath,
       ...(this.namespace === undefined ? {} : { namespace: this.namespace }),
       auth: this.auth.method,
       ...extra,
