@@ -169,4 +169,29 @@ describe('batch_etl with --secrets vault end to end (real OpenBao, real PostgreS
     expect(run.stdout + run.stderr).not.to.contain(deniedToken);
     expectNoCredentials(run);
   });
+
+  it('fails with exit 2 naming the address, the mount and "KV version 1" when SECRETS_VAULT_MOUNT is a KV v1 mount (not "no secret")', async function () {
+    const kv1 = `platform-e2e-kv1-${suffix}`;
+    const runPolicy = `path "secret/data/${secretPath}*" { capabilities = ["read"] }`;
+    await vaultCall(address, rootToken, 'POST', `sys/mounts/${kv1}`, { type: 'kv', options: { version: '1' } });
+    try {
+      // The CLI's token may read the v1 mount, which holds the URL the v1 way (no data/ in the path).
+      await vaultCall(address, rootToken, 'PUT', `sys/policies/acl/${policy}`, {
+        policy: `${runPolicy}\npath "${kv1}/*" { capabilities = ["read"] }`,
+      });
+      await vaultCall(address, rootToken, 'POST', `${kv1}/${secretPath}`, { DB_POSTGRES_URL: databaseUrl });
+      const run = await platformHost(
+        ['run', 'batch_etl', ...globalFlags, ...moduleArgs],
+        environment({ SECRETS_VAULT_MOUNT: kv1 }),
+      );
+      expect(run.code, run.stdout + run.stderr).to.equal(2);
+      expect(run.stderr).to.contain(
+        `Secrets provider secrets-vault cannot load: Vault at ${address} (${kv1}/${secretPath}) has KV version 1 at mount ${kv1}/ (this adapter reads KV version 2); set up KV version 2 there or set SECRETS_VAULT_MOUNT to a KV version 2 mount`,
+      );
+      expectNoCredentials(run);
+    } finally {
+      await vaultCall(address, rootToken, 'DELETE', `sys/mounts/${kv1}`).catch(() => undefined);
+      await vaultCall(address, rootToken, 'PUT', `sys/policies/acl/${policy}`, { policy: runPolicy });
+    }
+  });
 });

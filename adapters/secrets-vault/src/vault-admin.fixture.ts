@@ -88,6 +88,8 @@ export class VaultAdmin {
     policies: string[];
     tokenTtl: string;
     tokenMaxTtl: string;
+    /** How many logins a secret ID allows (default: no limit). */
+    secretIdNumUses?: number;
   }): Promise<{ mount: string; roleId: string; secretId: string }> {
     const mount = `approle-${VaultAdmin.suffix()}`;
     await this.call('POST', `sys/auth/${mount}`, { type: 'approle' });
@@ -95,10 +97,21 @@ export class VaultAdmin {
       token_policies: options.policies,
       token_ttl: options.tokenTtl,
       token_max_ttl: options.tokenMaxTtl,
+      secret_id_num_uses: options.secretIdNumUses ?? 0,
     });
     const role = (await this.call('GET', `auth/${mount}/role/app/role-id`)) as { data: { role_id: string } };
     const secret = (await this.call('POST', `auth/${mount}/role/app/secret-id`)) as { data: { secret_id: string } };
     return { mount, roleId: role.data.role_id, secretId: secret.data.secret_id };
+  }
+
+  /** Enables a secrets engine at `mount` (`sys/mounts/<mount>`), e.g. `{ type: 'kv', options: { version: '1' } }`. */
+  async enableEngine(mount: string, config: { type: string; options?: Record<string, string> }): Promise<void> {
+    await this.call('POST', `sys/mounts/${mount}`, config);
+  }
+
+  /** Disables the secrets engine at `mount` (and deletes what it holds). */
+  async disableEngine(mount: string): Promise<void> {
+    await this.call('DELETE', `sys/mounts/${mount}`);
   }
 
   /** Removes an auth method mount (and every token it issued). */
@@ -124,8 +137,8 @@ export class RecordingProxy {
 
   constructor(private readonly target: string) {}
 
-  /** Starts listening on a free port of 127.0.0.1; returns the proxy's address. */
-  async start(): Promise<string> {
+  /** Starts listening on `port` of 127.0.0.1 (default: a free one; again the same after a stop); returns the proxy's address. */
+  async start(port = 0): Promise<string> {
     const server = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -150,7 +163,10 @@ export class RecordingProxy {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', resolve);
+    });
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 

@@ -7,7 +7,13 @@ import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
 import type { AdapterConfig, PlatformError, Secrets } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
-import { describeSecretsConformance, infraRequired, useRealService, waitFor } from '@platform-host/test-kit';
+import {
+  describeSecretsConformance,
+  infraRequired,
+  RecordingLogger,
+  useRealService,
+  waitFor,
+} from '@platform-host/test-kit';
 import adapter, { VaultSecrets, type VaultSecretsOptions } from './index.js';
 import { RecordingProxy, VaultAdmin } from './vault-admin.fixture.js';
 
@@ -244,21 +250,60 @@ describe('secrets-vault against a real Vault-compatible server (OpenBao)', funct
       }
     });
 
-    it('refuses a wrong secret ID with one error naming the address, the mount and the path, not the IDs', async function () {
+    it('logs a re-login that fails (a secret ID used up) and keeps trying once the token expired, never showing the IDs', async function () {
+      const path = await secretWith({ APP_KEY: 'one-login' });
+      const role = await admin.appRole({
+        policies: [await admin.readPolicy(path)],
+        tokenTtl: '2s',
+        tokenMaxTtl: '3s',
+        secretIdNumUses: 1,
+      });
+      mount = role.mount;
+      const secrets = client({
+        path,
+        auth: { method: 'approle', roleId: role.roleId, secretId: role.secretId, mount: role.mount },
+      });
+      await secrets.connect();
+      const log = new RecordingLogger();
+      secrets.attachLogger(log);
+      await waitFor(
+        () => log.errors.some((entry) => entry.message.startsWith('Vault token expired')),
+        15_000,
+        'the expiry to be logged',
+      );
+      const refused = `Vault refused the AppRole login at auth/${role.mount} (HTTP 400: invalid role or secret ID), so secret/${path} cannot be read`;
+      const expired = log.errors.find((entry) => entry.message.startsWith('Vault token expired'));
+      expect(expired?.message).to.match(
+        new RegExp(
+          `^Vault token expired \\(${refused.replace(/[()]/g, '\\$&')}\\); reads of secret/${path} fail until an AppRole login succeeds \\(next attempt in \\d+ s\\)$`,
+        ),
+      );
+      expect(expired?.fields).to.deep.include({ address, vaultPath: `secret/${path}`, auth: 'approle' });
+      expect(log.entries[0]?.message).to.include(refused);
+      const text = JSON.stringify(log.entries) + JSON.stringify(await secrets.healthCheck());
+      expect(text).not.to.include(role.secretId).and.not.to.include(role.roleId);
+    });
+
+    it('refuses a wrong secret ID, and a wrong role ID, with one error naming the address, the mount and the path, not the IDs', async function () {
       const path = await secretWith({ APP_KEY: 'x' });
       const role = await admin.appRole({ policies: ['default'], tokenTtl: '1m', tokenMaxTtl: '2m' });
       mount = role.mount;
       const wrongSecretId = `wrong-${VaultAdmin.suffix()}`;
-      const secrets = client({
-        path,
-        auth: { method: 'approle', roleId: role.roleId, secretId: wrongSecretId, mount: role.mount },
-      });
-      const error = await rejectionOf(secrets.connect());
-      expect(error.code).to.equal('PH_ERR_CONFIG_INVALID');
-      expect(error.message).to.equal(
-        `Vault at ${address} (secret/${path}) refused the AppRole login at auth/${role.mount} (HTTP 400: invalid role or secret ID), so secret/${path} cannot be read`,
-      );
-      expect(errorText(error)).not.to.include(wrongSecretId).and.not.to.include(role.roleId);
+      const wrongRoleId = `wrong-role-${VaultAdmin.suffix()}`;
+      for (const [roleId, secretId] of [
+        [role.roleId, wrongSecretId],
+        [wrongRoleId, role.secretId],
+      ] as const) {
+        const secrets = client({ path, auth: { method: 'approle', roleId, secretId, mount: role.mount } });
+        const error = await rejectionOf(secrets.connect());
+        expect(error.code).to.equal('PH_ERR_CONFIG_INVALID');
+        expect(error.message).to.equal(
+          `Vault at ${address} (secret/${path}) refused the AppRole login at auth/${role.mount} (HTTP 400: invalid role or secret ID), so secret/${path} cannot be read`,
+        );
+        expect(error.hint).to.include('SECRETS_VAULT_SECRET_ID');
+        for (const id of [wrongSecretId, wrongRoleId, role.roleId, role.secretId])
+          expect(errorText(error)).not.to.include(id);
+      }
     });
   });
 
@@ -275,6 +320,184 @@ describe('secrets-vault against a real Vault-compatible server (OpenBao)', funct
       expect(error.hint).to.include('SECRETS_VAULT_TOKEN');
       expect(errorText(error)).not.to.include(token).and.not.to.include('hidden');
     }
+  });
+
+  describe('token renewal failures', function () {
+    const replaceToken =
+      'SECRETS_VAULT_TOKEN is replaced (with a renewable token, or use AppRole) and the process restarted';
+
+    it('logs a renewal Vault refuses (a revoked token) at error, without the token, and fails health', async function () {
+      const path = await secretWith({ KEY: 'revoked-soon' });
+      const token = await admin.createToken({ policies: [await admin.readPolicy(path)], ttl: '3s' });
+      const secrets = client({ path, auth: { method: 'token', token } });
+      await secrets.connect();
+      const log = new RecordingLogger();
+      secrets.attachLogger(log.child({ adapter: 'secrets-vault' }));
+      await admin.call('POST', 'auth/token/revoke', { token });
+      await waitFor(() => log.errors.length > 0, 10_000, 'the refused renewal to be logged');
+      expect(log.entries.map((entry) => [entry.level, entry.message])).to.deep.equal([
+        [
+          'error',
+          `Vault refused to renew the token (HTTP 403: permission denied): it was revoked or is no longer valid, so reads of secret/${path} will fail until ${replaceToken}`,
+        ],
+      ]);
+      expect(log.errors[0]?.fields).to.deep.include({
+        adapter: 'secrets-vault',
+        address,
+        vaultPath: `secret/${path}`,
+        auth: 'token',
+        attempt: 1,
+      });
+      const health = await secrets.healthCheck();
+      expect(health).to.deep.equal({
+        ok: false,
+        detail: `Vault at ${address} (secret/${path}) denied reading secret/${path} (HTTP 403: permission denied); refused to renew the token (HTTP 403: permission denied)`,
+      });
+      expect(JSON.stringify(log.entries) + JSON.stringify(health)).not.to.include(token);
+    });
+
+    it('says a token that is not renewable will expire: warn, then error, then error once expired (kept until the logger is attached)', async function () {
+      const path = await secretWith({ KEY: 'short-lived' });
+      const token = await admin.createToken({ policies: [await admin.readPolicy(path)], ttl: '3s', renewable: false });
+      const secrets = client({ path, auth: { method: 'token', token } });
+      await secrets.connect();
+      // No logger yet (as at startup): what happens meanwhile is kept.
+      await waitFor(async () => (await admin.lookupToken(token)) === undefined, 15_000, 'the token to expire');
+      const log = new RecordingLogger();
+      secrets.attachLogger(log);
+      await waitFor(() => log.entries.length >= 3, 5_000, 'three log entries');
+      const notRenewable = new RegExp(
+        `^Vault token is not renewable; the token expires in \\d s; reads of secret/${path} fail after that until ${replaceToken.replace(/[()]/g, '\\$&')}$`,
+      );
+      expect(log.entries.map((entry) => entry.level)).to.deep.equal(['warn', 'error', 'error']);
+      expect(log.entries[0]?.message).to.match(notRenewable);
+      expect(log.entries[1]?.message).to.match(notRenewable);
+      expect(log.entries[2]?.message).to.equal(
+        `Vault token expired (the token is not renewable); reads of secret/${path} fail until ${replaceToken}`,
+      );
+      expect(log.entries.map((entry) => entry.fields.attempt)).to.deep.equal([1, 2, 3]);
+      const health = await secrets.healthCheck();
+      expect(health.ok).to.equal(false);
+      expect(health.detail).to.match(
+        new RegExp(
+          `^Vault at ${address} \\(secret/${path}\\) denied reading secret/${path} \\(HTTP 403: permission denied\\); has an expired token \\(expired \\d+ s ago; last renewal problem: the token is not renewable\\)$`,
+        ),
+      );
+      expect(JSON.stringify(log.entries) + JSON.stringify(health)).not.to.include(token);
+    });
+
+    it('warns when a renewal fails while the token has time left, errors as it nears expiry, and once it expired', async function () {
+      const path = await secretWith({ KEY: 'unreachable-later' });
+      const token = await admin.createToken({ policies: [await admin.readPolicy(path)], ttl: '9s' });
+      const proxy = new RecordingProxy(address);
+      const proxied = await proxy.start();
+      const secrets = client({ address: proxied, path, auth: { method: 'token', token } });
+      await secrets.connect();
+      const log = new RecordingLogger();
+      secrets.attachLogger(log);
+      // Vault is gone for this client before its first renewal (at two thirds of 9 s).
+      await proxy.stop();
+      await waitFor(
+        () => log.errors.some((entry) => entry.message.startsWith('Vault token expired')),
+        20_000,
+        'the expiry to be logged',
+      );
+      const unreachable = `Vault is unreachable \\(ECONNREFUSED\\), so secret/${path} cannot be read`;
+      const failed = new RegExp(
+        `^Vault token renewal failed \\(${unreachable}\\); the token expires in \\d s, next attempt in \\d s$`,
+      );
+      const levels = log.entries.map((entry) => entry.level);
+      expect(levels[0], JSON.stringify(log.entries)).to.equal('warn');
+      expect(log.entries[0]?.message).to.match(failed);
+      // At least one error while it still had time left (a sixth of its TTL or less), then the expiry.
+      expect(levels.slice(1)).to.include('error');
+      expect(levels.slice(1).every((level, i) => level === 'error' || levels[i] !== 'error')).to.equal(true);
+      for (const entry of log.entries.slice(1, -1)) expect(entry.message).to.match(failed);
+      expect(log.entries.at(-1)?.message).to.equal(
+        `Vault token expired (Vault is unreachable (ECONNREFUSED), so secret/${path} cannot be read); reads of secret/${path} fail until ${replaceToken}`,
+      );
+      expect(log.entries.map((entry) => entry.fields.attempt)).to.deep.equal(log.entries.map((_, i) => i + 1));
+      const health = await secrets.healthCheck();
+      expect(health.ok).to.equal(false);
+      expect(health.detail).to.match(
+        new RegExp(
+          `^Vault at ${proxied} \\(secret/${path}\\) is unreachable \\(ECONNREFUSED\\), so secret/${path} cannot be read; has an expired token \\(expired \\d+ s ago; last renewal problem: ${unreachable}\\)$`,
+        ),
+      );
+      expect(JSON.stringify(log.entries) + JSON.stringify(health)).not.to.include(token);
+    });
+
+    it('reports renewal that keeps failing on health, and logs the recovery once Vault answers again', async function () {
+      const path = await secretWith({ KEY: 'back-again' });
+      const token = await admin.createToken({ policies: [await admin.readPolicy(path)], ttl: '12s' });
+      const proxy = new RecordingProxy(address);
+      const proxied = await proxy.start();
+      try {
+        const secrets = client({ address: proxied, path, auth: { method: 'token', token } });
+        await secrets.connect();
+        const log = new RecordingLogger();
+        secrets.attachLogger(log);
+        await proxy.stop();
+        // Renewal at 8 s fails (warn), again at 10 s (error: a sixth of the TTL left), then every
+        // half of the time left until the expiry at 12 s.
+        await waitFor(() => log.entries.length >= 2, 20_000, 'two failed renewals');
+        const failing = await secrets.healthCheck();
+        expect(failing.ok).to.equal(false);
+        expect(failing.detail).to.match(
+          new RegExp(
+            `; cannot renew the token \\(failed \\d times in a row, last: Vault is unreachable \\(ECONNREFUSED\\), so secret/${path} cannot be read\\); it expires in \\d s$`,
+          ),
+        );
+        await proxy.start(Number(new URL(proxied).port));
+        await waitFor(() => log.infos.length > 0, 10_000, 'the renewal to work again');
+        expect(log.infos.map((entry) => entry.message)).to.have.length(1);
+        expect(log.infos[0]?.message).to.match(/^Vault token renewed again after \d failed attempts$/);
+        expect(log.entries.slice(0, -1).map((entry) => entry.level)).to.include.members(['warn', 'error']);
+        expect(await secrets.healthCheck()).to.deep.equal({ ok: true });
+        expect(await secrets.get('KEY')).to.equal('back-again');
+        expect(JSON.stringify(log.entries) + JSON.stringify(failing)).not.to.include(token);
+      } finally {
+        await proxy.stop();
+      }
+    });
+  });
+
+  describe('mounts that cannot serve KV version 2', function () {
+    const mounts: string[] = [];
+    afterEach(async function () {
+      await Promise.all(mounts.splice(0).map((mount) => admin.disableEngine(mount).catch(() => undefined)));
+    });
+
+    it('refuses a KV version 1 mount with one error naming the address, the mount and what it found', async function () {
+      const mount = `platform-test-kv1-${VaultAdmin.suffix()}`;
+      await admin.enableEngine(mount, { type: 'kv', options: { version: '1' } });
+      mounts.push(mount);
+      // A v1 key where the v2 read looks: it must not pass for a secret (nor for "no secret").
+      await admin.call('POST', `${mount}/data/platform-host`, { KEY: 'v1-value' });
+      const secrets = client({ mount, path: 'platform-host', env: {} });
+      const error = await rejectionOf(secrets.connect());
+      expect(error.code).to.equal('PH_ERR_CONFIG_INVALID');
+      expect(error.message).to.equal(
+        `Vault at ${address} (${mount}/platform-host) has KV version 1 at mount ${mount}/ (this adapter reads KV version 2); set up KV version 2 there or set SECRETS_VAULT_MOUNT to a KV version 2 mount`,
+      );
+      expect(error.hint).to.include(`kv enable-versioning ${mount}`);
+      expect(await rejectionOf(secrets.get('KEY'))).to.have.property('message', error.message);
+      expect(await secrets.healthCheck()).to.deep.equal({ ok: false, detail: error.message });
+    });
+
+    it('refuses an engine that is not KV, and a mount set to a path inside a KV version 2 mount', async function () {
+      const mount = `platform-test-transit-${VaultAdmin.suffix()}`;
+      await admin.enableEngine(mount, { type: 'transit' });
+      mounts.push(mount);
+      const transit = await rejectionOf(client({ mount, path: 'platform-host' }).connect());
+      expect(transit.message).to.equal(
+        `Vault at ${address} (${mount}/platform-host) has a transit secrets engine at mount ${mount}/, not KV version 2; set SECRETS_VAULT_MOUNT to a KV version 2 mount`,
+      );
+      const nested = await rejectionOf(client({ mount: 'secret/team', path: 'app' }).connect());
+      expect(nested.message).to.equal(
+        `Vault at ${address} (secret/team/app) has the KV version 2 mount secret/ around SECRETS_VAULT_MOUNT secret/team; set SECRETS_VAULT_MOUNT=secret and SECRETS_VAULT_PATH=team/app`,
+      );
+    });
   });
 
   it('refuses a mount that is not a KV engine with one error naming it', async function () {
@@ -446,6 +669,7 @@ describe('secrets-vault without a server', function () {
       expect(await secrets.get('K')).to.equal('v');
       expect(seen).to.deep.equal([
         { url: '/v1/auth/token/lookup-self', namespace: 'team-a/prod', token },
+        { url: '/v1/sys/internal/ui/mounts/secret', namespace: 'team-a/prod', token },
         { url: '/v1/secret/data/platform-host', namespace: 'team-a/prod', token },
       ]);
     } finally {

@@ -10,6 +10,8 @@
  * the schema of each), the platform message schemas (platform event, dead letter),
  * `Database.batch` (logged/unlogged batches), `?` placeholders of the `cql` dialect,
  * `PH_ERR_DB_UNSUPPORTED` and the optional `Secrets.isSecret`. 2.3.0 added the optional
- * `QueueMessage.exclusiveUntil` (how long a delivery is this consumer's alone).
+ * `QueueMessage.exclusiveUntil` (how long a delivery is this consumer's alone). 2.4.0 added the
+ * optional `Secrets.attachLogger` (the platform logger handed to the secrets provider once it
+ * exists).
  */
-export const HOST_API_VERSION = '2.3.0';
+export const HOST_API_VERSION = '2.4.0';

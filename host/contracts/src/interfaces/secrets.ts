@@ -1,4 +1,5 @@
 import type { HealthCheckable } from '../health.js';
+import type { Logger } from './logger.js';
 
 /**
  * Configuration and credentials (seed 5.2.7, 6.2). Adapters read their config only through this
@@ -20,4 +21,13 @@ export interface Secrets extends Partial<HealthCheckable> {
    * and every value a module reads through `ctx.secrets`. Never throws for a key that is not set.
    */
   isSecret?(key: string): Promise<boolean>;
+  /**
+   * Optional: hands the provider the platform logger (the host's redacting logger, bound to the
+   * provider's adapter name) once the logging adapter is constructed. The secrets provider is the
+   * configuration root, built and connected before any logger exists, so a provider with something
+   * to report later (a failed token renewal) keeps what happened before this call and logs it
+   * here, in order, then logs through `logger` directly. Called at most once per run, never with
+   * `doctor`; a provider must work the same without it. Must not throw.
+   */
+  attachLogger?(logger: Logger): void;
 }

@@ -217,7 +217,8 @@ async function create(
  * configured from the merged environment. Then every other adapter's entry is imported and its
  * config read through Secrets (all missing required keys are reported in one error before anything
  * is constructed), and the factories run in the order their declared dependencies give, each
- * receiving its dependencies typed (a logger bound to the adapter's name). Imports adapter code only
+ * receiving its dependencies typed (a logger bound to the adapter's name). Once the logger exists,
+ * the secrets provider gets it too ({@link Secrets.attachLogger}). Imports adapter code only
  * for the selections. Nothing is connected here except the secrets provider (within
  * `connectTimeoutMs`).
  */
@@ -309,6 +310,19 @@ export async function constructAdapters(
     const instance = selection.interface === 'logging' ? redactingLogger(created as Logger) : created;
     services.provide(REFS[selection.interface], instance);
     constructed.push({ ...selection, instance });
+    // The secrets provider was built before any logger: it reports what it kept (a failed token
+    // renewal) and what comes later through the platform logger from now on.
+    if (selection.interface === 'logging') {
+      try {
+        (secrets as Secrets).attachLogger?.((instance as Logger).child({ adapter: secretsManifest.name }));
+      } catch (error) {
+        throw new PlatformError(
+          'PH_ERR_PLUGIN_LOAD',
+          `${describe(secretsSelection)} failed to take the logger: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+    }
   }
   return { services, constructed };
 }
