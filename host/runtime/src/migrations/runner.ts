@@ -4,9 +4,16 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PlatformError, type Database, type DatabaseDialect, type Logger } from '@platform-host/contracts';
 import { CqlMigrationRunner, type CqlMigrationOptions } from './cql-runner.js';
-import type { MigrationFile, MigrationSet, MigrationState, MigrationStatus } from './migration-types.js';
+import { migrationStatuses } from './migration-types.js';
+import type { AppliedMigration, MigrationFile, MigrationSet, MigrationStatus } from './migration-types.js';
 
-export type { MigrationFile, MigrationSet, MigrationState, MigrationStatus } from './migration-types.js';
+export type {
+  AppliedMigration,
+  MigrationFile,
+  MigrationSet,
+  MigrationState,
+  MigrationStatus,
+} from './migration-types.js';
 export type { CqlMigrationOptions } from './cql-runner.js';
 
 /** The owner of the platform's shared migrations (the top-level `migrations/` workspace). */
@@ -192,11 +199,16 @@ export class MigrationRunner {
     });
   }
 
-  private async applied(): Promise<Map<string, AppliedRow>> {
+  private async applied(): Promise<AppliedMigration[]> {
     const rows = await this.db.fetchAll<AppliedRow>(
       'SELECT owner, name, checksum, applied_at FROM _migrations ORDER BY id',
     );
-    return new Map(rows.map((row) => [key(row.owner, row.name), row]));
+    return rows.map((row) => ({
+      owner: row.owner,
+      name: row.name,
+      checksum: row.checksum,
+      appliedAt: new Date(row.applied_at),
+    }));
   }
 
   /**
@@ -206,37 +218,11 @@ export class MigrationRunner {
   async status(): Promise<MigrationStatus[]> {
     if (this.cql) return this.cql.status();
     await this.ensureTrackingTable();
-    const files = this.files();
-    const applied = await this.applied();
-    const out: MigrationStatus[] = files.map((file) => {
-      const row = applied.get(key(file.owner, file.name));
-      const state: MigrationState = !row
-        ? 'pending'
-        : row.checksum !== null && row.checksum !== file.checksum
-          ? 'changed'
-          : 'applied';
-      return {
-        owner: file.owner,
-        number: file.number,
-        name: file.name,
-        state,
-        appliedAt: row ? new Date(row.applied_at) : undefined,
-      };
-    });
-    const owners = new Set(this.sets.map((set) => set.owner));
-    for (const row of applied.values()) {
-      if (owners.has(row.owner) && !files.some((file) => file.owner === row.owner && file.name === row.name)) {
-        out.push({
-          owner: row.owner,
-          number: Number(row.name.split('_')[0]),
-          name: row.name,
-          state: 'missing',
-          appliedAt: new Date(row.applied_at),
-        });
-      }
-    }
-    const order = [...owners];
-    return out.sort((a, b) => order.indexOf(a.owner) - order.indexOf(b.owner) || a.number - b.number);
+    return migrationStatuses(
+      this.files(),
+      await this.applied(),
+      this.sets.map((set) => set.owner),
+    );
   }
 
   /**
