@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, existsSync, writeFileSync, mkdirSync } from 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PlatformError, type Database, type DatabaseDialect, type Logger } from '@platform-host/contracts';
-import { CqlMigrationRunner, type CqlMigrationOptions } from './cql-runner.js';
+import { CqlMigrationRunner, discoverCqlMigrations, type CqlMigrationOptions } from './cql-runner.js';
 import { migrationStatuses } from './migration-types.js';
 import type { AppliedMigration, MigrationFile, MigrationSet, MigrationStatus } from './migration-types.js';
 
@@ -348,8 +348,17 @@ function label(migration: { readonly owner: string; readonly name: string }): st
   return migration.owner === SHARED_OWNER ? migration.name : `${migration.owner}/${migration.name}`;
 }
 
-/** Writes `NNN_<name>.ts` with the next number into the set's source folder and returns its path. */
-export function createMigrationFile(set: MigrationSet, rawName: string): string {
+/**
+ * Writes the next-numbered migration into the set's source folder and returns the paths written:
+ * for `postgresql` `NNN_<name>.ts` (exporting `up` and `down`), for `cql` `NNN_<name>.cql` and the
+ * `NNN_<name>.down.cql` that rolls it back, both holding only comments until they are filled in.
+ * An existing file is never overwritten.
+ */
+export function createMigrationFile(
+  set: MigrationSet,
+  rawName: string,
+  dialect: DatabaseDialect = 'postgresql',
+): string[] {
   const name = rawName
     .trim()
     .toLowerCase()
@@ -359,14 +368,31 @@ export function createMigrationFile(set: MigrationSet, rawName: string): string 
   if (!set.sourceDir) {
     throw new PlatformError('PH_ERR_USAGE', `The ${set.owner} migrations have no source folder to create a file in`);
   }
-  const next = (discoverMigrations(set).at(-1)?.number ?? 0) + 1;
-  const file = join(set.sourceDir, `${String(next).padStart(3, '0')}_${name}.ts`);
+  const existing = dialect === 'cql' ? discoverCqlMigrations(set) : discoverMigrations(set);
+  const base = `${String((existing.at(-1)?.number ?? 0) + 1).padStart(3, '0')}_${name}`;
+  const title = name.replace(/_/g, ' ');
   mkdirSync(set.sourceDir, { recursive: true });
-  writeFileSync(
-    file,
-    `import type { Database } from '@platform-host/contracts';
+  const files: Array<[string, string]> =
+    dialect === 'cql'
+      ? [
+          [
+            `${base}.cql`,
+            `-- ${title}: CQL statements, each ending in ";", run one by one by platform-host migrate up.
+-- Cassandra has no transactional DDL: write IF NOT EXISTS so that a rerun after a failure finishes it.
+`,
+          ],
+          [
+            `${base}.down.cql`,
+            `-- Reverses ${base}.cql (platform-host migrate down), with IF EXISTS.
+`,
+          ],
+        ]
+      : [
+          [
+            `${base}.ts`,
+            `import type { Database } from '@platform-host/contracts';
 
-/** ${name.replace(/_/g, ' ')}. */
+/** ${title}. */
 export async function up(db: Database): Promise<void> {
   await db.execute(\`SELECT 1\`);
 }
@@ -376,7 +402,13 @@ export async function down(db: Database): Promise<void> {
   await db.execute(\`SELECT 1\`);
 }
 `,
-    { flag: 'wx' },
-  );
-  return file;
+          ],
+        ];
+  const taken = files.map(([file]) => join(set.sourceDir as string, file)).filter((path) => existsSync(path));
+  if (taken.length > 0) throw new PlatformError('PH_ERR_USAGE', `Migration file ${taken.join(', ')} already exists`);
+  return files.map(([file, content]) => {
+    const path = join(set.sourceDir as string, file);
+    writeFileSync(path, content, { flag: 'wx' });
+    return path;
+  });
 }
