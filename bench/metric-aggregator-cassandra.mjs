@@ -7,18 +7,13 @@
 //
 //   npm run build && set -a && source /tmp/infra.env && set +a && \
 //     node bench/metric-aggregator-cassandra.mjs [--events 100000] [--rounds 5] [--keys 1000] [--batch-size 500]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import cassandra from 'cassandra-driver';
 import { Redis } from 'ioredis';
+import { cli, fillStream, format, median, option, psql, root, startWorker } from './lib/metric-aggregator.mjs';
 
-const option = (name, fallback) => {
-  const index = process.argv.indexOf(`--${name}`);
-  return index === -1 ? fallback : Number(process.argv[index + 1]);
-};
 const events = option('events', 100_000);
 const rounds = option('rounds', 5);
 const keys = option('keys', 1000);
@@ -31,16 +26,6 @@ if (!adminUrl || !redisUrl || !cassandraHosts) {
     'Set DB_POSTGRES_URL, MQ_REDIS_STREAM_URL and DB_CASSANDRA_HOSTS (deploy/native/infra.sh up prints them).',
   );
   process.exit(2);
-}
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}host/runtime/bin/platform-host.js`;
-
-function psql(url, sql) {
-  const result = spawnSync('psql', [url, '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
-    encoding: 'utf8',
-  });
-  if (result.status !== 0) throw new Error(`psql failed: ${result.stderr || result.error?.message}`);
-  return result.stdout.trim();
 }
 const suffix = randomBytes(4).toString('hex');
 const databaseName = `bench_metric_${suffix}`;
@@ -62,41 +47,8 @@ const prefix = `bench-metric-cass-${suffix}:`;
 const topic = 'events';
 const stream = `${prefix}${topic}`;
 const redis = new Redis(redisUrl, { protocol: 2 });
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const elapsedSeconds = (started) => Number(process.hrtime.bigint() - started) / 1e9;
-const format = (n) => Math.round(n).toLocaleString('en-US');
-
-/** N events in time order over the last 50 minutes, `keys` distinct users, 4 event types, numeric values. */
-async function fillStream() {
-  const types = ['purchase', 'view', 'click', 'signup'];
-  const end = Date.now() - 60_000;
-  const span = 50 * 60_000;
-  for (let sent = 0; sent < events; sent += 1000) {
-    const pipeline = redis.pipeline();
-    for (let i = sent; i < Math.min(events, sent + 1000); i += 1) {
-      const event = {
-        event_id: `b-${i}`,
-        event_type: types[i % 4],
-        source: 'bench',
-        timestamp: new Date(end - span + Math.floor((i * span) / events)).toISOString(),
-        payload: { user: `u${i % keys}`, value: (i % 1000) / 10 },
-      };
-      pipeline.xadd(stream, '*', 'value', JSON.stringify(event));
-    }
-    await pipeline.exec();
-  }
-}
-
-async function groupDone(group) {
-  const groups = await redis.xinfo('GROUPS', stream);
-  for (const fields of groups) {
-    const entry = Object.fromEntries(
-      fields.reduce((pairs, value, index) => (index % 2 ? pairs : [...pairs, [value, fields[index + 1]]]), []),
-    );
-    if (entry.name === group) return Number(entry.lag) === 0 && Number(entry.pending) === 0;
-  }
-  return false;
-}
+/** The id of the stream's last entry, once it is filled. */
+let lastEntryId;
 
 /** Events applied: the sum of event_count over the one-minute windows (raw driver on Cassandra, psql on PostgreSQL). */
 async function appliedEvents(db) {
@@ -138,49 +90,19 @@ function environment(db) {
 
 async function workerDrain(db, group) {
   await emptyTables(db);
-  const child = spawn(
-    process.execPath,
-    [
-      cli,
-      'run',
-      'metric_aggregator',
-      '--db',
-      db,
-      '--mq',
-      'redis-stream',
-      '--env',
-      'test',
-      '--log',
-      'json',
-      '--health-port',
-      '0',
-      '--topic',
-      topic,
-      '--group',
-      group,
-      '--group-by',
-      'event_type,payload.user',
-      '--batch-size',
-      String(batchSize),
-    ],
-    { cwd: root, env: { ...environment(db), PLATFORM_AUTO_MIGRATE: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  while (!output.includes('Metric aggregator consuming')) {
-    if (child.exitCode !== null) throw new Error(`worker exited:\n${output}`);
-    await sleep(2);
-  }
-  const started = process.hrtime.bigint();
-  while (!(await groupDone(group))) await sleep(20);
-  const seconds = elapsedSeconds(started);
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const peakRssKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  child.kill('SIGTERM');
-  const code = await exited;
-  if (code !== 0) throw new Error(`worker exit ${code}:\n${output.slice(-2000)}`);
+  const worker = await startWorker({
+    db,
+    topic,
+    group,
+    batchSize,
+    env: { ...environment(db), PLATFORM_AUTO_MIGRATE: 'false' },
+    redis,
+    stream,
+    lastEntryId,
+  });
+  const seconds = await worker.drained();
+  const peakRssKb = worker.peakRssKb();
+  await worker.stop();
   const applied = await appliedEvents(db);
   if (applied !== events) throw new Error(`worker on ${db} applied ${applied} of ${events} events`);
   return { seconds, peakRssKb };
@@ -199,7 +121,7 @@ try {
   await cql.connect();
   migrate('postgres');
   migrate('cassandra');
-  await fillStream();
+  lastEntryId = await fillStream(redis, stream, events, keys);
   const results = { postgres: [], cassandra: [] };
   for (let round = 0; round < rounds; round += 1) {
     const order = round % 2 === 0 ? ['cassandra', 'postgres'] : ['postgres', 'cassandra'];

@@ -10,17 +10,21 @@
 //   npm run build && DB_POSTGRES_URL=postgresql://postgres@127.0.0.1:55432/platform \
 //     MQ_REDIS_STREAM_URL=redis://127.0.0.1:56379/1 node bench/metric-aggregator.mjs \
 //     [--events 200000] [--rounds 5] [--keys 100000] [--batch-size 500] [--worker-node-options '--max-semi-space-size=16']
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-
-const option = (name, fallback) => {
-  const index = process.argv.indexOf(`--${name}`);
-  return index === -1 ? fallback : Number(process.argv[index + 1]);
-};
+import {
+  cli,
+  elapsedSeconds,
+  fillStream,
+  format,
+  median,
+  option,
+  psql,
+  root,
+  startWorker,
+} from './lib/metric-aggregator.mjs';
 const events = option('events', 200_000);
 const rounds = option('rounds', 5);
 const keys = option('keys', 100_000);
@@ -36,16 +40,6 @@ if (!adminUrl || !redisUrl) {
   console.error('Set DB_POSTGRES_URL and MQ_REDIS_STREAM_URL (deploy/native/infra.sh up postgres redis prints them).');
   process.exit(2);
 }
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}host/runtime/bin/platform-host.js`;
-
-function psql(url, sql) {
-  const result = spawnSync('psql', [url, '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
-    encoding: 'utf8',
-  });
-  if (result.status !== 0) throw new Error(`psql failed: ${result.stderr || result.error?.message}`);
-  return result.stdout.trim();
-}
 const databaseName = `bench_metric_${randomBytes(4).toString('hex')}`;
 psql(adminUrl, `CREATE DATABASE ${databaseName}`);
 const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${databaseName}` }).toString();
@@ -55,30 +49,8 @@ const topic = 'events';
 const stream = `${prefix}${topic}`;
 // RESP2, as the adapter: the raw XREADGROUP reply below is read in its RESP2 shape.
 const redis = new Redis(redisUrl, { protocol: 2 });
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const elapsedSeconds = (started) => Number(process.hrtime.bigint() - started) / 1e9;
-const format = (n) => Math.round(n).toLocaleString('en-US');
-
-/** N events in time order over the last 50 minutes, `keys` distinct users, 4 event types, numeric values. */
-async function fillStream() {
-  const types = ['purchase', 'view', 'click', 'signup'];
-  const end = Date.now() - 60_000;
-  const span = 50 * 60_000;
-  for (let sent = 0; sent < events; sent += 1000) {
-    const pipeline = redis.pipeline();
-    for (let i = sent; i < Math.min(events, sent + 1000); i += 1) {
-      const event = {
-        event_id: `b-${i}`,
-        event_type: types[i % 4],
-        source: 'bench',
-        timestamp: new Date(end - span + Math.floor((i * span) / events)).toISOString(),
-        payload: { user: `u${i % keys}`, value: (i % 1000) / 10 },
-      };
-      pipeline.xadd(stream, '*', 'value', JSON.stringify(event));
-    }
-    await pipeline.exec();
-  }
-}
+/** The id of the stream's last entry, once it is filled. */
+let lastEntryId;
 
 async function rawDrain(group) {
   const started = process.hrtime.bigint();
@@ -131,80 +103,33 @@ function serverCpuMs(before) {
   return pids.reduce((total, pid) => total + cpuMs(pid) - (before.get(pid) ?? 0), 0);
 }
 
-async function groupDone(group) {
-  const groups = await redis.xinfo('GROUPS', stream);
-  for (const fields of groups) {
-    const entry = Object.fromEntries(
-      fields.reduce((pairs, value, index) => (index % 2 ? pairs : [...pairs, [value, fields[index + 1]]]), []),
-    );
-    // Drained: the group was handed the stream's last entry and holds nothing unacknowledged. (Its
-    // `lag` is not used: Redis reports it as nil, which Number() reads as 0, when it cannot tell.)
-    if (entry.name === group) return entry['last-delivered-id'] === lastEntryId && Number(entry.pending) === 0;
-  }
-  return false;
-}
-let lastEntryId;
-
 async function workerDrain(group) {
   psql(dbUrl, 'TRUNCATE metric_rollups, metric_aggregator_applied_messages, metric_aggregator_watermarks');
-  const child = spawn(
-    process.execPath,
-    [
-      cli,
-      'run',
-      'metric_aggregator',
-      '--db',
-      'postgres',
-      '--mq',
-      'redis-stream',
-      '--env',
-      'test',
-      '--log',
-      'json',
-      '--health-port',
-      '0',
-      '--topic',
-      topic,
-      '--group',
-      group,
-      '--group-by',
-      'event_type,payload.user',
-      '--batch-size',
-      String(batchSize),
-    ],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        DB_POSTGRES_URL: dbUrl,
-        MQ_REDIS_STREAM_URL: redisUrl,
-        MQ_REDIS_STREAM_KEY_PREFIX: prefix,
-        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-        NODE_OPTIONS: [process.env.NODE_OPTIONS, workerNodeOptions].filter(Boolean).join(' '),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const worker = await startWorker({
+    db: 'postgres',
+    topic,
+    group,
+    batchSize,
+    env: {
+      ...process.env,
+      DB_POSTGRES_URL: dbUrl,
+      MQ_REDIS_STREAM_URL: redisUrl,
+      MQ_REDIS_STREAM_KEY_PREFIX: prefix,
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+      NODE_OPTIONS: [process.env.NODE_OPTIONS, workerNodeOptions].filter(Boolean).join(' '),
     },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  while (!output.includes('Metric aggregator consuming')) {
-    if (child.exitCode !== null) throw new Error(`worker exited:\n${output}`);
-    await sleep(2);
-  }
-  const workerCpuBefore = cpuMs(child.pid);
+    redis,
+    stream,
+    lastEntryId,
+  });
+  const workerCpuBefore = cpuMs(worker.pid);
   const serverCpuBefore = serverCpuMs();
-  const started = process.hrtime.bigint();
-  while (!(await groupDone(group))) await sleep(20);
-  const seconds = elapsedSeconds(started);
-  const workerCpu = cpuMs(child.pid) - workerCpuBefore;
+  const seconds = await worker.drained();
+  const workerCpu = cpuMs(worker.pid) - workerCpuBefore;
   const serverCpu = serverCpuMs(serverCpuBefore);
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const peakRssKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  child.kill('SIGTERM');
-  const code = await exited;
-  if (code !== 0) throw new Error(`worker exit ${code}:\n${output.slice(-2000)}`);
+  const peakRssKb = worker.peakRssKb();
+  await worker.stop();
+  const output = worker.output();
   if (process.env.BENCH_WORKER_LOG)
     (await import('node:fs')).writeFileSync(`${process.env.BENCH_WORKER_LOG}.${group}`, output);
   const applied = Number(psql(dbUrl, `SELECT sum(event_count) FROM metric_rollups WHERE window_seconds = 60`));
@@ -228,8 +153,7 @@ try {
     encoding: 'utf8',
   });
   if (migrate.status !== 0) throw new Error(`migrate up failed: ${migrate.stderr}${migrate.stdout}`);
-  await fillStream();
-  lastEntryId = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0];
+  lastEntryId = await fillStream(redis, stream, events, keys);
   const raw = [];
   const ours = [];
   for (let round = 0; round < rounds; round += 1) {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -6,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { CLI, cliEnv, platformHost, REPO_ROOT, type CliRun } from './support/cli.js';
+import { cliEnv, platformHost, type CliRun } from './support/cli.js';
 
 /** A server on 127.0.0.1 that is not PostgreSQL, counting the connections it accepted. */
 interface ImpostorServer {
@@ -52,14 +51,7 @@ const silentServer = (): Promise<ImpostorServer> => impostor(createServer());
 
 /** Runs the CLI and sends SIGTERM once `ready` resolved and at least 500 ms after the start. */
 function runAndSignal(args: readonly string[], env: NodeJS.ProcessEnv, ready: Promise<void>): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  return platformHost(args, env, undefined, (child) => {
     void Promise.all([ready, sleep(500)]).then(() => child.kill('SIGTERM'));
   });
 }

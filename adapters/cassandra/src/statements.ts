@@ -1,4 +1,5 @@
-import type { Row } from '@platform-host/contracts';
+import { resolveBulkInsertColumns } from '@platform-host/contracts';
+import type { BulkInsertColumnErrors, Row } from '@platform-host/contracts';
 import { CassandraQueryError } from './query-error.js';
 
 /** A CQL identifier used unquoted: letters, digits and `_`, starting with a letter, at most 48. */
@@ -42,32 +43,17 @@ export function insertStatement(
   return `INSERT INTO ${target} (${list.join(', ')}) VALUES (${list.map(() => '?').join(', ')})${ifNotExists ? ' IF NOT EXISTS' : ''}`;
 }
 
+/** How the Cassandra adapter reports a bad bulk-insert column list. */
+const INSERT_COLUMN_ERRORS: BulkInsertColumnErrors = {
+  error: (message, hint) => new CassandraQueryError(message, hint === undefined ? {} : { hint }),
+  missingKeys: 'are left unset',
+};
+
 /** The column list: given, or the keys of the first row, which every row must then share. */
 export function resolveInsertColumns(
   rows: readonly Row[],
   given: readonly string[] | undefined,
   context: string,
 ): readonly string[] {
-  if (given !== undefined) {
-    if (given.length === 0) throw new CassandraQueryError(`${context}: options.columns is empty`);
-    if (new Set(given).size !== given.length)
-      throw new CassandraQueryError(`${context}: options.columns lists a column twice`);
-    return given;
-  }
-  const columns = Object.keys(rows[0] ?? {});
-  if (columns.length === 0)
-    throw new CassandraQueryError(`${context}: the first row has no keys, so there are no columns to insert`);
-  const expected = new Set(columns);
-  rows.forEach((row, index) => {
-    const keys = Object.keys(row);
-    if (keys.length !== columns.length || keys.some((key) => !expected.has(key))) {
-      throw new CassandraQueryError(
-        `${context}: row ${index} has keys (${keys.join(', ')}) but the first row has (${columns.join(', ')})`,
-        {
-          hint: 'Give every row the same keys, or pass options.columns to insert those columns (missing keys are left unset).',
-        },
-      );
-    }
-  });
-  return columns;
+  return resolveBulkInsertColumns(rows, given, context, INSERT_COLUMN_ERRORS);
 }

@@ -1,4 +1,5 @@
-import type { Row } from '@platform-host/contracts';
+import { resolveBulkInsertColumns } from '@platform-host/contracts';
+import type { BulkInsertColumnErrors, Row } from '@platform-host/contracts';
 import { DatabaseQueryError } from './query-error.js';
 
 /** An unquoted SQL identifier: letters, digits, `_` and `$`, not starting with a digit or `$`. */
@@ -37,32 +38,17 @@ export function quoteTableName(name: string, context: string): string {
   return parts.map((part) => quoteIdentifier(part, 'table name part', context)).join('.');
 }
 
+/** How the PostgreSQL family reports a bad bulk-insert column list. */
+const INSERT_COLUMN_ERRORS: BulkInsertColumnErrors = {
+  error: (message, hint) => new DatabaseQueryError(message, hint === undefined ? {} : { hint }),
+  missingKeys: 'become NULL',
+};
+
 /** The column list: given, or the keys of the first row, which every row must then share. */
 export function resolveInsertColumns(
   rows: readonly Row[],
   given: readonly string[] | undefined,
   context: string,
 ): readonly string[] {
-  if (given !== undefined) {
-    if (given.length === 0) throw new DatabaseQueryError(`${context}: options.columns is empty`);
-    if (new Set(given).size !== given.length)
-      throw new DatabaseQueryError(`${context}: options.columns lists a column twice`);
-    return given;
-  }
-  const columns = Object.keys(rows[0] ?? {});
-  if (columns.length === 0)
-    throw new DatabaseQueryError(`${context}: the first row has no keys, so there are no columns to insert`);
-  const expected = new Set(columns);
-  rows.forEach((row, index) => {
-    const keys = Object.keys(row);
-    if (keys.length !== columns.length || keys.some((key) => !expected.has(key))) {
-      throw new DatabaseQueryError(
-        `${context}: row ${index} has keys (${keys.join(', ')}) but the first row has (${columns.join(', ')})`,
-        {
-          hint: 'Give every row the same keys, or pass options.columns to insert those columns (missing keys become NULL).',
-        },
-      );
-    }
-  });
-  return columns;
+  return resolveBulkInsertColumns(rows, given, context, INSERT_COLUMN_ERRORS);
 }

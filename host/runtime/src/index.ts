@@ -18,6 +18,7 @@ export {
   type CqlMigrationOptions,
 } from './migrations/runner.js';
 export { splitCqlStatements } from './migrations/cql-statements.js';
+export { discoverCqlMigrations } from './migrations/cql-runner.js';
 export { findProjectRoot } from './project/project-root.js';
 export { HOST_API_VERSION } from '@platform-host/contracts';
 export * from './observability/index.js';

@@ -14,3 +14,4 @@ export * from './real-services.js';
 export * from './adapter-harness.js';
 export * from './private-redis.js';
 export * from './schema-arbitraries.js';
+export * from './message-contract.js';

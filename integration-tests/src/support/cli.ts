@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -20,8 +20,16 @@ export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Runs `platform-host ...args` from the repository root as a subprocess (as a user would). */
-export function platformHost(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CliRun> {
+/**
+ * Runs `platform-host ...args` from the repository root as a subprocess (as a user would);
+ * `started` is handed the child right after it was spawned (to signal it, for example).
+ */
+export function platformHost(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 120_000,
+  started?: (child: ChildProcess) => void,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: REPO_ROOT,
@@ -29,6 +37,7 @@ export function platformHost(args: readonly string[], env: NodeJS.ProcessEnv, ti
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: timeoutMs,
     });
+    started?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

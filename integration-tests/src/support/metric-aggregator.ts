@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { waitFor } from '@platform-host/test-kit';
-import { CLI, REPO_ROOT, cliEnv } from './cli.js';
+import { ModuleProcess } from './module-process.js';
 import { psql } from './psql.js';
 
 /** One generated platform event and the message value it is published as. */
@@ -305,20 +304,9 @@ export class StreamFixture implements QueueFixture {
 }
 
 /** A metric_aggregator worker started through the real CLI. */
-export class WorkerProcess {
-  readonly child: ChildProcess;
-  output = '';
-  readonly exited: Promise<number | null>;
-
+export class WorkerProcess extends ModuleProcess {
   constructor(args: readonly string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [CLI, 'run', 'metric_aggregator', ...args], {
-      cwd: REPO_ROOT,
-      env: cliEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    super('metric_aggregator', args, env, { line: 'Metric aggregator consuming', role: 'worker' });
   }
 
   /** `pending_events` of the worker's last `Batch delivered` log line (debug level), 0 before any. */
@@ -327,26 +315,5 @@ export class WorkerProcess {
     const last = lines.at(-1);
     if (last === undefined) return 0;
     return (JSON.parse(last) as { context?: { pending_events?: number } }).context?.pending_events ?? 0;
-  }
-
-  /** Resolves once the worker has subscribed. */
-  async consuming(timeoutMs = 60_000): Promise<void> {
-    await waitFor(
-      () => this.output.includes('Metric aggregator consuming') || this.child.exitCode !== null,
-      timeoutMs,
-      'the worker to subscribe',
-    );
-    if (this.child.exitCode !== null) throw new Error(`the worker exited early:\n${this.output}`);
-  }
-
-  kill9(): Promise<number | null> {
-    this.child.kill('SIGKILL');
-    return this.exited;
-  }
-
-  async terminate(): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
-    this.child.kill('SIGTERM');
-    return this.exited;
   }
 }

@@ -1,8 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { waitFor } from '@platform-host/test-kit';
-import { CLI, REPO_ROOT, cliEnv } from './cli.js';
+import { REPO_ROOT } from './cli.js';
+import { ModuleProcess } from './module-process.js';
 
 /** One event as the tests publish it. */
 export interface PublishedEvent {
@@ -152,40 +152,8 @@ export class MinioLake {
 }
 
 /** A `platform-host run stream_ingest` child process. */
-export class IngestProcess {
-  readonly child: ChildProcess;
-  output = '';
-  readonly exited: Promise<number | null>;
-
+export class IngestProcess extends ModuleProcess {
   constructor(args: readonly string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [CLI, 'run', 'stream_ingest', ...args], {
-      cwd: REPO_ROOT,
-      env: cliEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  /** Resolves once the service has subscribed. */
-  async consuming(timeoutMs = 60_000): Promise<void> {
-    await waitFor(
-      () => this.output.includes('Stream ingest consuming') || this.child.exitCode !== null,
-      timeoutMs,
-      'the service to subscribe',
-    );
-    if (this.child.exitCode !== null) throw new Error(`the service exited early:\n${this.output}`);
-  }
-
-  kill9(): Promise<number | null> {
-    this.child.kill('SIGKILL');
-    return this.exited;
-  }
-
-  async terminate(): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
-    this.child.kill('SIGTERM');
-    return this.exited;
+    super('stream_ingest', args, env, { line: 'Stream ingest consuming', role: 'service' });
   }
 }

@@ -1,22 +1,18 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { DEAD_LETTER_HEADERS, type QueueMessage } from '@platform-host/contracts';
-import {
-  deadLetterEnvelopeOf,
-  deadLetterEnvelopeSchema,
-  platformEventSchema,
-} from '@platform-host/contracts/message-schemas';
+import { platformEventSchema } from '@platform-host/contracts/message-schemas';
 import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
 import {
   arbitraryFromJsonSchema,
+  collectDeadLetters,
+  consumerContractFiles,
+  expectDocumentedDeadLetters,
   messageArbitrary,
   moduleConfigForTest,
+  publishGeneratedBatches,
   startModuleForTest,
   waitFor,
   type GeneratedMessage,
-  type JsonSchemaInput,
 } from '@platform-host/test-kit';
 import { MetricAggregator } from './aggregator.js';
 import { decodeEvent } from './event.js';
@@ -27,14 +23,11 @@ import { readSettings } from './settings.js';
 // module declares it consumes (the platform event, schemas/platform-event.schema.json), the
 // negative arm included, are aggregated or dead-lettered with a reason the manifest documents.
 
-const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
-const readJson = (path: string): unknown =>
-  JSON.parse(readFileSync(new URL(path, new URL('../', import.meta.url)), 'utf8'));
-const PLATFORM_EVENT = readJson('../../schemas/platform-event.schema.json') as JsonSchemaInput;
-const manifest = readJson('module.json') as {
-  messages: { consumes: Array<{ schema: string; dead_letter_reasons: string[] }> };
-};
-const DOCUMENTED_REASONS = manifest.messages.consumes[0]?.dead_letter_reasons ?? [];
+const {
+  moduleDir: MODULE_DIR,
+  platformEvent: PLATFORM_EVENT,
+  documentedReasons: DOCUMENTED_REASONS,
+} = consumerContractFiles(import.meta.url);
 const GROUP_BY = ['--group-by', 'event_type,source,payload.region'];
 const T0 = Date.parse('2026-01-15T10:00:00Z');
 const MINUTE = 60_000;
@@ -103,15 +96,8 @@ describe('metric_aggregator message contract (property-based, from the platform 
     const topic = `contract-events-${process.pid}`;
     const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
     const ctx = module.ctx as unknown as MetricAggregatorContext;
-    const deadLetters: QueueMessage[] = [];
-    const dlq = await ctx.mq.subscribe(
-      `${topic}.dead-letter`,
-      async (batch) => {
-        deadLetters.push(...batch);
-        await ctx.mq.ack(batch);
-      },
-      { group: 'contract-reader' },
-    );
+    const dlq = await collectDeadLetters(ctx.mq, topic);
+    const deadLetters = dlq.letters;
     const now = T0 + 60 * MINUTE;
     const aggregator = new MetricAggregator({
       db: ctx.db,
@@ -138,24 +124,18 @@ describe('metric_aggregator message contract (property-based, from the platform 
     });
     try {
       await aggregator.start();
-      let published = 0;
       const deadLettered = (): number => Object.values(aggregator.totals.deadLettered).reduce((sum, n) => sum + n, 0);
-      await fc.assert(
-        fc.asyncProperty(fc.array(messages, { minLength: 1, maxLength: 8 }), async (batch) => {
-          await ctx.mq.publishBatch(
-            topic,
-            batch.map((message) => ({ value: message.value })),
-          );
-          published += batch.length;
+      const published = await publishGeneratedBatches(ctx.mq, topic, messages, {
+        runs: QUEUE_RUNS,
+        settle: async (_batch, publishedSoFar) => {
           await waitFor(
-            () => aggregator.pendingEvents + deadLettered() + aggregator.totals.applied >= published,
+            () => aggregator.pendingEvents + deadLettered() + aggregator.totals.applied >= publishedSoFar,
             20_000,
-            `${published} messages aggregated or dead-lettered`,
+            `${publishedSoFar} messages aggregated or dead-lettered`,
           );
           await aggregator.flush();
-        }),
-        { numRuns: QUEUE_RUNS },
-      );
+        },
+      });
       await aggregator.flush();
       expect(aggregator.totals.applied + deadLettered()).to.equal(published);
       const row = await ctx.db.fetchOne<{ n: number | string | null }>(
@@ -163,12 +143,7 @@ describe('metric_aggregator message contract (property-based, from the platform 
       );
       expect(Number(row?.n ?? 0)).to.equal(aggregator.totals.applied);
       await waitFor(() => deadLetters.length === deadLettered(), 20_000, 'every dead letter on the topic');
-      for (const letter of deadLetters) {
-        const envelope = deadLetterEnvelopeSchema.safeParse(deadLetterEnvelopeOf(letter));
-        expect(envelope.success, JSON.stringify(envelope.error?.issues)).to.equal(true);
-        expect(letter.headers[DEAD_LETTER_HEADERS.originalTopic]).to.equal(topic);
-        expect(DOCUMENTED_REASONS).to.include(letter.headers[DEAD_LETTER_HEADERS.reason]);
-      }
+      expectDocumentedDeadLetters(deadLetters, topic, DOCUMENTED_REASONS);
       console.log(
         `      metric_aggregator on the memory queue: ${QUEUE_RUNS} runs, ${published} messages, ${aggregator.totals.applied} aggregated, ${deadLetters.length} dead-lettered (${JSON.stringify(aggregator.totals.deadLettered)})`,
       );

@@ -1,16 +1,17 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { DEAD_LETTER_HEADERS, type QueueMessage } from '@platform-host/contracts';
-import { deadLetterEnvelopeOf, deadLetterEnvelopeSchema } from '@platform-host/contracts/message-schemas';
 import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
 import {
   arbitraryFromJsonSchema,
+  collectDeadLetters,
+  consumerContractFiles,
+  expectDocumentedDeadLetters,
   messageArbitrary,
   moduleConfigForTest,
+  publishGeneratedBatches,
   startModuleForTest,
   waitFor,
   type GeneratedMessage,
@@ -26,17 +27,15 @@ import { readSettings } from './settings.js';
 // producer of the events topic declares (the platform event), including the negative arm, are
 // written or dead-lettered with a reason the manifest documents; the service never stops.
 
-const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
-const readJson = (path: string): unknown =>
-  JSON.parse(readFileSync(new URL(path, new URL('../', import.meta.url)), 'utf8'));
+const {
+  moduleDir: MODULE_DIR,
+  readJson,
+  platformEvent: PLATFORM_EVENT,
+  documentedReasons: DOCUMENTED_REASONS,
+} = consumerContractFiles(import.meta.url);
 const CONSUMED = readJson('schemas/consumed-event.schema.json') as JsonSchemaInput;
-const PLATFORM_EVENT = readJson('../../schemas/platform-event.schema.json') as JsonSchemaInput;
 // What api_gateway, the producer of the events topic, declares it publishes (its module.json `messages.produces`).
 const GATEWAY_PUBLISHED = readJson('../api-gateway/schemas/published-event.schema.json') as JsonSchemaInput;
-const manifest = readJson('module.json') as {
-  messages: { consumes: Array<{ schema: string; dead_letter_reasons: string[] }> };
-};
-const DOCUMENTED_REASONS = manifest.messages.consumes[0]?.dead_letter_reasons ?? [];
 
 // ajv 8 (draft 2020-12) with ajv-formats: the validator of JSON Schema files, independent of this module's decoder.
 // ajv-formats is CommonJS with its function as `default`.
@@ -167,16 +166,9 @@ describe('stream_ingest message contract (property-based, from the declared sche
     const topic = `contract-events-${process.pid}`;
     const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
     const ctx = module.ctx as unknown as StreamIngestContext;
-    const deadLetters: QueueMessage[] = [];
     let ingester: StreamIngester | undefined;
-    const dlq = await ctx.mq.subscribe(
-      `${topic}.dead-letter`,
-      async (batch) => {
-        deadLetters.push(...batch);
-        await ctx.mq.ack(batch);
-      },
-      { group: 'contract-reader' },
-    );
+    const dlq = await collectDeadLetters(ctx.mq, topic);
+    const deadLetters = dlq.letters;
     try {
       await ctx.mq.createTopic(topic, { partitions: 1 });
       ingester = new StreamIngester({
@@ -192,22 +184,21 @@ describe('stream_ingest message contract (property-based, from the declared sche
       });
       await ingester.start();
       const running = ingester;
-      let published = 0;
       let expectedWritten = 0;
       const handled = (): number =>
         running.totals.records + running.totals.deadLettered.malformed_json + running.totals.deadLettered.invalid_event;
-      await fc.assert(
-        fc.asyncProperty(fc.array(messages, { minLength: 1, maxLength: 8 }), async (batch) => {
-          await ctx.mq.publishBatch(
-            topic,
-            batch.map((message) => ({ value: message.value })),
-          );
-          published += batch.length;
+      const published = await publishGeneratedBatches(ctx.mq, topic, messages, {
+        runs: QUEUE_RUNS,
+        examples: EDGE_BATCH.map((message) => [message]),
+        settle: async (batch, publishedSoFar) => {
           expectedWritten += batch.filter((message) => decodeMessage(delivered(message.value, 0), 0).ok).length;
-          await waitFor(() => handled() === published, 20_000, `${published} messages written or dead-lettered`);
-        }),
-        { numRuns: QUEUE_RUNS, examples: EDGE_BATCH.map((message) => [[message]]) },
-      );
+          await waitFor(
+            () => handled() === publishedSoFar,
+            20_000,
+            `${publishedSoFar} messages written or dead-lettered`,
+          );
+        },
+      });
       expect(running.totals.records).to.equal(expectedWritten);
       const row = await ctx.db.fetchOne<{ n: number | string }>(
         'SELECT count(*) AS n FROM ingested_events WHERE topic = $1',
@@ -215,12 +206,7 @@ describe('stream_ingest message contract (property-based, from the declared sche
       );
       expect(Number(row?.n)).to.equal(expectedWritten);
       await waitFor(() => deadLetters.length === published - expectedWritten, 20_000, 'every dead letter on the topic');
-      for (const letter of deadLetters) {
-        const envelope = deadLetterEnvelopeSchema.safeParse(deadLetterEnvelopeOf(letter));
-        expect(envelope.success, JSON.stringify(envelope.error?.issues)).to.equal(true);
-        expect(letter.headers[DEAD_LETTER_HEADERS.originalTopic]).to.equal(topic);
-        expect(DOCUMENTED_REASONS).to.include(letter.headers[DEAD_LETTER_HEADERS.reason]);
-      }
+      expectDocumentedDeadLetters(deadLetters, topic, DOCUMENTED_REASONS);
       console.log(
         `      stream_ingest on the memory queue: ${QUEUE_RUNS} runs, ${published} messages, ${expectedWritten} written, ${deadLetters.length} dead-lettered`,
       );
@@ -235,16 +221,9 @@ describe('stream_ingest message contract (property-based, from the declared sche
     const topic = `contract-gateway-${process.pid}`;
     const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
     const ctx = module.ctx as unknown as StreamIngestContext;
-    const deadLetters: QueueMessage[] = [];
     let ingester: StreamIngester | undefined;
-    const dlq = await ctx.mq.subscribe(
-      `${topic}.dead-letter`,
-      async (batch) => {
-        deadLetters.push(...batch);
-        await ctx.mq.ack(batch);
-      },
-      { group: 'contract-reader' },
-    );
+    const dlq = await collectDeadLetters(ctx.mq, topic);
+    const deadLetters = dlq.letters;
     try {
       await ctx.mq.createTopic(topic, { partitions: 1 });
       ingester = new StreamIngester({

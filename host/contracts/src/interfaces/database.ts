@@ -35,6 +35,49 @@ export interface BulkInsertOptions {
 }
 
 /**
+ * How an adapter reports a bad column list in {@link resolveBulkInsertColumns}: its own
+ * `PH_ERR_DB_QUERY` error class, and what it does with a listed column a row has no key for.
+ */
+export interface BulkInsertColumnErrors {
+  /** Builds the adapter's `PH_ERR_DB_QUERY` error from a message and an optional hint. */
+  readonly error: (message: string, hint?: string) => Error;
+  /** What happens to a missing key when `options.columns` is given, e.g. `become NULL`. */
+  readonly missingKeys: string;
+}
+
+/**
+ * The column list of a {@link Database.bulkInsert} call under {@link BulkInsertOptions.columns}:
+ * `given` (not empty, no column twice), or the keys of the first row, which every row must then
+ * share. Throws the error built by `errors.error`, prefixed with `context` (`bulkInsert(events)`).
+ */
+export function resolveBulkInsertColumns(
+  rows: readonly Row[],
+  given: readonly string[] | undefined,
+  context: string,
+  errors: BulkInsertColumnErrors,
+): readonly string[] {
+  if (given !== undefined) {
+    if (given.length === 0) throw errors.error(`${context}: options.columns is empty`);
+    if (new Set(given).size !== given.length) throw errors.error(`${context}: options.columns lists a column twice`);
+    return given;
+  }
+  const columns = Object.keys(rows[0] ?? {});
+  if (columns.length === 0)
+    throw errors.error(`${context}: the first row has no keys, so there are no columns to insert`);
+  const expected = new Set(columns);
+  rows.forEach((row, index) => {
+    const keys = Object.keys(row);
+    if (keys.length !== columns.length || keys.some((key) => !expected.has(key))) {
+      throw errors.error(
+        `${context}: row ${index} has keys (${keys.join(', ')}) but the first row has (${columns.join(', ')})`,
+        `Give every row the same keys, or pass options.columns to insert those columns (missing keys ${errors.missingKeys}).`,
+      );
+    }
+  });
+  return columns;
+}
+
+/**
  * The query languages a database adapter speaks. Modules declare in `module.json` which they
  * accept; the host refuses to run a module on an adapter of another dialect.
  */

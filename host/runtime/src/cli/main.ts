@@ -1,5 +1,11 @@
 import type { Argv } from 'yargs';
-import { EXIT_CODES, HOST_API_VERSION, PlatformError } from '@platform-host/contracts';
+import {
+  DATABASE_DIALECTS,
+  EXIT_CODES,
+  HOST_API_VERSION,
+  PlatformError,
+  type DatabaseDialect,
+} from '@platform-host/contracts';
 import { findProjectRoot } from '../project/project-root.js';
 import { formatError } from './format-error.js';
 import { GLOBAL_FLAGS } from '../options/global-flags.js';
@@ -191,9 +197,21 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
         )
         .command(
           'create <name>',
-          'Create migrations/src/NNN_<name>.ts (with --module: in that module)',
-          (c) => c.positional('name', { type: 'string', demandOption: true }),
-          (args) => guard(() => migrate(root, { action: 'create', name: args.name, module: args.module }, argv, io))(),
+          'Create migrations/src/NNN_<name>.ts, or with --dialect cql migrations/src/cql/NNN_<name>.cql and .down.cql (with --module: in that module)',
+          (c) =>
+            c.positional('name', { type: 'string', demandOption: true }).option('dialect', {
+              type: 'string',
+              describe: `The dialect of the migration: ${DATABASE_DIALECTS.join(' or ')} (default postgresql: a .ts file; cql: .cql files)`,
+            }),
+          (args) =>
+            guard(() =>
+              migrate(
+                root,
+                { action: 'create', name: args.name, dialect: optionalDialect(args.dialect), module: args.module },
+                argv,
+                io,
+              ),
+            )(),
         )
         .demandCommand(1, 'Choose: migrate up | down | status | create <name>'),
     )
@@ -281,6 +299,22 @@ function optionalCount(flag: string, raw: string | undefined): number | undefine
   return value;
 }
 
+/**
+ * A `--dialect` value of `migrate create`: one of {@link DATABASE_DIALECTS}, else a usage error
+ * (exit 2) before any file is written.
+ */
+function optionalDialect(raw: string | undefined): DatabaseDialect | undefined {
+  if (raw === undefined) return undefined;
+  const dialect = DATABASE_DIALECTS.find((known) => known === raw);
+  if (dialect === undefined) {
+    throw new PlatformError(
+      'PH_ERR_USAGE',
+      `--dialect must be ${DATABASE_DIALECTS.join(' or ')}, got "${String(raw)}"`,
+    );
+  }
+  return dialect;
+}
+
 async function migrate(root: string, request: MigrateAction, argv: readonly string[], io: CliIo): Promise<number> {
   if (request.action === 'create' && (typeof request.name !== 'string' || request.name.trim() === '')) {
     throw new PlatformError('PH_ERR_USAGE', 'migrate create needs a name: platform-host migrate create <name>');
@@ -293,7 +327,9 @@ async function migrate(root: string, request: MigrateAction, argv: readonly stri
       (token, index, all) =>
         !(request.action === 'create' && token === request.name) &&
         !/^--(target|count|module)(=|$)/.test(token) &&
-        !/^--(target|count|module)$/.test(all[index - 1] ?? ''),
+        !/^--(target|count|module)$/.test(all[index - 1] ?? '') &&
+        !(request.action === 'create' && /^--dialect(=|$)/.test(token)) &&
+        !(request.action === 'create' && all[index - 1] === '--dialect'),
     );
   return migrateCommand(root, request, tokens, io.stdout);
 }

@@ -24,7 +24,7 @@ export type MigrateAction =
   | ({ action: 'up'; target?: number | undefined } & Narrowing)
   | ({ action: 'down'; count: number } & Narrowing)
   | ({ action: 'status' } & Narrowing)
-  | ({ action: 'create'; name: string } & Narrowing);
+  | ({ action: 'create'; name: string; dialect?: DatabaseDialect | undefined } & Narrowing);
 
 /**
  * `platform-host migrate up|down|status|create` against the database chosen by `--db` and `--env`
@@ -65,11 +65,11 @@ async function migrate(
   }
   const dir = migrationsDir(root, pre.env.values);
   if (request.action === 'create') {
-    // New files go to the dialect-less source folder of the owner; modules' are postgresql here.
-    const dialect: DatabaseDialect = 'postgresql';
+    // New files go to the source folder of the owner's set for that dialect (postgresql by default).
+    const dialect: DatabaseDialect = request.dialect ?? 'postgresql';
     const [set] = migrationSets(dir, pre.registry, dialect, request.module ?? SHARED_OWNER);
     if (!set) throw new PlatformError('PH_ERR_INTERNAL', 'No migration set to create a file in');
-    write(`created ${createMigrationFile(set, request.name)}\n`);
+    for (const file of createMigrationFile(set, request.name, dialect)) write(`created ${file}\n`);
     return EXIT_CODES.OK;
   }
   const cqlOptions = cqlMigrationOptions(pre.env.values);

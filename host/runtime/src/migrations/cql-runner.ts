@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PlatformError, type Database, type Logger } from '@platform-host/contracts';
 import { splitCqlStatements } from './cql-statements.js';
-import type { MigrationFile, MigrationSet, MigrationState, MigrationStatus } from './migration-types.js';
+import { migrationStatuses } from './migration-types.js';
+import type { MigrationFile, MigrationSet, MigrationStatus } from './migration-types.js';
 
 const CQL_PATTERN = /^(\d{3,})_([a-z0-9_]+)\.cql$/;
 const LOCK_NAME = 'migrate';
@@ -143,34 +144,17 @@ export class CqlMigrationRunner {
   }
 
   private statusOf(files: readonly MigrationFile[], applied: ReadonlyMap<string, AppliedRow>): MigrationStatus[] {
-    const out: MigrationStatus[] = files.map((file) => {
-      const row = applied.get(key(file.owner, file.name));
-      const state: MigrationState = !row
-        ? 'pending'
-        : row.checksum !== null && row.checksum !== file.checksum
-          ? 'changed'
-          : 'applied';
-      return {
-        owner: file.owner,
-        number: file.number,
-        name: file.name,
-        state,
-        appliedAt: row?.applied_at ?? undefined,
-      };
-    });
-    for (const row of applied.values()) {
-      if (!files.some((file) => file.owner === row.owner && file.name === row.name)) {
-        out.push({
-          owner: row.owner,
-          number: Number(row.name.split('_')[0]),
-          name: row.name,
-          state: 'missing',
-          appliedAt: row.applied_at ?? undefined,
-        });
-      }
-    }
-    const order = this.sets.map((set) => set.owner);
-    return out.sort((a, b) => order.indexOf(a.owner) - order.indexOf(b.owner) || a.number - b.number);
+    const rows = [...applied.values()].map((row) => ({
+      owner: row.owner,
+      name: row.name,
+      checksum: row.checksum,
+      appliedAt: row.applied_at ?? undefined,
+    }));
+    return migrationStatuses(
+      files,
+      rows,
+      this.sets.map((set) => set.owner),
+    );
   }
 
   async up(target?: number): Promise<string[]> {

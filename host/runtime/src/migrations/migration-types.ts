@@ -35,3 +35,51 @@ export interface MigrationStatus {
   readonly state: MigrationState;
   readonly appliedAt: Date | undefined;
 }
+
+/** A row of the tracking table (`_migrations`), in either dialect. */
+export interface AppliedMigration {
+  readonly owner: string;
+  readonly name: string;
+  /** `null` on rows of releases that did not record checksums. */
+  readonly checksum: string | null;
+  readonly appliedAt: Date | undefined;
+}
+
+const migrationKey = (owner: string, name: string): string => `${owner}/${name}`;
+
+/**
+ * What `migrate status` lists for the selected `owners` (in their order, then by number): every
+ * file with its state (`pending`, `changed` when the applied checksum differs, else `applied`),
+ * and every applied row of those owners whose file is gone (`missing`). Rows of other owners are
+ * left out: `--module` narrows the listing to one owner.
+ */
+export function migrationStatuses(
+  files: readonly MigrationFile[],
+  applied: Iterable<AppliedMigration>,
+  owners: readonly string[],
+): MigrationStatus[] {
+  const rows = new Map([...applied].map((row) => [migrationKey(row.owner, row.name), row]));
+  const out: MigrationStatus[] = files.map((file) => {
+    const row = rows.get(migrationKey(file.owner, file.name));
+    const state: MigrationState = !row
+      ? 'pending'
+      : row.checksum !== null && row.checksum !== file.checksum
+        ? 'changed'
+        : 'applied';
+    return { owner: file.owner, number: file.number, name: file.name, state, appliedAt: row?.appliedAt };
+  });
+  const fileKeys = new Set(files.map((file) => migrationKey(file.owner, file.name)));
+  const selected = new Set(owners);
+  for (const row of rows.values()) {
+    if (selected.has(row.owner) && !fileKeys.has(migrationKey(row.owner, row.name))) {
+      out.push({
+        owner: row.owner,
+        number: Number(row.name.split('_')[0]),
+        name: row.name,
+        state: 'missing',
+        appliedAt: row.appliedAt,
+      });
+    }
+  }
+  return out.sort((a, b) => owners.indexOf(a.owner) - owners.indexOf(b.owner) || a.number - b.number);
+}

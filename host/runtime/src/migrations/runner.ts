@@ -3,10 +3,17 @@ import { readdirSync, readFileSync, existsSync, writeFileSync, mkdirSync } from 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PlatformError, type Database, type DatabaseDialect, type Logger } from '@platform-host/contracts';
-import { CqlMigrationRunner, type CqlMigrationOptions } from './cql-runner.js';
-import type { MigrationFile, MigrationSet, MigrationState, MigrationStatus } from './migration-types.js';
+import { CqlMigrationRunner, discoverCqlMigrations, type CqlMigrationOptions } from './cql-runner.js';
+import { migrationStatuses } from './migration-types.js';
+import type { AppliedMigration, MigrationFile, MigrationSet, MigrationStatus } from './migration-types.js';
 
-export type { MigrationFile, MigrationSet, MigrationState, MigrationStatus } from './migration-types.js';
+export type {
+  AppliedMigration,
+  MigrationFile,
+  MigrationSet,
+  MigrationState,
+  MigrationStatus,
+} from './migration-types.js';
 export type { CqlMigrationOptions } from './cql-runner.js';
 
 /** The owner of the platform's shared migrations (the top-level `migrations/` workspace). */
@@ -192,11 +199,16 @@ export class MigrationRunner {
     });
   }
 
-  private async applied(): Promise<Map<string, AppliedRow>> {
+  private async applied(): Promise<AppliedMigration[]> {
     const rows = await this.db.fetchAll<AppliedRow>(
       'SELECT owner, name, checksum, applied_at FROM _migrations ORDER BY id',
     );
-    return new Map(rows.map((row) => [key(row.owner, row.name), row]));
+    return rows.map((row) => ({
+      owner: row.owner,
+      name: row.name,
+      checksum: row.checksum,
+      appliedAt: new Date(row.applied_at),
+    }));
   }
 
   /**
@@ -206,37 +218,11 @@ export class MigrationRunner {
   async status(): Promise<MigrationStatus[]> {
     if (this.cql) return this.cql.status();
     await this.ensureTrackingTable();
-    const files = this.files();
-    const applied = await this.applied();
-    const out: MigrationStatus[] = files.map((file) => {
-      const row = applied.get(key(file.owner, file.name));
-      const state: MigrationState = !row
-        ? 'pending'
-        : row.checksum !== null && row.checksum !== file.checksum
-          ? 'changed'
-          : 'applied';
-      return {
-        owner: file.owner,
-        number: file.number,
-        name: file.name,
-        state,
-        appliedAt: row ? new Date(row.applied_at) : undefined,
-      };
-    });
-    const owners = new Set(this.sets.map((set) => set.owner));
-    for (const row of applied.values()) {
-      if (owners.has(row.owner) && !files.some((file) => file.owner === row.owner && file.name === row.name)) {
-        out.push({
-          owner: row.owner,
-          number: Number(row.name.split('_')[0]),
-          name: row.name,
-          state: 'missing',
-          appliedAt: new Date(row.applied_at),
-        });
-      }
-    }
-    const order = [...owners];
-    return out.sort((a, b) => order.indexOf(a.owner) - order.indexOf(b.owner) || a.number - b.number);
+    return migrationStatuses(
+      this.files(),
+      await this.applied(),
+      this.sets.map((set) => set.owner),
+    );
   }
 
   /**
@@ -362,8 +348,17 @@ function label(migration: { readonly owner: string; readonly name: string }): st
   return migration.owner === SHARED_OWNER ? migration.name : `${migration.owner}/${migration.name}`;
 }
 
-/** Writes `NNN_<name>.ts` with the next number into the set's source folder and returns its path. */
-export function createMigrationFile(set: MigrationSet, rawName: string): string {
+/**
+ * Writes the next-numbered migration into the set's source folder and returns the paths written:
+ * for `postgresql` `NNN_<name>.ts` (exporting `up` and `down`), for `cql` `NNN_<name>.cql` and the
+ * `NNN_<name>.down.cql` that rolls it back, both holding only comments until they are filled in.
+ * An existing file is never overwritten.
+ */
+export function createMigrationFile(
+  set: MigrationSet,
+  rawName: string,
+  dialect: DatabaseDialect = 'postgresql',
+): string[] {
   const name = rawName
     .trim()
     .toLowerCase()
@@ -373,14 +368,31 @@ export function createMigrationFile(set: MigrationSet, rawName: string): string 
   if (!set.sourceDir) {
     throw new PlatformError('PH_ERR_USAGE', `The ${set.owner} migrations have no source folder to create a file in`);
   }
-  const next = (discoverMigrations(set).at(-1)?.number ?? 0) + 1;
-  const file = join(set.sourceDir, `${String(next).padStart(3, '0')}_${name}.ts`);
+  const existing = dialect === 'cql' ? discoverCqlMigrations(set) : discoverMigrations(set);
+  const base = `${String((existing.at(-1)?.number ?? 0) + 1).padStart(3, '0')}_${name}`;
+  const title = name.replace(/_/g, ' ');
   mkdirSync(set.sourceDir, { recursive: true });
-  writeFileSync(
-    file,
-    `import type { Database } from '@platform-host/contracts';
+  const files: Array<[string, string]> =
+    dialect === 'cql'
+      ? [
+          [
+            `${base}.cql`,
+            `-- ${title}: CQL statements, each ending in ";", run one by one by platform-host migrate up.
+-- Cassandra has no transactional DDL: write IF NOT EXISTS so that a rerun after a failure finishes it.
+`,
+          ],
+          [
+            `${base}.down.cql`,
+            `-- Reverses ${base}.cql (platform-host migrate down), with IF EXISTS.
+`,
+          ],
+        ]
+      : [
+          [
+            `${base}.ts`,
+            `import type { Database } from '@platform-host/contracts';
 
-/** ${name.replace(/_/g, ' ')}. */
+/** ${title}. */
 export async function up(db: Database): Promise<void> {
   await db.execute(\`SELECT 1\`);
 }
@@ -390,7 +402,13 @@ export async function down(db: Database): Promise<void> {
   await db.execute(\`SELECT 1\`);
 }
 `,
-    { flag: 'wx' },
-  );
-  return file;
+          ],
+        ];
+  const taken = files.map(([file]) => join(set.sourceDir as string, file)).filter((path) => existsSync(path));
+  if (taken.length > 0) throw new PlatformError('PH_ERR_USAGE', `Migration file ${taken.join(', ')} already exists`);
+  return files.map(([file, content]) => {
+    const path = join(set.sourceDir as string, file);
+    writeFileSync(path, content, { flag: 'wx' });
+    return path;
+  });
 }

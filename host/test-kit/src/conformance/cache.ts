@@ -3,6 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { expect } from 'chai';
 import type { Cache, CachedValue } from '@platform-host/contracts';
 import { waitFor } from '../wait-for.js';
+import { rejectionOf } from './assertions.js';
 
 /** A TTL short enough to keep the suite fast, long enough for a remote round trip before it expires. */
 const SHORT_TTL_SECONDS = 0.2;
@@ -31,16 +32,6 @@ function gate(): { readonly opened: Promise<void>; open(): void } {
     open = resolve;
   });
   return { opened, open: () => open() };
-}
-
-/** The error `promise` rejects with; fails the test when it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  expect.fail('expected the call to be rejected, but it resolved');
 }
 
 /**

@@ -1,42 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { isPlatformError } from '@platform-host/contracts';
-import type { Database, ErrorCode, Row } from '@platform-host/contracts';
+import type { Database, Row } from '@platform-host/contracts';
+import { batchesOf, expectCode, firstBatchOf, range } from './assertions.js';
 import type { ConformanceSubject } from './subject.js';
-
-/** The error `promise` rejects with; fails the test when it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  expect.fail('expected the call to be rejected, but it resolved');
-}
-
-/** Asserts that `promise` rejects with a PlatformError of `code`, and returns the error. */
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<Error & { hint?: string }> {
-  const error = await rejectionOf(promise);
-  expect(isPlatformError(error) ? error.code : error, 'error code').to.equal(code);
-  return error as Error & { hint?: string };
-}
-
-/** Every batch of a stream, read to the end. */
-async function batchesOf<T>(stream: AsyncIterable<T[]>): Promise<T[][]> {
-  const batches: T[][] = [];
-  for await (const batch of stream) batches.push(batch);
-  return batches;
-}
-
-/** The first batch of a stream, leaving the loop right after it. */
-async function firstBatchOf<T>(stream: AsyncIterable<T[]>): Promise<T[] | undefined> {
-  for await (const batch of stream) return batch;
-  return undefined;
-}
-
-function range(count: number, first = 0): number[] {
-  return Array.from({ length: count }, (_, index) => first + index);
-}
 
 /**
  * Declares the conformance suite every {@link Database} adapter of the `cql` dialect (Apache

@@ -1,28 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { isPlatformError } from '@platform-host/contracts';
-import type { Database, ErrorCode, Row } from '@platform-host/contracts';
+import type { Database, Row } from '@platform-host/contracts';
+import { batchesOf, expectCode, firstBatchOf, range, rejectionOf } from './assertions.js';
 import type { ConformanceSubject } from './subject.js';
 
 export type { ConformanceSubject } from './subject.js';
-
-/** The error `promise` rejects with; fails the test when it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  expect.fail('expected the call to be rejected, but it resolved');
-}
-
-/** Asserts that `promise` rejects with a PlatformError of `code`, and returns the error. */
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<Error> {
-  const error = await rejectionOf(promise);
-  expect(isPlatformError(error) ? error.code : error, 'error code').to.equal(code);
-  return error as Error;
-}
 
 /** The SQLSTATE of a query error, from the adapter's `sqlState` or from the driver error kept as `cause`. */
 function sqlStateOf(error: unknown): unknown {
@@ -35,24 +18,6 @@ function sqlStateOf(error: unknown): unknown {
 async function countRows(db: Database, table: string, where = ''): Promise<number> {
   const row = await db.fetchOne<{ n: unknown }>(`SELECT count(*) AS n FROM ${table} ${where}`);
   return Number(row?.n);
-}
-
-/** Every batch of a stream, read to the end. */
-async function batchesOf<T>(stream: AsyncIterable<T[]>): Promise<T[][]> {
-  const batches: T[][] = [];
-  for await (const batch of stream) batches.push(batch);
-  return batches;
-}
-
-/** The first batch of a stream, leaving the loop right after it (`undefined` when there is none). */
-async function firstBatchOf<T>(stream: AsyncIterable<T[]>): Promise<T[] | undefined> {
-  for await (const batch of stream) return batch;
-  return undefined;
-}
-
-/** The ids 1..n, as a stream of a `(id, name)` table yields them in order. */
-function idsUpTo(count: number, first = 1): number[] {
-  return Array.from({ length: count }, (_, index) => first + index);
 }
 
 function bytesOf(value: unknown): number[] {
@@ -533,7 +498,7 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
         for (const batch of batches) expect(batch.length).to.be.within(1, 1000);
         const rows = batches.flat();
         expect(rows).to.have.length(10_000);
-        expect(rows.map((row) => row.id)).to.deep.equal(idsUpTo(10_000));
+        expect(rows.map((row) => row.id)).to.deep.equal(range(10_000, 1));
         expect(rows[4_321]).to.deep.equal({ id: 4_322, name: 'n4322' });
       });
 
@@ -541,7 +506,7 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
         const table = await numberedTable(2_500);
         const batches = await batchesOf(db.stream<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`));
         expect(batches.map((batch) => batch.length)).to.deep.equal([1000, 1000, 500]);
-        expect(batches.flat().map((row) => row.id)).to.deep.equal(idsUpTo(2_500));
+        expect(batches.flat().map((row) => row.id)).to.deep.equal(range(2_500, 1));
       });
 
       it('yields no batch for an empty result', async function () {
@@ -569,7 +534,7 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
           const first = await firstBatchOf(
             db.stream<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`, [], { batchSize: 100 }),
           );
-          expect(first?.map((row) => row.id)).to.deep.equal(idsUpTo(100));
+          expect(first?.map((row) => row.id)).to.deep.equal(range(100, 1));
         }
         expect(await countRows(db, table)).to.equal(5_000);
         const all = await batchesOf(db.stream(`SELECT id FROM ${table}`, [], { batchSize: 1000 }));
@@ -606,7 +571,7 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
                 batchSize: 100,
               },
             )) {
-              expect(batch.map((row) => row.id)).to.deep.equal(idsUpTo(100, seen + 1));
+              expect(batch.map((row) => row.id)).to.deep.equal(range(100, seen + 1));
               seen += batch.length;
               await db.execute(`INSERT INTO ${table} (id, name) VALUES ($1, 'written in the loop')`, [1000 + seen]);
             }

@@ -1,27 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { isPlatformError } from '@platform-host/contracts';
-import type { ErrorCode, FileInfo, FileSystem, ListFilesOptions } from '@platform-host/contracts';
+import type { FileInfo, FileSystem, ListFilesOptions } from '@platform-host/contracts';
+import { expectCode, rejectionOf } from './assertions.js';
 import type { ConformanceSubject } from './subject.js';
 
 export type { ConformanceSubject } from './subject.js';
-
-/** The error `promise` rejects with; fails the test when it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  expect.fail('expected the call to be rejected, but it resolved');
-}
-
-/** Asserts that `promise` rejects with a PlatformError of `code`, and returns the error. */
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<Error> {
-  const error = await rejectionOf(promise);
-  expect(isPlatformError(error) ? error.code : error, 'error code').to.equal(code);
-  return error as Error;
-}
 
 const encoder = new TextEncoder();
 
