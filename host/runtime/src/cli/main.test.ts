@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { FixtureProject, moduleEntry } from '../test-support/fixture-project.js';
 import { runCli } from '../test-support/run-cli.js';
@@ -27,6 +29,18 @@ describe('platform-host CLI', () => {
     const { code, stderr } = await runCli(['rn', 'daily_rollup'], project.env());
     expect(code).to.equal(2);
     expect(stderr).to.contain('PH_ERR_USAGE').and.contain('rn');
+  });
+
+  it("refuses a value outside an option's choices before the command runs (nothing scaffolded)", async () => {
+    const { code, stderr, stdout } = await runCli(
+      ['new', 'module', 'bogus_kind', '--type', 'bogus'],
+      project.env(),
+      project.root,
+    );
+    expect(code).to.equal(2);
+    expect(stderr).to.contain('PH_ERR_USAGE').and.contain('Argument: type, Given: "bogus"');
+    expect(stdout).to.not.contain('created module');
+    expect(existsSync(join(project.root, 'plugins', 'bogus-kind'))).to.equal(false);
   });
 
   it('suggests the closest module name for a typo', async () => {

@@ -90,6 +90,7 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
   const completionRegistry = argv.includes('--get-yargs-completions') ? await loadRegistry(root) : undefined;
   let exitCode: number = EXIT_CODES.OK;
   let failure: unknown;
+  let suggestion: string | undefined;
   const guard = (work: () => Promise<number>) => async (): Promise<void> => {
     try {
       exitCode = await work();
@@ -274,13 +275,26 @@ async function runYargs(root: string, argv: readonly string[], io: CliIo): Promi
     .recommendCommands()
     .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : null)
     .fail((message, error) => {
+      // recommendCommands reports its suggestion first; the unknown command's own failure follows.
+      if (error === undefined && message?.startsWith('Did you mean') === true) {
+        suggestion = message;
+        return;
+      }
       failure =
         error ??
-        new PlatformError('PH_ERR_USAGE', message ?? 'invalid command line', { hint: 'Run `platform-host --help`.' });
+        new PlatformError('PH_ERR_USAGE', message ?? 'invalid command line', {
+          hint:
+            suggestion === undefined ? 'Run `platform-host --help`.' : `${suggestion} Run \`platform-host --help\`.`,
+        });
+      // Thrown, not only recorded: yargs would otherwise go on to run the command's handler with
+      // the invalid values (a `new module --type bogus` was scaffolded before its usage error).
+      throw failure;
     })
     .exitProcess(false)
     .help();
-  await parser.parseAsync();
+  await parser.parseAsync().catch((error: unknown) => {
+    failure ??= error;
+  });
   if (failure !== undefined)
     throw failure instanceof Error ? failure : new PlatformError('PH_ERR_USAGE', 'invalid command line');
   return exitCode;
