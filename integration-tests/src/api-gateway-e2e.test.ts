@@ -164,9 +164,11 @@ describe('api_gateway through the CLI (real PostgreSQL, Redis cache, Redis Strea
     expect(logged.some((line) => (line as { correlation_id?: string }).correlation_id === 'it-req-7')).to.equal(true);
   });
 
-  it('publishes POST /v1/events to the Redis stream in one batch, the request id in the correlation header', async () => {
+  it('publishes POST /v1/events to the Redis stream in one batch, each event with an event_id, the request id in the correlation header', async () => {
     gateway = await start();
-    const events = Array.from({ length: 3 }, (_, n) => ({
+    // Two events without event_id (the gateway assigns one) and one with its own (kept).
+    const events: Array<Record<string, unknown>> = Array.from({ length: 3 }, (_, n) => ({
+      ...(n === 2 ? { event_id: 'client-id-2' } : {}),
       event_type: 'click',
       source: 'web',
       timestamp: `2026-01-15T10:0${n}:00Z`,
@@ -178,7 +180,13 @@ describe('api_gateway through the CLI (real PostgreSQL, Redis cache, Redis Strea
       body: JSON.stringify(events),
     });
     expect(accepted.status).to.equal(202);
-    expect(await accepted.json()).to.deep.equal({ accepted: 3 });
+    const answer = (await accepted.json()) as { accepted: number; event_ids: string[] };
+    expect(answer.accepted).to.equal(3);
+    expect(answer.event_ids).to.have.length(3);
+    expect(answer.event_ids[2]).to.equal('client-id-2');
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    for (const id of answer.event_ids.slice(0, 2)) expect(id).to.match(uuid);
+    expect(answer.event_ids[0]).to.not.equal(answer.event_ids[1]);
     const rejected = await fetch(`${gateway.url}/v1/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -196,8 +204,9 @@ describe('api_gateway through the CLI (real PostgreSQL, Redis cache, Redis Strea
     expect(correlation).to.deep.equal(['it-ingest-1', 'it-ingest-1', 'it-ingest-1']);
     const values = entries
       .filter((_, index) => entries[index - 1] === 'value')
-      .map((value) => JSON.parse(value) as unknown);
-    expect(values).to.deep.equal(events);
+      .map((value) => JSON.parse(value) as Record<string, unknown>);
+    expect(values).to.deep.equal(events.map((event, n) => ({ ...event, event_id: answer.event_ids[n] })));
+    for (const value of values) expect(value.event_id).to.be.a('string').and.not.equal('');
   });
 
   it('answers 50 concurrent requests for one uncached key, across two instances, with one database query', async () => {

@@ -21,10 +21,11 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     const up = await platformHost(['migrate', 'up', '--db', 'postgres', '--log', 'json'], env);
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.contain(
-      'applied 11: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
+      'applied 12: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
         'data_quality/001_create_dq_check_results_table, metric_aggregator/001_create_metric_rollups_table, ' +
         'metric_aggregator/002_create_metric_aggregator_state_tables, metric_aggregator/003_metric_rollups_fillfactor, ' +
-        'metric_aggregator/004_applied_messages_ids_index, stream_ingest/001_create_ingested_events_table, ' +
+        'metric_aggregator/004_applied_messages_ids_index, metric_aggregator/005_applied_messages_id_bounds, ' +
+        'stream_ingest/001_create_ingested_events_table, ' +
         'stream_ingest/002_create_lake_files_table, stream_ingest/003_create_stream_ingest_state_tables',
     );
     expect(
@@ -52,6 +53,23 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     expect(psql(database.url, "SELECT reloptions FROM pg_class WHERE relname = 'metric_rollups'")).to.equal(
       '{fillfactor=70}',
     );
+    const boundsDown = await platformHost(
+      ['migrate', 'down', '--module', 'metric_aggregator', '--db', 'postgres', '--log', 'json'],
+      env,
+    );
+    expect(boundsDown.stdout).to.contain('rolled back 1: metric_aggregator/005_applied_messages_id_bounds');
+    expect(
+      psql(
+        database.url,
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'metric_aggregator_applied_messages' AND column_name IN ('min_ms', 'max_ms')",
+      ),
+    ).to.equal('0');
+    expect(
+      psql(
+        database.url,
+        "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_metric_aggregator_applied_messages_ids'",
+      ),
+    ).to.equal('1');
     const ledgerIndexDown = await platformHost(
       ['migrate', 'down', '--module', 'metric_aggregator', '--db', 'postgres', '--log', 'json'],
       env,
@@ -111,11 +129,12 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
       'metric_aggregator/002_create_metric_aggregator_state_tables',
       'metric_aggregator/003_metric_rollups_fillfactor',
       'metric_aggregator/004_applied_messages_ids_index',
+      'metric_aggregator/005_applied_messages_id_bounds',
       'stream_ingest/001_create_ingested_events_table',
       'stream_ingest/002_create_lake_files_table',
       'stream_ingest/003_create_stream_ingest_state_tables',
     ]);
-    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('11|11');
+    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('12|12');
   });
 
   it('blocks up with a clear message when an applied migration was changed afterwards', async () => {

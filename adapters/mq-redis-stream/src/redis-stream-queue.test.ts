@@ -250,6 +250,73 @@ describeWithRedis('RedisStreamQueue on a real Redis', (settings) => {
     });
   });
 
+  describe('exclusiveUntil', function () {
+    this.timeout(30_000);
+
+    it('no other consumer of the group is handed a held entry before the exclusiveUntil of the holder’s copy', async function () {
+      const { url, prefix } = settings();
+      const claimIdleMs = 400;
+      const queue = await connected({ url, keyPrefix: prefix, claimIdleMs });
+      const topic = `exclusive-${randomUUID().slice(0, 8)}`;
+      const group = 'workers';
+      const held: Array<{ message: QueueMessage; receivedAt: number; before: number }> = [];
+      const claimed: Array<{ message: QueueMessage; receivedAt: number }> = [];
+      let holder: Subscription | undefined;
+      let other: Subscription | undefined;
+      let release = (): void => undefined;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      try {
+        await queue.createTopic(topic);
+        const published = await queue.publishBatch(
+          topic,
+          Array.from({ length: 3 }, (_, index) => ({ value: `job-${index}` })),
+        );
+        const subscribedAt = performance.now();
+        // The holder never acknowledges: its entries become claimable once idle for claimIdleMs.
+        holder = await queue.subscribe(
+          topic,
+          async (messages) => {
+            for (const message of messages) held.push({ message, receivedAt: performance.now(), before: subscribedAt });
+            await released;
+          },
+          { group, consumer: 'holder', maxInFlight: 3 },
+        );
+        await waitFor(() => held.length >= 3, 10_000, 'the holder to receive the three entries');
+        const otherSubscribedAt = performance.now();
+        other = await queue.subscribe(
+          topic,
+          async (messages) => {
+            for (const message of messages) claimed.push({ message, receivedAt: performance.now() });
+            await queue.ack(messages);
+          },
+          { group, consumer: 'other' },
+        );
+        await waitFor(() => claimed.length >= 3, 10_000, 'the other consumer to claim the three entries');
+        for (const { message, receivedAt, before } of held) {
+          expect(message.deliveryCount).to.equal(1);
+          // Set from the moment the read was sent: not before the subscription, not after receipt.
+          expect(message.exclusiveUntil).to.be.within(before + claimIdleMs, receivedAt + claimIdleMs);
+          const copy = claimed.find((entry) => entry.message.id === message.id);
+          expect(copy, `the claimed copy of ${message.id}`).to.not.equal(undefined);
+          expect(copy?.message.deliveryCount).to.equal(2);
+          expect(copy?.receivedAt, 'the claim came after the holder’s exclusivity').to.be.at.least(
+            message.exclusiveUntil ?? Number.POSITIVE_INFINITY,
+          );
+          expect(copy?.message.exclusiveUntil).to.be.within(
+            otherSubscribedAt + claimIdleMs,
+            (copy?.receivedAt ?? 0) + claimIdleMs,
+          );
+        }
+        expect(held.map((entry) => entry.message.id).sort()).to.deep.equal([...published].sort());
+      } finally {
+        release();
+        await other?.close();
+        await holder?.close();
+        await queue.disconnect();
+      }
+    });
+  });
+
   describe('trimming', function () {
     this.timeout(30_000);
 

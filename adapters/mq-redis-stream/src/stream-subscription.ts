@@ -317,6 +317,8 @@ export class StreamSubscription implements Subscription {
   }
 
   async #claim(count: number): Promise<QueueMessage[]> {
+    // XAUTOCLAIM resets the idle time of what it claims when the server runs it, after this instant.
+    const exclusiveUntil = performance.now() + this.#host.claimIdleMs;
     const { cursor, entries } = parseAutoClaimReply(
       await this.#connection.callBuffer(
         'XAUTOCLAIM',
@@ -348,11 +350,11 @@ export class StreamSubscription implements Subscription {
       const deliveryCount = counts.get(entry.id) ?? 1;
       if (this.#deadLettering && deliveryCount > this.#maxDeliveries) {
         // Claimed from a consumer that never settled it (crashed, stuck): the last delivery failed.
-        const message = this.#message(entry, deliveryCount - 1);
+        const message = this.#message(entry, deliveryCount - 1, exclusiveUntil);
         await this.#host.deadLetterNow(message, this.deadLetterTopic, MAX_DELIVERIES_REASON, undefined);
         continue;
       }
-      messages.push(this.#track(this.#message(entry, deliveryCount)));
+      messages.push(this.#track(this.#message(entry, deliveryCount, exclusiveUntil)));
     }
     return messages;
   }
@@ -360,6 +362,8 @@ export class StreamSubscription implements Subscription {
   async #read(count: number): Promise<QueueMessage[]> {
     const block = Math.max(1, Math.min(MAX_BLOCK_MS, this.#nextClaimAt - Date.now()));
     const startedAt = Date.now();
+    // The server delivers (and starts the idle time of) what this read returns after this instant.
+    const exclusiveUntil = performance.now() + this.#host.claimIdleMs;
     const reply = await this.#connection.callBuffer(
       'XREADGROUP',
       'GROUP',
@@ -376,20 +380,22 @@ export class StreamSubscription implements Subscription {
     if (reply === null && Date.now() - startedAt >= block + READ_TIMEOUT_GRACE_MS) {
       // Perhaps not an empty read but ioredis's client-side timeout (this process was starved past
       // BLOCK + grace): the server may have delivered entries whose reply was then dropped.
-      return this.#recoverDropped(count);
+      return this.#recoverDropped(count, exclusiveUntil);
     }
     const entries = parseReadReply(reply);
     const last = entries[entries.length - 1];
     if (last !== undefined) this.#lastReadId = last.id;
-    return entries.map((entry) => this.#track(this.#message(entry, 1)));
+    return entries.map((entry) => this.#track(this.#message(entry, 1, exclusiveUntil)));
   }
 
   /**
    * The entries a timed-out read was given by the server: pending for this consumer, after the last
    * id a read returned, delivered once and not in flight (claimed entries have been delivered at
    * least twice). Taken back with XCLAIM keeping their delivery count at 1: no handler saw them.
+   * `exclusiveUntil` is the timed-out read's: another consumer may have claimed an entry since
+   * then, and XCLAIM would take it back with its count set to 1 again.
    */
-  async #recoverDropped(count: number): Promise<QueueMessage[]> {
+  async #recoverDropped(count: number, exclusiveUntil: number): Promise<QueueMessage[]> {
     const start = this.#lastReadId === '-' ? '-' : `(${this.#lastReadId}`;
     const pending = (await this.#connection.xpending(
       this.#key,
@@ -425,11 +431,11 @@ export class StreamSubscription implements Subscription {
       consumer: this.consumer,
       entries: entries.length,
     });
-    return entries.map((entry) => this.#track(this.#message(entry, 1)));
+    return entries.map((entry) => this.#track(this.#message(entry, 1, exclusiveUntil)));
   }
 
-  #message(entry: StreamEntry, deliveryCount: number): QueueMessage {
-    return new StreamMessage(entry, this, deliveryCount);
+  #message(entry: StreamEntry, deliveryCount: number, exclusiveUntil: number): QueueMessage {
+    return new StreamMessage(entry, this, deliveryCount, exclusiveUntil);
   }
 
   #track(message: QueueMessage): QueueMessage {
@@ -527,9 +533,10 @@ export class StreamMessage implements QueueMessage {
   readonly value: Uint8Array;
   readonly headers: Readonly<Record<string, string>>;
   readonly deliveryCount: number;
+  readonly exclusiveUntil: number;
   readonly #subscription: StreamSubscription;
 
-  constructor(entry: StreamEntry, subscription: StreamSubscription, deliveryCount: number) {
+  constructor(entry: StreamEntry, subscription: StreamSubscription, deliveryCount: number, exclusiveUntil: number) {
     this.id = entry.id;
     this.topic = subscription.topic;
     this.group = subscription.group;
@@ -538,6 +545,7 @@ export class StreamMessage implements QueueMessage {
     this.value = entry.value;
     this.headers = entry.headers;
     this.deliveryCount = deliveryCount;
+    this.exclusiveUntil = exclusiveUntil;
     this.#subscription = subscription;
   }
 

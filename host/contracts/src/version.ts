@@ -9,6 +9,7 @@
  * 2.2.0 added the module manifest's `messages` (the topics a module produces and consumes, with
  * the schema of each), the platform message schemas (platform event, dead letter),
  * `Database.batch` (logged/unlogged batches), `?` placeholders of the `cql` dialect,
- * `PH_ERR_DB_UNSUPPORTED` and the optional `Secrets.isSecret`.
+ * `PH_ERR_DB_UNSUPPORTED` and the optional `Secrets.isSecret`. 2.3.0 added the optional
+ * `QueueMessage.exclusiveUntil` (how long a delivery is this consumer's alone).
  */
-export const HOST_API_VERSION = '2.2.0';
+export const HOST_API_VERSION = '2.3.0';

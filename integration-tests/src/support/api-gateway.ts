@@ -31,6 +31,8 @@ export interface GatewayRunOptions {
   readonly cachePrefix: string;
   readonly topic: string;
   readonly streamRedisUrl?: string;
+  /** The queue it publishes to: Redis Streams (the default), or Kafka at these bootstrap servers. */
+  readonly kafkaBootstrapServers?: string;
   readonly args?: readonly string[];
 }
 
@@ -40,7 +42,7 @@ export function uniqueSuffix(): string {
 }
 
 /**
- * Starts api_gateway through the real CLI (`--db postgres --cache redis --mq redis-stream
+ * Starts api_gateway through the real CLI (`--db postgres --cache redis --mq redis-stream|kafka
  * --metrics prometheus --log json --env test`), every port chosen by the system, and waits until
  * it listens. The child is killed by {@link RunningGateway.stop}.
  */
@@ -54,7 +56,7 @@ export async function startGateway(options: GatewayRunOptions): Promise<RunningG
     '--cache',
     'redis',
     '--mq',
-    'redis-stream',
+    options.kafkaBootstrapServers === undefined ? 'redis-stream' : 'kafka',
     '--metrics',
     'prometheus',
     '--log',
@@ -76,6 +78,9 @@ export async function startGateway(options: GatewayRunOptions): Promise<RunningG
     CACHE_REDIS_URL: options.redisUrl,
     CACHE_REDIS_KEY_PREFIX: options.cachePrefix,
     MQ_REDIS_STREAM_URL: options.streamRedisUrl ?? options.redisUrl,
+    ...(options.kafkaBootstrapServers === undefined
+      ? {}
+      : { MQ_KAFKA_BOOTSTRAP_SERVERS: options.kafkaBootstrapServers }),
     METRICS_PROMETHEUS_PORT: '0',
     METRICS_PROMETHEUS_HOST: '127.0.0.1',
   });

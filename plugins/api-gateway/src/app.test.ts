@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { currentCorrelationId, eachMessage, MESSAGE_HEADERS, type QueueMessage } from '@platform-host/contracts';
@@ -241,9 +242,16 @@ describe('api_gateway on embedded adapters (PGlite, memory cache and queue)', fu
     }));
     const answer = await post(events, { 'x-request-id': 'ingest-1' });
     expect(answer.status).to.equal(202);
-    expect(answer.json()).to.deep.equal({ accepted: 3 });
+    const { accepted, event_ids: assigned } = answer.json() as { accepted: number; event_ids: string[] };
+    expect(accepted).to.equal(3);
+    // Version 7 where node:crypto has randomUUIDv7 (Node >= 24.16), else version 4.
+    const version = 'randomUUIDv7' in crypto ? '7' : '4';
+    expect(assigned).to.have.length(3);
+    for (const id of assigned)
+      expect(id).to.match(new RegExp(`^[0-9a-f]{8}-[0-9a-f]{4}-${version}[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`));
+    expect(new Set(assigned).size).to.equal(3);
     const single = await post({ ...events[0], event_id: 'e-1' }, { 'x-request-id': 'ingest-2' });
-    expect(single.json()).to.deep.equal({ accepted: 1 });
+    expect(single.json()).to.deep.equal({ accepted: 1, event_ids: ['e-1'] });
     await waitFor(() => received.length === 4, 10_000, 'four published events');
     await subscription.close();
     expect(received.map((message) => message.headers[MESSAGE_HEADERS.correlationId])).to.deep.equal([
@@ -259,6 +267,41 @@ describe('api_gateway on embedded adapters (PGlite, memory cache and queue)', fu
         ),
       ),
     ).to.deep.equal({ ...events[0], event_id: 'e-1' });
+    // The events without an id were published with the ids the answer lists, in the request's order.
+    const published = received
+      .slice(0, 3)
+      .map((message) => JSON.parse(Buffer.from(message.value).toString()) as Record<string, unknown>);
+    expect(published).to.deep.equal(events.map((event, index) => ({ ...event, event_id: assigned[index] })));
+  });
+
+  it('refuses a platform event whose timestamp the data lake cannot file (before 1971 or after 9989), naming the field', async function () {
+    const received: QueueMessage[] = [];
+    const subscription = await ctx.mq.subscribe('events-test', async (batch) => void received.push(...batch), {
+      group: 'test-lake-years',
+      startFrom: 'latest',
+    });
+    const event = { event_type: 'click', source: 'web', payload: {} };
+    const answer = await post([
+      { ...event, timestamp: '1971-01-01T00:00:00+23:59' },
+      { ...event, timestamp: '1969-12-31T23:59:59Z' },
+      { ...event, timestamp: '0001-01-01T00:00:00Z' },
+      { ...event, timestamp: '9990-01-01T00:00:00Z' },
+      { ...event, timestamp: '9989-12-31T23:59:59.999-23:59' },
+    ]);
+    expect(answer.status).to.equal(400);
+    expect((answer.json() as ProblemBody).errors).to.deep.equal(
+      [1, 2, 3].map((index) => ({ name: `body[${index}].timestamp`, reason: 'must be in the years 1971 to 9989' })),
+    );
+    expect(
+      (
+        await post([
+          { ...event, timestamp: '1971-01-01T00:00:00+23:59' },
+          { ...event, timestamp: '9989-12-31T23:59:59.999-23:59' },
+        ])
+      ).status,
+    ).to.equal(202);
+    await waitFor(() => received.length === 2, 10_000, 'the two events of the accepted request');
+    await subscription.close();
   });
 
   it("runs a consumer's handler, and so its log lines, under the request id of the POST", async function () {
@@ -336,6 +379,16 @@ describe('api_gateway on embedded adapters (PGlite, memory cache and queue)', fu
       '/v1/rollups',
     ]);
     expect(Object.keys(spec.paths['/v1/events'] ?? {}).sort()).to.deep.equal(['get', 'post']);
+    const accepted = (
+      spec.paths['/v1/events']?.post as {
+        responses: Record<
+          string,
+          { content: Record<string, { schema: { required: string[]; properties: Record<string, unknown> } }> }
+        >;
+      }
+    ).responses['202']?.content['application/json']?.schema;
+    expect(accepted?.required).to.deep.equal(['accepted', 'event_ids']);
+    expect(accepted?.properties.event_ids).to.deep.include({ type: 'array', items: { type: 'string' } });
   });
 });
 

@@ -11,6 +11,7 @@ import {
   type MessageQueue,
 } from '@platform-host/contracts';
 import { CursorError, decodeCursor, encodeCursor, listingFingerprint } from './cursor.js';
+import { withEventId } from './event-id.js';
 import { ingestBodySchema, validateIngestBody } from './event-schema.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import { invalidRequest, PROBLEM_CONTENT_TYPE, ProblemError, problemSchema, type InputProblem } from './problem.js';
@@ -566,13 +567,23 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
     {
       schema: {
         summary: `Ingest one event or an array of at most 1000; all are published to the topic "${settings.topic}" in one batch, or none`,
+        description:
+          'An event without event_id gets one before it is published (a UUID, version 7 where the runtime has it: ids sort by the time they were assigned); an event that has one keeps it. The timestamp must lie in the years 1971 to 9989, the days the data lake files events under.',
         body: ingestBodySchema,
         response: {
           202: {
             description: 'Every event was published',
             type: 'object',
-            required: ['accepted'],
-            properties: { accepted: { type: 'integer' } },
+            required: ['accepted', 'event_ids'],
+            properties: {
+              accepted: { type: 'integer', description: 'How many events were published.' },
+              event_ids: {
+                type: 'array',
+                items: { type: 'string' },
+                description:
+                  'The event_id each event was published with, in the order of the request: its own, or the one the gateway assigned.',
+              },
+            },
           },
           ...problemResponses,
         },
@@ -587,7 +598,10 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       const checked = validateIngestBody(request.body);
       if ('problems' in checked) throw invalidRequest(checked.problems);
       const headers = { [MESSAGE_HEADERS.correlationId]: request.id };
-      const messages = checked.events.map((event) => ({
+      // Every published event has an event_id: the consumers of the topic need one (stream_ingest
+      // dead-letters an event without it), so it is assigned here, before publishing.
+      const events = checked.events.map(withEventId);
+      const messages = events.map((event) => ({
         key: String(event.source),
         value: JSON.stringify(event),
         headers,
@@ -611,7 +625,7 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       withCorrelationId(request.id, () =>
         log.info('Events published', { topic: settings.topic, events: messages.length }),
       );
-      return reply.code(202).send({ accepted: messages.length });
+      return reply.code(202).send({ accepted: messages.length, event_ids: events.map((event) => event.event_id) });
     },
   );
 

@@ -1,7 +1,32 @@
+import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { platformEventSchema as contractEventSchema } from '@platform-host/contracts/message-schemas';
 import type { InputProblem } from './problem.js';
+
+/** The years a timestamp may have: in UTC they stay within the days the data lake files (1970-9999). */
+export const LAKE_YEARS = 'in the years 1971 to 9989';
+
+/**
+ * The JSON Schema of what the gateway publishes (`schemas/published-event.schema.json`, declared
+ * in module.json `messages`): the platform event with `event_id` always present and the timestamp
+ * within {@link LAKE_YEARS}.
+ */
+export const PUBLISHED_EVENT_SCHEMA_FILE = new URL('../schemas/published-event.schema.json', import.meta.url);
+
+let lakeTimestamp: RegExp | undefined;
+
+/** The published schema's timestamp pattern (strict RFC 3339 and {@link LAKE_YEARS}), read once. */
+function lakeTimestampPattern(): RegExp {
+  if (lakeTimestamp === undefined) {
+    const schema: unknown = JSON.parse(readFileSync(PUBLISHED_EVENT_SCHEMA_FILE, 'utf8'));
+    const pattern = (schema as { properties?: { timestamp?: { pattern?: unknown } } }).properties?.timestamp?.pattern;
+    if (typeof pattern !== 'string') throw new Error(`${PUBLISHED_EVENT_SCHEMA_FILE.pathname}: no timestamp pattern`);
+    // JSON Schema patterns are ECMA-262 with the u flag.
+    lakeTimestamp = new RegExp(pattern, 'u');
+  }
+  return lakeTimestamp;
+}
 
 /** Most events one `POST /v1/events` accepts. */
 export const MAX_EVENTS_PER_REQUEST = 1000;
@@ -21,7 +46,12 @@ export const platformEventSchema = {
     event_id: { type: 'string', minLength: 1, maxLength: 255 },
     event_type: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' },
     source: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' },
-    timestamp: { type: 'string', format: 'date-time', maxLength: 64 },
+    timestamp: {
+      type: 'string',
+      format: 'date-time',
+      maxLength: 64,
+      description: `RFC 3339 with Z or an offset, e.g. 2026-01-15T10:00:00Z, ${LAKE_YEARS}.`,
+    },
     payload: { type: 'object' },
   },
 } as const;
@@ -115,6 +145,11 @@ export function validateIngestBody(
       // which is stricter than ajv-formats on the timestamp (no leap second, upper-case T and Z, an
       // offset with a colon) and refuses U+0000, which its consumers cannot store.
       const contract = contractEventSchema.safeParse(item);
+      // A platform event from before 1971 or after 9989 would be dead-lettered by stream_ingest
+      // (an instant outside 1970-9999 UTC has no lake day): refused here instead of accepted.
+      if (contract.success && !lakeTimestampPattern().test(contract.data.timestamp)) {
+        problems.push({ name: `${at}.timestamp`, reason: `must be ${LAKE_YEARS}` });
+      }
       for (const issue of contract.success ? [] : contract.error.issues) {
         const field = issue.path.map(String).join('.');
         const reason =

@@ -3,7 +3,14 @@ import { expect } from 'chai';
 import type { QueueMessage } from '@platform-host/contracts';
 import { startModuleForTest, type StartedModule } from '@platform-host/test-kit';
 import type { MetricAggregatorContext } from './main.js';
-import { LEDGER_HOLD_LIMIT_MS, RollupStore, type AppliedRecord, type PendingEvent } from './rollup-store.js';
+import {
+  EXCLUSIVITY_MARGIN_MS,
+  idBounds,
+  LEDGER_HOLD_LIMIT_MS,
+  RollupStore,
+  type AppliedRecord,
+  type PendingEvent,
+} from './rollup-store.js';
 
 const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const T0 = Date.parse('2026-01-15T10:00:00Z');
@@ -13,6 +20,7 @@ function message(
   partition: number | undefined,
   offset: string | undefined,
   deliveryCount = 1,
+  exclusiveUntil?: number,
 ): QueueMessage {
   return {
     id,
@@ -25,6 +33,7 @@ function message(
     headers: {},
     deliveryCount,
     publishedAt: new Date(T0),
+    ...(exclusiveUntil === undefined ? {} : { exclusiveUntil }),
   };
 }
 
@@ -115,6 +124,108 @@ describe('metric_aggregator rollup store: what was applied is recorded in the sa
     expect(late.applied).to.deep.equal([]);
     expect(late.duplicates.map((m) => m.id)).to.deep.equal(['c1']);
     expect(await count(group)).to.equal(1);
+  });
+
+  it('looks up a first delivery once its exclusivity has run out, and only then (ledger)', async () => {
+    const group = 'g-exclusivity';
+    const dims = JSON.stringify({ event_type: group });
+    const lookups: string[] = [];
+    const counted = new RollupStore({
+      db: new Proxy(ctx.db, {
+        get(target, property, receiver) {
+          if (property === 'fetchAll') {
+            return async (sql: string, params?: Parameters<typeof target.fetchAll>[1]) => {
+              if (sql.includes('metric_aggregator_applied_messages')) lookups.push(JSON.stringify(params?.[2]));
+              return target.fetchAll(sql, params);
+            };
+          }
+          const value: unknown = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      }),
+      queue: { deadLetter: async () => undefined },
+      group,
+      topic: 'events',
+      windowSeconds: [60],
+      record: 'ledger',
+      monotonicNow: () => monotonic,
+    });
+    const claimer = store('ledger', group);
+    await counted.loadWatermark();
+    monotonic = 10_000;
+    const entry = (id: string, deliveryCount: number, exclusiveUntil?: number): PendingEvent => ({
+      ...pending(message(id, undefined, undefined, deliveryCount, exclusiveUntil), 1),
+      event: { timeMs: T0 + 1000, dimensionsKey: dims, value: 1 },
+    });
+    // Still this consumer's alone: no other consumer can have applied it, so no lookup.
+    const fresh = await counted.flush([entry('e1', 1, monotonic + EXCLUSIVITY_MARGIN_MS + 5_000)], undefined);
+    expect(fresh.applied.map((m) => m.id)).to.deep.equal(['e1']);
+    expect(lookups).to.deep.equal([]);
+    // Another consumer claimed e2 once it went idle and applied it first; the holder's copy is a first
+    // delivery whose exclusivity ran out (within the margin counts as run out): looked up, a duplicate.
+    await claimer.flush([entry('e2', 2)], undefined);
+    const stale = await counted.flush(
+      [
+        entry('e2', 1, monotonic + EXCLUSIVITY_MARGIN_MS - 1),
+        entry('e3', 1, monotonic + 60_000),
+        entry('e4', 2, monotonic + 60_000),
+      ],
+      undefined,
+    );
+    expect(stale.duplicates.map((m) => m.id)).to.deep.equal(['e2']);
+    expect(stale.applied.map((m) => m.id)).to.deep.equal(['e3', 'e4']);
+    // e3 (exclusive) was not looked up; e2 (ran out) and e4 (a redelivery) were.
+    expect(lookups).to.deep.equal([JSON.stringify('{"e2","e4"}')]);
+    expect(await count(group)).to.equal(4);
+  });
+
+  it('finds applied entry ids through the id bounds of the ledger rows, and opaque ids in rows without bounds', async () => {
+    const group = 'g-id-bounds';
+    const dims = JSON.stringify({ event_type: group });
+    const entry = (id: string, deliveryCount: number): PendingEvent => ({
+      ...pending(message(id, undefined, undefined, deliveryCount), 1),
+      event: { timeMs: T0 + 1000, dimensionsKey: dims, value: 1 },
+    });
+    const first = store('ledger', group);
+    await first.loadWatermark();
+    await first.flush([entry('1700000000000-0', 1), entry('1700000000005-3', 1)], undefined);
+    await first.flush([entry('1700000009000-0', 1)], undefined);
+    await first.flush([entry('opaque-1', 1), entry('1700000000003-0', 1)], undefined);
+    const bounds = await ctx.db.fetchAll<{ min_ms: string | null; max_ms: string | null }>(
+      `SELECT min_ms::text, max_ms::text FROM metric_aggregator_applied_messages WHERE consumer_group = $1
+       ORDER BY applied_at, flush_id`,
+      [group],
+    );
+    expect(bounds.map((row) => [row.min_ms, row.max_ms]).sort()).to.deep.equal(
+      [
+        ['1700000000000', '1700000000005'],
+        ['1700000009000', '1700000009000'],
+        [null, null],
+      ].sort(),
+    );
+    const second = store('ledger', group);
+    const again = await second.flush(
+      [
+        entry('1700000000005-3', 2),
+        entry('1700000009000-0', 2),
+        entry('opaque-1', 2),
+        entry('1700000000003-0', 2),
+        entry('1700000000004-0', 2),
+      ],
+      undefined,
+    );
+    expect(again.duplicates.map((m) => m.id)).to.deep.equal([
+      '1700000000005-3',
+      '1700000009000-0',
+      'opaque-1',
+      '1700000000003-0',
+    ]);
+    expect(again.applied.map((m) => m.id)).to.deep.equal(['1700000000004-0']);
+    expect(await count(group)).to.equal(6);
+    expect(idBounds(['5-1', '3-0', '12-7'])).to.deep.equal([3, 12]);
+    expect(idBounds(['5-1', 'x-1'])).to.equal(undefined);
+    expect(idBounds(['99999999999999999999-0'])).to.equal(undefined);
+    expect(idBounds([])).to.equal(undefined);
   });
 
   it('stores dimensions, message ids and values exactly, whatever characters the array literals must escape', async () => {

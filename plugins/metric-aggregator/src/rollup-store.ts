@@ -46,6 +46,42 @@ export interface FlushOutcome {
 export const LEDGER_HOLD_LIMIT_MS = 2 * 60_000;
 
 /**
+ * A first delivery counts as exclusive (not looked up in the ledger) until this long before its
+ * `exclusiveUntil`: room for the queue server's clock running faster than this process's and for
+ * its idle times being whole milliseconds.
+ */
+export const EXCLUSIVITY_MARGIN_MS = 1_000;
+
+/**
+ * The least and greatest milliseconds of Redis Streams entry ids (`<ms>-<seq>`), or undefined when
+ * one id is not of that form (opaque ids of another queue: their rows are always looked through).
+ */
+export function idBounds(ids: readonly string[]): [number, number] | undefined {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const id of ids) {
+    const dash = id.indexOf('-');
+    const ms = dash > 0 && /^\d+-\d+$/.test(id) ? Number(id.slice(0, dash)) : Number.NaN;
+    if (!Number.isSafeInteger(ms)) return undefined;
+    if (ms < min) min = ms;
+    if (ms > max) max = ms;
+  }
+  return ids.length === 0 ? undefined : [min, max];
+}
+
+/**
+ * Whether no other consumer of the group can have been handed `message` by `now` (a time of the
+ * store's monotonic clock): a first delivery whose queue promised exclusivity beyond the margin.
+ */
+export function isStillExclusive(message: QueueMessage, now: number): boolean {
+  return (
+    message.deliveryCount === 1 &&
+    message.exclusiveUntil !== undefined &&
+    now < message.exclusiveUntil - EXCLUSIVITY_MARGIN_MS
+  );
+}
+
+/**
  * Rows left behind by a crash between an acknowledgement and the deletion of its rows are removed
  * once they are this old, by a worker that has itself been consuming for {@link
  * ORPHAN_PRUNE_AFTER_UPTIME_MS}: in that time every entry still pending (idle longer than the
@@ -163,7 +199,7 @@ export class RollupStore implements RollupSink {
           return false;
         });
       }
-      const already = await this.#alreadyApplied(candidates);
+      const already = await this.#alreadyApplied(candidates, now);
       const applied: QueueMessage[] = [];
       const duplicates: QueueMessage[] = [];
       const late: QueueMessage[] = [];
@@ -231,21 +267,41 @@ export class RollupStore implements RollupSink {
     return new Map(rows.map((row) => [Number(row.partition), BigInt(row.applied_offset)]));
   }
 
-  /** A test of "applied before" for the messages of this flush, read under the watermark lock. */
-  async #alreadyApplied(pending: readonly PendingEvent[]): Promise<(message: QueueMessage) => boolean> {
+  /**
+   * A test of "applied before" for the messages of this flush, read under the watermark lock (`now`
+   * taken after the lock was granted).
+   */
+  async #alreadyApplied(pending: readonly PendingEvent[], now: number): Promise<(message: QueueMessage) => boolean> {
     const { group, topic, record } = this.#options;
     if (pending.length === 0) return () => false;
     if (record === 'ledger') {
-      // Every message is looked up, the first delivery too: a worker can still hold its copy of an
-      // entry when the entry has been idle long enough for another consumer of the group to claim
-      // it (XAUTOCLAIM), apply it and commit. This lookup runs under the watermark lock, so a
-      // competing flush either committed before it (and its ledger row is seen here) or runs after
-      // this one commits (and sees this flush's row). The GIN index of migration 004 serves it.
-      const ids = `{${pending.map((entry) => quotedArrayElement(entry.message.id)).join(',')}}`;
+      // A redelivery may have been applied by another consumer; so may a first delivery whose
+      // exclusivity has run out: a worker can still hold its copy of an entry when the entry has
+      // been idle long enough for another consumer of the group to claim it (XAUTOCLAIM), apply it
+      // and commit. A first delivery still exclusive cannot have been: no other consumer has been
+      // handed it, and one handed it from now on flushes after this transaction (the watermark
+      // lock) and finds this flush's row. This lookup runs under that lock, so a competing flush
+      // either committed before it (and its ledger row is seen here) or runs after this one.
+      const lookedUp = pending.filter((entry) => !isStillExclusive(entry.message, now));
+      if (lookedUp.length === 0) return () => false;
+      const ids = lookedUp.map((entry) => entry.message.id);
+      const bounds = idBounds(ids);
+      // Only the rows whose id bounds overlap those of the ids looked for are unnested (migration
+      // 005); the ids are matched by a join, linear in both lists (`&&` or `= ANY(...)` would
+      // compare every pair).
       const rows = await this.#db.fetchAll<{ message_id: string }>(
-        `SELECT DISTINCT id AS message_id FROM metric_aggregator_applied_messages, unnest(message_ids) AS id
-         WHERE consumer_group = $1 AND topic = $2 AND message_ids && $3::text[] AND id = ANY($3::text[])`,
-        [group, topic, ids],
+        `SELECT DISTINCT l.id AS message_id
+         FROM (SELECT unnest(message_ids) AS id FROM metric_aggregator_applied_messages
+               WHERE consumer_group = $1 AND topic = $2
+                 AND (min_ms IS NULL OR $4::bigint IS NULL OR (min_ms <= $5::bigint AND max_ms >= $4::bigint))) AS l
+         JOIN unnest($3::text[]) AS p(id) ON p.id = l.id`,
+        [
+          group,
+          topic,
+          `{${ids.map(quotedArrayElement).join(',')}}`,
+          bounds === undefined ? null : bounds[0],
+          bounds === undefined ? null : bounds[1],
+        ],
       );
       const applied = new Set(rows.map((row) => row.message_id));
       return (message) => applied.has(message.id);
@@ -288,10 +344,19 @@ export class RollupStore implements RollupSink {
     let flushId: string | undefined;
     if (applied.length > 0) {
       flushId = randomUUID();
+      const ids = applied.map((message) => message.id);
+      const bounds = idBounds(ids);
       await this.#db.execute(
-        `INSERT INTO metric_aggregator_applied_messages (consumer_group, topic, flush_id, message_ids)
-         VALUES ($1, $2, $3::uuid, $4::text[])`,
-        [group, topic, flushId, `{${applied.map((message) => quotedArrayElement(message.id)).join(',')}}`],
+        `INSERT INTO metric_aggregator_applied_messages (consumer_group, topic, flush_id, message_ids, min_ms, max_ms)
+         VALUES ($1, $2, $3::uuid, $4::text[], $5::bigint, $6::bigint)`,
+        [
+          group,
+          topic,
+          flushId,
+          `{${ids.map(quotedArrayElement).join(',')}}`,
+          bounds === undefined ? null : bounds[0],
+          bounds === undefined ? null : bounds[1],
+        ],
       );
     }
     const now = this.#monotonicNow();

@@ -8,6 +8,7 @@ import { DEAD_LETTER_HEADERS, type QueueMessage } from '@platform-host/contracts
 import { deadLetterEnvelopeOf, deadLetterEnvelopeSchema } from '@platform-host/contracts/message-schemas';
 import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
 import {
+  arbitraryFromJsonSchema,
   messageArbitrary,
   moduleConfigForTest,
   startModuleForTest,
@@ -30,6 +31,8 @@ const readJson = (path: string): unknown =>
   JSON.parse(readFileSync(new URL(path, new URL('../', import.meta.url)), 'utf8'));
 const CONSUMED = readJson('schemas/consumed-event.schema.json') as JsonSchemaInput;
 const PLATFORM_EVENT = readJson('../../schemas/platform-event.schema.json') as JsonSchemaInput;
+// What api_gateway, the producer of the events topic, declares it publishes (its module.json `messages.produces`).
+const GATEWAY_PUBLISHED = readJson('../api-gateway/schemas/published-event.schema.json') as JsonSchemaInput;
 const manifest = readJson('module.json') as {
   messages: { consumes: Array<{ schema: string; dead_letter_reasons: string[] }> };
 };
@@ -42,7 +45,12 @@ const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
 const acceptsDeclared = ajv.compile(CONSUMED);
 
-const messages = fc.oneof(messageArbitrary(CONSUMED), messageArbitrary(PLATFORM_EVENT));
+const messages = fc.oneof(
+  messageArbitrary(CONSUMED),
+  messageArbitrary(PLATFORM_EVENT),
+  messageArbitrary(GATEWAY_PUBLISHED),
+);
+const GATEWAY_RUNS = 1000;
 const DECODER_RUNS = 3000;
 
 /** Edges written out, run before the generated cases: NUL, lone surrogates, numbers JSON cannot hold exactly. */
@@ -111,6 +119,27 @@ describe('stream_ingest message contract (property-based, from the declared sche
     console.log(
       `      stream_ingest decoder: ${DECODER_RUNS} cases, ${outcomes.written} written, ${outcomes.deadLettered} dead-lettered`,
     );
+  });
+
+  it(`writes every event api_gateway declares it publishes, none dead-lettered (${GATEWAY_RUNS} generated events)`, () => {
+    fc.assert(
+      fc.property(arbitraryFromJsonSchema(GATEWAY_PUBLISHED), (event) => {
+        const decoded = decodeMessage(delivered(JSON.stringify(event), 3), Date.UTC(2026, 0, 15));
+        expect(decoded.ok, `${JSON.stringify(event)}: ${decoded.ok ? '' : decoded.error}`).to.equal(true);
+      }),
+      { numRuns: GATEWAY_RUNS },
+    );
+  });
+
+  it('promises exactly the edges the decoder keeps: years up to 9989 at any offset, no leap second', () => {
+    const event = (timestamp: string): Record<string, unknown> => ({ event_id: 'e', event_type: 't', timestamp });
+    for (const timestamp of ['9989-12-31T23:59:59.999-23:59', '9900-06-01T00:00:00Z', '1971-01-01T00:00:00+23:59']) {
+      expect(acceptsDeclared(event(timestamp)), timestamp).to.equal(true);
+      expect(decodeMessage(delivered(JSON.stringify(event(timestamp)), 1), 0).ok, timestamp).to.equal(true);
+    }
+    const leapSecond = event('2016-12-31T23:59:60Z');
+    expect(decodeMessage(delivered(JSON.stringify(leapSecond), 1), 0).ok).to.equal(false);
+    expect(acceptsDeclared(leapSecond)).to.equal(false);
   });
 
   it('refuses a timestamp whose day does not exist instead of moving it to another day (2026-02-30 is not March 2)', () => {
@@ -195,6 +224,62 @@ describe('stream_ingest message contract (property-based, from the declared sche
       console.log(
         `      stream_ingest on the memory queue: ${QUEUE_RUNS} runs, ${published} messages, ${expectedWritten} written, ${deadLetters.length} dead-lettered`,
       );
+    } finally {
+      await ingester?.stop();
+      await dlq.close();
+      await module.close();
+    }
+  });
+
+  it('on the memory queue: writes an event api_gateway published for a client that sent no event_id (it assigned one), and dead-letters the same event without event_id from another producer (invalid_event)', async () => {
+    const topic = `contract-gateway-${process.pid}`;
+    const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
+    const ctx = module.ctx as unknown as StreamIngestContext;
+    const deadLetters: QueueMessage[] = [];
+    let ingester: StreamIngester | undefined;
+    const dlq = await ctx.mq.subscribe(
+      `${topic}.dead-letter`,
+      async (batch) => {
+        deadLetters.push(...batch);
+        await ctx.mq.ack(batch);
+      },
+      { group: 'contract-reader' },
+    );
+    try {
+      await ctx.mq.createTopic(topic, { partitions: 1 });
+      ingester = new StreamIngester({
+        db: ctx.db,
+        fs: ctx.fs,
+        mq: ctx.mq,
+        log: ctx.log,
+        metrics: new MemoryMetrics(),
+        lifecycle: ctx.lifecycle,
+        settings: readSettings(moduleConfigForTest(MODULE_DIR, ['--topic', topic, '--flush-interval', '50ms'])),
+      });
+      await ingester.start();
+      // As POST /v1/events publishes a client's event without event_id: a UUID v7 put first.
+      const sent = { event_type: 'click', source: 'web', timestamp: '2026-01-15T10:00:00Z', payload: { n: 1 } };
+      const gatewayId = '019dc5a8-6a3e-7c2d-9f41-3b5e8d2a7c10';
+      await ctx.mq.publishBatch(topic, [
+        { key: 'web', value: JSON.stringify({ event_id: gatewayId, ...sent }) },
+        { key: 'web', value: JSON.stringify(sent) },
+      ]);
+      const running = ingester;
+      await waitFor(
+        () => running.totals.records + running.totals.deadLettered.invalid_event === 2,
+        20_000,
+        'both messages written or dead-lettered',
+      );
+      expect(running.totals.records).to.equal(1);
+      const rows = await ctx.db.fetchAll<{ event_id: string }>(
+        'SELECT event_id FROM ingested_events WHERE topic = $1',
+        [topic],
+      );
+      expect(rows.map((row) => row.event_id)).to.deep.equal([gatewayId]);
+      await waitFor(() => deadLetters.length === 1, 20_000, 'the dead letter of the event without event_id');
+      expect(deadLetters[0]?.headers[DEAD_LETTER_HEADERS.reason]).to.equal('invalid_event');
+      expect(deadLetters[0]?.headers[DEAD_LETTER_HEADERS.error]).to.equal('event_id must be a non-empty string');
+      expect(Buffer.from(deadLetters[0]?.value ?? new Uint8Array()).toString()).to.equal(JSON.stringify(sent));
     } finally {
       await ingester?.stop();
       await dlq.close();

@@ -64,6 +64,16 @@ export interface QueueMessage {
   /** 1 for the first delivery, then 2, 3, ... for redeliveries. */
   readonly deliveryCount: number;
   readonly publishedAt: Date;
+  /**
+   * Until when no other consumer of the group can be handed this message, while this delivery is
+   * held (not acknowledged, nacked or handed back by a closing subscription): a time of this
+   * process's monotonic clock, as `performance.now()` returns. Set by queues that redeliver by
+   * visibility timeout (Redis Streams: the moment the read or claim was sent plus the claim idle
+   * time), so a consumer recording what it applied needs to look a message up only once this has
+   * passed, or for a redelivery. Absent where the queue makes no such promise; partitioned queues
+   * (Kafka) give a partition to one consumer instead.
+   */
+  readonly exclusiveUntil?: number;
 }
 
 /** One partition of one topic, as assigned to or revoked from a consumer. */

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { ModuleManifest } from '@platform-host/contracts';
 import { FixtureProject, moduleEntry } from '../test-support/fixture-project.js';
@@ -103,10 +104,49 @@ describe('message schema compatibility', () => {
     expect(incompatibilities(producer, consumer)).to.deep.equal([]);
   });
 
+  it('compares patterns as languages: a narrower one written differently is compatible, a wider one is reported with a value', () => {
+    const consumer = { type: 'string', pattern: '^[^\\u0000]*$' };
+    expect(incompatibilities(consumer, { type: 'string', minLength: 1, pattern: '^[^\\u0000]+$' })).to.deep.equal([]);
+    expect(incompatibilities(consumer, { type: 'string' })).to.deep.equal([
+      'the consumer requires the pattern "^[^\\\\u0000]*$", which the producer does not promise (it may send "\\u0000")',
+    ]);
+    expect(
+      incompatibilities({ type: 'string', pattern: '^(?!x)' }, { type: 'string', pattern: '^(?!x)y' }),
+    ).to.deep.equal([
+      'the consumer requires the pattern "^(?!x)", which the producer does not promise (the patterns cannot be compared: a lookaround or word-boundary assertion is not compared)',
+    ]);
+  });
+
   it('reports a consumer keyword it cannot check instead of assuming it holds', () => {
     expect(incompatibilities({ type: 'string', not: { const: '' } }, { type: 'string' })).to.deep.equal([
       'the consumer\'s "not" is not checked against the producer',
     ]);
+  });
+});
+
+describe('message contracts of the events topic (the modules of this repository)', () => {
+  const repository = (path: string): string => fileURLToPath(new URL(`../../../../${path}`, import.meta.url));
+  const streamIngest = loadMessageSchema(
+    './schemas/consumed-event.schema.json',
+    repository('plugins/stream-ingest'),
+  ).json;
+  const gateway = loadMessageSchema('./schemas/published-event.schema.json', repository('plugins/api-gateway')).json;
+  const platformEvent = loadMessageSchema('platform-event', '.').json;
+
+  it('finds that stream_ingest and metric_aggregator accept everything api_gateway declares it publishes', () => {
+    expect(incompatibilities(streamIngest, gateway)).to.deep.equal([]);
+    expect(incompatibilities(platformEvent, gateway)).to.deep.equal([]);
+  });
+
+  it('still warns that stream_ingest refuses platform events of other producers: no event_id, or a year the lake cannot file', () => {
+    const reasons = incompatibilities(streamIngest, platformEvent);
+    expect(reasons).to.have.length(2);
+    expect(reasons[0]).to.equal('event_id: required by the consumer, optional for the producer');
+    expect(reasons[1])
+      .to.match(
+        /^timestamp: the consumer requires the pattern ".*", which the producer does not promise \(it may send "(\d{4})-/,
+      )
+      .and.contain('"0000-02-29T00:00:00Z"');
   });
 });
 

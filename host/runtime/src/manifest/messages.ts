@@ -8,6 +8,7 @@ import {
 } from '@platform-host/contracts';
 import { PLATFORM_MESSAGE_SCHEMAS } from '@platform-host/contracts/message-schemas';
 import { jsonSchemaOf } from './json-schemas.js';
+import { patternInclusion } from './pattern-inclusion.js';
 
 /** A JSON Schema as parsed JSON (draft 2020-12 keywords; `true` accepts anything). */
 export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
@@ -189,9 +190,12 @@ function at(path: string, text: string): string {
  * the producer's schema allows, the consumer's accepts). A structural check of the JSON Schema
  * keywords platform schemas use (type, properties, required, additionalProperties, anyOf/oneOf,
  * string/number/array bounds, pattern, format, enum): it is conservative — a constraint of the
- * consumer it cannot prove the producer keeps (a different pattern, an unknown keyword) is
+ * consumer it cannot prove the producer keeps (an unknown keyword, a pattern with lookarounds) is
  * reported, never assumed fine — so it may warn about schemas that are in fact compatible, but
  * does not stay silent about a field the consumer requires and the producer leaves optional.
+ * Patterns are compared exactly, as regular languages ({@link patternInclusion}): a different
+ * pattern that allows no string the consumer's refuses is fine, and one that does is reported
+ * with such a string.
  */
 export function incompatibilities(consumer: unknown, producer: unknown, path = ''): string[] {
   if (consumer === true || (asObject(consumer) !== undefined && Object.keys(consumer as object).length === 0))
@@ -251,10 +255,27 @@ export function incompatibilities(consumer: unknown, producer: unknown, path = '
   upper('maximum', 'a value of at most');
   lower('minItems', 'at least items:');
   upper('maxItems', 'at most items:');
-  if (c.pattern !== undefined && c.pattern !== p.pattern)
-    reasons.push(
-      at(path, `the consumer requires the pattern ${JSON.stringify(c.pattern)}, which the producer does not promise`),
-    );
+  if (typeof c.pattern === 'string' && c.pattern !== p.pattern) {
+    const promise = {
+      ...(typeof p.pattern === 'string' ? { pattern: p.pattern } : {}),
+      ...(typeof p.minLength === 'number' ? { minLength: p.minLength } : {}),
+      ...(typeof p.maxLength === 'number' ? { maxLength: p.maxLength } : {}),
+    };
+    const inclusion = patternInclusion(c.pattern, promise);
+    if (inclusion.included !== true)
+      reasons.push(
+        at(
+          path,
+          `the consumer requires the pattern ${JSON.stringify(c.pattern)}, which the producer does not promise${
+            inclusion.included === false
+              ? ` (it may send ${JSON.stringify(inclusion.example)})`
+              : ` (the patterns cannot be compared: ${inclusion.why})`
+          }`,
+        ),
+      );
+  } else if (c.pattern !== undefined && c.pattern !== p.pattern) {
+    reasons.push(at(path, `the consumer's pattern ${JSON.stringify(c.pattern)} is not a string`));
+  }
   if (c.format !== undefined && c.format !== p.format)
     reasons.push(
       at(
