@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { expect } from 'chai';
-import { DEAD_LETTER_HEADERS, type QueueMessage, type Row } from '@platform-host/contracts';
+import { DEAD_LETTER_HEADERS, type MessageQueue, type QueueMessage, type Row } from '@platform-host/contracts';
 import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
 import { moduleConfigForTest, startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
 import { MetricAggregator } from './aggregator.js';
@@ -31,8 +31,15 @@ interface Harness {
 
 let counter = 0;
 
-/** The module on PGlite in memory and the memory queue, with fake clocks and an explicit flush. */
-async function harness(args: readonly string[] = [], startAt = T0 + 60 * MINUTE): Promise<Harness> {
+/**
+ * The module on PGlite in memory and the memory queue, with fake clocks and an explicit flush;
+ * `wrapQueue` replaces the queue the aggregator sees (tests that delay or refuse dead letters).
+ */
+async function harness(
+  args: readonly string[] = [],
+  startAt = T0 + 60 * MINUTE,
+  wrapQueue: (mq: MessageQueue) => MessageQueue = (mq) => mq,
+): Promise<Harness> {
   counter += 1;
   const topic = `events-${counter}`;
   const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
@@ -77,7 +84,7 @@ async function harness(args: readonly string[] = [], startAt = T0 + 60 * MINUTE)
   };
   const aggregator = new MetricAggregator({
     db: ctx.db,
-    mq: ctx.mq,
+    mq: wrapQueue(ctx.mq),
     log: ctx.log,
     metrics,
     lifecycle: ctx.lifecycle,
@@ -114,6 +121,34 @@ async function deliveredAndFlushed(h: Harness, count: number): Promise<void> {
     `${count} messages handled`,
   );
   await h.aggregator.flush();
+}
+
+/** `mq` with its `deadLetter` replaced. */
+function withDeadLetter(mq: MessageQueue, deadLetter: MessageQueue['deadLetter']): MessageQueue {
+  return new Proxy(mq, {
+    get(target, property) {
+      if (property === 'deadLetter') return deadLetter;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** Publishes `values` with one key: one partition, in this order, offsets from 0. */
+async function publishToOnePartition(h: Harness, values: readonly unknown[]): Promise<void> {
+  await h.ctx.mq.publishBatch(
+    h.topic,
+    values.map((value) => ({ key: 'one', value: typeof value === 'string' ? value : JSON.stringify(value) })),
+  );
+}
+
+/** The stored high-water offset of `h`'s topic (one partition used), `undefined` before any. */
+async function highWater(h: Harness): Promise<number | undefined> {
+  const row = await h.ctx.db.fetchOne<{ offset: string | null }>(
+    'SELECT max(applied_offset)::text AS offset FROM metric_aggregator_partition_offsets WHERE topic = $1',
+    [h.topic],
+  );
+  return row?.offset === null || row?.offset === undefined ? undefined : Number(row.offset);
 }
 
 const labels = (h: Harness): { topic: string; group: string } => ({ topic: h.topic, group: 'metric_aggregator' });
@@ -295,6 +330,58 @@ describe('metric_aggregator on the memory queue and PGlite', function () {
       h.metrics.value('metric_aggregator_events_dead_lettered_total', { ...labels(h), reason: 'invalid_event' }),
     ).to.equal(7);
     expect(h.aggregator.totals.applied).to.equal(1);
+    expect((await h.rollups()).map((r) => r.events)).to.deep.equal([1, 1]);
+  });
+
+  it('a flush while a dead letter is being published waits for it before recording the offsets that cover it', async () => {
+    const effects: string[] = [];
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    h = await harness(['--windows', '1m'], undefined, (mq) =>
+      withDeadLetter(mq, async (message, reason, error) => {
+        effects.push('dead letter started');
+        await released;
+        await mq.deadLetter(message, reason, error);
+        effects.push('dead letter durable');
+      }),
+    );
+    // Offset 0 invalid, offset 1 valid: one batch.
+    await publishToOnePartition(h, ['not json', event(1)]);
+    await waitFor(() => h?.aggregator.pendingEvents === 1 && effects.length === 1, 10_000, 'the batch taken in');
+    const flushing = h.aggregator.flush().then(() => effects.push('flushed'));
+    // A flush that did not wait would have committed offset 1 (over offset 0) well before this.
+    setTimeout(release, 200);
+    await flushing;
+    expect(effects).to.deep.equal(['dead letter started', 'dead letter durable', 'flushed']);
+    expect(await highWater(h)).to.equal(1);
+    expect(h.aggregator.totals).to.deep.include({ applied: 1 });
+    expect(h.aggregator.totals.deadLettered.malformed_json).to.equal(1);
+  });
+
+  it('a dead letter that cannot be published blocks the offsets above it: retried, never skipped', async () => {
+    let refuse = true;
+    let attempts = 0;
+    h = await harness(['--windows', '1m'], undefined, (mq) =>
+      withDeadLetter(mq, async (message, reason, error) => {
+        attempts += 1;
+        if (refuse) throw new Error('injected: the dead-letter topic refused the message');
+        await mq.deadLetter(message, reason, error);
+      }),
+    );
+    // Offset 0 valid, 1 invalid, 2 valid.
+    await publishToOnePartition(h, [event(1), JSON.stringify({ source: 'web', payload: {} }), event(2)]);
+    await waitFor(() => h?.aggregator.pendingEvents === 2 && attempts >= 2, 10_000, 'the batch and a retry');
+    await h.aggregator.flush();
+    expect(await highWater(h), 'recorded up to the event below the failed dead letter').to.equal(0);
+    expect(h.aggregator.totals.applied).to.equal(1);
+    expect(h.aggregator.pendingEvents, 'the event above it waits').to.equal(1);
+    expect(h.deadLetters).to.have.length(0);
+    refuse = false;
+    await waitFor(() => h?.deadLetters.length === 1, 10_000, 'the dead letter published by a retry');
+    await h.aggregator.flush();
+    expect(await highWater(h)).to.equal(2);
+    expect(h.aggregator.totals.applied).to.equal(2);
+    expect(h.aggregator.totals.deadLettered.invalid_event).to.equal(1);
     expect((await h.rollups()).map((r) => r.events)).to.deep.equal([1, 1]);
   });
 

@@ -12,6 +12,7 @@ import type {
 } from '@platform-host/contracts';
 import { countDeadLetter, declareAggregatorMetrics, type AggregatorMetrics } from './aggregator-metrics.js';
 import { decodeEvent, type DeadLetterReason } from './event.js';
+import { PendingDeadLetters } from './pending-dead-letters.js';
 import { offsetOf, partitionOf, type FlushOutcome, type PendingEvent } from './rollup-store.js';
 import { createRollupSink, type RollupSink } from './rollup-sink.js';
 import type { AggregatorSettings } from './settings.js';
@@ -79,10 +80,16 @@ export class MetricAggregator {
   readonly #store: RollupSink;
   #pending = new Map<string, PendingEvent>();
   /**
-   * Partitioned queues: messages this worker dead-lettered itself since the last flush, whose
-   * offsets the next flush records with the high-water offsets.
+   * Partitioned queues: messages this worker dead-lettered itself since the last flush (their dead
+   * letters are durable), whose offsets the next flush records with the high-water offsets.
    */
   #deadLetteredSinceFlush: QueueMessage[] = [];
+  /**
+   * Dead letters started and not durable yet. A flush awaits them and records no high-water offset
+   * at or above one still not durable (a failed publish is retried), so an offset never covers a
+   * dead letter a crash could lose.
+   */
+  readonly #deadLetters: PendingDeadLetters;
   /**
    * Partitioned queues: the stored high-water offset of each partition held, read when it was
    * assigned. A message at or below it was applied or dead-lettered by an earlier owner (a copy
@@ -123,6 +130,26 @@ export class MetricAggregator {
       windowSeconds: deps.settings.windowSeconds,
       record: deps.mq.capabilities.partitioned ? 'partition-offsets' : 'ledger',
       monotonicNow: this.#monotonicNow,
+    });
+    const partitioned = deps.mq.capabilities.partitioned;
+    this.#deadLetters = new PendingDeadLetters({
+      publish: (message, reason, error) => deps.mq.deadLetter(message, reason, error),
+      onDurable: (message, reason) => {
+        const known = reason as DeadLetterReason;
+        this.totals.deadLettered[known] += 1;
+        countDeadLetter(this.#metrics, this.#labels, known);
+        if (partitioned) this.#deadLetteredSinceFlush.push(message);
+      },
+      onFailure: (message, reason, error, retryInMs) =>
+        deps.log.warn(
+          'Publishing a dead letter failed: retried; no offset covering it is recorded until it is durable',
+          {
+            id: message.id,
+            reason,
+            retry_in_ms: retryInMs,
+            error,
+          },
+        ),
     });
   }
 
@@ -188,6 +215,8 @@ export class MetricAggregator {
       await subscription.close();
     }
     await this.flush();
+    // Dead letters still not durable belong to partitions no longer held: left to the next owner.
+    this.#deadLetters.abandon();
     this.#heartbeat?.stop();
     this.#deps.log.info('Metric aggregator stopped', {
       applied: this.totals.applied,
@@ -208,12 +237,6 @@ export class MetricAggregator {
     return run;
   }
 
-  /**
-   * A revoked partition's pending aggregates are written (and acknowledged) before its offsets move.
-   * When that flush fails, the revoked partitions' events are forgotten instead of kept: the new
-   * owner receives them again from the committed position (and the high-water offsets leave out
-   * whatever this worker did write).
-   */
   async #assigned(partitions: readonly TopicPartition[]): Promise<void> {
     const numbers = partitions.map((p) => p.partition);
     if (this.#deps.mq.capabilities.partitioned) {
@@ -224,6 +247,13 @@ export class MetricAggregator {
     this.#deps.log.info('Partitions assigned', { partitions: numbers });
   }
 
+  /**
+   * A revoked partition's pending aggregates are written (and acknowledged) before its offsets move,
+   * once the dead letters below them are durable. What that flush could not write (it failed, or the
+   * events lie above a dead letter that is still not durable) is forgotten instead of kept, and so
+   * are those dead letters: none of it was acknowledged, so the new owner receives it again from the
+   * committed position (and the high-water offsets leave out whatever this worker did not write).
+   */
   async #revoked(partitions: readonly TopicPartition[]): Promise<void> {
     const revoked = new Set(partitions.map((p) => p.partition));
     const pendingOfRevoked = [...this.#pending.values()].filter((entry) =>
@@ -233,15 +263,27 @@ export class MetricAggregator {
       partitions: [...revoked],
       pending_events: pendingOfRevoked,
     });
+    let failed = false;
     try {
       await this.flush();
     } catch {
-      for (const [id, entry] of this.#pending) if (revoked.has(partitionOf(entry.message))) this.#pending.delete(id);
-      this.#deadLetteredSinceFlush = this.#deadLetteredSinceFlush.filter(
-        (message) => !revoked.has(partitionOf(message)),
-      );
-      this.#deps.log.warn('Flush on revocation failed: the revoked partitions are left to their next owner', {
+      failed = true;
+    }
+    let left = 0;
+    for (const [id, entry] of this.#pending) {
+      if (!revoked.has(partitionOf(entry.message))) continue;
+      this.#pending.delete(id);
+      left += 1;
+    }
+    this.#deadLetteredSinceFlush = this.#deadLetteredSinceFlush.filter((message) => !revoked.has(partitionOf(message)));
+    const undurable = this.#deadLetters.blockingOffsets();
+    this.#deadLetters.abandon(revoked);
+    if (failed || left > 0) {
+      this.#deps.log.warn('Revoked partitions: what could not be written is left to their next owner', {
         partitions: [...revoked],
+        flush_failed: failed,
+        pending_events: left,
+        dead_letters_not_durable: [...revoked].filter((partition) => undurable.has(partition)).length,
       });
     }
     for (const partition of revoked) this.#assignedHighWater.delete(partition);
@@ -284,16 +326,11 @@ export class MetricAggregator {
     const now = this.#now();
     this.#clock.arrived(now);
     const { dimensions, valuePath, windowSeconds, maxClockSkewMs } = this.#settings;
-    const deadLetters: Array<Promise<void>> = [];
-    const partitioned = this.#deps.mq.capabilities.partitioned;
+    // Published in parallel and awaited once for the batch; a flush that records offsets awaits
+    // them too (see #flushOnce), and a failed one is retried, never skipped.
+    const deadLetters: Array<Promise<boolean>> = [];
     const deadLetter = (message: QueueMessage, reason: DeadLetterReason, error: string): void => {
-      deadLetters.push(
-        this.#deps.mq.deadLetter(message, reason, error).then(() => {
-          this.totals.deadLettered[reason] += 1;
-          countDeadLetter(this.#metrics, this.#labels, reason);
-          if (partitioned) this.#deadLetteredSinceFlush.push(message);
-        }),
-      );
+      deadLetters.push(this.#deadLetters.deadLetter(message, reason, error));
     };
     const handledBefore: QueueMessage[] = [];
     for (const message of messages) {
@@ -340,14 +377,32 @@ export class MetricAggregator {
   }
 
   async #flushOnce(): Promise<void> {
-    const entries = [...this.#pending.values()];
-    const deadLettered = this.#deadLetteredSinceFlush;
-    const candidate = this.#clock.tick(this.#now());
+    const partitioned = this.#deps.mq.capabilities.partitioned;
+    // A high-water offset says "applied or dead-lettered up to here": the dead letters in flight
+    // (a batch still being handled, a retry) settle first, and the events of a partition at or
+    // above its lowest dead letter that is still not durable wait for a later flush.
+    if (partitioned && this.#deadLetters.size > 0) await this.#deadLetters.settle();
+    const blocked = partitioned ? this.#deadLetters.blockingOffsets() : new Map<number, bigint>();
+    const below = (message: QueueMessage): boolean => {
+      const block = blocked.get(partitionOf(message));
+      return block === undefined || offsetOf(message) < block;
+    };
+    const entries: PendingEvent[] = [];
+    const held = new Map<string, PendingEvent>();
+    for (const [id, entry] of this.#pending) {
+      if (below(entry.message)) entries.push(entry);
+      else held.set(id, entry);
+    }
+    const deadLettered = this.#deadLetteredSinceFlush.filter(below);
+    const heldDeadLettered = this.#deadLetteredSinceFlush.filter((message) => !below(message));
+    // While events wait behind a dead letter, the watermark stays: it must not close a window one of
+    // them belongs to before it is applied.
+    const candidate = held.size === 0 ? this.#clock.tick(this.#now()) : undefined;
     const moved =
       candidate !== undefined && (this.#storedWatermarkMs === undefined || candidate > this.#storedWatermarkMs);
     if (entries.length === 0 && deadLettered.length === 0 && !moved) return;
-    this.#pending = new Map();
-    this.#deadLetteredSinceFlush = [];
+    this.#pending = held;
+    this.#deadLetteredSinceFlush = heldDeadLettered;
     this.#flushing = true;
     const stopTimer = this.#metrics.flushDuration.startTimer(this.#labels);
     let outcome: FlushOutcome;

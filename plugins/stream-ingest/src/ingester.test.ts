@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { DEAD_LETTER_HEADERS, type QueueMessage } from '@platform-host/contracts';
+import { DEAD_LETTER_HEADERS, type MessageQueue, type QueueMessage } from '@platform-host/contracts';
 import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
 import { moduleConfigForTest, startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
 import { StreamIngester } from './ingester.js';
@@ -24,6 +24,7 @@ async function harness(
   args: readonly string[],
   beforeCommit?: (partition: number) => Promise<void>,
   partitions = 2,
+  wrapQueue: (mq: MessageQueue) => MessageQueue = (mq) => mq,
 ): Promise<Harness> {
   counter += 1;
   const topic = `events-${counter}`;
@@ -43,7 +44,7 @@ async function harness(
   const ingester = new StreamIngester({
     db: ctx.db,
     fs: ctx.fs,
-    mq: ctx.mq,
+    mq: wrapQueue(ctx.mq),
     log: ctx.log,
     metrics: new MemoryMetrics(),
     lifecycle: ctx.lifecycle,
@@ -83,6 +84,17 @@ async function publish(h: Harness, values: ReadonlyArray<unknown>): Promise<void
   );
 }
 
+/** `mq` with its `deadLetter` replaced. */
+function withDeadLetter(mq: MessageQueue, deadLetter: MessageQueue['deadLetter']): MessageQueue {
+  return new Proxy(mq, {
+    get(target, property) {
+      if (property === 'deadLetter') return deadLetter;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 async function count(h: Harness, sql: string): Promise<number> {
   const row = await h.ctx.db.fetchOne<{ n: number | string }>(sql);
   return Number(row?.n ?? 0);
@@ -94,6 +106,32 @@ describe('stream_ingest on the memory queue, file system and PGlite', function (
   afterEach(async () => {
     await h?.close();
     h = undefined;
+  });
+
+  it('a dead letter that cannot be published holds the commit of what follows it: retried, never skipped', async () => {
+    let refuse = true;
+    let attempts = 0;
+    h = await harness(['--batch-size', '100', '--flush-interval', '1h'], undefined, 1, (mq) =>
+      withDeadLetter(mq, async (message, reason, error) => {
+        attempts += 1;
+        if (refuse) throw new Error('injected: the dead-letter topic refused the message');
+        await mq.deadLetter(message, reason, error);
+      }),
+    );
+    const [first, , third] = events(3);
+    // Offset 0 valid, 1 invalid (no event_id), 2 valid.
+    await publish(h, [first, { event_type: 'click', payload: {} }, third]);
+    await waitFor(() => attempts >= 2, 10_000, 'the batch taken in and the dead letter retried');
+    await h.ingester.flushAll();
+    expect(await count(h, 'SELECT count(*) AS n FROM ingested_events'), 'only the record below it').to.equal(1);
+    expect(h.deadLetters).to.have.length(0);
+    refuse = false;
+    await waitFor(() => h?.deadLetters.length === 1, 10_000, 'the dead letter published by a retry');
+    await h.ingester.flushAll();
+    expect(await count(h, 'SELECT count(*) AS n FROM ingested_events')).to.equal(2);
+    expect(await count(h, 'SELECT max("offset") AS n FROM ingested_events')).to.equal(2);
+    expect(h.ingester.totals.deadLettered.invalid_event).to.equal(1);
+    expect(h.deadLetters[0]?.headers[DEAD_LETTER_HEADERS.originalOffset]).to.equal('1');
   });
 
   it('writes every valid event once in the fixed layout, dead-letters invalid ones, batch by --batch-size', async () => {

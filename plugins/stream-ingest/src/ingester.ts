@@ -14,6 +14,7 @@ import type {
 import { encodeRecords } from './formats.js';
 import { declareIngestMetrics, type IngestMetrics } from './ingest-metrics.js';
 import { FencedError, LakeStore, type FileToCommit } from './lake-store.js';
+import { PendingDeadLetters } from './pending-dead-letters.js';
 import {
   decodeMessage,
   lakeFilePath,
@@ -100,6 +101,12 @@ export class StreamIngester {
   readonly #now: () => number;
   readonly #owner = `stream_ingest-${randomUUID()}`;
   readonly #partitions = new Map<number, PartitionState>();
+  /**
+   * Dead letters started and not durable yet. A commit awaits them and records no committed offset
+   * at or above one still not durable (a failed publish is retried), so the committed offset never
+   * covers a dead letter a crash could lose.
+   */
+  readonly #deadLetters: PendingDeadLetters;
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastError: string | undefined;
@@ -111,6 +118,24 @@ export class StreamIngester {
     this.#metrics = declareIngestMetrics(deps.metrics);
     this.#labels = { topic: deps.settings.topic, group: deps.settings.group };
     this.#now = deps.now ?? Date.now;
+    this.#deadLetters = new PendingDeadLetters({
+      publish: (message, reason, error) => deps.mq.deadLetter(message, reason, error),
+      onDurable: (_message, reason) => {
+        const known = reason as DeadLetterReason;
+        this.totals.deadLettered[known] += 1;
+        this.#metrics.deadLettered.inc({ ...this.#labels, reason: known });
+      },
+      onFailure: (message, reason, error, retryInMs) =>
+        deps.log.warn(
+          'Publishing a dead letter failed: retried; no offset covering it is committed until it is durable',
+          {
+            id: message.id,
+            reason,
+            retry_in_ms: retryInMs,
+            error,
+          },
+        ),
+    });
   }
 
   /** Partitions owned now. */
@@ -164,6 +189,8 @@ export class StreamIngester {
       await subscription.close();
     }
     await Promise.all([...this.#partitions.keys()].map((partition) => this.flushPartition(partition)));
+    // Dead letters still not durable belong to partitions no longer held: left to the next owner.
+    this.#deadLetters.abandon();
     this.#deps.log.info('Stream ingest stopped', {
       records: this.totals.records,
       files: this.totals.files,
@@ -265,6 +292,8 @@ export class StreamIngester {
       const state = this.#partitions.get(partition);
       if (state !== undefined) state.lost = true;
       this.#partitions.delete(partition);
+      // Not acknowledged: the next owner receives these messages (and what waited behind them) again.
+      this.#deadLetters.abandon([partition]);
       this.#metrics.partitionLag.set({ ...this.#labels, partition: String(partition) }, 0);
     }
   }
@@ -281,7 +310,9 @@ export class StreamIngester {
   async #handle(messages: readonly QueueMessage[]): Promise<void> {
     const now = this.#now();
     const duplicates: QueueMessage[] = [];
-    const deadLetters: Array<Promise<void>> = [];
+    // Published in parallel and awaited once for the batch; a commit awaits them too (see
+    // #flushOnce), and a failed one is retried, never skipped.
+    const deadLetters: Array<Promise<boolean>> = [];
     const touched = new Set<PartitionState>();
     for (const message of messages) {
       const state = this.#partitions.get(message.partition ?? -1);
@@ -295,12 +326,7 @@ export class StreamIngester {
       const decoded = decodeMessage(message, now);
       if (!decoded.ok) {
         const { reason, error } = decoded;
-        deadLetters.push(
-          this.#deps.mq.deadLetter(message, reason, error).then(() => {
-            this.totals.deadLettered[reason] += 1;
-            this.#metrics.deadLettered.inc({ ...this.#labels, reason });
-          }),
-        );
+        deadLetters.push(this.#deadLetters.deadLetter(message, reason, error));
         if (offset !== undefined) state.highestSeen = offset;
         continue;
       }
@@ -337,16 +363,22 @@ export class StreamIngester {
 
   async #flushOnce(state: PartitionState): Promise<void> {
     if (state.count === 0 || state.lost) return;
+    // The committed offset says "ingested or dead-lettered up to here": the dead letters in flight
+    // (a batch still being handled, a retry) settle first, and records at or above the lowest dead
+    // letter of the partition that is still not durable stay open for a later commit.
+    if (this.#deadLetters.size > 0) await this.#deadLetters.settle();
+    if (state.count === 0 || state.lost) return;
     const { fs, mq, log } = this.#deps;
     const { lakePrefix, topic, outputFormat } = this.#settings;
-    const byDate = state.byDate;
-    const messages = state.messages;
-    const count = state.count;
-    state.byDate = new Map();
-    state.messages = [];
-    state.count = 0;
-    state.bytes = 0;
-    state.openedAt = undefined;
+    const block = this.#deadLetters.blockingOffsets().get(state.partition);
+    const { byDate, messages, count } = takeBelow(state, block);
+    if (count === 0) {
+      log.debug('Commit waits for a dead letter to be durable', {
+        partition: state.partition,
+        offset: block?.toString(),
+      });
+      return;
+    }
     const stopTimer = this.#metrics.flushDuration.startTimer(this.#labels);
     const files: Array<FileToCommit & { readonly bytes: Uint8Array }> = [];
     let lastOffset = state.committedOffset;
@@ -374,6 +406,7 @@ export class StreamIngester {
       if (error instanceof FencedError) {
         state.lost = true;
         this.#partitions.delete(state.partition);
+        this.#deadLetters.abandon([state.partition]);
         this.totals.fenced += 1;
         this.#metrics.fencedCommits.inc(this.#labels);
         log.warn('Commit refused: the partition moved to a newer owner; its records are left to it', {
@@ -440,4 +473,42 @@ export class StreamIngester {
     if (this.#lastError !== undefined) return { ok: false, detail: `last flush failed: ${this.#lastError}` };
     return { ok: true };
   }
+}
+
+/**
+ * Takes the open records (and their messages) of `state` whose offset is below `block` (all when
+ * it is undefined) for one commit; the others stay open, in offset order.
+ */
+function takeBelow(
+  state: PartitionState,
+  block: bigint | undefined,
+): { byDate: Map<string, LakeRecord[]>; messages: QueueMessage[]; count: number } {
+  if (block === undefined) {
+    const taken = { byDate: state.byDate, messages: state.messages, count: state.count };
+    state.byDate = new Map();
+    state.messages = [];
+    state.count = 0;
+    state.bytes = 0;
+    state.openedAt = undefined;
+    return taken;
+  }
+  const byDate = new Map<string, LakeRecord[]>();
+  const keptByDate = new Map<string, LakeRecord[]>();
+  let count = 0;
+  for (const [date, records] of state.byDate) {
+    const below = records.filter((record) => record._offset < block);
+    const above = records.filter((record) => record._offset >= block);
+    if (below.length > 0) byDate.set(date, below);
+    if (above.length > 0) keptByDate.set(date, above);
+    count += below.length;
+  }
+  const isBelow = (message: QueueMessage): boolean => message.offset !== undefined && BigInt(message.offset) < block;
+  const messages = state.messages.filter(isBelow);
+  const kept = state.messages.filter((message) => !isBelow(message));
+  state.byDate = keptByDate;
+  state.messages = kept;
+  state.count -= count;
+  state.bytes = kept.reduce((sum, message) => sum + message.value.byteLength + 64, 0);
+  if (state.count === 0) state.openedAt = undefined;
+  return { byDate, messages, count };
 }
