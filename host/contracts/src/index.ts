@@ -12,3 +12,4 @@ export * from './interfaces/logger.js';
 export * from './interfaces/metrics.js';
 export * from './interfaces/secrets.js';
 export * from './manifest/types.js';
+export * from './messages/pending-dead-letters.js';

@@ -10,9 +10,9 @@ import type {
   Subscription,
   TopicPartition,
 } from '@platform-host/contracts';
+import { PendingDeadLetters } from '@platform-host/contracts';
 import { countDeadLetter, declareAggregatorMetrics, type AggregatorMetrics } from './aggregator-metrics.js';
 import { decodeEvent, type DeadLetterReason } from './event.js';
-import { PendingDeadLetters } from './pending-dead-letters.js';
 import { offsetOf, partitionOf, type FlushOutcome, type PendingEvent } from './rollup-store.js';
 import { createRollupSink, type RollupSink } from './rollup-sink.js';
 import type { AggregatorSettings } from './settings.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { QueueMessage } from '@platform-host/contracts';
 import { waitFor } from '@platform-host/test-kit';
-import { PendingDeadLetters } from './pending-dead-letters.js';
+import { PendingDeadLetters } from '@platform-host/contracts';
 
 function message(partition: number, offset: number): QueueMessage {
   return {

@@ -11,10 +11,10 @@ import type {
   Subscription,
   TopicPartition,
 } from '@platform-host/contracts';
+import { PendingDeadLetters } from '@platform-host/contracts';
 import { encodeRecords } from './formats.js';
 import { declareIngestMetrics, type IngestMetrics } from './ingest-metrics.js';
 import { FencedError, LakeStore, type FileToCommit } from './lake-store.js';
-import { PendingDeadLetters } from './pending-dead-letters.js';
 import {
   decodeMessage,
   lakeFilePath,

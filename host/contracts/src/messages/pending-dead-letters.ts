@@ -1,6 +1,4 @@
-import type { QueueMessage } from '@platform-host/contracts';
-
-// stream_ingest has the same class (modules share no code but the contracts): keep them identical.
+import type { QueueMessage } from '../interfaces/message-queue.js';
 
 /** What {@link PendingDeadLetters} needs: the queue's dead-letter call and what to do around it. */
 export interface PendingDeadLettersOptions {
