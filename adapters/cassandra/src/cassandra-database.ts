@@ -95,7 +95,9 @@ function isConditional(result: ResultSet): boolean {
  * - **Keyspace**: `connect()` checks that the keyspace exists and switches to it; when it does not,
  *   the adapter stays connected without one (unqualified tables fail with a hint) until a
  *   `CREATE KEYSPACE` through it creates it — what the migration runner does.
- * - **Errors**: {@link CassandraQueryError} (`PH_ERR_DB_QUERY` with `responseCode`); before
+ * - **Errors**: {@link CassandraQueryError} (`PH_ERR_DB_QUERY` with `responseCode`;
+ *   `PH_ERR_DB_TIMEOUT` when the outcome is unknown: a write timeout, a client-side timeout or a
+ *   connection closed after sending, see `isOutcomeUnknownDriverError`); before
  *   `connect()` and after `disconnect()`, `PH_ERR_NOT_CONNECTED`. Parameters are never logged.
  */
 export class CassandraDatabase implements Database {
