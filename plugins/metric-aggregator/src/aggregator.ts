@@ -13,6 +13,7 @@ import type {
 import { countDeadLetter, declareAggregatorMetrics, type AggregatorMetrics } from './aggregator-metrics.js';
 import { decodeEvent, type DeadLetterReason } from './event.js';
 import { offsetOf, partitionOf, type FlushOutcome, type PendingEvent } from './rollup-store.js';
+import { isFatalStoreError } from './cql-rollup-store.js';
 import { createRollupSink, type RollupSink } from './rollup-sink.js';
 import type { AggregatorSettings } from './settings.js';
 import { earliestWindowEndMs, WatermarkClock } from './windows.js';
@@ -123,8 +124,20 @@ export class MetricAggregator {
       windowSeconds: deps.settings.windowSeconds,
       record: deps.mq.capabilities.partitioned ? 'partition-offsets' : 'ledger',
       monotonicNow: this.#monotonicNow,
+      log: deps.log,
+    });
+    this.failed = new Promise((resolve) => {
+      this.#reportFailure = resolve;
     });
   }
+
+  /**
+   * Resolves with the error when the store turned fatal (a Cassandra batch whose outcome stayed
+   * unknown): the worker applies nothing more, and `run()` exits non-zero so the host restarts it.
+   */
+  readonly failed: Promise<Error>;
+  #reportFailure: (error: Error) => void = () => undefined;
+  #fatal: Error | undefined;
 
   /** The watermark the worker works with (epoch ms), `undefined` before any. */
   get watermarkMs(): number | undefined {
@@ -187,7 +200,7 @@ export class MetricAggregator {
       subscription.pause();
       await subscription.close();
     }
-    await this.flush();
+    if (this.#fatal === undefined) await this.flush();
     this.#heartbeat?.stop();
     this.#deps.log.info('Metric aggregator stopped', {
       applied: this.totals.applied,
@@ -358,6 +371,18 @@ export class MetricAggregator {
       // Put them back (a redelivered copy that arrived meanwhile is the same message).
       for (const entry of entries) if (!this.#pending.has(entry.message.id)) this.#pending.set(entry.message.id, entry);
       this.#lastFlushError = error instanceof Error ? error.message : String(error);
+      if (isFatalStoreError(error) && this.#fatal === undefined) {
+        this.#fatal = error as Error;
+        if (this.#timer !== undefined) clearInterval(this.#timer);
+        this.#timer = undefined;
+        this.#subscription?.pause();
+        this.#deps.log.error('Stopping: a write may still land, so this worker applies nothing more', {
+          events: entries.length,
+          error,
+        });
+        this.#reportFailure(this.#fatal);
+        throw error;
+      }
       this.#deps.log.error('Flush failed: the events stay pending and are written by the next flush', {
         events: entries.length,
         error,
