@@ -18,6 +18,7 @@ import {
   isFatalStoreError,
   type CqlRollupStoreOptions,
 } from './cql-rollup-store.js';
+import { run, type MetricAggregatorContext } from './main.js';
 import type { PendingEvent } from './rollup-store.js';
 
 const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -186,6 +187,52 @@ describe('metric_aggregator Cassandra store: in-doubt batches and takeovers', fu
     expect(await s.flush(events(base, d, 3), undefined).catch((error: unknown) => error)).to.equal(failure);
     expect(logged, 'a fatal store sends nothing').to.equal(sentBefore);
     expect(await leaseHolder(group), 'the next holder must wait for the batchlog').to.equal(s.writer);
+  });
+
+  it('the worker: a batch in doubt whose writer then lost the lease makes run() reject (exit non-zero) without sending it again', async () => {
+    const topic = `events-${randomBytes(3).toString('hex')}`;
+    const worker = await startModuleForTest({
+      moduleDir: MODULE_DIR,
+      flags: { db: 'cassandra' },
+      args: ['--topic', topic, '--flush-interval', '1s'],
+      env: { ...cassandra(), DB_CASSANDRA_KEYSPACE: keyspace },
+    });
+    try {
+      let logged = 0;
+      const stealing = wrap(db, {
+        batch: async (statements: readonly BatchStatement[], options?: BatchOptions) => {
+          if (options?.logged === false) return db.batch(statements, options);
+          logged += 1;
+          // In doubt, and meanwhile another writer took the lease over (this one paused too long).
+          const held = await db.fetchOne<{ owner: string | null }>(
+            'SELECT owner FROM metric_aggregator_watermarks WHERE consumer_group = ? AND topic = ?',
+            ['metric_aggregator', topic],
+          );
+          await db.execute(
+            `UPDATE metric_aggregator_watermarks USING TTL 30 SET owner = 'another-writer'
+             WHERE consumer_group = ? AND topic = ? IF owner = ?`,
+            ['metric_aggregator', topic, held?.owner ?? null],
+          );
+          throw batchTimeout();
+        },
+      });
+      // The worker's context with the fault-injecting database (the rest is the harness's).
+      const ctx = Object.create(worker.ctx, { db: { value: stealing } }) as MetricAggregatorContext;
+      const running = run(ctx);
+      await worker.ctx.mq.publish(topic, {
+        value: JSON.stringify({ event_type: 'purchase', timestamp: new Date().toISOString(), payload: { value: 1 } }),
+      });
+      const failure = await running.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).to.be.instanceOf(InDoubtBatchError);
+      expect(String(failure)).to.contain('lost the flush lease');
+      expect(logged, 'not sent again without the lease').to.equal(1);
+      expect(worker.logs().join('\n')).to.contain('applies nothing more');
+    } finally {
+      await worker.close();
+    }
   });
 
   it('a held-back batch of a writer that died lands while a second writer takes over: the second waits, no double count', async () => {

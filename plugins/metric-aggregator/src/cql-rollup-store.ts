@@ -125,15 +125,19 @@ export function isFatalStoreError(error: unknown): boolean {
  * This process is a *writer* with its own id. It keeps in memory the absolute aggregates it has
  * applied per rollup key (for windows not closed yet) and each flush, holding the group's flush
  * lease (a lightweight transaction on the watermark row, as PostgreSQL's `FOR UPDATE`):
- * 1. finishes the dirty lists of writers that crashed, and closes windows a crash left open;
+ * 1. when the previous holder never gave the lease back (`lease_holder`), waits until none of its
+ *    batches can still land (in flight, or in Cassandra's batchlog); then finishes the dirty lists
+ *    of writers that crashed, and closes windows a crash left open;
  * 2. leaves out what was applied before (per-partition high-water offsets, or the ledger of ids),
  *    dead-letters events whose window the stored watermark closed;
- * 3. writes, in logged batches each consistent on its own, the writer's absolute parts of the keys
- *    it touched, what it applied (offsets or ledger ids) and its dirty list of windows;
+ * 3. records itself as `lease_holder`, then writes, in logged batches each consistent on its own,
+ *    the writer's absolute parts of the keys it touched, what it applied (offsets or ledger ids)
+ *    and its dirty list of windows; a batch whose outcome is unknown is re-sent until it settles;
  * 4. recomputes the touched metric_rollups rows as the merge of every writer's parts, clears the
  *    dirty list;
- * 5. moves the watermark and gives the lease back in one lightweight transaction (only if it still
- *    holds it), then closes the windows the watermark passed.
+ * 5. moves the watermark and gives the lease back (clearing `lease_holder`) in one lightweight
+ *    transaction (only if it still holds it), then closes the windows the watermark passed and
+ *    deletes their parts.
  * The caller acknowledges after that. See the module README, "What is guaranteed on Cassandra".
  */
 export class CqlRollupStore implements RollupSink {
@@ -149,7 +153,7 @@ export class CqlRollupStore implements RollupSink {
    * Messages written by a flush that failed afterwards: durable, so the next flush reports them as
    * applied instead of applying them again.
    */
-  readonly #writtenNotReported = new Map<string, QueueMessage>();
+  readonly #writtenNotReported = new Map<string, { readonly message: QueueMessage; readonly at: number }>();
   /** Ledger ids of each flush, by bucket, until their deletion. */
   readonly #ledgerIds = new Map<string, Map<string, string[]>>();
   readonly #acknowledged: Array<{ readonly at: number; readonly flushId: string }> = [];
@@ -186,8 +190,10 @@ export class CqlRollupStore implements RollupSink {
   }
 
   /**
-   * Creates the group's watermark row when missing, finishes what crashed writers left (dirty
-   * lists, windows to close) under the lease, and returns the stored watermark (epoch ms).
+   * Creates the group's watermark row when missing, under the lease waits for what a previous
+   * holder that never gave the lease back may still land (as long as it takes: the worker is not
+   * consuming yet), finishes what crashed writers left (dirty lists, windows to close), and returns
+   * the stored watermark (epoch ms).
    */
   async loadWatermark(): Promise<number | undefined> {
     const { group, topic } = this.#options;
@@ -196,14 +202,17 @@ export class CqlRollupStore implements RollupSink {
       [group, topic, new Date()],
     );
     if (this.#fatal !== undefined) throw this.#fatal;
-    await this.#acquireLease();
-    try {
-      const stored = await this.#prepareHoldingLease();
-      await this.#releaseLease(undefined);
-      return stored;
-    } catch (error) {
-      await this.#releaseLease(undefined).catch(() => undefined);
-      throw error;
+    for (;;) {
+      await this.#acquireLease();
+      try {
+        const stored = await this.#prepareHoldingLease();
+        await this.#releaseLease(undefined);
+        return stored;
+      } catch (error) {
+        await this.#releaseLease(undefined).catch(() => undefined);
+        // Not started yet (not consuming): keep waiting for the previous holder's batches (logged).
+        if (!(error instanceof PreviousHolderPendingError)) throw error;
+      }
     }
   }
 
@@ -281,6 +290,12 @@ export class CqlRollupStore implements RollupSink {
     const duplicates: QueueMessage[] = [];
     const late: QueueMessage[] = [];
     const candidates: PendingEvent[] = [];
+    // Bounded: after the hold limit a copy is either handed back (held too long) or, delivered
+    // anew, found in the ledger or below the offsets those batches wrote (their ledger rows are
+    // left to their TTL, see #writeParts' caller).
+    for (const [id, written] of this.#writtenNotReported) {
+      if (now - written.at > LEDGER_HOLD_LIMIT_MS) this.#writtenNotReported.delete(id);
+    }
     for (const entry of pending) {
       if (this.#writtenNotReported.has(entry.message.id)) applied.push(entry.message);
       else if (record === 'ledger' && now - entry.receivedAt > LEDGER_HOLD_LIMIT_MS) released.push(entry.message);
@@ -492,7 +507,8 @@ export class CqlRollupStore implements RollupSink {
       }
       await emit();
     } catch (error) {
-      for (const message of written) this.#writtenNotReported.set(message.id, message);
+      const at = this.#monotonicNow();
+      for (const message of written) this.#writtenNotReported.set(message.id, { message, at });
       throw error;
     }
     return touched;
