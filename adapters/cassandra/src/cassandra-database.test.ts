@@ -234,6 +234,26 @@ describeWithCassandra('CassandraDatabase (real server)', function (cluster) {
     destroy: (db: Database) => db.disconnect(),
   });
 
+  it('fetchAllOnEachNode reads a node-local table on every node of the local data center (here the single node)', async function () {
+    this.timeout(60_000);
+    const db = databaseOn(cluster());
+    await db.connect();
+    try {
+      const byNode = await db.fetchAllOnEachNode<{ host_id: string; written_at?: Date }>(
+        'SELECT host_id FROM system.local',
+      );
+      expect(byNode.size).to.equal(1);
+      const [address, rows] = [...byNode][0] ?? ['', []];
+      expect(address).to.match(/^127\.0\.0\.1:\d+$/);
+      expect(rows).to.have.length(1);
+      expect(rows[0]?.host_id).to.be.a('string');
+      const batches = await db.fetchAllOnEachNode('SELECT toUnixTimestamp(id) AS written_at FROM system.batches');
+      expect([...batches.values()].every(Array.isArray)).to.equal(true);
+    } finally {
+      await db.disconnect();
+    }
+  });
+
   describe('keyspace', function () {
     this.timeout(60_000);
     const keyspace = `ph_test_ks_${randomBytes(4).toString('hex')}`;

@@ -47,17 +47,18 @@ function batchTimeout(): PlatformError {
   );
 }
 
-/** A Database whose methods can be overridden, the rest going to the real adapter. */
-function wrap(db: Database, overrides: Partial<Pick<Database, 'batch' | 'fetchAll'>>): Database {
+/** A Database whose methods can be overridden (also the adapter's `fetchAllOnEachNode`), the rest going to the real adapter. */
+function wrap(db: Database, overrides: Record<string, unknown>): Database {
   return new Proxy(db, {
     get(target, property) {
-      if (property === 'batch' && overrides.batch !== undefined) return overrides.batch;
-      if (property === 'fetchAll' && overrides.fetchAll !== undefined) return overrides.fetchAll;
+      if (typeof property === 'string' && overrides[property] !== undefined) return overrides[property];
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
 }
+
+type EachNode = (sql: string, params?: readonly SqlParam[]) => Promise<Map<string, Row[]>>;
 
 interface StoredRow {
   event_count: bigint;
@@ -251,7 +252,7 @@ describe('metric_aggregator Cassandra store: in-doubt batches and takeovers', fu
         return new Promise<void>(() => undefined);
       },
     });
-    const a = store(group, dying, { leaseTtlSeconds: 1 });
+    const a = store(group, dying, { leaseTtlSeconds: 2 });
     await a.loadWatermark();
     void a.flush(events(base, d, 4), undefined);
     await captured;
@@ -296,21 +297,25 @@ describe('metric_aggregator Cassandra store: in-doubt batches and takeovers', fu
       'UPDATE metric_aggregator_watermarks SET lease_holder = ? WHERE consumer_group = ? AND topic = ?',
       ['killed-writer', group, 'events'],
     );
-    // The node's batchlog as the store reads it: one entry written a minute ago, until `drained`.
+    // The batchlog as the store reads it on each node: the real one, plus an entry written a
+    // minute ago on a second node until `drained`.
     let drained = false;
+    let reads = 0;
+    const eachNode = (db as unknown as { fetchAllOnEachNode: EachNode }).fetchAllOnEachNode.bind(db);
     const withBatchlog = wrap(db, {
-      fetchAll: async <T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]> => {
-        if (sql.includes('system.batches')) {
-          const real = await db.fetchAll<T>(sql, params);
-          return drained ? real : [...real, { written_at: new Date(Date.now() - 60_000) } as unknown as T];
-        }
-        return db.fetchAll<T>(sql, params);
+      fetchAllOnEachNode: async (sql: string, params?: readonly SqlParam[]): Promise<Map<string, Row[]>> => {
+        reads += 1;
+        const real = await eachNode(sql, params);
+        expect(real.size, 'the single native node').to.equal(1);
+        if (!drained) real.set('127.0.0.2:9042', [{ written_at: new Date(Date.now() - 60_000) }]);
+        return real;
       },
     });
     const log = new RecordingLogger();
     const s = store(group, withBatchlog, { takeoverWaitMs: 300, requestTimeoutMs: 1, log });
     const failure = await s.flush(events(base, d, 2), undefined).catch((error: unknown) => error);
     expect(failure).to.be.instanceOf(PreviousHolderPendingError);
+    expect(reads, 'the batchlog read again while waiting').to.be.at.least(2);
     expect(String(failure)).to.contain(group).and.to.contain('killed-writer');
     expect(
       log

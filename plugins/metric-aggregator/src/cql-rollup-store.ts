@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isOutcomeUnknown } from '@platform-host/contracts';
-import type { BatchStatement, Database, QueueMessage, SqlParam } from '@platform-host/contracts';
+import type { BatchStatement, Database, QueueMessage, Row, SqlParam } from '@platform-host/contracts';
 import type { AggregatedEvent } from './event.js';
 import {
   LEDGER_HOLD_LIMIT_MS,
@@ -757,8 +757,8 @@ export class CqlRollupStore implements RollupSink {
    *    TTL has passed, so its last batch left at least two thirds of the TTL before the lease ran
    *    out, that is before this writer took it; a request is answered or dropped within the request
    *    timeout, so the wait is the request timeout minus two thirds of the TTL (2 s by default);
-   * 2. until Cassandra's batchlog (`system.batches`, read on the node that answers: on a single node
-   *    the whole batchlog) holds no batch written before the end of step 1. A batchlog entry is
+   * 2. until Cassandra's batchlog (`system.batches` of every node of the local data center, see
+   *    {@link CqlRollupStore.#batchlogTimes}) holds no batch written before the end of step 1. A batchlog entry is
    *    deleted once its mutations are applied, so then every batch `previous` sent has landed.
    * Renews the lease meanwhile. After {@link CqlRollupStoreOptions.takeoverWaitMs} the flush fails
    * with {@link PreviousHolderPendingError} (logged, naming the group) and the next flush waits
@@ -776,13 +776,15 @@ export class CqlRollupStore implements RollupSink {
     const threshold = Date.now() + BATCHLOG_CLOCK_MARGIN_MS;
     let delay = 50;
     for (;;) {
-      const batches = await this.#db.fetchAll<{ written_at: Date }>(
-        'SELECT toUnixTimestamp(id) AS written_at FROM system.batches',
-      );
-      const pending = batches.filter((batch) => batch.written_at.getTime() <= threshold).length;
+      let pending: number | string;
+      try {
+        pending = (await this.#batchlogTimes()).filter((writtenAt) => writtenAt.getTime() <= threshold).length;
+      } catch (error) {
+        pending = `unknown (${error instanceof Error ? error.message : String(error)})`; // Not confirmed: keep waiting.
+      }
       if (pending === 0) break;
       if (this.#monotonicNow() - started >= this.#takeoverWaitMs) {
-        const message = `the flush lease of group ${group}, topic ${topic} was taken over from writer ${previous}, which never gave it back, and Cassandra's batchlog still holds ${pending} batch(es) written before the takeover after ${this.#takeoverWaitMs} ms: nothing is applied until they land (they could count twice)`;
+        const message = `the flush lease of group ${group}, topic ${topic} was taken over from writer ${previous}, which never gave it back, and Cassandra's batchlog still holds batches written before the takeover (${pending}) after ${this.#takeoverWaitMs} ms: nothing is applied until they land (they could count twice)`;
         this.#options.log?.error(`Takeover waits for the batchlog: ${message}`, {
           group,
           topic,
@@ -800,6 +802,22 @@ export class CqlRollupStore implements RollupSink {
       previous_holder: previous,
       waited_ms: Math.round(this.#monotonicNow() - started),
     });
+  }
+
+  /**
+   * When the batches in Cassandra's batchlog were written: on every node of the local data center
+   * when the database can read each node (the Cassandra adapter's `fetchAllOnEachNode`: a
+   * coordinator of a multi-node cluster stores its batchlog entries on other nodes), else on the
+   * node that answers (the whole batchlog on a single node).
+   */
+  async #batchlogTimes(): Promise<Date[]> {
+    const sql = 'SELECT toUnixTimestamp(id) AS written_at FROM system.batches';
+    const reader = this.#db as Database & Partial<EachNodeReader>;
+    if (typeof reader.fetchAllOnEachNode === 'function') {
+      const byNode = await reader.fetchAllOnEachNode<{ written_at: Date }>(sql);
+      return [...byNode.values()].flat().map((row) => row.written_at);
+    }
+    return (await this.#db.fetchAll<{ written_at: Date }>(sql)).map((row) => row.written_at);
   }
 
   /**
@@ -961,6 +979,11 @@ export class CqlRollupStore implements RollupSink {
       );
     }
   }
+}
+
+/** A database that reads a node-local table on each node (the Cassandra adapter). */
+interface EachNodeReader {
+  fetchAllOnEachNode<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<Map<string, T[]>>;
 }
 
 interface PartRow {
