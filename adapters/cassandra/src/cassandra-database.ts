@@ -286,6 +286,11 @@ export class CassandraDatabase implements Database {
     } while (pageState !== undefined);
   }
 
+  /** The driver's request timeout (ms, `DB_CASSANDRA_REQUEST_TIMEOUT`): how long a request sent may stay unanswered. */
+  get requestTimeoutMs(): number {
+    return this.#requestTimeoutMs;
+  }
+
   /**
    * Runs a read on every node of the local data center, each pinned to its node (the driver's
    * `host` execution option), for node-local tables such as `system.batches` (every node keeps the

@@ -86,7 +86,10 @@ export interface CqlRollupStoreOptions extends RollupStoreOptions {
   readonly inDoubtSettleBoundMs?: number;
   /** How long a takeover waits for a previous holder's batches (ms; default {@link TAKEOVER_WAIT_BOUND_MS}). */
   readonly takeoverWaitMs?: number;
-  /** The driver's request timeout (ms; default {@link DEFAULT_REQUEST_TIMEOUT_MS}): how long a batch may be in flight. */
+  /**
+   * The driver's request timeout (ms): how long a batch may be in flight. Default: the adapter's
+   * `requestTimeoutMs` (`DB_CASSANDRA_REQUEST_TIMEOUT`) when it has one, else {@link DEFAULT_REQUEST_TIMEOUT_MS}.
+   */
   readonly requestTimeoutMs?: number;
   /** Pause of the retry loops (default a timer); tests may count the calls. */
   readonly sleep?: (ms: number) => Promise<void>;
@@ -180,7 +183,9 @@ export class CqlRollupStore implements RollupSink {
     this.#monotonicNow = options.monotonicNow ?? (() => performance.now());
     this.#settleBoundMs = options.inDoubtSettleBoundMs ?? IN_DOUBT_SETTLE_BOUND_MS;
     this.#takeoverWaitMs = options.takeoverWaitMs ?? TAKEOVER_WAIT_BOUND_MS;
-    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const adapterTimeout = (options.db as Database & { readonly requestTimeoutMs?: unknown }).requestTimeoutMs;
+    this.#requestTimeoutMs =
+      options.requestTimeoutMs ?? (typeof adapterTimeout === 'number' ? adapterTimeout : DEFAULT_REQUEST_TIMEOUT_MS);
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
