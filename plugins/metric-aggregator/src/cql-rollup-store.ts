@@ -167,6 +167,10 @@ export class CqlRollupStore implements RollupSink {
   readonly #sleep: (ms: number) => Promise<void>;
   /** Set for the current lease once `lease_holder` names this writer (before its first logged batch). */
   #holderRecorded = false;
+  /** The running {@link CqlRollupStore.#recordHolder} of the current lease. */
+  #holderRecording: Promise<void> | undefined;
+  /** Counts the leases taken, so that a late answer is not taken for the current lease's. */
+  #leaseEpoch = 0;
   /** A logged batch of this writer whose outcome is unknown and not settled: `lease_holder` must stay. */
   #unsettled = false;
   /** Holding the lease, the previous holder's batches have not been waited for yet: `lease_holder` must stay. */
@@ -276,7 +280,10 @@ export class CqlRollupStore implements RollupSink {
       });
       return outcome;
     } finally {
-      if (!released) await this.#releaseLease(undefined).catch(() => undefined);
+      if (!released) {
+        await this.#holderRecording?.catch(() => undefined);
+        await this.#releaseLease(undefined).catch(() => undefined);
+      }
     }
   }
 
@@ -307,6 +314,9 @@ export class CqlRollupStore implements RollupSink {
       else candidates.push(entry);
     }
     for (const message of applied) this.#writtenNotReported.delete(message.id);
+    // Likely to write: record this writer as lease_holder while the ledger or offsets are read
+    // (awaited before the first logged batch, see #writeParts).
+    if (candidates.length > 0) void this.#recordingHolder();
     const highWater =
       record === 'partition-offsets'
         ? await this.highWaterOffsets([...candidates.map((e) => e.message), ...deadLettered].map(partitionOf))
@@ -355,6 +365,7 @@ export class CqlRollupStore implements RollupSink {
         : watermarkCandidateMs === undefined
           ? storedMs
           : Math.max(storedMs, watermarkCandidateMs);
+    await this.#holderRecording?.catch(() => undefined);
     await this.#releaseLease(watermarkMs !== undefined && watermarkMs !== storedMs ? watermarkMs : undefined);
     markReleased();
     if (watermarkMs !== undefined && watermarkMs !== storedMs) {
@@ -456,7 +467,7 @@ export class CqlRollupStore implements RollupSink {
       if (windows.size > 0) {
         statements.push(this.#dirtyStatement(this.#writer, JSON.stringify([...windows]), CQL_ORPHAN_TTL_SECONDS));
       }
-      if (!this.#holderRecorded) await this.#recordHolder();
+      await this.#recordingHolder();
       await this.#renewLeaseIfDue();
       await this.#sendLoggedBatch(statements);
       // Durable: this writer's parts now hold these messages.
@@ -548,11 +559,21 @@ export class CqlRollupStore implements RollupSink {
   /** Recomputes the rows of one window: those of `dimensions`, or every row with parts when omitted. */
   async #recomputeRows(size: number, start: number, dimensions?: readonly string[]): Promise<void> {
     const windowStart = new Date(start * 1000);
-    const parts = await this.#db.fetchAll<PartRow>(
-      `SELECT dimensions, event_count, value_count, value_sum, value_min, value_max FROM metric_rollup_parts
-       WHERE window_seconds = ? AND window_start = ?${dimensions === undefined ? '' : ' AND dimensions IN ?'}`,
-      dimensions === undefined ? [size, windowStart] : [size, windowStart, [...dimensions]],
-    );
+    const where = `WHERE window_seconds = ? AND window_start = ?${dimensions === undefined ? '' : ' AND dimensions IN ?'}`;
+    const params = dimensions === undefined ? [size, windowStart] : [size, windowStart, [...dimensions]];
+    // A closed row is final: never recomputed (its window's parts are deleted after closing; a
+    // writer that paused past the lease could otherwise rewrite it from a partial set of parts).
+    // Read together with the parts.
+    const [parts, rows] = await Promise.all([
+      this.#db.fetchAll<PartRow>(
+        `SELECT dimensions, event_count, value_count, value_sum, value_min, value_max FROM metric_rollup_parts ${where}`,
+        params,
+      ),
+      this.#db.fetchAll<{ dimensions: string; closed_at: Date | null }>(
+        `SELECT dimensions, closed_at FROM metric_rollups ${where}`,
+        params,
+      ),
+    ]);
     const merged = new Map<string, Aggregate>();
     for (const part of parts) {
       const row = merged.get(part.dimensions) ?? emptyAggregate(size, start, part.dimensions);
@@ -566,15 +587,7 @@ export class CqlRollupStore implements RollupSink {
       }
       merged.set(part.dimensions, row);
     }
-    if (merged.size === 0) return;
-    // A closed row is final: never recomputed (its window's parts are deleted after closing; a
-    // writer that paused past the lease could otherwise rewrite it from a partial set of parts).
-    const closed = await this.#db.fetchAll<{ dimensions: string; closed_at: Date | null }>(
-      `SELECT dimensions, closed_at FROM metric_rollups
-       WHERE window_seconds = ? AND window_start = ?${dimensions === undefined ? '' : ' AND dimensions IN ?'}`,
-      dimensions === undefined ? [size, windowStart] : [size, windowStart, [...dimensions]],
-    );
-    for (const row of closed) if (row.closed_at !== null) merged.delete(row.dimensions);
+    for (const row of rows) if (row.closed_at !== null) merged.delete(row.dimensions);
     if (merged.size === 0) return;
     const updatedAt = new Date();
     const statements: BatchStatement[] = [...merged.values()].map((row) => {
@@ -826,17 +839,34 @@ export class CqlRollupStore implements RollupSink {
   }
 
   /**
+   * {@link CqlRollupStore.#recordHolder} once per lease: starts it when not started (or done), and
+   * returns it. A failure is seen by whoever awaits it (the first logged batch).
+   */
+  #recordingHolder(): Promise<void> {
+    if (this.#holderRecorded) return Promise.resolve();
+    if (this.#holderRecording === undefined) {
+      const recording = this.#recordHolder();
+      recording.catch(() => {
+        if (this.#holderRecording === recording) this.#holderRecording = undefined; // The next batch tries again.
+      });
+      this.#holderRecording = recording;
+    }
+    return this.#holderRecording;
+  }
+
+  /**
    * Records this writer as `lease_holder` (no TTL; a lightweight transaction that applies only
    * while it holds the lease), before its first logged batch under the current lease.
    */
   async #recordHolder(): Promise<void> {
+    const lease = this.#leaseEpoch;
     const applied = await this.#db.execute(
       `UPDATE metric_aggregator_watermarks SET lease_holder = ?
        WHERE consumer_group = ? AND topic = ? IF owner = ?`,
       [this.#writer, this.#options.group, this.#options.topic, this.#writer],
     );
     if (applied !== 1) throw new FlushLeaseLostError(`writer ${this.#writer} lost the flush lease before a batch`);
-    this.#holderRecorded = true;
+    if (lease === this.#leaseEpoch) this.#holderRecorded = true;
   }
 
   /**
@@ -931,7 +961,9 @@ export class CqlRollupStore implements RollupSink {
         .catch(() => null); // A contended lightweight transaction may time out: read again below.
       if (row?.['[applied]'] === true || row?.owner === this.#writer) {
         this.#leaseRenewedAt = this.#monotonicNow();
+        this.#leaseEpoch += 1;
         this.#holderRecorded = false;
+        this.#holderRecording = undefined;
         this.#takeoverPending = false;
         return;
       }
