@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { expect } from 'chai';
 import cassandra from 'cassandra-driver';
-import { isPlatformError, type Database } from '@platform-host/contracts';
+import { isOutcomeUnknown, isPlatformError, type Database } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
 import {
   adapterContextForTest,
@@ -11,7 +11,8 @@ import {
   RecordingLogger,
   useRealService,
 } from '@platform-host/test-kit';
-import adapter, { CassandraDatabase, type CassandraDatabaseOptions } from './index.js';
+import adapter, { CassandraDatabase, isOutcomeUnknownDriverError, type CassandraDatabaseOptions } from './index.js';
+import { queryError } from './query-error.js';
 
 /** The contact points and keyspace of the real server (`useRealService('cassandra')`). */
 interface Cluster {
@@ -127,6 +128,60 @@ describe('cassandra adapter package', function () {
   }
 });
 
+describe('Cassandra errors whose outcome is unknown', function () {
+  const { errors, types } = cassandra;
+  const socketError = (written: boolean): Error =>
+    Object.assign(new Error('Socket was closed'), { isSocketError: true, requestNotWritten: !written });
+  const cases: Array<[string, Error, boolean]> = [
+    [
+      'a write timeout (a logged batch: BATCH_LOG or BATCH)',
+      new errors.ResponseError(
+        types.responseErrorCodes.writeTimeout,
+        'Operation timed out - received only 0 responses.',
+      ),
+      true,
+    ],
+    ['a write failure', new errors.ResponseError(types.responseErrorCodes.writeFailure, 'Operation failed'), true],
+    [
+      'a client-side timeout',
+      new errors.OperationTimedOutError('The host 127.0.0.1:9042 did not reply before timeout 12000 ms'),
+      true,
+    ],
+    ['a connection closed after the request was written', socketError(true), true],
+    [
+      'no host available, the host timed out',
+      new errors.NoHostAvailableError({ '127.0.0.1:9042': new errors.OperationTimedOutError('timeout') }),
+      true,
+    ],
+    [
+      'a syntax error',
+      new errors.ResponseError(types.responseErrorCodes.syntaxError, 'line 1:0 no viable alternative'),
+      false,
+    ],
+    ['an invalid request', new errors.ResponseError(types.responseErrorCodes.invalid, 'Batch too large'), false],
+    [
+      'unavailable (refused before writing)',
+      new errors.ResponseError(types.responseErrorCodes.unavailableException, 'Cannot achieve consistency level'),
+      false,
+    ],
+    ['a connection closed before the request was written', socketError(false), false],
+    [
+      'no host available, connection refused',
+      new errors.NoHostAvailableError({ '127.0.0.1:9042': new Error('connect ECONNREFUSED') }),
+      false,
+    ],
+  ];
+  for (const [what, driverError, unknown] of cases) {
+    it(`${what}: ${unknown ? 'PH_ERR_DB_TIMEOUT (in doubt)' : 'PH_ERR_DB_QUERY (not in doubt)'}`, function () {
+      expect(isOutcomeUnknownDriverError(driverError)).to.equal(unknown);
+      const wrapped = queryError(driverError, 'BATCH INSERT INTO metric_rollup_parts (window_seconds) VALUES (?)');
+      expect(wrapped.code).to.equal(unknown ? 'PH_ERR_DB_TIMEOUT' : 'PH_ERR_DB_QUERY');
+      expect(isOutcomeUnknown(wrapped)).to.equal(unknown);
+      expect(wrapped.message).to.contain('BATCH INSERT INTO metric_rollup_parts');
+    });
+  }
+});
+
 describe('CassandraDatabase without a server', function () {
   let silent: Server;
   const sockets = new Set<Socket>();
@@ -177,6 +232,26 @@ describeWithCassandra('CassandraDatabase (real server)', function (cluster) {
       return db;
     },
     destroy: (db: Database) => db.disconnect(),
+  });
+
+  it('fetchAllOnEachNode reads a node-local table on every node of the local data center (here the single node)', async function () {
+    this.timeout(60_000);
+    const db = databaseOn(cluster());
+    await db.connect();
+    try {
+      const byNode = await db.fetchAllOnEachNode<{ host_id: string; written_at?: Date }>(
+        'SELECT host_id FROM system.local',
+      );
+      expect(byNode.size).to.equal(1);
+      const [address, rows] = [...byNode][0] ?? ['', []];
+      expect(address).to.match(/^127\.0\.0\.1:\d+$/);
+      expect(rows).to.have.length(1);
+      expect(rows[0]?.host_id).to.be.a('string');
+      const batches = await db.fetchAllOnEachNode('SELECT toUnixTimestamp(id) AS written_at FROM system.batches');
+      expect([...batches.values()].every(Array.isArray)).to.equal(true);
+    } finally {
+      await db.disconnect();
+    }
   });
 
   describe('keyspace', function () {

@@ -1,4 +1,4 @@
-import cassandra from 'cassandra-driver';
+import cassandra, { type Host } from 'cassandra-driver';
 import { PlatformError } from '@platform-host/contracts';
 import type {
   BatchOptions,
@@ -95,7 +95,11 @@ function isConditional(result: ResultSet): boolean {
  * - **Keyspace**: `connect()` checks that the keyspace exists and switches to it; when it does not,
  *   the adapter stays connected without one (unqualified tables fail with a hint) until a
  *   `CREATE KEYSPACE` through it creates it — what the migration runner does.
- * - **Errors**: {@link CassandraQueryError} (`PH_ERR_DB_QUERY` with `responseCode`); before
+ * - **fetchAllOnEachNode** reads a node-local table (such as `system.batches`) on every node of the
+ *   local data center.
+ * - **Errors**: {@link CassandraQueryError} (`PH_ERR_DB_QUERY` with `responseCode`;
+ *   `PH_ERR_DB_TIMEOUT` when the outcome is unknown: a write timeout, a client-side timeout or a
+ *   connection closed after sending, see `isOutcomeUnknownDriverError`); before
  *   `connect()` and after `disconnect()`, `PH_ERR_NOT_CONNECTED`. Parameters are never logged.
  */
 export class CassandraDatabase implements Database {
@@ -282,6 +286,48 @@ export class CassandraDatabase implements Database {
     } while (pageState !== undefined);
   }
 
+  /** The driver's request timeout (ms, `DB_CASSANDRA_REQUEST_TIMEOUT`): how long a request sent may stay unanswered. */
+  get requestTimeoutMs(): number {
+    return this.#requestTimeoutMs;
+  }
+
+  /**
+   * Runs a read on every node of the local data center, each pinned to its node (the driver's
+   * `host` execution option), for node-local tables such as `system.batches` (every node keeps the
+   * batchlog entries it was sent). Returns the rows per node address; a node that does not answer
+   * is an error naming it (`PH_ERR_DB_QUERY`), since its rows cannot be known.
+   */
+  async fetchAllOnEachNode<T extends Row = Row>(
+    sql: string,
+    params: readonly SqlParam[] = [],
+  ): Promise<Map<string, T[]>> {
+    const client = this.#requireClient('fetchAllOnEachNode');
+    const nodes = client.hosts.values().filter((host) => host.datacenter === this.#localDataCenter);
+    const byNode = new Map<string, T[]>();
+    for (const host of nodes) {
+      const rows: T[] = [];
+      let pageState: string | undefined;
+      try {
+        do {
+          const result = await this.#run('fetchAllOnEachNode', sql, params, {
+            fetchSize: FETCH_PAGE_ROWS,
+            pageState,
+            host,
+          });
+          rows.push(...plainRows<T>(result));
+          pageState = result.pageState ?? undefined;
+        } while (pageState !== undefined);
+      } catch (error) {
+        throw new CassandraQueryError(
+          `Cassandra node ${host.address} did not answer "${statementSummary(sql)}": ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      }
+      byNode.set(host.address, rows);
+    }
+    return byNode;
+  }
+
   async transaction<T>(_work: () => Promise<T>): Promise<T> {
     throw new PlatformError(
       'PH_ERR_DB_UNSUPPORTED',
@@ -402,7 +448,11 @@ export class CassandraDatabase implements Database {
     method: string,
     statement: string,
     params: readonly SqlParam[],
-    paging: { readonly fetchSize?: number; readonly pageState?: string | undefined } = {},
+    paging: {
+      readonly fetchSize?: number;
+      readonly pageState?: string | undefined;
+      readonly host?: Host;
+    } = {},
   ): Promise<ResultSet> {
     const client = this.#requireClient(method);
     checkParamsDefined(params, statement);
@@ -412,6 +462,7 @@ export class CassandraDatabase implements Database {
         prepare: params.length > 0,
         ...(paging.fetchSize === undefined ? {} : { fetchSize: paging.fetchSize }),
         ...(paging.pageState === undefined ? {} : { pageState: paging.pageState }),
+        ...(paging.host === undefined ? {} : { host: paging.host }),
       });
     } catch (error) {
       throw queryError(error, statement, this.#keyspaceHint(error));

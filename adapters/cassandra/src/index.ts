@@ -12,7 +12,7 @@ import {
 
 export { CassandraDatabase } from './cassandra-database.js';
 export type { CassandraDatabaseOptions } from './cassandra-database.js';
-export { CassandraQueryError } from './query-error.js';
+export { CassandraQueryError, isOutcomeUnknownDriverError } from './query-error.js';
 export { jsValue, driverParam } from './values.js';
 export {
   parseConsistency,

@@ -11,7 +11,8 @@ const RESPONSE_CODE_NAMES: ReadonlyMap<number, string> = new Map(
 );
 
 /**
- * `PH_ERR_DB_QUERY` raised by the Cassandra adapter. `responseCode` is the protocol error code the
+ * `PH_ERR_DB_QUERY` raised by the Cassandra adapter (`PH_ERR_DB_TIMEOUT` when the outcome is
+ * unknown: see {@link isOutcomeUnknownDriverError}). `responseCode` is the protocol error code the
  * server answered with (`0x2200` invalid, `0x2000` syntax error, `0x2400` already exists, `0x1100`
  * write timeout...), `undefined` for client-side failures (no host available, timeouts, a
  * parameter that does not fit its column). The message names the statement by its first words; it
@@ -20,8 +21,16 @@ const RESPONSE_CODE_NAMES: ReadonlyMap<number, string> = new Map(
 export class CassandraQueryError extends PlatformError {
   readonly responseCode: number | undefined;
 
-  constructor(message: string, options: { responseCode?: number; cause?: unknown; hint?: string } = {}) {
-    super('PH_ERR_DB_QUERY', message, { cause: options.cause, hint: options.hint });
+  constructor(
+    message: string,
+    options: {
+      responseCode?: number;
+      cause?: unknown;
+      hint?: string;
+      code?: 'PH_ERR_DB_QUERY' | 'PH_ERR_DB_TIMEOUT';
+    } = {},
+  ) {
+    super(options.code ?? 'PH_ERR_DB_QUERY', message, { cause: options.cause, hint: options.hint });
     this.name = 'CassandraQueryError';
     this.responseCode = options.responseCode;
   }
@@ -51,11 +60,51 @@ function noHostReason(error: InstanceType<typeof errors.NoHostAvailableError>): 
   return inner.length === 0 ? error.message : `no host answered (${inner.join('; ')})`;
 }
 
+/** Server answers that say the coordinator sent the write on but cannot tell whether it was applied. */
+const IN_DOUBT_RESPONSE_CODES: ReadonlySet<number> = new Set([
+  types.responseErrorCodes.writeTimeout, // also of a logged batch (write type BATCH_LOG or BATCH): the batchlog may replay it
+  types.responseErrorCodes.writeFailure,
+]);
+
+/**
+ * Whether a driver error leaves the outcome of the request unknown: it may have been applied, or
+ * (a logged batch whose batchlog entry was written) be applied later. A server-side write timeout
+ * or write failure, a client-side timeout (`OperationTimedOutError`: no answer within the request
+ * timeout), a connection closed after the request was written, or a "no host available" whose
+ * hosts failed that way. A syntax error, an invalid request, "unavailable" (the coordinator
+ * refused before writing) or a socket error before the request was written are not in doubt.
+ */
+export function isOutcomeUnknownDriverError(error: unknown): boolean {
+  if (error instanceof errors.ResponseError) return IN_DOUBT_RESPONSE_CODES.has(error.code);
+  if (error instanceof errors.OperationTimedOutError) return true;
+  if (error instanceof errors.NoHostAvailableError) {
+    return Object.values((error.innerErrors ?? {}) as Record<string, unknown>).some(isOutcomeUnknownDriverError);
+  }
+  if (error instanceof Error) {
+    const socket = error as Error & { isSocketError?: boolean; requestNotWritten?: boolean };
+    return socket.isSocketError === true && socket.requestNotWritten !== true;
+  }
+  return false;
+}
+
+const IN_DOUBT_HINT =
+  'The write may have been applied, or may still be applied later (a logged batch from the batchlog): re-send the same idempotent statements, or read before writing anything that depends on it.';
+
 /** Wraps what the driver threw while running `statement` into a {@link CassandraQueryError}. */
 export function queryError(error: unknown, statement: string, hint?: string): PlatformError {
   if (isPlatformError(error)) return error;
   const where = `"${statementSummary(statement)}"`;
   const extra = hint === undefined ? {} : { hint };
+  if (isOutcomeUnknownDriverError(error)) {
+    const responseCode = error instanceof errors.ResponseError ? error.code : undefined;
+    const reason = error instanceof errors.NoHostAvailableError ? noHostReason(error) : (error as Error).message;
+    return new CassandraQueryError(`Cassandra did not confirm ${where}, its outcome is unknown: ${reason}`, {
+      code: 'PH_ERR_DB_TIMEOUT',
+      ...(responseCode === undefined ? {} : { responseCode }),
+      cause: error,
+      hint: hint ?? IN_DOUBT_HINT,
+    });
+  }
   if (error instanceof errors.ResponseError) {
     const name = RESPONSE_CODE_NAMES.get(error.code) ?? `0x${error.code.toString(16)}`;
     return new CassandraQueryError(`Cassandra rejected ${where}: ${error.message} (${name})`, {

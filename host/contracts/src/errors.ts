@@ -22,6 +22,8 @@ export const ERROR_CODES = {
     "An adapter's connect() failed, or did not finish within its deadline (--connect-timeout), so nothing ran.",
   PH_ERR_NOT_CONNECTED: 'An adapter method was called before connect() or after disconnect().',
   PH_ERR_DB_QUERY: 'The database rejected a statement.',
+  PH_ERR_DB_TIMEOUT:
+    'A write was sent but the database did not confirm it (a timeout, or the connection closed after sending): its outcome is unknown, it may have been applied or be applied later.',
   PH_ERR_DB_UNSUPPORTED:
     'The selected database adapter cannot do what was asked (for example a multi-statement transaction on Cassandra).',
   PH_ERR_FS_PATH_INVALID: 'A file-system path is absolute, escapes the root or is otherwise not allowed.',
@@ -92,6 +94,16 @@ export class PlatformError extends Error {
     this.hint = options.hint;
     this.exitCode = options.exitCode ?? (USAGE_CODES.has(code) ? EXIT_CODES.USAGE : EXIT_CODES.FAILURE);
   }
+}
+
+/**
+ * True for an error whose outcome is unknown (`PH_ERR_DB_TIMEOUT`): the statement or batch may
+ * have been applied, or may still be applied later (on Cassandra, a logged batch from the
+ * batchlog). Re-sending the same idempotent writes is the way to settle it; a syntax or
+ * invalid-request error is not in doubt.
+ */
+export function isOutcomeUnknown(error: unknown): boolean {
+  return isPlatformError(error) && error.code === 'PH_ERR_DB_TIMEOUT';
 }
 
 /** True for any {@link PlatformError}, also one created by another copy of this package. */

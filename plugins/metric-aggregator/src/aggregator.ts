@@ -14,6 +14,7 @@ import { PendingDeadLetters } from '@platform-host/contracts';
 import { countDeadLetter, declareAggregatorMetrics, type AggregatorMetrics } from './aggregator-metrics.js';
 import { decodeEvent, type DeadLetterReason } from './event.js';
 import { offsetOf, partitionOf, type FlushOutcome, type PendingEvent } from './rollup-store.js';
+import { isFatalStoreError } from './cql-rollup-store.js';
 import { createRollupSink, type RollupSink } from './rollup-sink.js';
 import type { AggregatorSettings } from './settings.js';
 import { earliestWindowEndMs, WatermarkClock } from './windows.js';
@@ -130,6 +131,10 @@ export class MetricAggregator {
       windowSeconds: deps.settings.windowSeconds,
       record: deps.mq.capabilities.partitioned ? 'partition-offsets' : 'ledger',
       monotonicNow: this.#monotonicNow,
+      log: deps.log,
+    });
+    this.failed = new Promise((resolve) => {
+      this.#reportFailure = resolve;
     });
     const partitioned = deps.mq.capabilities.partitioned;
     this.#deadLetters = new PendingDeadLetters({
@@ -152,6 +157,14 @@ export class MetricAggregator {
         ),
     });
   }
+
+  /**
+   * Resolves with the error when the store turned fatal (a Cassandra batch whose outcome stayed
+   * unknown): the worker applies nothing more, and `run()` exits non-zero so the host restarts it.
+   */
+  readonly failed: Promise<Error>;
+  #reportFailure: (error: Error) => void = () => undefined;
+  #fatal: Error | undefined;
 
   /** The watermark the worker works with (epoch ms), `undefined` before any. */
   get watermarkMs(): number | undefined {
@@ -214,7 +227,7 @@ export class MetricAggregator {
       subscription.pause();
       await subscription.close();
     }
-    await this.flush();
+    if (this.#fatal === undefined) await this.flush();
     // Dead letters still not durable belong to partitions no longer held: left to the next owner.
     this.#deadLetters.abandon();
     this.#heartbeat?.stop();
@@ -413,6 +426,18 @@ export class MetricAggregator {
       // Put them back (a redelivered copy that arrived meanwhile is the same message).
       for (const entry of entries) if (!this.#pending.has(entry.message.id)) this.#pending.set(entry.message.id, entry);
       this.#lastFlushError = error instanceof Error ? error.message : String(error);
+      if (isFatalStoreError(error) && this.#fatal === undefined) {
+        this.#fatal = error as Error;
+        if (this.#timer !== undefined) clearInterval(this.#timer);
+        this.#timer = undefined;
+        this.#subscription?.pause();
+        this.#deps.log.error('Stopping: a write may still land, so this worker applies nothing more', {
+          events: entries.length,
+          error,
+        });
+        this.#reportFailure(this.#fatal);
+        throw error;
+      }
       this.#deps.log.error('Flush failed: the events stay pending and are written by the next flush', {
         events: entries.length,
         error,

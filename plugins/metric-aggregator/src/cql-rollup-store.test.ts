@@ -226,7 +226,8 @@ describe('metric_aggregator Cassandra store: exactly-once effects without multi-
     const dying = proxyBatch(db, (options) => {
       if (options?.logged === false) throw new Error('injected: killed before the recompute');
     });
-    const crashed = store('ledger', group, dying, { leaseTtlSeconds: 1 });
+    // TTL 2 s: Cassandra expires cells by whole seconds, so a TTL of 1 s may run out before the lease is given back.
+    const crashed = store('ledger', group, dying, { leaseTtlSeconds: 2 });
     await crashed.loadWatermark();
     await crashed.flush([event(message(`${base}-0`), d, base + 1000, 3)], undefined).catch(() => undefined);
     expect(await row(60, base, d), 'parts written, row not recomputed').to.equal(null);

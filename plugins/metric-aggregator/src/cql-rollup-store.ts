@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { BatchStatement, Database, QueueMessage, SqlParam } from '@platform-host/contracts';
+import { isOutcomeUnknown } from '@platform-host/contracts';
+import type { BatchStatement, Database, QueueMessage, Row, SqlParam } from '@platform-host/contracts';
 import type { AggregatedEvent } from './event.js';
 import {
   LEDGER_HOLD_LIMIT_MS,
@@ -25,6 +26,25 @@ export const FLUSH_LEASE_TTL_SECONDS = 15;
  * behind (the rows of acknowledged messages are deleted after {@link LEDGER_HOLD_LIMIT_MS}).
  */
 export const CQL_ORPHAN_TTL_SECONDS = 7 * 86_400;
+
+/**
+ * How long an in-doubt logged batch is re-sent before the worker gives up and stops (ms): 4 lease
+ * TTLs by default. Each try renews the lease first.
+ */
+export const IN_DOUBT_SETTLE_BOUND_MS = 60_000;
+
+/** How long a writer that took over the lease waits for a previous holder's batches before the flush fails (ms). */
+export const TAKEOVER_WAIT_BOUND_MS = 60_000;
+
+/**
+ * The request timeout of the driver (`DB_CASSANDRA_REQUEST_TIMEOUT`, 12 s by default): after it a
+ * request sent has been answered, dropped by the client, or (Cassandra's `native_transport_timeout`
+ * and `write_request_timeout`) dropped or written by the server.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 12_000;
+
+/** Margin for the clocks of this process and the Cassandra node when comparing batchlog entry times (ms). */
+const BATCHLOG_CLOCK_MARGIN_MS = 1000;
 
 /** Estimated bytes of the statements of one logged batch: well under Cassandra's default 50 KiB batch_size_fail_threshold. */
 const BATCH_BYTES = 24 * 1024;
@@ -62,10 +82,44 @@ export interface CqlRollupStoreOptions extends RollupStoreOptions {
   readonly leaseTtlSeconds?: number;
   /** How long to wait for the lease before the flush fails (ms; default 4 × the TTL). */
   readonly leaseWaitMs?: number;
+  /** How long an in-doubt batch is re-sent before the store gives up, fatally (ms; default {@link IN_DOUBT_SETTLE_BOUND_MS}). */
+  readonly inDoubtSettleBoundMs?: number;
+  /** How long a takeover waits for a previous holder's batches (ms; default {@link TAKEOVER_WAIT_BOUND_MS}). */
+  readonly takeoverWaitMs?: number;
+  /**
+   * The driver's request timeout (ms): how long a batch may be in flight. Default: the adapter's
+   * `requestTimeoutMs` (`DB_CASSANDRA_REQUEST_TIMEOUT`) when it has one, else {@link DEFAULT_REQUEST_TIMEOUT_MS}.
+   */
+  readonly requestTimeoutMs?: number;
+  /** Pause of the retry loops (default a timer); tests may count the calls. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** A lease that was taken over by another writer while this one worked. */
 export class FlushLeaseLostError extends Error {}
+
+/**
+ * A logged batch whose outcome stayed unknown: it may still be applied (from Cassandra's batchlog)
+ * and this writer could not settle it by re-sending it. The writer must not apply anything more:
+ * every later flush of this store throws this error, and the worker exits non-zero so that the
+ * host restarts it. Its lease holder record stays, so the next holder waits for the batchlog.
+ */
+export class InDoubtBatchError extends Error {
+  /** Always true: the worker stops (see {@link isFatalStoreError}). */
+  readonly fatal = true;
+}
+
+/**
+ * The lease was taken over from a writer that never gave it back, and its batches may still be in
+ * Cassandra's batchlog after {@link CqlRollupStoreOptions.takeoverWaitMs}: the flush fails (the
+ * events stay pending, readiness fails) and the next flush waits again.
+ */
+export class PreviousHolderPendingError extends Error {}
+
+/** Whether `error` means the worker must stop instead of flushing again ({@link InDoubtBatchError}). */
+export function isFatalStoreError(error: unknown): boolean {
+  return error instanceof Error && (error as Error & { fatal?: unknown }).fatal === true;
+}
 
 /**
  * metric_aggregator's store on Cassandra (dialect `cql`, issue 15): exactly-once effects on
@@ -74,15 +128,19 @@ export class FlushLeaseLostError extends Error {}
  * This process is a *writer* with its own id. It keeps in memory the absolute aggregates it has
  * applied per rollup key (for windows not closed yet) and each flush, holding the group's flush
  * lease (a lightweight transaction on the watermark row, as PostgreSQL's `FOR UPDATE`):
- * 1. finishes the dirty lists of writers that crashed, and closes windows a crash left open;
+ * 1. when the previous holder never gave the lease back (`lease_holder`), waits until none of its
+ *    batches can still land (in flight, or in Cassandra's batchlog); then finishes the dirty lists
+ *    of writers that crashed, and closes windows a crash left open;
  * 2. leaves out what was applied before (per-partition high-water offsets, or the ledger of ids),
  *    dead-letters events whose window the stored watermark closed;
- * 3. writes, in logged batches each consistent on its own, the writer's absolute parts of the keys
- *    it touched, what it applied (offsets or ledger ids) and its dirty list of windows;
+ * 3. records itself as `lease_holder`, then writes, in logged batches each consistent on its own,
+ *    the writer's absolute parts of the keys it touched, what it applied (offsets or ledger ids)
+ *    and its dirty list of windows; a batch whose outcome is unknown is re-sent until it settles;
  * 4. recomputes the touched metric_rollups rows as the merge of every writer's parts, clears the
  *    dirty list;
- * 5. moves the watermark and gives the lease back in one lightweight transaction (only if it still
- *    holds it), then closes the windows the watermark passed.
+ * 5. moves the watermark and gives the lease back (clearing `lease_holder`) in one lightweight
+ *    transaction (only if it still holds it), then closes the windows the watermark passed and
+ *    deletes their parts.
  * The caller acknowledges after that. See the module README, "What is guaranteed on Cassandra".
  */
 export class CqlRollupStore implements RollupSink {
@@ -98,11 +156,27 @@ export class CqlRollupStore implements RollupSink {
    * Messages written by a flush that failed afterwards: durable, so the next flush reports them as
    * applied instead of applying them again.
    */
-  readonly #writtenNotReported = new Map<string, QueueMessage>();
+  readonly #writtenNotReported = new Map<string, { readonly message: QueueMessage; readonly at: number }>();
   /** Ledger ids of each flush, by bucket, until their deletion. */
   readonly #ledgerIds = new Map<string, Map<string, string[]>>();
   readonly #acknowledged: Array<{ readonly at: number; readonly flushId: string }> = [];
   #leaseRenewedAt = Number.NEGATIVE_INFINITY;
+  readonly #settleBoundMs: number;
+  readonly #takeoverWaitMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  /** Set for the current lease once `lease_holder` names this writer (before its first logged batch). */
+  #holderRecorded = false;
+  /** The running {@link CqlRollupStore.#recordHolder} of the current lease. */
+  #holderRecording: Promise<void> | undefined;
+  /** Counts the leases taken, so that a late answer is not taken for the current lease's. */
+  #leaseEpoch = 0;
+  /** A logged batch of this writer whose outcome is unknown and not settled: `lease_holder` must stay. */
+  #unsettled = false;
+  /** Holding the lease, the previous holder's batches have not been waited for yet: `lease_holder` must stay. */
+  #takeoverPending = false;
+  /** Once set, the store refuses to flush: see {@link InDoubtBatchError}. */
+  #fatal: InDoubtBatchError | undefined;
 
   constructor(options: CqlRollupStoreOptions) {
     this.#db = options.db;
@@ -111,6 +185,12 @@ export class CqlRollupStore implements RollupSink {
     this.#leaseTtlSeconds = options.leaseTtlSeconds ?? FLUSH_LEASE_TTL_SECONDS;
     this.#leaseWaitMs = options.leaseWaitMs ?? 4 * this.#leaseTtlSeconds * 1000;
     this.#monotonicNow = options.monotonicNow ?? (() => performance.now());
+    this.#settleBoundMs = options.inDoubtSettleBoundMs ?? IN_DOUBT_SETTLE_BOUND_MS;
+    this.#takeoverWaitMs = options.takeoverWaitMs ?? TAKEOVER_WAIT_BOUND_MS;
+    const adapterTimeout = (options.db as Database & { readonly requestTimeoutMs?: unknown }).requestTimeoutMs;
+    this.#requestTimeoutMs =
+      options.requestTimeoutMs ?? (typeof adapterTimeout === 'number' ? adapterTimeout : DEFAULT_REQUEST_TIMEOUT_MS);
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   /** This writer's id (its parts rows carry it). */
@@ -119,8 +199,10 @@ export class CqlRollupStore implements RollupSink {
   }
 
   /**
-   * Creates the group's watermark row when missing, finishes what crashed writers left (dirty
-   * lists, windows to close) under the lease, and returns the stored watermark (epoch ms).
+   * Creates the group's watermark row when missing, under the lease waits for what a previous
+   * holder that never gave the lease back may still land (as long as it takes: the worker is not
+   * consuming yet), finishes what crashed writers left (dirty lists, windows to close), and returns
+   * the stored watermark (epoch ms).
    */
   async loadWatermark(): Promise<number | undefined> {
     const { group, topic } = this.#options;
@@ -128,17 +210,38 @@ export class CqlRollupStore implements RollupSink {
       'INSERT INTO metric_aggregator_watermarks (consumer_group, topic, updated_at) VALUES (?, ?, ?) IF NOT EXISTS',
       [group, topic, new Date()],
     );
-    await this.#acquireLease();
-    try {
-      await this.#finishCrashedWriters();
-      const stored = await this.#storedWatermark();
-      if (stored !== undefined) await this.#closeWindows(stored);
-      await this.#releaseLease(undefined);
-      return stored;
-    } catch (error) {
-      await this.#releaseLease(undefined).catch(() => undefined);
-      throw error;
+    if (this.#fatal !== undefined) throw this.#fatal;
+    for (;;) {
+      await this.#acquireLease();
+      try {
+        const stored = await this.#prepareHoldingLease();
+        await this.#releaseLease(undefined);
+        return stored;
+      } catch (error) {
+        await this.#releaseLease(undefined).catch(() => undefined);
+        // Not started yet (not consuming): keep waiting for the previous holder's batches (logged).
+        if (!(error instanceof PreviousHolderPendingError)) throw error;
+      }
     }
+  }
+
+  /**
+   * The first steps of every flush, holding the lease: waits for what a previous holder that never
+   * gave the lease back may still have in flight, then finishes crashed writers' dirty lists and
+   * closes what a crash left open. Returns the stored watermark.
+   */
+  async #prepareHoldingLease(): Promise<number | undefined> {
+    const { watermarkMs, leaseHolder } = await this.#watermarkRow();
+    if (leaseHolder !== null && leaseHolder !== this.#writer) {
+      this.#takeoverPending = true;
+      await this.#awaitPreviousHolder(leaseHolder);
+      this.#takeoverPending = false;
+    }
+    // lease_holder names this writer only when its own release failed: none of its batches is in flight.
+    if (leaseHolder === this.#writer) this.#holderRecorded = true;
+    await this.#finishCrashedWriters();
+    if (watermarkMs !== undefined) await this.#closeWindows(watermarkMs);
+    return watermarkMs;
   }
 
   /** Records that the worker acknowledged the messages of a flush (its ledger rows go after the hold limit). */
@@ -168,6 +271,7 @@ export class CqlRollupStore implements RollupSink {
     watermarkCandidateMs: number | undefined,
     deadLettered: readonly QueueMessage[] = [],
   ): Promise<FlushOutcome> {
+    if (this.#fatal !== undefined) throw this.#fatal;
     await this.#acquireLease();
     let released = false;
     try {
@@ -176,7 +280,10 @@ export class CqlRollupStore implements RollupSink {
       });
       return outcome;
     } finally {
-      if (!released) await this.#releaseLease(undefined).catch(() => undefined);
+      if (!released) {
+        await this.#holderRecording?.catch(() => undefined);
+        await this.#releaseLease(undefined).catch(() => undefined);
+      }
     }
   }
 
@@ -187,9 +294,7 @@ export class CqlRollupStore implements RollupSink {
     markReleased: () => void,
   ): Promise<FlushOutcome> {
     const { windowSeconds, record } = this.#options;
-    await this.#finishCrashedWriters();
-    const storedMs = await this.#storedWatermark();
-    if (storedMs !== undefined) await this.#closeWindows(storedMs);
+    const storedMs = await this.#prepareHoldingLease();
 
     const now = this.#monotonicNow();
     const released: QueueMessage[] = [];
@@ -197,12 +302,21 @@ export class CqlRollupStore implements RollupSink {
     const duplicates: QueueMessage[] = [];
     const late: QueueMessage[] = [];
     const candidates: PendingEvent[] = [];
+    // Bounded: after the hold limit a copy is either handed back (held too long) or, delivered
+    // anew, found in the ledger or below the offsets those batches wrote (their ledger rows are
+    // left to their TTL, see #writeParts' caller).
+    for (const [id, written] of this.#writtenNotReported) {
+      if (now - written.at > LEDGER_HOLD_LIMIT_MS) this.#writtenNotReported.delete(id);
+    }
     for (const entry of pending) {
       if (this.#writtenNotReported.has(entry.message.id)) applied.push(entry.message);
       else if (record === 'ledger' && now - entry.receivedAt > LEDGER_HOLD_LIMIT_MS) released.push(entry.message);
       else candidates.push(entry);
     }
     for (const message of applied) this.#writtenNotReported.delete(message.id);
+    // Likely to write: record this writer as lease_holder while the ledger or offsets are read
+    // (awaited before the first logged batch, see #writeParts).
+    if (candidates.length > 0) void this.#recordingHolder();
     const highWater =
       record === 'partition-offsets'
         ? await this.highWaterOffsets([...candidates.map((e) => e.message), ...deadLettered].map(partitionOf))
@@ -231,7 +345,14 @@ export class CqlRollupStore implements RollupSink {
     }
 
     const flushId = record === 'ledger' && toApply.length > 0 ? randomUUID() : undefined;
-    const touched = await this.#writeParts(toApply, [...duplicates, ...late, ...deadLettered], highWater, flushId);
+    let touched: Set<string>;
+    try {
+      touched = await this.#writeParts(toApply, [...duplicates, ...late, ...deadLettered], highWater, flushId);
+    } catch (error) {
+      // Not acknowledged: this flush's ledger rows are never pruned by this writer (their TTL is).
+      if (flushId !== undefined) this.#ledgerIds.delete(flushId);
+      throw error;
+    }
     for (const message of toApply.map((entry) => entry.message)) applied.push(message);
     for (const entry of recheck) for (const key of this.#keysOf(entry.event)) touched.add(key);
 
@@ -244,6 +365,7 @@ export class CqlRollupStore implements RollupSink {
         : watermarkCandidateMs === undefined
           ? storedMs
           : Math.max(storedMs, watermarkCandidateMs);
+    await this.#holderRecording?.catch(() => undefined);
     await this.#releaseLease(watermarkMs !== undefined && watermarkMs !== storedMs ? watermarkMs : undefined);
     markReleased();
     if (watermarkMs !== undefined && watermarkMs !== storedMs) {
@@ -345,8 +467,9 @@ export class CqlRollupStore implements RollupSink {
       if (windows.size > 0) {
         statements.push(this.#dirtyStatement(this.#writer, JSON.stringify([...windows]), CQL_ORPHAN_TTL_SECONDS));
       }
+      await this.#recordingHolder();
       await this.#renewLeaseIfDue();
-      await this.#db.batch(statements);
+      await this.#sendLoggedBatch(statements);
       // Durable: this writer's parts now hold these messages.
       for (const key of chunkKeys) {
         const part = working.get(key);
@@ -400,7 +523,8 @@ export class CqlRollupStore implements RollupSink {
       }
       await emit();
     } catch (error) {
-      for (const message of written) this.#writtenNotReported.set(message.id, message);
+      const at = this.#monotonicNow();
+      for (const message of written) this.#writtenNotReported.set(message.id, { message, at });
       throw error;
     }
     return touched;
@@ -435,11 +559,21 @@ export class CqlRollupStore implements RollupSink {
   /** Recomputes the rows of one window: those of `dimensions`, or every row with parts when omitted. */
   async #recomputeRows(size: number, start: number, dimensions?: readonly string[]): Promise<void> {
     const windowStart = new Date(start * 1000);
-    const parts = await this.#db.fetchAll<PartRow>(
-      `SELECT dimensions, event_count, value_count, value_sum, value_min, value_max FROM metric_rollup_parts
-       WHERE window_seconds = ? AND window_start = ?${dimensions === undefined ? '' : ' AND dimensions IN ?'}`,
-      dimensions === undefined ? [size, windowStart] : [size, windowStart, [...dimensions]],
-    );
+    const where = `WHERE window_seconds = ? AND window_start = ?${dimensions === undefined ? '' : ' AND dimensions IN ?'}`;
+    const params = dimensions === undefined ? [size, windowStart] : [size, windowStart, [...dimensions]];
+    // A closed row is final: never recomputed (its window's parts are deleted after closing; a
+    // writer that paused past the lease could otherwise rewrite it from a partial set of parts).
+    // Read together with the parts.
+    const [parts, rows] = await Promise.all([
+      this.#db.fetchAll<PartRow>(
+        `SELECT dimensions, event_count, value_count, value_sum, value_min, value_max FROM metric_rollup_parts ${where}`,
+        params,
+      ),
+      this.#db.fetchAll<{ dimensions: string; closed_at: Date | null }>(
+        `SELECT dimensions, closed_at FROM metric_rollups ${where}`,
+        params,
+      ),
+    ]);
     const merged = new Map<string, Aggregate>();
     for (const part of parts) {
       const row = merged.get(part.dimensions) ?? emptyAggregate(size, start, part.dimensions);
@@ -453,6 +587,7 @@ export class CqlRollupStore implements RollupSink {
       }
       merged.set(part.dimensions, row);
     }
+    for (const row of rows) if (row.closed_at !== null) merged.delete(row.dimensions);
     if (merged.size === 0) return;
     const updatedAt = new Date();
     const statements: BatchStatement[] = [...merged.values()].map((row) => {
@@ -509,9 +644,12 @@ export class CqlRollupStore implements RollupSink {
   }
 
   /**
-   * Sets `closed_at` on the rows of every open window whose end is at or before `watermarkMs`, then
-   * removes those windows from metric_rollup_open_windows. Idempotent: a row already closed keeps
-   * its `closed_at`.
+   * Sets `closed_at` on the rows of every open window whose end is at or before `watermarkMs`,
+   * deletes the window's parts, then removes those windows from metric_rollup_open_windows.
+   * Idempotent: a row already closed keeps its `closed_at`. Safe to delete the parts: no event is
+   * applied to a window the stored watermark closed (the late check, holding the lease), every
+   * dirty list that could name it was finished at the start of the flush that moved the watermark,
+   * and {@link CqlRollupStore.#recomputeRows} never rewrites a closed row.
    */
   async #closeWindows(watermarkMs: number): Promise<void> {
     for (const size of this.#options.windowSeconds) {
@@ -537,6 +675,13 @@ export class CqlRollupStore implements RollupSink {
             params: [closedAt, closedAt, size, start, row.dimensions],
           }));
         for (const chunk of chunks(statements, IN_LIMIT)) await this.#db.batch(chunk, { logged: false });
+        // Every row of the window is final now (closed_at set, never recomputed again), so its
+        // parts are not needed: one partition delete (a single tombstone: a reader sees all the
+        // parts or none).
+        await this.#db.execute('DELETE FROM metric_rollup_parts WHERE window_seconds = ? AND window_start = ?', [
+          size,
+          start,
+        ]);
       });
       await this.#db.execute('DELETE FROM metric_rollup_open_windows WHERE window_seconds = ? AND window_start <= ?', [
         size,
@@ -608,15 +753,193 @@ export class CqlRollupStore implements RollupSink {
     }
   }
 
-  async #storedWatermark(): Promise<number | undefined> {
-    const row = await this.#db.fetchOne<{ watermark: Date | null }>(
-      'SELECT watermark FROM metric_aggregator_watermarks WHERE consumer_group = ? AND topic = ?',
+  /** The stored watermark and the writer recorded as holding the lease (read holding the lease). */
+  async #watermarkRow(): Promise<{ watermarkMs: number | undefined; leaseHolder: string | null }> {
+    const row = await this.#db.fetchOne<{ watermark: Date | null; lease_holder: string | null }>(
+      'SELECT watermark, lease_holder FROM metric_aggregator_watermarks WHERE consumer_group = ? AND topic = ?',
       [this.#options.group, this.#options.topic],
     );
     if (row === null) {
       throw new Error(`the watermark row of group ${this.#options.group}, topic ${this.#options.topic} is missing`);
     }
-    return row.watermark === null ? undefined : row.watermark.getTime();
+    return { watermarkMs: row.watermark === null ? undefined : row.watermark.getTime(), leaseHolder: row.lease_holder };
+  }
+
+  /**
+   * Takeover: `previous` took the lease and never gave it back (killed, or its lease ran out while
+   * it worked), so a logged batch it sent may still land: one in flight, or one whose batchlog entry
+   * Cassandra replays later (every 10 s, batches older than 2 × write_request_timeout). Applying
+   * its messages before that lands would count them twice. So, before any ledger or offset lookup
+   * (and before finishing dirty lists), this waits:
+   * 1. for a batch still in flight: `previous` renews the lease before a batch once a third of the
+   *    TTL has passed, so its last batch left at least two thirds of the TTL before the lease ran
+   *    out, that is before this writer took it; a request is answered or dropped within the request
+   *    timeout, so the wait is the request timeout minus two thirds of the TTL (2 s by default);
+   * 2. until Cassandra's batchlog (`system.batches` of every node of the local data center, see
+   *    {@link CqlRollupStore.#batchlogTimes}) holds no batch written before the end of step 1. A batchlog entry is
+   *    deleted once its mutations are applied, so then every batch `previous` sent has landed.
+   * Renews the lease meanwhile. After {@link CqlRollupStoreOptions.takeoverWaitMs} the flush fails
+   * with {@link PreviousHolderPendingError} (logged, naming the group) and the next flush waits
+   * again: the safe side (no progress) rather than a double count.
+   */
+  async #awaitPreviousHolder(previous: string): Promise<void> {
+    const { group, topic } = this.#options;
+    const started = this.#monotonicNow();
+    const inFlightMs = Math.max(0, this.#requestTimeoutMs - (2 * this.#leaseTtlSeconds * 1000) / 3);
+    const stepMs = (this.#leaseTtlSeconds * 1000) / 6;
+    for (let left = inFlightMs; left > 0; left -= stepMs) {
+      await this.#sleep(Math.min(left, stepMs));
+      await this.#renewLease();
+    }
+    const threshold = Date.now() + BATCHLOG_CLOCK_MARGIN_MS;
+    let delay = 50;
+    for (;;) {
+      let pending: number | string;
+      try {
+        pending = (await this.#batchlogTimes()).filter((writtenAt) => writtenAt.getTime() <= threshold).length;
+      } catch (error) {
+        pending = `unknown (${error instanceof Error ? error.message : String(error)})`; // Not confirmed: keep waiting.
+      }
+      if (pending === 0) break;
+      if (this.#monotonicNow() - started >= this.#takeoverWaitMs) {
+        const message = `the flush lease of group ${group}, topic ${topic} was taken over from writer ${previous}, which never gave it back, and Cassandra's batchlog still holds batches written before the takeover (${pending}) after ${this.#takeoverWaitMs} ms: nothing is applied until they land (they could count twice)`;
+        this.#options.log?.error(`Takeover waits for the batchlog: ${message}`, {
+          group,
+          topic,
+          previous_holder: previous,
+        });
+        throw new PreviousHolderPendingError(message);
+      }
+      await this.#sleep(delay);
+      delay = Math.min(1000, delay * 2);
+      await this.#renewLeaseIfDue();
+    }
+    this.#options.log?.info('Took over the flush lease from a writer that never gave it back', {
+      group,
+      topic,
+      previous_holder: previous,
+      waited_ms: Math.round(this.#monotonicNow() - started),
+    });
+  }
+
+  /**
+   * When the batches in Cassandra's batchlog were written: on every node of the local data center
+   * when the database can read each node (the Cassandra adapter's `fetchAllOnEachNode`: a
+   * coordinator of a multi-node cluster stores its batchlog entries on other nodes), else on the
+   * node that answers (the whole batchlog on a single node).
+   */
+  async #batchlogTimes(): Promise<Date[]> {
+    const sql = 'SELECT toUnixTimestamp(id) AS written_at FROM system.batches';
+    const reader = this.#db as Database & Partial<EachNodeReader>;
+    if (typeof reader.fetchAllOnEachNode === 'function') {
+      const byNode = await reader.fetchAllOnEachNode<{ written_at: Date }>(sql);
+      return [...byNode.values()].flat().map((row) => row.written_at);
+    }
+    return (await this.#db.fetchAll<{ written_at: Date }>(sql)).map((row) => row.written_at);
+  }
+
+  /**
+   * {@link CqlRollupStore.#recordHolder} once per lease: starts it when not started (or done), and
+   * returns it. A failure is seen by whoever awaits it (the first logged batch).
+   */
+  #recordingHolder(): Promise<void> {
+    if (this.#holderRecorded) return Promise.resolve();
+    if (this.#holderRecording === undefined) {
+      const recording = this.#recordHolder();
+      recording.catch(() => {
+        if (this.#holderRecording === recording) this.#holderRecording = undefined; // The next batch tries again.
+      });
+      this.#holderRecording = recording;
+    }
+    return this.#holderRecording;
+  }
+
+  /**
+   * Records this writer as `lease_holder` (no TTL; a lightweight transaction that applies only
+   * while it holds the lease), before its first logged batch under the current lease.
+   */
+  async #recordHolder(): Promise<void> {
+    const lease = this.#leaseEpoch;
+    const applied = await this.#db.execute(
+      `UPDATE metric_aggregator_watermarks SET lease_holder = ?
+       WHERE consumer_group = ? AND topic = ? IF owner = ?`,
+      [this.#writer, this.#options.group, this.#options.topic, this.#writer],
+    );
+    if (applied !== 1) throw new FlushLeaseLostError(`writer ${this.#writer} lost the flush lease before a batch`);
+    if (lease === this.#leaseEpoch) this.#holderRecorded = true;
+  }
+
+  /**
+   * Sends one logged batch of parts and records. When its outcome is unknown (`PH_ERR_DB_TIMEOUT`:
+   * a write timeout, a client-side timeout, a connection closed after sending) the batch may still
+   * be applied from the batchlog, so it is not abandoned: the *identical* statements (same absolute
+   * parts, same ledger ids or offsets, same `updated_at`) are sent again with backoff, the lease
+   * renewed before each try, until one succeeds. If the lease is lost or
+   * {@link CqlRollupStoreOptions.inDoubtSettleBoundMs} passes, the store turns fatal
+   * ({@link InDoubtBatchError}).
+   *
+   * Why re-sending is safe: the statements are idempotent (absolute values, not increments), and
+   * cassandra-driver 4.x stamps each execution with a client timestamp from its default
+   * `MonotonicTimestampGenerator` (strictly increasing within this process; one timestamp for every
+   * mutation of a batch, which the batchlog keeps and a replay applies). Every re-send and every
+   * later write of this writer therefore carries a newer timestamp than the in-doubt attempt, so a
+   * replay of that attempt arriving late loses under last-write-wins: it can neither move a part
+   * back to an older absolute value nor an offset back, nor bring back a cleared dirty list.
+   */
+  async #sendLoggedBatch(statements: readonly BatchStatement[]): Promise<void> {
+    try {
+      await this.#db.batch(statements);
+      return;
+    } catch (error) {
+      if (!isOutcomeUnknown(error)) throw error;
+      this.#unsettled = true;
+      this.#options.log?.warn('A logged batch timed out, its outcome is unknown: sending the same batch again', {
+        group: this.#options.group,
+        topic: this.#options.topic,
+        statements: statements.length,
+        error,
+      });
+    }
+    const started = this.#monotonicNow();
+    let delay = 100;
+    let attempts = 1;
+    let last: unknown;
+    while (this.#monotonicNow() - started < this.#settleBoundMs) {
+      await this.#sleep(delay);
+      delay = Math.min(2000, delay * 2);
+      try {
+        await this.#renewLease();
+      } catch (error) {
+        if (error instanceof FlushLeaseLostError) throw this.#turnFatal(`it lost the flush lease (${error.message})`);
+        last = error; // The renewal's own outcome is unknown: no batch without a confirmed lease.
+        continue;
+      }
+      attempts += 1;
+      try {
+        await this.#db.batch(statements);
+        this.#unsettled = false;
+        this.#options.log?.info('The in-doubt batch is settled: the same batch was applied again', {
+          group: this.#options.group,
+          topic: this.#options.topic,
+          attempts,
+        });
+        return;
+      } catch (error) {
+        last = error;
+      }
+    }
+    throw this.#turnFatal(
+      `it stayed unsettled for ${this.#settleBoundMs} ms over ${attempts} attempts (last error: ${last instanceof Error ? last.message : String(last)})`,
+    );
+  }
+
+  #turnFatal(why: string): InDoubtBatchError {
+    const { group, topic } = this.#options;
+    this.#fatal = new InDoubtBatchError(
+      `writer ${this.#writer} of group ${group}, topic ${topic} has a logged batch whose outcome is unknown and ${why}: it may still be applied from Cassandra's batchlog, so this worker applies nothing more and stops (the next lease holder waits for the batchlog)`,
+    );
+    this.#options.log?.error(this.#fatal.message, { group, topic, writer: this.#writer });
+    return this.#fatal;
   }
 
   /**
@@ -638,6 +961,10 @@ export class CqlRollupStore implements RollupSink {
         .catch(() => null); // A contended lightweight transaction may time out: read again below.
       if (row?.['[applied]'] === true || row?.owner === this.#writer) {
         this.#leaseRenewedAt = this.#monotonicNow();
+        this.#leaseEpoch += 1;
+        this.#holderRecorded = false;
+        this.#holderRecording = undefined;
+        this.#takeoverPending = false;
         return;
       }
       if (this.#monotonicNow() >= deadline) {
@@ -653,6 +980,11 @@ export class CqlRollupStore implements RollupSink {
   /** Renews the lease before a batch once a third of its TTL has passed; throws when it was lost. */
   async #renewLeaseIfDue(): Promise<void> {
     if (this.#monotonicNow() - this.#leaseRenewedAt < (this.#leaseTtlSeconds * 1000) / 3) return;
+    await this.#renewLease();
+  }
+
+  /** Renews the lease now; {@link FlushLeaseLostError} when another writer holds it. */
+  async #renewLease(): Promise<void> {
     const applied = await this.#db.execute(
       `UPDATE metric_aggregator_watermarks USING TTL ${this.#leaseTtlSeconds} SET owner = ?
        WHERE consumer_group = ? AND topic = ? IF owner = ?`,
@@ -665,12 +997,16 @@ export class CqlRollupStore implements RollupSink {
   /**
    * Gives the lease back, moving the watermark to `watermarkMs` in the same lightweight transaction
    * (which applies only while this writer still holds the lease). Throws when it no longer did.
+   * Clears `lease_holder` too, unless a batch of this writer is still in doubt, or the takeover
+   * wait for a previous holder did not end (then that holder's name stays and the next holder
+   * waits for it).
    */
   async #releaseLease(watermarkMs: number | undefined): Promise<void> {
     const { group, topic } = this.#options;
     const params: SqlParam[] = watermarkMs === undefined ? [] : [new Date(watermarkMs)];
+    const clearHolder = !this.#unsettled && !this.#takeoverPending;
     const applied = await this.#db.execute(
-      `UPDATE metric_aggregator_watermarks SET owner = null${watermarkMs === undefined ? '' : ', watermark = ?'},
+      `UPDATE metric_aggregator_watermarks SET owner = null${clearHolder ? ', lease_holder = null' : ''}${watermarkMs === undefined ? '' : ', watermark = ?'},
        updated_at = ? WHERE consumer_group = ? AND topic = ? IF owner = ?`,
       [...params, new Date(), group, topic, this.#writer],
     );
@@ -680,6 +1016,11 @@ export class CqlRollupStore implements RollupSink {
       );
     }
   }
+}
+
+/** A database that reads a node-local table on each node (the Cassandra adapter). */
+interface EachNodeReader {
+  fetchAllOnEachNode<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<Map<string, T[]>>;
 }
 
 interface PartRow {

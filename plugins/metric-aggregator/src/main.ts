@@ -8,7 +8,8 @@ export type MetricAggregatorContext = PlatformContext<'database' | 'message_queu
 /**
  * The module's `run` (issue 11): consumes until shutdown starts, then writes the pending aggregates
  * in one transaction, acknowledges them and resolves with 0. A bad argument value is a usage error
- * (exit 2) naming the argument.
+ * (exit 2) naming the argument. On Cassandra, a batch whose outcome stayed unknown makes it reject
+ * (exit 1) without writing anything more.
  */
 export async function run(ctx: MetricAggregatorContext): Promise<number> {
   let settings: AggregatorSettings;
@@ -28,13 +29,17 @@ export async function run(ctx: MetricAggregatorContext): Promise<number> {
     settings,
   });
   const { signal } = ctx.lifecycle;
+  let failure: Error | undefined;
   if (!signal.aborted) {
     await aggregator.start();
-    await new Promise<void>((resolve) => {
-      if (signal.aborted) resolve();
-      else signal.addEventListener('abort', () => resolve(), { once: true });
+    failure = await new Promise<Error | undefined>((resolve) => {
+      if (signal.aborted) resolve(undefined);
+      else signal.addEventListener('abort', () => resolve(undefined), { once: true });
+      void aggregator.failed.then(resolve);
     });
   }
   await aggregator.stop();
+  // A write whose outcome stayed unknown: exit non-zero, the host (Deployment, compose) restarts the worker.
+  if (failure !== undefined) throw failure;
   return EXIT_CODES.OK;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database, MessageQueue, QueueMessage } from '@platform-host/contracts';
+import type { Database, Logger, MessageQueue, QueueMessage } from '@platform-host/contracts';
 import type { AggregatedEvent } from './event.js';
 import { quotedArrayElement, RollupBatch } from './rollup-batch.js';
 import type { RollupSink } from './rollup-sink.js';
@@ -120,6 +120,8 @@ export interface RollupStoreOptions {
   readonly record: AppliedRecord;
   /** Monotonic milliseconds (default `performance.now()`). */
   readonly monotonicNow?: () => number;
+  /** Where the store reports what the worker cannot (the Cassandra store: in-doubt batches, takeovers). */
+  readonly log?: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
 
 /**

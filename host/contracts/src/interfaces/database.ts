@@ -174,7 +174,9 @@ export interface Database extends Connectable, HealthCheckable {
    * Runs `statements` together, in order, all or nothing by default (see {@link BatchOptions}).
    * `postgresql`: one transaction (inside {@link Database.transaction} it joins that one).
    * `cql`: one logged batch (`logged: false`: unlogged), every statement prepared. An empty list
-   * does nothing.
+   * does nothing. A failure whose outcome is unknown (a timeout, or the connection closed after
+   * sending) is `PH_ERR_DB_TIMEOUT` (see `isOutcomeUnknown`): the batch may have been applied, and
+   * on `cql` a logged batch may still be applied later from the batchlog.
    */
   batch(statements: readonly BatchStatement[], options?: BatchOptions): Promise<void>;
   /**
