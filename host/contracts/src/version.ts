@@ -12,6 +12,7 @@
  * `PH_ERR_DB_UNSUPPORTED` and the optional `Secrets.isSecret`. 2.3.0 added the optional
  * `QueueMessage.exclusiveUntil` (how long a delivery is this consumer's alone). 2.4.0 added the
  * optional `Secrets.attachLogger` (the platform logger handed to the secrets provider once it
- * exists).
+ * exists), `PH_ERR_DB_TIMEOUT` with `isOutcomeUnknown` (a write whose outcome is unknown) and
+ * `PendingDeadLetters` (dead letters a consumer keeps its recorded positions below until durable).
  */
 export const HOST_API_VERSION = '2.4.0';

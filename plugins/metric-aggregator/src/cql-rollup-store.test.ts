@@ -5,13 +5,20 @@ import type { BatchOptions, BatchStatement, Database, QueueMessage } from '@plat
 import { startModuleForTest, useRealService, type StartedModule } from '@platform-host/test-kit';
 import { CqlRollupStore, FlushLeaseLostError, ledgerBucket } from './cql-rollup-store.js';
 import type { MetricAggregatorContext } from './main.js';
-import type { AppliedRecord, PendingEvent } from './rollup-store.js';
+import { EXCLUSIVITY_MARGIN_MS, type AppliedRecord, type PendingEvent } from './rollup-store.js';
 
 const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const T0 = Date.parse('2026-01-15T10:00:00Z');
 
-function message(id: string, partition?: number, offset?: string, deliveryCount = 1): QueueMessage {
+function message(
+  id: string,
+  partition?: number,
+  offset?: string,
+  deliveryCount = 1,
+  exclusiveUntil?: number,
+): QueueMessage {
   return {
+    ...(exclusiveUntil === undefined ? {} : { exclusiveUntil }),
     id,
     topic: 'events',
     group: 'g',
@@ -132,6 +139,30 @@ describe('metric_aggregator Cassandra store: exactly-once effects without multi-
       [group, 'events', ledgerBucket(`${T0}-0`)],
     );
     expect(ledger).to.have.length(3);
+  });
+
+  it('looks up a first delivery only once its exclusivity has run out (ledger)', async () => {
+    const group = `g-${randomBytes(3).toString('hex')}`;
+    const d = dims(`exclusive-${group}`);
+    const claimer = store('ledger', group);
+    await claimer.loadWatermark();
+    // Another worker claimed the entry once it went idle and applied it first.
+    await claimer.flush([event(message(`${T0}-7`, undefined, undefined, 2), d, T0 + 1000, 1)], undefined);
+    const holder = store('ledger', group);
+    // The holder's first copy: while the queue still promised it to the holder alone it is not looked
+    // up (that promise was broken here on purpose, to show the lookup is skipped) ...
+    const trusted = await holder.flush(
+      [event(message(`${T0}-7`, undefined, undefined, 1, monotonic + 60_000), d, T0 + 1000, 1)],
+      undefined,
+    );
+    expect(trusted.applied.map((m) => m.id)).to.deep.equal([`${T0}-7`]);
+    // ... and once the promise has run out (within the margin) it is, and found.
+    const stale = await store('ledger', group).flush(
+      [event(message(`${T0}-7`, undefined, undefined, 1, monotonic + EXCLUSIVITY_MARGIN_MS - 1), d, T0 + 1000, 1)],
+      undefined,
+    );
+    expect(stale.duplicates.map((m) => m.id)).to.deep.equal([`${T0}-7`]);
+    expect(stale.applied).to.deep.equal([]);
   });
 
   it('merges the parts of several writers into one row: counts and sums add up, min of mins, max of maxes', async () => {

@@ -3,6 +3,7 @@ import { isOutcomeUnknown } from '@platform-host/contracts';
 import type { BatchStatement, Database, QueueMessage, Row, SqlParam } from '@platform-host/contracts';
 import type { AggregatedEvent } from './event.js';
 import {
+  isStillExclusive,
   LEDGER_HOLD_LIMIT_MS,
   offsetOf,
   partitionOf,
@@ -698,17 +699,21 @@ export class CqlRollupStore implements RollupSink {
   }
 
   /**
-   * A test of "applied before" against the ledger, for every message of the flush. Not only the
-   * redelivered ones: a message this worker received first (deliveryCount 1) may have been claimed
-   * by another worker while it waited here (for the lease, longer than the claim time), applied
-   * and acknowledged by that one. One query per ledger partition (ten seconds of entry ids) and
-   * hundred ids.
+   * A test of "applied before" against the ledger, called holding the lease. Not only the
+   * redelivered messages are looked up: a message this worker received first (deliveryCount 1) may
+   * have been claimed by another worker while it waited here (for the lease, longer than the claim
+   * time), applied and acknowledged by that one. A first delivery the queue still promises to this
+   * consumer alone (`exclusiveUntil`, as the PostgreSQL store) is not: no other consumer has been
+   * handed it, and one handed it from now on flushes after this writer gives the lease back. One
+   * query per ledger partition (ten seconds of entry ids) and hundred ids.
    */
   async #inLedger(pending: readonly PendingEvent[]): Promise<(message: QueueMessage) => boolean> {
     const { group, topic } = this.#options;
     await this.#pruneLedger();
+    const now = this.#monotonicNow();
     const byBucket = new Map<string, string[]>();
     for (const entry of pending) {
+      if (isStillExclusive(entry.message, now)) continue;
       const bucket = ledgerBucket(entry.message.id);
       const ids = byBucket.get(bucket) ?? [];
       ids.push(entry.message.id);
