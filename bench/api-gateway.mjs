@@ -19,7 +19,15 @@
 //
 //   npm run build && DB_POSTGRES_URL=postgresql://postgres@127.0.0.1:55432/platform \
 //     CACHE_REDIS_URL=redis://127.0.0.1:56379/0 node bench/api-gateway.mjs \
-//     [--rounds 5] [--seconds 5] [--connections 50] [--events 10000]
+//     [--rounds 5] [--seconds 5] [--connections 50] [--events 10000] [--compare-root DIR]
+//
+// --cpu-prof DIR: the gateways write a V8 CPU profile there when they stop (for profiling, not
+// timing; summarize with `node bench/cpu-profile-summary.mjs FILE`).
+// --compare-root DIR adds the gateway of another built checkout (e.g. the main branch, for a
+// before/after) to the rotation, same database, same cache entry. For each gateway the CPU time of
+// its process (user + system, from /proc/PID/stat) per request of the peak rounds is printed too:
+// on a loaded machine it says more about the cost of a request than req/s do; and the same at one
+// constant rate for every server (--cpu-rate, default 2,000 req/s), where it is steadier still.
 //
 // It creates a database of its own (dropped at the end) and uses a cache key prefix of its own.
 import { spawn, spawnSync } from 'node:child_process';
@@ -35,6 +43,16 @@ import { Redis } from 'ioredis';
 const option = (name, fallback) => {
   const index = process.argv.indexOf(`--${name}`);
   return index === -1 ? fallback : Number(process.argv[index + 1]);
+};
+const stringOption = (name) => {
+  const index = process.argv.indexOf(`--${name}`);
+  return index === -1 ? undefined : process.argv[index + 1];
+};
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+const cpuSecondsOf = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 };
 
 // The constant-rate load generator (see the header): prints one JSON line with the latencies.
@@ -218,7 +236,9 @@ async function main() {
     console.error('Set DB_POSTGRES_URL and CACHE_REDIS_URL (deploy/native/infra.sh up prints them).');
     process.exit(2);
   }
-  const root = fileURLToPath(new URL('..', import.meta.url));
+  // --root DIR: the checkout whose gateway is "ours" (default: this one), e.g. to swap it with --compare-root.
+  const root =
+    stringOption('root') === undefined ? fileURLToPath(new URL('..', import.meta.url)) : `${stringOption('root')}/`;
   const cli = `${root}host/runtime/bin/platform-host.js`;
   const suffix = randomUUID().slice(0, 8);
   const database = `bench_api_${suffix}`;
@@ -234,12 +254,14 @@ async function main() {
     for (const key of Object.keys(env)) if (key.startsWith('PLATFORM_') && !(key in extra)) delete env[key];
     return env;
   };
-  const startGateway = async (args, keyPrefix) => {
+  const cpuProfDir = stringOption('cpu-prof');
+  const startGateway = async (args, keyPrefix, otherRoot) => {
     const port = await freePort();
     const child = spawn(
       process.execPath,
       [
-        cli,
+        ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
+        otherRoot === undefined ? cli : `${otherRoot}/host/runtime/bin/platform-host.js`,
         'run',
         'api_gateway',
         '--db',
@@ -264,7 +286,7 @@ async function main() {
       ],
       // The request log lines go to /dev/null: they are written (and cost their formatting) but not kept.
       {
-        cwd: root,
+        cwd: otherRoot ?? root,
         env: gatewayEnv({ CACHE_REDIS_KEY_PREFIX: keyPrefix, LOG_LEVEL: 'info' }),
         stdio: ['ignore', 'ignore', 'inherit'],
       },
@@ -324,6 +346,16 @@ async function main() {
     const { child: pipelinedChild, url: pipelinedUrl } = await startReference(true);
     const cached = await fetch(`${gateway.url}${path}`);
     if (cached.headers.get('x-cache') !== 'HIT' || (await cached.text()) !== body) throw new Error('not a cache hit');
+    const compareRoot = stringOption('compare-root');
+    const before =
+      compareRoot === undefined
+        ? undefined
+        : await startGateway(['--cache-ttl', '1h', '--stale-ttl', '1h'], prefix, compareRoot);
+    if (before !== undefined) {
+      const answer = await fetch(`${before.url}${path}`);
+      if (answer.headers.get('x-cache') !== 'HIT' || (await answer.text()) !== body)
+        throw new Error('the --compare-root gateway does not answer the same cached bytes');
+    }
 
     const load = async (url, extra = {}) => {
       const result = await autocannon({ url, connections, duration: seconds, ...extra });
@@ -333,13 +365,24 @@ async function main() {
     };
     const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     const servers = { ours: gateway.url, reference: referenceUrl, pipelined: pipelinedUrl };
+    const pids = { ours: gateway.child.pid, reference: referenceChild.pid, pipelined: pipelinedChild.pid };
+    if (before !== undefined) {
+      servers.before = before.url;
+      pids.before = before.child.pid;
+    }
     const names = Object.keys(servers);
     /** The servers in another order each round (a rotation), so none always goes first. */
     const orderOf = (round) => names.map((_, index) => names[(index + round) % names.length]);
     for (const name of names) await load(`${servers[name]}${path}`, { duration: 2 }); // warm-up
     const peaks = Object.fromEntries(names.map((name) => [name, []]));
+    const cpuPerRequest = Object.fromEntries(names.map((name) => [name, []]));
     for (let round = 0; round < rounds; round += 1) {
-      for (const name of orderOf(round)) peaks[name].push((await load(`${servers[name]}${path}`)).requests.average);
+      for (const name of orderOf(round)) {
+        const cpuBefore = cpuSecondsOf(pids[name]);
+        const result = await load(`${servers[name]}${path}`);
+        peaks[name].push(result.requests.average);
+        cpuPerRequest[name].push(((cpuSecondsOf(pids[name]) - cpuBefore) * 1e6) / result.requests.total);
+      }
     }
     const [ours, reference, pipelined] = names.map((name) => peaks[name]);
     // Latency at a constant rate of half of each one's own peak, from a generator process of its own.
@@ -374,6 +417,20 @@ async function main() {
     const half = Object.fromEntries(
       names.map((name) => [name, { p50: median(halfLoad[name].p50), p99: median(halfLoad[name].p99) }]),
     );
+    // CPU per request at one constant rate for all (--cpu-rate, default 2,000 req/s): at peak, the
+    // CPU per request also follows how many requests share an event-loop turn, which the machine's
+    // load moves; at one rate every server does the same work per second.
+    const cpuRate = option('cpu-rate', 2000);
+    const cpuAtRate = Object.fromEntries(names.map((name) => [name, []]));
+    for (let round = 0; round < rounds; round += 1) {
+      for (const name of orderOf(round)) {
+        const cpuBefore = cpuSecondsOf(pids[name]);
+        await atConstantRate(`${servers[name]}${path}`, cpuRate);
+        const sent = Math.round(cpuRate * (seconds + 1)); // the generator's warm-up second included
+        cpuAtRate[name].push(((cpuSecondsOf(pids[name]) - cpuBefore) * 1e6) / sent);
+      }
+    }
+    if (before !== undefined) await stop(before.child);
     await stop(pipelinedChild);
     await stop(referenceChild);
     await stop(gateway.child);
@@ -437,6 +494,19 @@ async function main() {
     console.log(
       `  bare, with ioredis auto-pipelining              : ${rate(median(pipelined))}, ratio api_gateway / it ${(median(ours) / median(pipelined)).toFixed(3)}`,
     );
+    const cpuLine = (label, name) =>
+      console.log(
+        `  CPU of the server process per request, ${label.padEnd(22)}: ${median(cpuPerRequest[name]).toFixed(1)} µs at peak, ${median(cpuAtRate[name]).toFixed(1)} µs at ${rate(option('cpu-rate', 2000))}`,
+      );
+    cpuLine('api_gateway', 'ours');
+    cpuLine('bare', 'reference');
+    cpuLine('bare, auto-pipelining', 'pipelined');
+    if (before !== undefined) {
+      console.log(
+        `  cached, api_gateway of --compare-root            : ${rate(median(peaks.before))}, ratio to bare ${(median(peaks.before) / median(reference)).toFixed(3)}`,
+      );
+      cpuLine('--compare-root gateway', 'before');
+    }
     const latencyLine = (label, name) =>
       console.log(
         `  ${label} at ${rate(halfRates[name])} (half its peak), p50 / p99: ${ms(half[name].p50)} / ${ms(half[name].p99)}`,
@@ -444,6 +514,7 @@ async function main() {
     latencyLine('api_gateway', 'ours');
     latencyLine('bare', 'reference');
     latencyLine('bare, auto-pipelining', 'pipelined');
+    if (before !== undefined) latencyLine('--compare-root gateway', 'before');
     console.log(`  uncached (every request a miss), api_gateway     : ${rate(median(uncached))}`);
     console.log(`  database queries for 100 concurrent misses       : ${flightQueries}`);
     console.log(`  goal at half load: p99 <= 5 ms`);

@@ -116,9 +116,34 @@ function walkError(error: Error, depth: number, state: WalkState): SerializedErr
   return out;
 }
 
+/** `target[key] = value` as an own data property, also for a key named `__proto__` (as spread does). */
+function setField(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/** True for a value that `JSON.stringify` prints exactly as {@link toLoggable}'s copy of it. */
+function isJsonPrimitive(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    default:
+      return value === null;
+  }
+}
+
 /**
  * Merges child bindings and caller fields into the loggable `context` of one entry. The `module`
  * binding is not part of the context (it becomes the entry's `module`).
+ *
+ * The result is what `toLoggable({ ...bindings, ...fields })` (without `module`) gives, with the
+ * same key order. When every value is a string, a boolean, a finite number, null or undefined (a
+ * request log line), the merged object is that copy already and is returned without walking it.
  */
 export function buildContext(
   bindings: Readonly<Record<string, unknown>>,
@@ -127,10 +152,26 @@ export function buildContext(
 ): Record<string, unknown> {
   // An Error passed where fields are expected has no enumerable fields worth printing.
   const callerFields = fields instanceof Error ? { error: fields } : fields;
-  const merged: Record<string, unknown> = { ...bindings, ...callerFields };
-  if (!(callerFields !== undefined && Object.hasOwn(callerFields, 'module'))) delete merged['module'];
   try {
-    return toLoggable(merged, includeStacks) as Record<string, unknown>;
+    const keepModule = callerFields !== undefined && Object.hasOwn(callerFields, 'module');
+    // Built key by key rather than spread-then-delete: `delete` turns the object into a slow
+    // dictionary that JSON.stringify and every later read handle more slowly.
+    const merged: Record<string, unknown> = {};
+    let flat = true;
+    for (const key of Object.keys(bindings)) {
+      if (key === 'module' && !keepModule) continue;
+      setField(merged, key, bindings[key]);
+    }
+    if (callerFields !== undefined) {
+      for (const key of Object.keys(callerFields)) setField(merged, key, callerFields[key]);
+    }
+    for (const key in merged) {
+      if (key === 'toJSON' || !isJsonPrimitive(merged[key])) {
+        flat = false;
+        break;
+      }
+    }
+    return flat ? merged : (toLoggable(merged, includeStacks) as Record<string, unknown>);
   } catch (error) {
     // A getter that throws, a Proxy that refuses: log the entry anyway and say why the fields are missing.
     return { log_fields_error: `fields could not be serialized: ${String(error)}` };

@@ -272,6 +272,39 @@ describe('WinstonLogger pretty format', function () {
   });
 });
 
+describe('WinstonLogger json format, byte for byte', function () {
+  it('writes the bytes JSON.stringify gives for the entry object, escapes and odd field names included', async function () {
+    const { logger, stream } = capture();
+    const fields = JSON.parse(
+      '{"__proto__": "kept", "quote\\"d": "a\\u2028b", "n": -0.5, "flag": false, "none": null, "gone": null}',
+    ) as Record<string, unknown>;
+    fields['gone'] = undefined;
+    await withCorrelationId('req-\u00e9"1', async () =>
+      logger.child({ module: 'api_"gateway', route: '/v1/events' }).info('Tab\there "quoted" \u{1F600}', fields),
+    );
+    await logger.flush();
+    const line = stream.text.trimEnd();
+    const expected: Record<string, unknown> = {
+      timestamp: (JSON.parse(line) as { timestamp: string }).timestamp,
+      level: 'INFO',
+      module: 'api_"gateway',
+      correlation_id: 'req-\u00e9"1',
+      message: 'Tab\there "quoted" \u{1F600}',
+      context: JSON.parse(
+        '{"route": "/v1/events", "__proto__": "kept", "quote\\"d": "a\\u2028b", "n": -0.5, "flag": false, "none": null}',
+      ) as unknown,
+    };
+    expect(line).to.equal(JSON.stringify(expected));
+  });
+
+  it('writes an empty context when every field is undefined, as the entry object did', async function () {
+    const { logger, stream } = capture();
+    logger.info('Nothing', { missing: undefined });
+    await logger.flush();
+    expect(stream.text).to.match(/"message":"Nothing","context":\{\}\}\n$/);
+  });
+});
+
 describe('WinstonLogger flush', function () {
   it('lets a process that exits right after flush() keep every entry', async function () {
     const dir = await mkdtemp(join(tmpdir(), 'log-winston-'));
@@ -295,6 +328,51 @@ describe('WinstonLogger flush', function () {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('keeps every entry of a process that calls process.exit() without flush()', async function () {
+    const dir = await mkdtemp(join(tmpdir(), 'log-winston-'));
+    try {
+      const entry = pathToFileURL(fileURLToPath(new URL('./index.js', import.meta.url))).href;
+      const script = join(dir, 'exit-without-flush.mjs');
+      await writeFile(
+        script,
+        [
+          `import { WinstonLogger } from ${JSON.stringify(entry)};`,
+          'const logger = new WinstonLogger();',
+          "for (let i = 0; i < 500; i++) logger.info(`entry ${i}`, { padding: 'x'.repeat(20) });",
+          'process.exit(3);',
+        ].join('\n'),
+      );
+      const run = promisify(execFile)(process.execPath, [script], { maxBuffer: 64 * 1024 * 1024 });
+      const failure = (await run.then(
+        () => expect.fail('the script should exit with 3'),
+        (error: unknown) => error,
+      )) as { code: number; stdout: string };
+      expect(failure.code).to.equal(3);
+      const lines = failure.stdout.split('\n').filter((line) => line !== '');
+      expect(lines).to.have.lengthOf(500);
+      expect(JSON.parse(lines[499]!)).to.deep.include({ message: 'entry 499' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hands the JSON lines of one event-loop turn to the stream in one write', async function () {
+    const { logger, stream } = capture();
+    let writes = 0;
+    const write = stream.write.bind(stream) as (chunk: string, callback: () => void) => boolean;
+    stream.write = ((chunk: string, callback: () => void) => {
+      writes += 1;
+      return write(chunk, callback);
+    }) as typeof stream.write;
+    for (let i = 0; i < 100; i += 1) logger.child({ module: 'batch_etl' }).info(`entry ${i}`);
+    await logger.flush();
+    expect(writes).to.equal(1);
+    const lines = stream.text.split('\n').filter((line) => line !== '');
+    expect(lines.map((line) => (JSON.parse(line) as { message: string }).message)).to.deep.equal(
+      Array.from({ length: 100 }, (_, i) => `entry ${i}`),
+    );
   });
 
   it('resolves also when the stream failed to take the entries', async function () {

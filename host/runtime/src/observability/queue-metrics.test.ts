@@ -206,6 +206,29 @@ describe('instrumentMessageQueue', function () {
     expect(metrics.value(MESSAGES_PROCESSED, processed('nack'))).to.equal(1);
   });
 
+  it('counts one ack of messages from several topics and groups per series, each message once', async function () {
+    await queue.publishBatch('orders', [{ value: 'a' }, { value: 'b' }]);
+    await queue.publish('payments', { value: 'c' });
+    const held: QueueMessage[] = [];
+    const hold = async (messages: readonly QueueMessage[]) => void held.push(...messages);
+    await queue.subscribe('orders', hold, { group: 'g' });
+    await queue.subscribe('orders', hold, { group: 'audit' });
+    await queue.subscribe('payments', hold, { group: 'g' });
+    await inner.deliver('orders');
+    await inner.deliver('payments');
+    // orders/g, orders/audit and payments/g interleaved, with a repeat that must not count twice.
+    const [a, b, auditA, auditB, c] = held;
+    await queue.ack([a!, auditA!, c!, b!, auditB!, a!]);
+    expect(metrics.value(MESSAGES_PROCESSED, processed('ack'))).to.equal(2);
+    expect(metrics.value(MESSAGES_PROCESSED, processed('ack', 'audit'))).to.equal(2);
+    const payments = { ...processed('ack'), topic: 'payments' };
+    expect(metrics.value(MESSAGES_PROCESSED, payments)).to.equal(1);
+    expect(metrics.histogramData(MESSAGE_PROCESSING_DURATION, processed('ack'))?.count).to.equal(2);
+    expect(metrics.histogramData(MESSAGE_PROCESSING_DURATION, processed('ack', 'audit'))?.count).to.equal(2);
+    expect(metrics.histogramData(MESSAGE_PROCESSING_DURATION, payments)?.count).to.equal(1);
+    expect(metrics.total(MESSAGES_PROCESSED)).to.equal(5);
+  });
+
   it('keeps capabilities, instanceof and the methods it does not measure', async function () {
     expect(queue.capabilities).to.deep.equal({ orderedByKey: true, partitioned: false, delayedRedelivery: false });
     expect(queue).to.be.instanceOf(ListQueue);

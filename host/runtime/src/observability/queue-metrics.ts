@@ -8,7 +8,7 @@ import type {
   SubscribeOptions,
 } from '@platform-host/contracts';
 import { interceptMethods, observeCall } from './intercept.js';
-import { safeRecorder, scopeLabels, secondsSince, type PlatformMetricsScope } from './scope.js';
+import { safeRecorder, scopeLabels, type PlatformMetricsScope } from './scope.js';
 
 /** How a delivered message ended, the `outcome` label of the message metrics. */
 export type MessageOutcome = 'ack' | 'nack' | 'dead_letter' | 'error';
@@ -56,38 +56,71 @@ export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: 
   /** Delivered messages not settled yet, with the time their batch reached the handler. */
   const pending = new WeakMap<QueueMessage, number>();
 
+  type SeriesLabels = Readonly<Record<(typeof labelNames)[number], string>>;
   /**
    * One frozen label object per series, reused for every message of it: no object is built per
-   * message, and the metrics adapter checks a frozen label set once (see `validateLabels`).
+   * message, and the metrics adapter checks a frozen label set once (see `validateLabels`). Looked
+   * up by topic, then group, then outcome, so that no key string is built per message either.
    */
-  const seriesLabels = new Map<string, Readonly<Record<(typeof labelNames)[number], string>>>();
-  const labelsOf = (message: QueueMessage, outcome: MessageOutcome) => {
-    const key = `${outcome}\u0000${message.topic}\u0000${message.group}`;
-    let labels = seriesLabels.get(key);
+  const seriesLabels = new Map<string, Map<string, Map<MessageOutcome, SeriesLabels>>>();
+  const labelsOf = (topic: string, group: string, outcome: MessageOutcome): SeriesLabels => {
+    let byGroup = seriesLabels.get(topic);
+    if (byGroup === undefined)
+      seriesLabels.set(topic, (byGroup = new Map<string, Map<MessageOutcome, SeriesLabels>>()));
+    let byOutcome = byGroup.get(group);
+    if (byOutcome === undefined) byGroup.set(group, (byOutcome = new Map<MessageOutcome, SeriesLabels>()));
+    let labels = byOutcome.get(outcome);
     if (labels === undefined) {
-      labels = Object.freeze({ ...base, topic: message.topic, group: message.group, outcome });
-      seriesLabels.set(key, labels);
+      labels = Object.freeze({ ...base, topic, group, outcome });
+      byOutcome.set(outcome, labels);
     }
+    return labels;
+  };
+  /** The published counter's label set per topic, made once. */
+  const publishedLabels = new Map<string, Readonly<Record<'module' | 'env' | 'topic', string>>>();
+  const publishedLabelsOf = (topic: string) => {
+    let labels = publishedLabels.get(topic);
+    if (labels === undefined) publishedLabels.set(topic, (labels = Object.freeze({ ...base, topic })));
     return labels;
   };
 
   const settle = (message: QueueMessage, outcome: MessageOutcome): void => settleAll([message], outcome);
-  /** Counts the settled messages once per series, and observes each one's duration. */
+  /**
+   * Counts the settled messages with one `inc` per series (a batch is one series: one topic, one
+   * group), and observes each one's duration, read from one clock reading for all of them. The
+   * histogram is a per-message metric (its `_count` is the number of messages), so it is observed
+   * per message; the messages of a batch share its delivery time, and so their duration.
+   */
   const settleAll = (messages: readonly QueueMessage[], outcome: MessageOutcome): void => {
-    const counts = new Map<Readonly<Record<(typeof labelNames)[number], string>>, number>();
     record(() => {
+      const now = performance.now();
+      let labels: SeriesLabels | undefined;
+      let count = 0;
+      let others: Map<SeriesLabels, number> | undefined;
       for (const message of messages) {
         const deliveredAt = pending.get(message);
         if (deliveredAt === undefined) continue;
         pending.delete(message);
-        const labels = labelsOf(message, outcome);
-        counts.set(labels, (counts.get(labels) ?? 0) + 1);
-        duration.observe(labels, secondsSince(deliveredAt));
+        if (labels === undefined || labels.topic !== message.topic || labels.group !== message.group) {
+          const series = labelsOf(message.topic, message.group, outcome);
+          if (labels === undefined) labels = series;
+          else if (series !== labels) {
+            // A batch of several series (not one subscription's): counted per series.
+            others ??= new Map();
+            others.set(series, (others.get(series) ?? 0) + 1);
+            duration.observe(series, Math.max(0, now - deliveredAt) / 1000);
+            continue;
+          }
+        }
+        count += 1;
+        duration.observe(labels, Math.max(0, now - deliveredAt) / 1000);
       }
-      for (const [labels, count] of counts) processed.inc(labels, count);
+      if (labels !== undefined && count > 0) processed.inc(labels, count);
+      if (others !== undefined) for (const [series, n] of others) processed.inc(series, n);
     });
   };
-  const countPublished = (topic: string, count: number): void => record(() => published.inc({ ...base, topic }, count));
+  const countPublished = (topic: string, count: number): void =>
+    record(() => published.inc(publishedLabelsOf(topic), count));
 
   const wrapHandler =
     (handler: BatchHandler, options: SubscribeOptions): BatchHandler =>

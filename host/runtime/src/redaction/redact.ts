@@ -115,7 +115,26 @@ const MAX_DEPTH = 12;
  * errors still sees one). Cycles are kept as cycles of the copies. The input is never modified.
  */
 export function redactValue(value: unknown): unknown {
-  return copy(value, 0, new Map());
+  return redactFlatRecord(value) ?? copy(value, 0, new Map());
+}
+
+/**
+ * The fast path of {@link redactValue} for the usual log fields, a plain object whose values are
+ * all primitives (a request log line: method, route, status, duration): the same copy, made without
+ * the cycle bookkeeping. `undefined` for anything else, which takes the general path.
+ */
+function redactFlatRecord(value: unknown): Record<string, unknown> | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return undefined;
+  const source = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(source)) {
+    const item = source[key];
+    if ((typeof item === 'object' && item !== null) || key === 'toJSON' || key === '__proto__') return undefined;
+    out[key] = isCredential(key, item) ? REDACTED : typeof item === 'string' ? redactText(item) : item;
+  }
+  return out;
 }
 
 function copy(value: unknown, depth: number, seen: Map<object, unknown>): unknown {
