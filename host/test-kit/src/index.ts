@@ -15,3 +15,4 @@ export * from './adapter-harness.js';
 export * from './private-redis.js';
 export * from './schema-arbitraries.js';
 export * from './message-contract.js';
+export * from './queue-message.js';

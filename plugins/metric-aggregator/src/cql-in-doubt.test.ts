@@ -10,7 +10,13 @@ import {
   type Row,
   type SqlParam,
 } from '@platform-host/contracts';
-import { RecordingLogger, startModuleForTest, useRealService, type StartedModule } from '@platform-host/test-kit';
+import {
+  queueMessageForTest,
+  RecordingLogger,
+  startModuleForTest,
+  useRealService,
+  type StartedModule,
+} from '@platform-host/test-kit';
 import {
   CqlRollupStore,
   InDoubtBatchError,
@@ -25,18 +31,7 @@ const MODULE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const T0 = Date.parse('2026-02-20T10:00:00Z');
 
 function message(id: string): QueueMessage {
-  return {
-    id,
-    topic: 'events',
-    group: 'g',
-    partition: undefined,
-    offset: undefined,
-    key: undefined,
-    value: new Uint8Array(),
-    headers: {},
-    deliveryCount: 1,
-    publishedAt: new Date(T0),
-  };
+  return queueMessageForTest({ id });
 }
 
 /** What the Cassandra adapter throws for a batch whose outcome is unknown (a write timeout of type BATCH). */

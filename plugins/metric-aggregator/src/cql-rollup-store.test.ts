@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { BatchOptions, BatchStatement, Database, QueueMessage } from '@platform-host/contracts';
-import { startModuleForTest, useRealService, type StartedModule } from '@platform-host/test-kit';
+import { queueMessageForTest, startModuleForTest, useRealService, type StartedModule } from '@platform-host/test-kit';
 import { CqlRollupStore, FlushLeaseLostError, ledgerBucket } from './cql-rollup-store.js';
 import type { MetricAggregatorContext } from './main.js';
 import { EXCLUSIVITY_MARGIN_MS, type AppliedRecord, type PendingEvent } from './rollup-store.js';
@@ -17,19 +17,13 @@ function message(
   deliveryCount = 1,
   exclusiveUntil?: number,
 ): QueueMessage {
-  return {
-    ...(exclusiveUntil === undefined ? {} : { exclusiveUntil }),
+  return queueMessageForTest({
     id,
-    topic: 'events',
-    group: 'g',
     partition,
     offset,
-    key: undefined,
-    value: new Uint8Array(),
-    headers: {},
     deliveryCount,
-    publishedAt: new Date(T0),
-  };
+    ...(exclusiveUntil === undefined ? {} : { exclusiveUntil }),
+  });
 }
 
 interface StoredRow {

@@ -1,21 +1,10 @@
 import { expect } from 'chai';
 import type { QueueMessage } from '@platform-host/contracts';
-import { waitFor } from '@platform-host/test-kit';
+import { queueMessageForTest, waitFor } from '@platform-host/test-kit';
 import { PendingDeadLetters } from '@platform-host/contracts';
 
 function message(partition: number, offset: number): QueueMessage {
-  return {
-    id: `${partition}:${offset}`,
-    topic: 'events',
-    group: 'g',
-    partition,
-    offset: String(offset),
-    key: undefined,
-    value: new Uint8Array(0),
-    headers: {},
-    deliveryCount: 1,
-    publishedAt: new Date(0),
-  };
+  return queueMessageForTest({ id: `${partition}:${offset}`, partition, offset: String(offset) });
 }
 
 /** A publish the test settles by hand, one deferred promise per call. */

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { QueueMessage } from '@platform-host/contracts';
-import { startModuleForTest, type StartedModule } from '@platform-host/test-kit';
+import { queueMessageForTest, startModuleForTest, type StartedModule } from '@platform-host/test-kit';
 import type { MetricAggregatorContext } from './main.js';
 import {
   EXCLUSIVITY_MARGIN_MS,
@@ -22,19 +22,13 @@ function message(
   deliveryCount = 1,
   exclusiveUntil?: number,
 ): QueueMessage {
-  return {
+  return queueMessageForTest({
     id,
-    topic: 'events',
-    group: 'g',
     partition,
     offset,
-    key: undefined,
-    value: new Uint8Array(),
-    headers: {},
     deliveryCount,
-    publishedAt: new Date(T0),
     ...(exclusiveUntil === undefined ? {} : { exclusiveUntil }),
-  };
+  });
 }
 
 function pending(msg: QueueMessage, value: number, receivedAt = 0): PendingEvent {

@@ -12,6 +12,7 @@ import {
   messageArbitrary,
   moduleConfigForTest,
   publishGeneratedBatches,
+  queueMessageForTest,
   startModuleForTest,
   waitFor,
   type GeneratedMessage,
@@ -81,18 +82,13 @@ function parsed(message: GeneratedMessage): { ok: true; value: unknown } | { ok:
 }
 
 function delivered(value: string | Uint8Array, offset: number): QueueMessage {
-  return {
+  return queueMessageForTest({
     id: `m-${offset}`,
-    topic: 'events',
     group: 'stream_ingest',
     partition: 0,
     offset: String(offset),
-    key: undefined,
     value: typeof value === 'string' ? new TextEncoder().encode(value) : value,
-    headers: {},
-    deliveryCount: 1,
-    publishedAt: new Date(),
-  };
+  });
 }
 
 describe('stream_ingest message contract (property-based, from the declared schemas)', function () {
