@@ -13,3 +13,4 @@ export * from './interfaces/metrics.js';
 export * from './interfaces/secrets.js';
 export * from './manifest/types.js';
 export * from './messages/pending-dead-letters.js';
+export * from './json-schema-keywords.js';

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { JSON_SCHEMA_ANNOTATION_KEYWORDS } from '@platform-host/contracts';
 
 /**
  * fast-check arbitraries derived from a JSON Schema (seed 10.4 consumer tests): values the schema
@@ -18,21 +19,6 @@ export type JsonSchemaInput = boolean | { readonly [keyword: string]: unknown };
 
 type SchemaObject = { readonly [keyword: string]: unknown };
 
-const ANNOTATIONS = new Set([
-  '$schema',
-  '$id',
-  '$comment',
-  'title',
-  'description',
-  'default',
-  'examples',
-  'deprecated',
-  'readOnly',
-  'writeOnly',
-  'contentEncoding',
-  'contentMediaType',
-  'x-platform-schema-version',
-]);
 const SUPPORTED = new Set([
   'type',
   'properties',
@@ -108,7 +94,7 @@ function asSchemaObject(schema: unknown): SchemaObject {
 
 function checkKeywords(schema: SchemaObject): void {
   for (const keyword of Object.keys(schema)) {
-    if (!ANNOTATIONS.has(keyword) && !SUPPORTED.has(keyword)) {
+    if (!JSON_SCHEMA_ANNOTATION_KEYWORDS.has(keyword) && !SUPPORTED.has(keyword)) {
       throw new Error(`cannot derive values from the JSON Schema keyword "${keyword}"`);
     }
   }

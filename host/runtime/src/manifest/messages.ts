@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
+  JSON_SCHEMA_ANNOTATION_KEYWORDS,
   MESSAGE_SCHEMA_IDS,
   type ConsumedMessageDeclaration,
   type ModuleManifest,
@@ -120,22 +121,6 @@ export function loadMessageSchema(ref: string, moduleDir: string): LoadedMessage
   return { label: ref, id: undefined, source: path, json: json as JsonSchema };
 }
 
-// Keywords that only annotate: they never make a schema refuse a value.
-const ANNOTATIONS = new Set([
-  '$schema',
-  '$id',
-  '$comment',
-  'title',
-  'description',
-  'default',
-  'examples',
-  'deprecated',
-  'readOnly',
-  'writeOnly',
-  'contentEncoding',
-  'contentMediaType',
-  'x-platform-schema-version',
-]);
 // Keywords this check understands.
 const CHECKED = new Set([
   'type',
@@ -206,7 +191,7 @@ export function incompatibilities(consumer: unknown, producer: unknown, path = '
   const p = asObject(producer) ?? {};
   const reasons: string[] = [];
   for (const keyword of Object.keys(c)) {
-    if (!ANNOTATIONS.has(keyword) && !CHECKED.has(keyword)) {
+    if (!JSON_SCHEMA_ANNOTATION_KEYWORDS.has(keyword) && !CHECKED.has(keyword)) {
       reasons.push(at(path, `the consumer's "${keyword}" is not checked against the producer`));
     }
   }
