@@ -53,62 +53,36 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     expect(psql(database.url, "SELECT reloptions FROM pg_class WHERE relname = 'metric_rollups'")).to.equal(
       '{fillfactor=70}',
     );
-    const boundsDown = await platformHost(
-      ['migrate', 'down', '--module', 'metric_aggregator', '--db', 'postgres', '--log', 'json'],
-      env,
-    );
-    expect(boundsDown.stdout).to.contain('rolled back 1: metric_aggregator/005_applied_messages_id_bounds');
+    /** `migrate down --module owner` rolls back exactly `migration`, the owner's last one. */
+    const rollBackOne = async (owner: string, migration: string): Promise<void> => {
+      const run = await platformHost(['migrate', 'down', '--module', owner, '--db', 'postgres', '--log', 'json'], env);
+      expect(run.stdout).to.contain(`rolled back 1: ${migration}`);
+    };
+    const ledgerIdsIndexes = (): string =>
+      psql(
+        database.url,
+        "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_metric_aggregator_applied_messages_ids'",
+      );
+    await rollBackOne('metric_aggregator', 'metric_aggregator/005_applied_messages_id_bounds');
     expect(
       psql(
         database.url,
         "SELECT count(*) FROM information_schema.columns WHERE table_name = 'metric_aggregator_applied_messages' AND column_name IN ('min_ms', 'max_ms')",
       ),
     ).to.equal('0');
-    expect(
-      psql(
-        database.url,
-        "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_metric_aggregator_applied_messages_ids'",
-      ),
-    ).to.equal('1');
-    const ledgerIndexDown = await platformHost(
-      ['migrate', 'down', '--module', 'metric_aggregator', '--db', 'postgres', '--log', 'json'],
-      env,
-    );
-    expect(ledgerIndexDown.stdout).to.contain('rolled back 1: metric_aggregator/004_applied_messages_ids_index');
-    expect(
-      psql(
-        database.url,
-        "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_metric_aggregator_applied_messages_ids'",
-      ),
-    ).to.equal('0');
-    const fillfactorDown = await platformHost(
-      ['migrate', 'down', '--module', 'metric_aggregator', '--db', 'postgres', '--log', 'json'],
-      env,
-    );
-    expect(fillfactorDown.stdout).to.contain('rolled back 1: metric_aggregator/003_metric_rollups_fillfactor');
+    expect(ledgerIdsIndexes()).to.equal('1');
+    await rollBackOne('metric_aggregator', 'metric_aggregator/004_applied_messages_ids_index');
+    expect(ledgerIdsIndexes()).to.equal('0');
+    await rollBackOne('metric_aggregator', 'metric_aggregator/003_metric_rollups_fillfactor');
     expect(psql(database.url, "SELECT reloptions FROM pg_class WHERE relname = 'metric_rollups'")).to.equal('');
-    const aggregatorDown = await platformHost(
-      ['migrate', 'down', '--module', 'metric_aggregator', '--db', 'postgres', '--log', 'json'],
-      env,
-    );
-    expect(aggregatorDown.stdout).to.contain(
-      'rolled back 1: metric_aggregator/002_create_metric_aggregator_state_tables',
-    );
+    await rollBackOne('metric_aggregator', 'metric_aggregator/002_create_metric_aggregator_state_tables');
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'metric_aggregator_%'")).to.equal(
       '0',
     );
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'metric_rollups'")).to.equal('1');
-    const qualityDown = await platformHost(
-      ['migrate', 'down', '--module', 'data_quality', '--db', 'postgres', '--log', 'json'],
-      env,
-    );
-    expect(qualityDown.stdout).to.contain('rolled back 1: data_quality/001_create_dq_check_results_table');
+    await rollBackOne('data_quality', 'data_quality/001_create_dq_check_results_table');
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'dq_check_results'")).to.equal('0');
-    const batchEtlDown = await platformHost(
-      ['migrate', 'down', '--module', 'batch_etl', '--db', 'postgres', '--log', 'json'],
-      env,
-    );
-    expect(batchEtlDown.stdout).to.contain('rolled back 1: batch_etl/001_create_cleaned_events_table');
+    await rollBackOne('batch_etl', 'batch_etl/001_create_cleaned_events_table');
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'cleaned_events'")).to.equal('0');
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename = 'events'")).to.equal('1');
   });
