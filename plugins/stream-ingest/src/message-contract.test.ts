@@ -160,26 +160,7 @@ describe('stream_ingest message contract (property-based, from the declared sche
 
   it(`on the memory queue: every generated message is written once or dead-lettered with a documented reason, and the service keeps running (${QUEUE_RUNS} runs)`, async () => {
     const topic = `contract-events-${process.pid}`;
-    const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
-    const ctx = module.ctx as unknown as StreamIngestContext;
-    let ingester: StreamIngester | undefined;
-    const dlq = await collectDeadLetters(ctx.mq, topic);
-    const deadLetters = dlq.letters;
-    try {
-      await ctx.mq.createTopic(topic, { partitions: 1 });
-      ingester = new StreamIngester({
-        db: ctx.db,
-        fs: ctx.fs,
-        mq: ctx.mq,
-        log: ctx.log,
-        metrics: new MemoryMetrics(),
-        lifecycle: ctx.lifecycle,
-        settings: readSettings(
-          moduleConfigForTest(MODULE_DIR, ['--topic', topic, '--output-format', 'parquet', '--flush-interval', '50ms']),
-        ),
-      });
-      await ingester.start();
-      const running = ingester;
+    await withIngester(topic, ['--output-format', 'parquet'], async (running, ctx, deadLetters) => {
       let expectedWritten = 0;
       const handled = (): number =>
         running.totals.records + running.totals.deadLettered.malformed_json + running.totals.deadLettered.invalid_event;
@@ -206,32 +187,12 @@ describe('stream_ingest message contract (property-based, from the declared sche
       console.log(
         `      stream_ingest on the memory queue: ${QUEUE_RUNS} runs, ${published} messages, ${expectedWritten} written, ${deadLetters.length} dead-lettered`,
       );
-    } finally {
-      await ingester?.stop();
-      await dlq.close();
-      await module.close();
-    }
+    });
   });
 
   it('on the memory queue: writes an event api_gateway published for a client that sent no event_id (it assigned one), and dead-letters the same event without event_id from another producer (invalid_event)', async () => {
     const topic = `contract-gateway-${process.pid}`;
-    const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
-    const ctx = module.ctx as unknown as StreamIngestContext;
-    let ingester: StreamIngester | undefined;
-    const dlq = await collectDeadLetters(ctx.mq, topic);
-    const deadLetters = dlq.letters;
-    try {
-      await ctx.mq.createTopic(topic, { partitions: 1 });
-      ingester = new StreamIngester({
-        db: ctx.db,
-        fs: ctx.fs,
-        mq: ctx.mq,
-        log: ctx.log,
-        metrics: new MemoryMetrics(),
-        lifecycle: ctx.lifecycle,
-        settings: readSettings(moduleConfigForTest(MODULE_DIR, ['--topic', topic, '--flush-interval', '50ms'])),
-      });
-      await ingester.start();
+    await withIngester(topic, [], async (running, ctx, deadLetters) => {
       // As POST /v1/events publishes a client's event without event_id: a UUID v7 put first.
       const sent = { event_type: 'click', source: 'web', timestamp: '2026-01-15T10:00:00Z', payload: { n: 1 } };
       const gatewayId = '019dc5a8-6a3e-7c2d-9f41-3b5e8d2a7c10';
@@ -239,7 +200,6 @@ describe('stream_ingest message contract (property-based, from the declared sche
         { key: 'web', value: JSON.stringify({ event_id: gatewayId, ...sent }) },
         { key: 'web', value: JSON.stringify(sent) },
       ]);
-      const running = ingester;
       await waitFor(
         () => running.totals.records + running.totals.deadLettered.invalid_event === 2,
         20_000,
@@ -255,10 +215,39 @@ describe('stream_ingest message contract (property-based, from the declared sche
       expect(deadLetters[0]?.headers[DEAD_LETTER_HEADERS.reason]).to.equal('invalid_event');
       expect(deadLetters[0]?.headers[DEAD_LETTER_HEADERS.error]).to.equal('event_id must be a non-empty string');
       expect(Buffer.from(deadLetters[0]?.value ?? new Uint8Array()).toString()).to.equal(JSON.stringify(sent));
-    } finally {
-      await ingester?.stop();
-      await dlq.close();
-      await module.close();
-    }
+    });
   });
 });
+
+/**
+ * Runs `body` with a started StreamIngester on `topic` of a module on the memory queue (flushing
+ * every 50 ms, plus `args`), and the dead letters of `topic` collected; stops everything after.
+ */
+async function withIngester(
+  topic: string,
+  args: readonly string[],
+  body: (running: StreamIngester, ctx: StreamIngestContext, deadLetters: readonly QueueMessage[]) => Promise<void>,
+): Promise<void> {
+  const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
+  const ctx = module.ctx as unknown as StreamIngestContext;
+  let ingester: StreamIngester | undefined;
+  const dlq = await collectDeadLetters(ctx.mq, topic);
+  try {
+    await ctx.mq.createTopic(topic, { partitions: 1 });
+    ingester = new StreamIngester({
+      db: ctx.db,
+      fs: ctx.fs,
+      mq: ctx.mq,
+      log: ctx.log,
+      metrics: new MemoryMetrics(),
+      lifecycle: ctx.lifecycle,
+      settings: readSettings(moduleConfigForTest(MODULE_DIR, ['--topic', topic, '--flush-interval', '50ms', ...args])),
+    });
+    await ingester.start();
+    await body(ingester, ctx, dlq.letters);
+  } finally {
+    await ingester?.stop();
+    await dlq.close();
+    await module.close();
+  }
+}
