@@ -110,11 +110,13 @@ function canonicalJson(value: unknown): string | undefined {
   return 'null';
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** `text` with lone surrogates replaced by U+FFFD, as its UTF-8 encoding on the way to the database does. */
 function wellFormed(text: string): string {
-  return text.replace(LONE_SURROGATE, '\uFFFD');
+  // Nearly every text holds no surrogate at all: one scan, no replacement string built.
+  return SURROGATE.test(text) ? text.replace(LONE_SURROGATE, '\uFFFD') : text;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -171,7 +173,8 @@ export function decodeEvent(
     parts.push(`${JSON.stringify(dimension.name)}:${text}`);
   }
   const dimensionsKey = `{${parts.join(',')}}`;
-  if (Buffer.byteLength(dimensionsKey) > MAX_DIMENSIONS_BYTES) {
+  // A UTF-16 code unit takes at most 3 bytes of UTF-8: short keys need no byte count.
+  if (dimensionsKey.length * 3 > MAX_DIMENSIONS_BYTES && Buffer.byteLength(dimensionsKey) > MAX_DIMENSIONS_BYTES) {
     return {
       ok: false,
       reason: 'invalid_event',
