@@ -34,7 +34,7 @@ export interface AggregatorDependencies {
   /** Quiet time after which the watermark follows the wall clock (default: see {@link idleAfterMs}). */
   readonly idleAfterMs?: number;
   /**
-   * Pending events at which intake waits for the running flush (default 5 × `--batch-size`); a
+   * Pending events at which intake waits for the running flush (default 4 × `--batch-size`); a
    * flush starts in the background at half of it, before the interval. Only the events being
    * taken in count: those of the flush being written do not (see {@link MetricAggregator}).
    */
@@ -136,7 +136,7 @@ export class MetricAggregator {
     this.#metrics = declareAggregatorMetrics(deps.metrics);
     this.#now = deps.now ?? Date.now;
     this.#monotonicNow = deps.monotonicNow ?? (() => performance.now());
-    this.#maxPending = deps.maxPendingEvents ?? 5 * deps.settings.batchSize;
+    this.#maxPending = deps.maxPendingEvents ?? 4 * deps.settings.batchSize;
     this.#clock = new WatermarkClock(
       {
         allowedLatenessMs: deps.settings.allowedLatenessMs,
