@@ -9,7 +9,7 @@
 //
 //   npm run build && DB_POSTGRES_URL=postgresql://postgres@127.0.0.1:55432/platform \
 //     MQ_REDIS_STREAM_URL=redis://127.0.0.1:56379/1 node bench/metric-aggregator.mjs \
-//     [--events 200000] [--rounds 5] [--keys 100000] [--batch-size 500] [--worker-node-options '--max-semi-space-size=16']
+//     [--events 200000] [--rounds 5] [--keys 100000] [--batch-size 500] [--worker-node-options '--max-semi-space-size=8']
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -33,7 +33,7 @@ const batchSize = option('batch-size', 500);
 // otherwise grows to 64 MB semi-spaces under the backlog. `--worker-node-options ''` runs without.
 const workerNodeOptionsIndex = process.argv.indexOf('--worker-node-options');
 const workerNodeOptions =
-  workerNodeOptionsIndex === -1 ? '--max-semi-space-size=16' : (process.argv[workerNodeOptionsIndex + 1] ?? '');
+  workerNodeOptionsIndex === -1 ? '--max-semi-space-size=8' : (process.argv[workerNodeOptionsIndex + 1] ?? '');
 const adminUrl = process.env.DB_POSTGRES_URL;
 const redisUrl = process.env.MQ_REDIS_STREAM_URL;
 if (!adminUrl || !redisUrl) {

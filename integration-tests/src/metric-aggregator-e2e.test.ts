@@ -206,8 +206,9 @@ describe('metric_aggregator end to end (real PostgreSQL, Redis Streams, kill -9)
   it('on SIGTERM writes the pending aggregates and acknowledges them, then exits 0', async () => {
     const events = generateEvents(1000, source, Date.now() - 60_000, 30 * 60_000);
     const valid = events.filter((event) => event.valid !== undefined).length;
-    // A flush interval of an hour and room for 2,500 pending events: nothing is written before the signal.
-    const worker = start('1h', '500');
+    // A flush interval of an hour and room for 2,000 pending events (2 × --batch-size): nothing is
+    // written before the signal.
+    const worker = start('1h', '1000');
     await worker.consuming();
     await stream.publish(events);
     await waitFor(
@@ -287,8 +288,9 @@ describe('metric_aggregator end to end (real PostgreSQL, Kafka, kill -9)', funct
     const events = generateEvents(3000, source, Date.now() - 60_000, 90 * 60_000);
     const valid = events.filter((event) => event.valid !== undefined).length;
     await topic.publish(events);
-    // A flush interval of an hour and room for 5,000 pending events: only a revocation (or SIGTERM) writes.
-    const holder = pool.start('1h', '1000');
+    // A flush interval of an hour and room for 4,000 pending events (2 × --batch-size): only a
+    // revocation (or SIGTERM) writes.
+    const holder = pool.start('1h', '2000');
     await holder.consuming();
     await waitFor(() => holder.pendingEvents() === valid, 60_000, 'every valid event pending in the first worker');
     expect(appliedEvents(database.url, source), 'nothing written before the rebalance').to.equal(0);

@@ -213,6 +213,51 @@ describeWithRedis('RedisStreamQueue on a real Redis', (settings) => {
       }
     });
 
+    it('takes back an entry the server handed to its read when the reply was lost, although the read returned empty within BLOCK + grace', async function () {
+      const { url, prefix, raw } = settings();
+      // No claim during the test: the entry must come from the read path, not 10 minutes later.
+      const queue = await connected({ url, keyPrefix: prefix, claimIdleMs: 600_000 });
+      const topic = `lost-reply-${randomUUID().slice(0, 8)}`;
+      const key = queue.streamKey(topic);
+      let subscription: Subscription | undefined;
+      try {
+        await queue.createTopic(topic);
+        const received: QueueMessage[] = [];
+        subscription = await queue.subscribe(
+          topic,
+          async (messages) => {
+            received.push(...messages);
+            await queue.ack(messages);
+          },
+          { group: 'workers', consumer: 'lossy' },
+        );
+        await waitFor(
+          async () =>
+            String(await raw().client('LIST'))
+              .split('\n')
+              .some((line) => line.includes('name=platform-mq:lossy') && line.includes('cmd=xreadgroup')),
+          10_000,
+          'the subscription reading',
+        );
+        // What a reply lost to ioredis's client-side bound leaves behind: the entry is pending for
+        // this consumer (delivered once), and its own read returns empty. ioredis starts that bound
+        // from the event loop's cached time, so after a long synchronous stretch it fires before
+        // BLOCK + grace have passed by the wall clock: an elapsed-time test cannot see the loss.
+        // MULTI runs the XADD and the read as this consumer before the blocked read is served.
+        const [[, id], [, reply]] = ((await raw()
+          .multi()
+          .xadd(key, '*', 'value', 'lost')
+          .xreadgroup('GROUP', 'workers', 'lossy', 'COUNT', 10, 'STREAMS', key, '>')
+          .exec()) ?? []) as [[unknown, string], [unknown, unknown]];
+        expect(JSON.stringify(reply), 'the entry handed to the consumer').to.include(id);
+        await waitFor(() => received.length === 1, 10_000, 'the lost entry delivered by the subscription');
+        expect(received.map((message) => [message.id, message.deliveryCount])).to.deep.equal([[id, 1]]);
+      } finally {
+        await subscription?.close();
+        await queue.disconnect();
+      }
+    });
+
     it('reports deliveryCount 2 for every claimed entry, also when its own pending entries lie between their ids', async function () {
       const { url, prefix, raw } = settings();
       const queue = await connected({ url, keyPrefix: prefix, claimIdleMs: 60_000 });

@@ -361,7 +361,6 @@ export class StreamSubscription implements Subscription {
 
   async #read(count: number): Promise<QueueMessage[]> {
     const block = Math.max(1, Math.min(MAX_BLOCK_MS, this.#nextClaimAt - Date.now()));
-    const startedAt = Date.now();
     // The server delivers (and starts the idle time of) what this read returns after this instant.
     const exclusiveUntil = performance.now() + this.#host.claimIdleMs;
     const reply = await this.#connection.callBuffer(
@@ -377,9 +376,13 @@ export class StreamSubscription implements Subscription {
       this.#key,
       '>',
     );
-    if (reply === null && Date.now() - startedAt >= block + READ_TIMEOUT_GRACE_MS) {
-      // Perhaps not an empty read but ioredis's client-side timeout (this process was starved past
-      // BLOCK + grace): the server may have delivered entries whose reply was then dropped.
+    if (reply === null) {
+      // Perhaps not an empty read but ioredis's client-side bound (BLOCK + grace) in a starved
+      // process: the server may have delivered entries whose reply was then dropped. The time that
+      // passed cannot tell: ioredis's timer starts from the event loop's cached time, which lags
+      // the clock after a long synchronous stretch, so it can fire before BLOCK + grace have passed
+      // by Date.now(). Every empty read looks (one XPENDING of this consumer's entries past the
+      // last id read); an entry left there would otherwise wait for the claim time.
       return this.#recoverDropped(count, exclusiveUntil);
     }
     const entries = parseReadReply(reply);

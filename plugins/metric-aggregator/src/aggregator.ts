@@ -34,8 +34,9 @@ export interface AggregatorDependencies {
   /** Quiet time after which the watermark follows the wall clock (default: see {@link idleAfterMs}). */
   readonly idleAfterMs?: number;
   /**
-   * Pending events at which intake waits for a flush (default 10 × `--batch-size`); a flush starts
-   * in the background at half of it, before the interval.
+   * Pending events at which intake waits for the running flush (default 4 × `--batch-size`); a
+   * flush starts in the background at half of it, before the interval. Only the events being
+   * taken in count: those of the flush being written do not (see {@link MetricAggregator}).
    */
   readonly maxPendingEvents?: number;
 }
@@ -58,10 +59,26 @@ export function idleAfterMs(flushIntervalMs: number): number {
 }
 
 /**
+ * Pending events are written once no batch has been delivered for this long (a tenth of
+ * `--flush-interval`), without waiting for the interval: the end of a backlog is committed and
+ * acknowledged at once, while a steady stream is still written in flushes of the interval (or of
+ * the size at which intake flushes).
+ */
+export function quietFlushMs(flushIntervalMs: number): number {
+  return Math.max(1, Math.floor(flushIntervalMs / 10));
+}
+
+/**
  * metric_aggregator's worker: consumes the topic, validates each event, dead-letters what cannot be
  * aggregated, keeps valid events pending and writes them every `--flush-interval` (or when
  * `maxPendingEvents` are pending) in one transaction through {@link RollupStore}, acknowledging
  * them after the commit.
+ *
+ * Double-buffered: a flush takes the pending events away as it starts, and intake goes on filling
+ * a new set while the transaction runs, so decoding and the database overlap. One flush runs at a
+ * time (`flush()` chains them); backpressure applies to the set being filled only: at
+ * `maxPendingEvents` intake waits until the running flush is done (not for a second one), then
+ * hands what it holds to the next flush and goes on.
  */
 export class MetricAggregator {
   readonly totals: AggregatorTotals = {
@@ -101,8 +118,12 @@ export class MetricAggregator {
   #handling = false;
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Restarted by every delivered batch; fires once intake has been quiet (see {@link quietFlushMs}). */
+  #quietTimer: NodeJS.Timeout | undefined;
   #heartbeat: Heartbeat | undefined;
   #flushChain: Promise<unknown> = Promise.resolve();
+  /** Flushes asked for and not settled yet (running or waiting in {@link #flushChain}). */
+  #flushesQueued = 0;
   #flushing = false;
   #storedWatermarkMs: number | undefined;
   #lastFlushError: string | undefined;
@@ -115,7 +136,7 @@ export class MetricAggregator {
     this.#metrics = declareAggregatorMetrics(deps.metrics);
     this.#now = deps.now ?? Date.now;
     this.#monotonicNow = deps.monotonicNow ?? (() => performance.now());
-    this.#maxPending = deps.maxPendingEvents ?? 10 * deps.settings.batchSize;
+    this.#maxPending = deps.maxPendingEvents ?? 4 * deps.settings.batchSize;
     this.#clock = new WatermarkClock(
       {
         allowedLatenessMs: deps.settings.allowedLatenessMs,
@@ -188,7 +209,9 @@ export class MetricAggregator {
     this.#subscription = await this.#deps.mq.subscribe(settings.topic, (messages) => this.#handle(messages), {
       group: settings.group,
       maxBatchSize: settings.batchSize,
-      maxInFlight: this.#maxPending + settings.batchSize,
+      // The set being written and the set being filled, each at most one batch over maxPending
+      // (the handler, not this limit, holds intake back: see #handleBatch).
+      maxInFlight: 2 * (this.#maxPending + settings.batchSize),
       onAssigned: (partitions) => this.#assigned(partitions),
       onRevoked: (partitions) => this.#revoked(partitions),
     });
@@ -221,6 +244,7 @@ export class MetricAggregator {
   async stop(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    if (this.#quietTimer !== undefined) clearTimeout(this.#quietTimer);
     const subscription = this.#subscription;
     this.#subscription = undefined;
     if (subscription !== undefined) {
@@ -245,7 +269,12 @@ export class MetricAggregator {
    * run one at a time; a failed one keeps its events pending for the next.
    */
   flush(): Promise<void> {
-    const run = this.#flushChain.then(() => this.#flushOnce());
+    this.#flushesQueued += 1;
+    const run = this.#flushChain
+      .then(() => this.#flushOnce())
+      .finally(() => {
+        this.#flushesQueued -= 1;
+      });
     this.#flushChain = run.catch(() => undefined);
     return run;
   }
@@ -381,12 +410,30 @@ export class MetricAggregator {
     }
     this.#deps.log.debug('Batch delivered', { messages: messages.length, pending_events: this.#pending.size });
     if (this.#pending.size >= this.#maxPending) {
-      // Backpressure: no further batch until the events are written.
-      await this.flush();
-    } else if (this.#pending.size >= this.#maxPending / 2 && !this.#flushing) {
+      // Backpressure on the set being filled: no further batch until the running flush is done
+      // (a failed one has put its events back here; the next flush below retries them).
+      await this.#flushChain;
+    }
+    if (this.#pending.size >= this.#maxPending / 2 && this.#flushesQueued === 0) {
       // Written in the background while the next batches are taken in.
       this.flush().catch(() => undefined);
     }
+    if (this.#pending.size > 0) this.#armQuietFlush();
+  }
+
+  #armQuietFlush(): void {
+    if (this.#quietTimer !== undefined) {
+      this.#quietTimer.refresh();
+      return;
+    }
+    this.#quietTimer = setTimeout(() => this.#quietFlush(), quietFlushMs(this.#settings.flushIntervalMs));
+    this.#quietTimer.unref();
+  }
+
+  /** Intake has been quiet: writes what is pending, unless a flush already waits to take it. */
+  #quietFlush(): void {
+    if (this.#timer === undefined || this.#handling || this.#pending.size === 0 || this.#flushesQueued > 1) return;
+    this.flush().catch(() => undefined);
   }
 
   async #flushOnce(): Promise<void> {

@@ -35,6 +35,66 @@ const TIMESTAMP =
  * does not exist (`2026-02-30`, `24:00`). Fractions below a millisecond are truncated.
  */
 export function parseTimestamp(text: string): number | undefined {
+  return parseUtcTimestamp(text) ?? parseTimestampText(text);
+}
+
+/** ASCII code of `0`. */
+const ZERO = 48;
+
+/** The number of `count` decimal digits at `start`, or -1 when one is not a digit. */
+function digitsAt(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let index = start; index < start + count; index += 1) {
+    const digit = text.charCodeAt(index) - ZERO;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
+function daysInMonth(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+}
+
+/**
+ * The common shapes `YYYY-MM-DDTHH:MM:SSZ` and `YYYY-MM-DDTHH:MM:SS.sssZ` (what `toISOString`
+ * writes) read digit by digit, without the regular expression's match array or a `Date`; the same
+ * value as {@link parseTimestampText}. `null` when the text has another shape (then the general
+ * parser decides), `undefined` when it has this shape but names a day or time that does not exist.
+ */
+function parseUtcTimestamp(text: string): number | undefined | null {
+  const length = text.length;
+  if (length !== 20 && length !== 24) return null;
+  if (
+    text.charCodeAt(length - 1) !== 90 /* Z */ ||
+    text.charCodeAt(4) !== 45 /* - */ ||
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 /* T */ ||
+    text.charCodeAt(13) !== 58 /* : */ ||
+    text.charCodeAt(16) !== 58 ||
+    (length === 24 && text.charCodeAt(19) !== 46) /* . */
+  ) {
+    return null;
+  }
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  const millis = length === 24 ? digitsAt(text, 20, 3) : 0;
+  // Years below 100 (Date.UTC would read them as 19xx) and non-digits: the general parser.
+  if (year < 100 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || millis < 0) return null;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second, millis);
+}
+
+/** {@link parseTimestamp} for every accepted shape, with the regular expression. */
+export function parseTimestampText(text: string): number | undefined {
   const match = TIMESTAMP.exec(text);
   if (!match) return undefined;
   // Read group by group (no array per call: this runs for every event).
@@ -110,11 +170,13 @@ function canonicalJson(value: unknown): string | undefined {
   return 'null';
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** `text` with lone surrogates replaced by U+FFFD, as its UTF-8 encoding on the way to the database does. */
 function wellFormed(text: string): string {
-  return text.replace(LONE_SURROGATE, '\uFFFD');
+  // Nearly every text holds no surrogate at all: one scan, no replacement string built.
+  return SURROGATE.test(text) ? text.replace(LONE_SURROGATE, '\uFFFD') : text;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -171,7 +233,8 @@ export function decodeEvent(
     parts.push(`${JSON.stringify(dimension.name)}:${text}`);
   }
   const dimensionsKey = `{${parts.join(',')}}`;
-  if (Buffer.byteLength(dimensionsKey) > MAX_DIMENSIONS_BYTES) {
+  // A UTF-16 code unit takes at most 3 bytes of UTF-8: short keys need no byte count.
+  if (dimensionsKey.length * 3 > MAX_DIMENSIONS_BYTES && Buffer.byteLength(dimensionsKey) > MAX_DIMENSIONS_BYTES) {
     return {
       ok: false,
       reason: 'invalid_event',

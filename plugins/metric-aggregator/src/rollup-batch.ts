@@ -6,6 +6,8 @@ interface Aggregate {
   readonly windowSeconds: number;
   readonly windowStartSeconds: number;
   readonly dimensionsKey: string;
+  /** `dimensionsKey` as an element of a PostgreSQL array literal. */
+  readonly quotedDimensions: string;
   eventCount: number;
   valueCount: number;
   valueSum: number;
@@ -55,6 +57,8 @@ export class RollupBatch {
 
   /** Counts `event` in one window of each size. */
   add(event: AggregatedEvent): void {
+    // Quoted once for all the windows of the event that start a new group.
+    let quoted: string | undefined;
     for (const size of this.windowSeconds) {
       const start = windowStartSeconds(event.timeMs, size);
       const key = `${size}|${start}|${event.dimensionsKey}`;
@@ -64,6 +68,7 @@ export class RollupBatch {
           windowSeconds: size,
           windowStartSeconds: start,
           dimensionsKey: event.dimensionsKey,
+          quotedDimensions: (quoted ??= quotedArrayElement(event.dimensionsKey)),
           eventCount: 0,
           valueCount: 0,
           valueSum: 0,
@@ -104,7 +109,7 @@ export class RollupBatch {
       const hasValues = group.valueCount > 0;
       windowSeconds.push(String(group.windowSeconds));
       windowStartSeconds.push(String(group.windowStartSeconds));
-      dimensions.push(quotedArrayElement(group.dimensionsKey));
+      dimensions.push(group.quotedDimensions);
       eventCount.push(String(group.eventCount));
       valueCount.push(String(group.valueCount));
       valueSum.push(hasValues ? String(group.valueSum) : 'NULL');

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { moduleConfigForTest, runModuleForTest } from '@platform-host/test-kit';
-import { parseTimestamp } from './event.js';
+import { parseTimestamp, parseTimestampText } from './event.js';
 import { InvalidArgumentError, parseGroupBy, parseWindows, readSettings } from './settings.js';
 import { earliestWindowEndMs, windowStartSeconds } from './windows.js';
 
@@ -95,6 +95,35 @@ describe('metric_aggregator event time', () => {
     ]) {
       expect(parseTimestamp(bad), bad).to.equal(undefined);
     }
+  });
+
+  it('reads the toISOString shapes digit by digit to the same value as the general parser', () => {
+    const texts = [
+      '2024-02-29T23:59:59.999Z',
+      '2000-02-29T00:00:00Z',
+      '1900-02-29T00:00:00Z',
+      '2023-02-29T00:00:00.000Z',
+      '2026-04-31T10:00:00Z',
+      '2026-12-31T23:59:59Z',
+      '2026-13-01T00:00:00Z',
+      '2026-00-10T00:00:00Z',
+      '2026-01-00T00:00:00Z',
+      '2026-01-15T10:60:00Z',
+      '2026-01-15T10:00:60.000Z',
+      '0099-01-15T10:00:00Z',
+      '0100-03-01T00:00:00.001Z',
+      '2026-01-15t10:00:00Z',
+      '2026-01-15T10:00:00z',
+      '2026-01-15T1a:00:00Z',
+      '2026-01-15T10:00:00+0000',
+      '2026-01-15T10:00:00.12Z',
+    ];
+    for (let ms = Date.UTC(1970, 0, 1); ms < Date.UTC(2100, 0, 1); ms += 86_399_937 * 13) {
+      texts.push(new Date(ms).toISOString(), new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    }
+    for (const text of texts) expect(parseTimestamp(text), text).to.equal(parseTimestampText(text));
+    expect(parseTimestamp('2024-02-29T23:59:59.999Z')).to.equal(Date.UTC(2024, 1, 29, 23, 59, 59, 999));
+    expect(parseTimestamp('1900-02-29T00:00:00Z')).to.equal(undefined);
   });
 
   it('aligns windows to the Unix epoch in UTC', () => {

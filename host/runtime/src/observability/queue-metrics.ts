@@ -17,6 +17,10 @@ export const MESSAGES_PROCESSED = 'platform_messages_processed_total';
 export const MESSAGE_PROCESSING_DURATION = 'platform_message_processing_duration_seconds';
 export const MESSAGES_PUBLISHED = 'platform_messages_published_total';
 
+/** The property a delivered message carries its delivery time in, until it is settled. */
+const DELIVERED_AT = Symbol('platform-host.queue-metrics.deliveredAt');
+type Stamped = QueueMessage & { [DELIVERED_AT]?: number | undefined };
+
 /**
  * Wraps a constructed queue so that every delivered message is counted once it is settled, in
  * `platform_messages_processed_total` and `platform_message_processing_duration_seconds` (labels
@@ -53,8 +57,37 @@ export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: 
   });
   const base = scopeLabels(scope);
   const record = safeRecorder(scope);
-  /** Delivered messages not settled yet, with the time their batch reached the handler. */
-  const pending = new WeakMap<QueueMessage, number>();
+  /**
+   * Delivered messages not settled yet, with the time their batch reached the handler: stamped on
+   * the message itself (a non-enumerable symbol property) when it is extensible, else (a frozen
+   * message) in a WeakMap. Every in-flight message in a WeakMap is an ephemeron the garbage
+   * collector processes on each cycle, a cost that grows with the messages a consumer holds.
+   */
+  const frozenPending = new WeakMap<QueueMessage, number>();
+  const markDelivered = (message: QueueMessage, at: number): void => {
+    const stamped = message as Stamped;
+    if (Object.hasOwn(stamped, DELIVERED_AT)) stamped[DELIVERED_AT] = at;
+    else if (Object.isExtensible(stamped)) {
+      Object.defineProperty(stamped, DELIVERED_AT, {
+        value: at,
+        writable: true,
+        enumerable: false,
+        configurable: true,
+      });
+    } else frozenPending.set(message, at);
+  };
+  /** The delivery time of `message` if it is not settled yet, forgetting it. */
+  const takeDelivered = (message: QueueMessage): number | undefined => {
+    const stamped = message as Stamped;
+    const at = stamped[DELIVERED_AT];
+    if (at !== undefined) {
+      stamped[DELIVERED_AT] = undefined;
+      return at;
+    }
+    const frozen = frozenPending.get(message);
+    if (frozen !== undefined) frozenPending.delete(message);
+    return frozen;
+  };
 
   type SeriesLabels = Readonly<Record<(typeof labelNames)[number], string>>;
   /**
@@ -98,9 +131,8 @@ export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: 
       let count = 0;
       let others: Map<SeriesLabels, number> | undefined;
       for (const message of messages) {
-        const deliveredAt = pending.get(message);
+        const deliveredAt = takeDelivered(message);
         if (deliveredAt === undefined) continue;
-        pending.delete(message);
         if (labels === undefined || labels.topic !== message.topic || labels.group !== message.group) {
           const series = labelsOf(message.topic, message.group, outcome);
           if (labels === undefined) labels = series;
@@ -126,7 +158,7 @@ export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: 
     (handler: BatchHandler, options: SubscribeOptions): BatchHandler =>
     (messages) => {
       const deliveredAt = performance.now();
-      for (const message of messages) pending.set(message, deliveredAt);
+      for (const message of messages) markDelivered(message, deliveredAt);
       return observeCall(
         () => handler(messages),
         (outcome) => {
