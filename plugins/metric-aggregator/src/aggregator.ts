@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   Database,
   Heartbeat,
@@ -47,6 +48,12 @@ export interface AggregatorTotals {
   deadLettered: Record<DeadLetterReason, number>;
   flushes: number;
 }
+
+/** First wait before a backpressure flush is retried after a failure; doubled per failure up to {@link BACKPRESSURE_RETRY_MAX_MS}. */
+export const BACKPRESSURE_RETRY_MIN_MS = 100;
+
+/** Longest wait between two backpressure flush attempts while the store keeps failing. */
+export const BACKPRESSURE_RETRY_MAX_MS = 5000;
 
 /**
  * The quiet time after which the watermark starts to follow the wall clock: three flush
@@ -106,6 +113,8 @@ export class MetricAggregator {
   #flushing = false;
   #storedWatermarkMs: number | undefined;
   #lastFlushError: string | undefined;
+  /** Aborted by `stop()`: a backpressure wait for a failing store gives up and lets the subscription close. */
+  readonly #stopping = new AbortController();
 
   constructor(deps: AggregatorDependencies) {
     this.#deps = deps;
@@ -219,6 +228,7 @@ export class MetricAggregator {
    * left. Idempotent.
    */
   async stop(): Promise<void> {
+    this.#stopping.abort();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     const subscription = this.#subscription;
@@ -382,10 +392,32 @@ export class MetricAggregator {
     this.#deps.log.debug('Batch delivered', { messages: messages.length, pending_events: this.#pending.size });
     if (this.#pending.size >= this.#maxPending) {
       // Backpressure: no further batch until the events are written.
-      await this.flush();
+      await this.#flushRetryingUntilWritten();
     } else if (this.#pending.size >= this.#maxPending / 2 && !this.#flushing) {
       // Written in the background while the next batches are taken in.
       this.flush().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The backpressure flush: retried with backoff while the store fails (intake stays paused, as
+   * this handler has not returned; readiness reports the failed flush), never thrown. A throw would
+   * hand the batch back to the queue, which redelivers it and, after `maxDeliveries`, dead-letters
+   * messages that are still pending here and are applied by a later flush: both applied and
+   * dead-lettered. Gives up without throwing once the store turned fatal or `stop()` began; the
+   * events stay pending and unacknowledged.
+   */
+  async #flushRetryingUntilWritten(): Promise<void> {
+    for (let delayMs = BACKPRESSURE_RETRY_MIN_MS; ; delayMs = Math.min(2 * delayMs, BACKPRESSURE_RETRY_MAX_MS)) {
+      try {
+        await this.flush();
+        return;
+      } catch {
+        // Logged by the flush.
+      }
+      if (this.#fatal !== undefined || this.#stopping.signal.aborted) return;
+      await sleep(delayMs, undefined, { signal: this.#stopping.signal }).catch(() => undefined);
+      if (this.#stopping.signal.aborted) return;
     }
   }
 
