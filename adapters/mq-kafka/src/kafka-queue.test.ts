@@ -267,6 +267,82 @@ describe('KafkaQueue on a real Kafka', function () {
     });
   });
 
+  describe('revocation while batches of other partitions keep arriving', function () {
+    this.timeout(60_000);
+
+    it('waits only for the batch running when it began, so the partitions move while the kept ones still have a backlog', async function () {
+      const mq = await queue();
+      const topic = uniqueTopic('starve');
+      const group = `${topic}-group`;
+      await mq.createTopic(topic, { partitions: 4 });
+      const published = await mq.publishBatch(
+        topic,
+        Array.from({ length: 8000 }, (_, index) => ({ key: `key-${index}`, value: `m-${index}` })),
+      );
+      const publishedTo = new Map<number, number>();
+      for (const id of published) {
+        const partition = Number(id.split(':')[0]);
+        publishedTo.set(partition, (publishedTo.get(partition) ?? 0) + 1);
+      }
+      const handledByA = new Map<number, number>();
+      let revokedFromA: number[] = [];
+      let handledOfKeptAtMove: number | undefined;
+      let publishedToKept = 0;
+      // A slow consumer (20 ms per batch of 50) that fetches faster than it handles: a batch of the
+      // partitions it keeps is always ready, so a wait that takes the next batch for still running
+      // lasts until their backlog of seconds is drained.
+      const a = await mq.subscribe(
+        topic,
+        async (messages) => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          for (const message of messages)
+            handledByA.set(message.partition ?? -1, (handledByA.get(message.partition ?? -1) ?? 0) + 1);
+          await mq.ack(messages);
+        },
+        {
+          group,
+          consumer: 'a',
+          maxBatchSize: 50,
+          // Room to fetch the whole topic: every partition has a backlog waiting in the process.
+          maxInFlight: 10_000,
+          onRevoked: (partitions) => {
+            revokedFromA = partitions.map(({ partition }) => partition);
+            const kept = [...publishedTo.keys()].filter((partition) => !revokedFromA.includes(partition));
+            handledOfKeptAtMove = kept.reduce((sum, partition) => sum + (handledByA.get(partition) ?? 0), 0);
+            publishedToKept = kept.reduce((sum, partition) => sum + (publishedTo.get(partition) ?? 0), 0);
+          },
+        },
+      );
+      let b: Subscription | undefined;
+      try {
+        await waitFor(() => handledByA.size === 4, 20_000, 'a to handle messages of every partition');
+        const assignedToB: number[] = [];
+        b = await mq.subscribe(
+          topic,
+          async (messages) => {
+            await mq.ack(messages);
+          },
+          {
+            group,
+            consumer: 'b',
+            onAssigned: (partitions) => void assignedToB.push(...partitions.map(({ partition }) => partition)),
+          },
+        );
+        await waitFor(() => assignedToB.length > 0, 30_000, 'b to be assigned the partitions a gave up');
+        expect(revokedFromA.length, 'partitions revoked from a').to.be.greaterThan(0);
+        expect(handledOfKeptAtMove, 'messages of the kept partitions a had handled when its hook ran').to.be.below(
+          publishedToKept,
+        );
+        console.log(
+          `      revocation under load: a gave up ${revokedFromA.join(',')} after handling ${handledOfKeptAtMove} of the ` +
+            `${publishedToKept} messages of the partitions it kept`,
+        );
+      } finally {
+        await Promise.allSettled([a.close(), b?.close()]);
+      }
+    });
+  });
+
   describe('dead letters', function () {
     this.timeout(30_000);
 

@@ -170,9 +170,13 @@ export class KafkaSubscription implements Subscription {
   #waiting = 0;
   readonly #deliverySignal = new Signal();
   readonly #roomSignal = new Signal();
-  readonly #settleSignal = new Signal();
-  /** The partitions of the batch the handler is running. */
-  #running: ReadonlySet<number> | undefined;
+  /** The batch the handler is running (settles once it did; never rejects). */
+  #running: Promise<void> | undefined;
+  /**
+   * Revocations waiting for the running batch or running their hook: while there is one, no new
+   * batch starts, so the wait is bounded by what was in flight when the revocation began.
+   */
+  #revocations = 0;
   /** Rebalance events, handled one after the other. */
   #rebalancing: Promise<void> = Promise.resolve();
   #firstAssignment: (() => void) | undefined;
@@ -335,7 +339,7 @@ export class KafkaSubscription implements Subscription {
 
   async #deliver(): Promise<void> {
     while (!this.#closing) {
-      if (this.#paused) {
+      if (this.#paused || this.#revocations > 0) {
         await this.#deliverySignal.wait(1000);
         continue;
       }
@@ -349,12 +353,12 @@ export class KafkaSubscription implements Subscription {
         await this.#deliverySignal.wait(Math.max(1, Math.min(1000, nextDueAt - Date.now())));
         continue;
       }
-      this.#running = new Set(batch.map((message) => message.partition));
+      const running = this.#handle(batch).catch(() => undefined);
+      this.#running = running;
       try {
-        await this.#handle(batch);
+        await running;
       } finally {
         this.#running = undefined;
-        this.#settleSignal.notify();
       }
     }
   }
@@ -609,20 +613,27 @@ export class KafkaSubscription implements Subscription {
       .map(({ partition }) => this.#held.get(partition))
       .filter((held): held is HeldPartition => held !== undefined);
     for (const held of revoked) held.revoking = true;
-    // The running batch settles first (even one of other partitions: a batch handler may work
-    // across partitions, and its hooks expect a quiet consumer).
-    while (this.#running !== undefined) await this.#settleSignal.wait(1000);
-    const hooked = revoked.filter((held) => !held.revokedHookRan);
-    for (const held of hooked) held.revokedHookRan = true;
+    // The batch running now settles first (even one of other partitions: a batch handler may work
+    // across partitions, and its hooks expect a quiet consumer). No new batch starts meanwhile, so
+    // batches of other partitions that keep arriving cannot starve this wait.
+    this.#revocations += 1;
     try {
-      if (hooked.length > 0)
-        await this.#options.onRevoked?.(hooked.map(({ topic, partition }) => ({ topic, partition })));
-    } catch (error) {
-      this.#host.logger?.warn('onRevoked threw; the partitions are released with what was acknowledged', {
-        topic: this.topic,
-        group: this.group,
-        error: errorText(error),
-      });
+      await this.#running;
+      const hooked = revoked.filter((held) => !held.revokedHookRan);
+      for (const held of hooked) held.revokedHookRan = true;
+      try {
+        if (hooked.length > 0)
+          await this.#options.onRevoked?.(hooked.map(({ topic, partition }) => ({ topic, partition })));
+      } catch (error) {
+        this.#host.logger?.warn('onRevoked threw; the partitions are released with what was acknowledged', {
+          topic: this.topic,
+          group: this.group,
+          error: errorText(error),
+        });
+      }
+    } finally {
+      this.#revocations -= 1;
+      this.#deliverySignal.notify();
     }
     for (const held of revoked) this.#store(held);
     if (!unassign) return;
