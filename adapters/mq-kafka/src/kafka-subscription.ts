@@ -82,6 +82,12 @@ class HeldPartition {
   revoking = false;
   /** Its onRevoked hook ran (at close), so a later revocation does not run it again. */
   revokedHookRan = false;
+  /**
+   * Where it was assigned to start (the committed position, or the end for `startFrom: 'latest'`),
+   * when known: a fetched message below it is a leftover of an earlier assignment of the partition
+   * to this consumer, which librdkafka can still hand out after the partition was assigned again.
+   */
+  startOffset: number | undefined;
 
   constructor(
     readonly topic: string,
@@ -325,7 +331,9 @@ export class KafkaSubscription implements Subscription {
   #keep(message: Message): boolean {
     if (message.topic !== this.topic) return false;
     const held = this.#held.get(message.partition);
-    if (held === undefined || held.revoking || !held.ledger.fetched(message.offset)) return false;
+    if (held === undefined || held.revoking) return false;
+    if (held.startOffset !== undefined && message.offset < held.startOffset) return false;
+    if (!held.ledger.fetched(message.offset)) return false;
     held.buffer.push({
       offset: message.offset,
       key: message.key === null || message.key === undefined ? undefined : message.key.toString(),
@@ -539,8 +547,12 @@ export class KafkaSubscription implements Subscription {
   }
 
   async #assign(partitions: readonly TopicPartition[]): Promise<void> {
+    const starts = new Map<number, number>();
     try {
-      this.#consumer.incrementalAssign(await this.#startPositions(partitions));
+      const positions = await this.#startPositions(partitions);
+      this.#consumer.incrementalAssign(positions);
+      for (const position of positions)
+        if ('offset' in position && position.offset >= 0) starts.set(position.partition, position.offset);
     } catch (error) {
       this.#host.logger?.error('Kafka incrementalAssign failed', { topic: this.topic, error: errorText(error) });
       return;
@@ -549,6 +561,7 @@ export class KafkaSubscription implements Subscription {
     for (const { topic, partition } of partitions) {
       if (topic !== this.topic) continue;
       const held = new HeldPartition(topic, partition, DeliveryCounts.key(this.group, topic, partition));
+      held.startOffset = starts.get(partition);
       this.#held.set(partition, held);
       added.push(held);
     }
@@ -572,15 +585,21 @@ export class KafkaSubscription implements Subscription {
   }
 
   /**
-   * Where assigned partitions start: their committed position; without one, the oldest retained
-   * message (librdkafka's `auto.offset.reset=earliest`) or, for `startFrom: 'latest'`, the end of
-   * the partition as it is now, looked up here so that a message published once `subscribe()` has
-   * resolved is delivered (librdkafka would look the end up later, when fetching starts).
+   * Where assigned partitions start: their committed position, looked up here and passed to
+   * `incrementalAssign` explicitly; without one, the oldest retained message (librdkafka's
+   * `auto.offset.reset=earliest`) or, for `startFrom: 'latest'`, the end of the partition as it is
+   * now, looked up here so that a message published once `subscribe()` has resolved is delivered
+   * (librdkafka would look the end up later, when fetching starts). The committed position is
+   * explicit because librdkafka, left to look it up itself, now and then started a partition this
+   * consumer had held before (assigned, revoked, assigned again) from the beginning although the
+   * group had committed far beyond it (seen under load: the previous owner's commit acknowledged,
+   * `committed()` answering it, and the partition redelivered from offset 0). When the lookup
+   * fails, librdkafka looks the positions up as before.
    */
   async #startPositions(partitions: readonly TopicPartition[]): Promise<Assignment[]> {
     const plain = partitions.map(({ topic, partition }) => ({ topic, partition }));
-    if (this.#options.startFrom !== 'latest' || plain.length === 0) return plain;
-    const committed = await new Promise<ReadonlyMap<number, number> | undefined>((resolve) =>
+    if (plain.length === 0) return plain;
+    const committed = await new Promise<ReadonlyMap<number, number | undefined> | undefined>((resolve) =>
       this.#consumer.committed(plain, LOOKUP_TIMEOUT_MS, (error, offsets) =>
         resolve(error ? undefined : new Map(offsets.map(({ partition, offset }) => [partition, offset]))),
       ),
@@ -588,7 +607,9 @@ export class KafkaSubscription implements Subscription {
     if (committed === undefined) return plain;
     return Promise.all(
       plain.map(async (topicPartition): Promise<Assignment> => {
-        if ((committed.get(topicPartition.partition) ?? -1) >= 0) return topicPartition;
+        const position = committed.get(topicPartition.partition) ?? -1;
+        if (position >= 0) return { ...topicPartition, offset: position };
+        if (this.#options.startFrom !== 'latest') return topicPartition;
         const end = await new Promise<number | undefined>((resolve) => {
           this.#consumer.queryWatermarkOffsets(
             topicPartition.topic,
