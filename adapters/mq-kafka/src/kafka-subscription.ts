@@ -605,20 +605,25 @@ export class KafkaSubscription implements Subscription {
       ),
     );
     if (committed === undefined) return plain;
+    const endOf = (topicPartition: TopicPartition): Promise<number | undefined> =>
+      new Promise((resolve) => {
+        this.#consumer.queryWatermarkOffsets(
+          topicPartition.topic,
+          topicPartition.partition,
+          LOOKUP_TIMEOUT_MS,
+          (error, offsets) => resolve(error ? undefined : offsets.highOffset),
+        );
+      });
     return Promise.all(
       plain.map(async (topicPartition): Promise<Assignment> => {
         const position = committed.get(topicPartition.partition) ?? -1;
-        if (position >= 0) return { ...topicPartition, offset: position };
-        if (this.#options.startFrom !== 'latest') return topicPartition;
-        const end = await new Promise<number | undefined>((resolve) => {
-          this.#consumer.queryWatermarkOffsets(
-            topicPartition.topic,
-            topicPartition.partition,
-            LOOKUP_TIMEOUT_MS,
-            (error, offsets) => resolve(error ? undefined : offsets.highOffset),
-          );
-        });
-        return end === undefined ? topicPartition : { ...topicPartition, offset: end };
+        if (position < 0 && this.#options.startFrom !== 'latest') return topicPartition;
+        const end = await endOf(topicPartition);
+        if (end === undefined) return topicPartition;
+        // A committed position past the end (the topic was re-created, the log truncated) is left
+        // to librdkafka's reset, and nothing is filtered below it: that would drop the new messages.
+        if (position >= 0) return position <= end ? { ...topicPartition, offset: position } : topicPartition;
+        return { ...topicPartition, offset: end };
       }),
     );
   }
