@@ -82,6 +82,12 @@ class HeldPartition {
   revoking = false;
   /** Its onRevoked hook ran (at close), so a later revocation does not run it again. */
   revokedHookRan = false;
+  /**
+   * Where it was assigned to start (the committed position, or the end for `startFrom: 'latest'`),
+   * when known: a fetched message below it is a leftover of an earlier assignment of the partition
+   * to this consumer, which librdkafka can still hand out after the partition was assigned again.
+   */
+  startOffset: number | undefined;
 
   constructor(
     readonly topic: string,
@@ -170,9 +176,13 @@ export class KafkaSubscription implements Subscription {
   #waiting = 0;
   readonly #deliverySignal = new Signal();
   readonly #roomSignal = new Signal();
-  readonly #settleSignal = new Signal();
-  /** The partitions of the batch the handler is running. */
-  #running: ReadonlySet<number> | undefined;
+  /** The batch the handler is running (settles once it did; never rejects). */
+  #running: Promise<void> | undefined;
+  /**
+   * Revocations waiting for the running batch or running their hook: while there is one, no new
+   * batch starts, so the wait is bounded by what was in flight when the revocation began.
+   */
+  #revocations = 0;
   /** Rebalance events, handled one after the other. */
   #rebalancing: Promise<void> = Promise.resolve();
   #firstAssignment: (() => void) | undefined;
@@ -321,7 +331,9 @@ export class KafkaSubscription implements Subscription {
   #keep(message: Message): boolean {
     if (message.topic !== this.topic) return false;
     const held = this.#held.get(message.partition);
-    if (held === undefined || held.revoking || !held.ledger.fetched(message.offset)) return false;
+    if (held === undefined || held.revoking) return false;
+    if (held.startOffset !== undefined && message.offset < held.startOffset) return false;
+    if (!held.ledger.fetched(message.offset)) return false;
     held.buffer.push({
       offset: message.offset,
       key: message.key === null || message.key === undefined ? undefined : message.key.toString(),
@@ -335,7 +347,7 @@ export class KafkaSubscription implements Subscription {
 
   async #deliver(): Promise<void> {
     while (!this.#closing) {
-      if (this.#paused) {
+      if (this.#paused || this.#revocations > 0) {
         await this.#deliverySignal.wait(1000);
         continue;
       }
@@ -349,12 +361,12 @@ export class KafkaSubscription implements Subscription {
         await this.#deliverySignal.wait(Math.max(1, Math.min(1000, nextDueAt - Date.now())));
         continue;
       }
-      this.#running = new Set(batch.map((message) => message.partition));
+      const running = this.#handle(batch).catch(() => undefined);
+      this.#running = running;
       try {
-        await this.#handle(batch);
+        await running;
       } finally {
         this.#running = undefined;
-        this.#settleSignal.notify();
       }
     }
   }
@@ -535,8 +547,12 @@ export class KafkaSubscription implements Subscription {
   }
 
   async #assign(partitions: readonly TopicPartition[]): Promise<void> {
+    const starts = new Map<number, number>();
     try {
-      this.#consumer.incrementalAssign(await this.#startPositions(partitions));
+      const positions = await this.#startPositions(partitions);
+      this.#consumer.incrementalAssign(positions);
+      for (const position of positions)
+        if ('offset' in position && position.offset >= 0) starts.set(position.partition, position.offset);
     } catch (error) {
       this.#host.logger?.error('Kafka incrementalAssign failed', { topic: this.topic, error: errorText(error) });
       return;
@@ -545,6 +561,7 @@ export class KafkaSubscription implements Subscription {
     for (const { topic, partition } of partitions) {
       if (topic !== this.topic) continue;
       const held = new HeldPartition(topic, partition, DeliveryCounts.key(this.group, topic, partition));
+      held.startOffset = starts.get(partition);
       this.#held.set(partition, held);
       added.push(held);
     }
@@ -568,32 +585,45 @@ export class KafkaSubscription implements Subscription {
   }
 
   /**
-   * Where assigned partitions start: their committed position; without one, the oldest retained
-   * message (librdkafka's `auto.offset.reset=earliest`) or, for `startFrom: 'latest'`, the end of
-   * the partition as it is now, looked up here so that a message published once `subscribe()` has
-   * resolved is delivered (librdkafka would look the end up later, when fetching starts).
+   * Where assigned partitions start: their committed position, looked up here and passed to
+   * `incrementalAssign` explicitly; without one, the oldest retained message (librdkafka's
+   * `auto.offset.reset=earliest`) or, for `startFrom: 'latest'`, the end of the partition as it is
+   * now, looked up here so that a message published once `subscribe()` has resolved is delivered
+   * (librdkafka would look the end up later, when fetching starts). The committed position is
+   * explicit because librdkafka, left to look it up itself, now and then started a partition this
+   * consumer had held before (assigned, revoked, assigned again) from the beginning although the
+   * group had committed far beyond it (seen under load: the previous owner's commit acknowledged,
+   * `committed()` answering it, and the partition redelivered from offset 0). When the lookup
+   * fails, librdkafka looks the positions up as before.
    */
   async #startPositions(partitions: readonly TopicPartition[]): Promise<Assignment[]> {
     const plain = partitions.map(({ topic, partition }) => ({ topic, partition }));
-    if (this.#options.startFrom !== 'latest' || plain.length === 0) return plain;
-    const committed = await new Promise<ReadonlyMap<number, number> | undefined>((resolve) =>
+    if (plain.length === 0) return plain;
+    const committed = await new Promise<ReadonlyMap<number, number | undefined> | undefined>((resolve) =>
       this.#consumer.committed(plain, LOOKUP_TIMEOUT_MS, (error, offsets) =>
         resolve(error ? undefined : new Map(offsets.map(({ partition, offset }) => [partition, offset]))),
       ),
     );
     if (committed === undefined) return plain;
+    const endOf = (topicPartition: TopicPartition): Promise<number | undefined> =>
+      new Promise((resolve) => {
+        this.#consumer.queryWatermarkOffsets(
+          topicPartition.topic,
+          topicPartition.partition,
+          LOOKUP_TIMEOUT_MS,
+          (error, offsets) => resolve(error ? undefined : offsets.highOffset),
+        );
+      });
     return Promise.all(
       plain.map(async (topicPartition): Promise<Assignment> => {
-        if ((committed.get(topicPartition.partition) ?? -1) >= 0) return topicPartition;
-        const end = await new Promise<number | undefined>((resolve) => {
-          this.#consumer.queryWatermarkOffsets(
-            topicPartition.topic,
-            topicPartition.partition,
-            LOOKUP_TIMEOUT_MS,
-            (error, offsets) => resolve(error ? undefined : offsets.highOffset),
-          );
-        });
-        return end === undefined ? topicPartition : { ...topicPartition, offset: end };
+        const position = committed.get(topicPartition.partition) ?? -1;
+        if (position < 0 && this.#options.startFrom !== 'latest') return topicPartition;
+        const end = await endOf(topicPartition);
+        if (end === undefined) return topicPartition;
+        // A committed position past the end (the topic was re-created, the log truncated) is left
+        // to librdkafka's reset, and nothing is filtered below it: that would drop the new messages.
+        if (position >= 0) return position <= end ? { ...topicPartition, offset: position } : topicPartition;
+        return { ...topicPartition, offset: end };
       }),
     );
   }
@@ -609,20 +639,27 @@ export class KafkaSubscription implements Subscription {
       .map(({ partition }) => this.#held.get(partition))
       .filter((held): held is HeldPartition => held !== undefined);
     for (const held of revoked) held.revoking = true;
-    // The running batch settles first (even one of other partitions: a batch handler may work
-    // across partitions, and its hooks expect a quiet consumer).
-    while (this.#running !== undefined) await this.#settleSignal.wait(1000);
-    const hooked = revoked.filter((held) => !held.revokedHookRan);
-    for (const held of hooked) held.revokedHookRan = true;
+    // The batch running now settles first (even one of other partitions: a batch handler may work
+    // across partitions, and its hooks expect a quiet consumer). No new batch starts meanwhile, so
+    // batches of other partitions that keep arriving cannot starve this wait.
+    this.#revocations += 1;
     try {
-      if (hooked.length > 0)
-        await this.#options.onRevoked?.(hooked.map(({ topic, partition }) => ({ topic, partition })));
-    } catch (error) {
-      this.#host.logger?.warn('onRevoked threw; the partitions are released with what was acknowledged', {
-        topic: this.topic,
-        group: this.group,
-        error: errorText(error),
-      });
+      await this.#running;
+      const hooked = revoked.filter((held) => !held.revokedHookRan);
+      for (const held of hooked) held.revokedHookRan = true;
+      try {
+        if (hooked.length > 0)
+          await this.#options.onRevoked?.(hooked.map(({ topic, partition }) => ({ topic, partition })));
+      } catch (error) {
+        this.#host.logger?.warn('onRevoked threw; the partitions are released with what was acknowledged', {
+          topic: this.topic,
+          group: this.group,
+          error: errorText(error),
+        });
+      }
+    } finally {
+      this.#revocations -= 1;
+      this.#deliverySignal.notify();
     }
     for (const held of revoked) this.#store(held);
     if (!unassign) return;

@@ -51,6 +51,31 @@ export async function deleteTopics(bootstrapServers: string, topics: Iterable<st
   }
 }
 
+/**
+ * The offset `group` has committed on `topic` partition `partition` (-1001 before any), read with a
+ * consumer of the group that does not join it (no subscribe, so no rebalance).
+ */
+export async function committedOffset(
+  bootstrapServers: string,
+  group: string,
+  topic: string,
+  partition = 0,
+): Promise<number> {
+  const consumer = new Kafka.KafkaConsumer({ 'bootstrap.servers': bootstrapServers, 'group.id': group }, {});
+  await new Promise<void>((resolve, reject) =>
+    consumer.connect({ timeout: 10_000 }, (error) => (error ? reject(new Error(error.message)) : resolve())),
+  );
+  try {
+    return await new Promise<number>((resolve, reject) =>
+      consumer.committed([{ topic, partition }], 5000, (error, offsets) =>
+        error ? reject(new Error(error.message)) : resolve(offsets[0]?.offset ?? -1001),
+      ),
+    );
+  } finally {
+    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+  }
+}
+
 /** A topic name unique to this test run. */
 export function uniqueTopic(kind: string): string {
   return `mq-kafka-test-${kind}-${randomUUID().slice(0, 8)}`;

@@ -236,7 +236,10 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
     });
 
     it('cancels a statement that runs past the statement timeout with SQLSTATE 57014', async function () {
-      const other = open({ statementTimeoutMs: 50 });
+      // The timeout applies to every statement of the connection, also to connect()'s warm-up
+      // SELECT 1 and the driver's type lookup: 50 ms, as before, cancelled those on a loaded machine
+      // (connect() failed with 57014). 500 ms stays far above them and far below pg_sleep(5).
+      const other = open({ statementTimeoutMs: 500 });
       await other.connect();
       try {
         const error = await rejection(other.execute('SELECT pg_sleep(5)'));

@@ -9,6 +9,8 @@ import {
   CACHE_HIT_RATIO,
   CACHE_REQUESTS,
   DB_QUERY_DURATION,
+  DEAD_LETTER_FAILURES,
+  DEAD_LETTERS_UNPUBLISHED,
   MESSAGE_PROCESSING_DURATION,
   MESSAGES_PROCESSED,
   MESSAGES_PUBLISHED,
@@ -43,6 +45,8 @@ const EXPORTED_METRICS: readonly string[] = [
   MESSAGES_PROCESSED,
   MESSAGE_PROCESSING_DURATION,
   MESSAGES_PUBLISHED,
+  DEAD_LETTER_FAILURES,
+  DEAD_LETTERS_UNPUBLISHED,
   CACHE_REQUESTS,
   CACHE_HIT_RATIO,
   ...GATEWAY_METRIC_NAMES,
@@ -244,10 +248,16 @@ describe('Prometheus and Grafana of the compose stack', () => {
       }
     });
 
-    it('shows on the overview which modules are up, messages processed and database query duration', () => {
+    it('shows on the overview which modules are up, messages processed, database query duration and dead letters not published', () => {
       const folder = hostPathOf(grafana, stringOf(at(providers[0], 'options.path')) ?? '') ?? '';
       const text = readFileSync(join(folder, 'platform-overview.json'), 'utf8');
-      for (const metric of ['up{', 'platform_messages_processed_total', 'platform_db_query_duration_seconds_bucket'])
+      for (const metric of [
+        'up{',
+        'platform_messages_processed_total',
+        'platform_db_query_duration_seconds_bucket',
+        DEAD_LETTERS_UNPUBLISHED,
+        DEAD_LETTER_FAILURES,
+      ])
         expect(text).to.contain(metric);
     });
 

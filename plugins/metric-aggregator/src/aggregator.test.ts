@@ -1,7 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { expect } from 'chai';
-import { DEAD_LETTER_HEADERS, type MessageQueue, type QueueMessage, type Row } from '@platform-host/contracts';
+import {
+  DEAD_LETTER_HEADERS,
+  type Database,
+  type MessageQueue,
+  type QueueMessage,
+  type Row,
+} from '@platform-host/contracts';
 import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
 import { moduleConfigForTest, startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
 import { MetricAggregator } from './aggregator.js';
@@ -33,12 +39,14 @@ let counter = 0;
 
 /**
  * The module on PGlite in memory and the memory queue, with fake clocks and an explicit flush;
- * `wrapQueue` replaces the queue the aggregator sees (tests that delay or refuse dead letters).
+ * `wrapQueue` replaces the queue the aggregator sees (tests that delay or refuse dead letters),
+ * `wrapDb` the database (tests that make the store fail).
  */
 async function harness(
   args: readonly string[] = [],
   startAt = T0 + 60 * MINUTE,
   wrapQueue: (mq: MessageQueue) => MessageQueue = (mq) => mq,
+  wrapDb: (db: Database) => Database = (db) => db,
 ): Promise<Harness> {
   counter += 1;
   const topic = `events-${counter}`;
@@ -83,7 +91,7 @@ async function harness(
     },
   };
   const aggregator = new MetricAggregator({
-    db: ctx.db,
+    db: wrapDb(ctx.db),
     mq: wrapQueue(ctx.mq),
     log: ctx.log,
     metrics,
@@ -129,6 +137,22 @@ function withDeadLetter(mq: MessageQueue, deadLetter: MessageQueue['deadLetter']
     get(target, property) {
       if (property === 'deadLetter') return deadLetter;
       const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** `db` whose transactions fail while `failing()` says so, counting the failures in `failures.count`. */
+function withFailingTransactions(db: Database, failing: () => boolean, failures: { count: number }): Database {
+  return new Proxy(db, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (property === 'transaction')
+        return (...args: unknown[]) => {
+          if (!failing()) return (value as (...a: unknown[]) => unknown).apply(target, args);
+          failures.count += 1;
+          return Promise.reject(new Error('injected: the database is down'));
+        };
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
@@ -383,6 +407,31 @@ describe('metric_aggregator on the memory queue and PGlite', function () {
     expect(h.aggregator.totals.applied).to.equal(2);
     expect(h.aggregator.totals.deadLettered.invalid_event).to.equal(1);
     expect((await h.rollups()).map((r) => r.events)).to.deep.equal([1, 1]);
+  });
+
+  it('backpressure while the store fails retries the flush and never hands held events back to the queue (no max_deliveries dead letter)', async () => {
+    let failing = true;
+    const failures = { count: 0 };
+    // --batch-size 5: intake waits for the running flush at 20 pending events (4 × the batch size).
+    h = await harness(['--windows', '1m', '--batch-size', '5'], undefined, undefined, (db) =>
+      withFailingTransactions(db, () => failing, failures),
+    );
+    await h.publish(Array.from({ length: 60 }, (_, index) => event(1, { payload: { value: index } })));
+    // The store stays down for 2 s and 6 failed flushes: a handler that threw would have had its
+    // batch redelivered 5 times by then (memory queue backoff 50 ms doubling: 750 ms in all) and
+    // dead-lettered with reason max_deliveries, although its events are pending here.
+    const downSince = Date.now();
+    await waitFor(() => failures.count >= 6 && Date.now() - downSince >= 2000, 20_000, 'six failed flushes in 2 s');
+    const reasons = (): Array<string | undefined> =>
+      h?.deadLetters.map((message) => message.headers[DEAD_LETTER_HEADERS.reason]) ?? [];
+    expect(reasons(), 'nothing dead-lettered while the store is down').to.deep.equal([]);
+    expect(h.aggregator.pendingEvents, 'intake paused at the backpressure limit').to.equal(20);
+    failing = false;
+    await deliveredAndFlushed(h, 60);
+    expect(h.aggregator.totals.applied).to.equal(60);
+    expect(reasons(), 'nothing dead-lettered').to.deep.equal([]);
+    const [row] = await h.rollups();
+    expect(row).to.deep.include({ events: 60, values: 60, value_sum: (59 * 60) / 2 });
   });
 
   it('on stop writes the pending events in one flush (onRevoked of the partitions) and acknowledges them', async () => {

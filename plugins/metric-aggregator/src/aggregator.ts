@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   Database,
   Heartbeat,
@@ -48,6 +49,12 @@ export interface AggregatorTotals {
   deadLettered: Record<DeadLetterReason, number>;
   flushes: number;
 }
+
+/** First wait before a backpressure flush is retried after a failure; doubled per failure up to {@link BACKPRESSURE_RETRY_MAX_MS}. */
+export const BACKPRESSURE_RETRY_MIN_MS = 100;
+
+/** Longest wait between two backpressure flush attempts while the store keeps failing. */
+export const BACKPRESSURE_RETRY_MAX_MS = 5000;
 
 /**
  * The quiet time after which the watermark starts to follow the wall clock: three flush
@@ -127,6 +134,8 @@ export class MetricAggregator {
   #flushing = false;
   #storedWatermarkMs: number | undefined;
   #lastFlushError: string | undefined;
+  /** Aborted by `stop()`: a backpressure wait for a failing store gives up and lets the subscription close. */
+  readonly #stopping = new AbortController();
 
   constructor(deps: AggregatorDependencies) {
     this.#deps = deps;
@@ -242,6 +251,7 @@ export class MetricAggregator {
    * left. Idempotent.
    */
   async stop(): Promise<void> {
+    this.#stopping.abort();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     if (this.#quietTimer !== undefined) clearTimeout(this.#quietTimer);
@@ -413,6 +423,9 @@ export class MetricAggregator {
       // Backpressure on the set being filled: no further batch until the running flush is done
       // (a failed one has put its events back here; the next flush below retries them).
       await this.#flushChain;
+      // While flushes fail, intake stays paused here and the flush is retried with backoff, never
+      // thrown: a throw would hand events this worker holds back to the queue.
+      if (this.#lastFlushError !== undefined) await this.#flushRetryingUntilWritten();
     }
     if (this.#pending.size >= this.#maxPending / 2 && this.#flushesQueued === 0) {
       // Written in the background while the next batches are taken in.
@@ -434,6 +447,28 @@ export class MetricAggregator {
   #quietFlush(): void {
     if (this.#timer === undefined || this.#handling || this.#pending.size === 0 || this.#flushesQueued > 1) return;
     this.flush().catch(() => undefined);
+  }
+
+  /**
+   * The backpressure flush: retried with backoff while the store fails (intake stays paused, as
+   * this handler has not returned; readiness reports the failed flush), never thrown. A throw would
+   * hand the batch back to the queue, which redelivers it and, after `maxDeliveries`, dead-letters
+   * messages that are still pending here and are applied by a later flush: both applied and
+   * dead-lettered. Gives up without throwing once the store turned fatal or `stop()` began; the
+   * events stay pending and unacknowledged.
+   */
+  async #flushRetryingUntilWritten(): Promise<void> {
+    for (let delayMs = BACKPRESSURE_RETRY_MIN_MS; ; delayMs = Math.min(2 * delayMs, BACKPRESSURE_RETRY_MAX_MS)) {
+      try {
+        await this.flush();
+        return;
+      } catch {
+        // Logged by the flush.
+      }
+      if (this.#fatal !== undefined || this.#stopping.signal.aborted) return;
+      await sleep(delayMs, undefined, { signal: this.#stopping.signal }).catch(() => undefined);
+      if (this.#stopping.signal.aborted) return;
+    }
   }
 
   async #flushOnce(): Promise<void> {

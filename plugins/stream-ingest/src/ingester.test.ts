@@ -95,6 +95,28 @@ function withDeadLetter(mq: MessageQueue, deadLetter: MessageQueue['deadLetter']
   });
 }
 
+/** `mq` whose subscriptions report each delivered message to `delivered` before its handler runs. */
+function observingDeliveries(mq: MessageQueue, delivered: (message: QueueMessage) => void): MessageQueue {
+  return new Proxy(mq, {
+    get(target, property) {
+      if (property === 'subscribe') {
+        const subscribe: MessageQueue['subscribe'] = (topic, handler, options) =>
+          target.subscribe(
+            topic,
+            (messages) => {
+              for (const message of messages) delivered(message);
+              return handler(messages);
+            },
+            options,
+          );
+        return subscribe;
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 async function count(h: Harness, sql: string): Promise<number> {
   const row = await h.ctx.db.fetchOne<{ n: number | string }>(sql);
   return Number(row?.n ?? 0);
@@ -132,6 +154,43 @@ describe('stream_ingest on the memory queue, file system and PGlite', function (
     expect(await count(h, 'SELECT max("offset") AS n FROM ingested_events')).to.equal(2);
     expect(h.ingester.totals.deadLettered.invalid_event).to.equal(1);
     expect(h.deadLetters[0]?.headers[DEAD_LETTER_HEADERS.originalOffset]).to.equal('1');
+  });
+
+  it('backpressure while commits fail retries the commit and never hands buffered records back to the queue', async () => {
+    let failing = true;
+    let failures = 0;
+    let mostDeliveries = 0;
+    h = await harness(
+      ['--batch-size', '10', '--output-format', 'json', '--flush-interval', '1h'],
+      async () => {
+        if (!failing) return;
+        // Slow enough that the next batch finds this commit running (the backpressure path).
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        failures += 1;
+        throw new Error('injected: the database is down');
+      },
+      1,
+      (mq) => observingDeliveries(mq, (message) => (mostDeliveries = Math.max(mostDeliveries, message.deliveryCount))),
+    );
+    await publish(h, events(40));
+    // A handler that threw would have had its batch redelivered 50 ms later (memory queue backoff).
+    await waitFor(() => failures >= 4, 20_000, 'four failed commits');
+    expect(mostDeliveries, 'no message delivered twice while commits fail').to.equal(1);
+    expect(h.ingester.totals.records).to.equal(0);
+    failing = false;
+    const harnessRef = h;
+    await waitFor(
+      async () => {
+        await harnessRef.ingester.flushAll();
+        return harnessRef.ingester.totals.records === 40;
+      },
+      20_000,
+      'all 40 records committed',
+    );
+    expect(await count(h, 'SELECT count(DISTINCT "offset") AS n FROM ingested_events')).to.equal(40);
+    expect(h.ingester.totals.duplicates).to.equal(0);
+    expect(mostDeliveries, 'each message delivered once').to.equal(1);
+    expect(h.deadLetters).to.have.length(0);
   });
 
   it('writes every valid event once in the fixed layout, dead-letters invalid ones, batch by --batch-size', async () => {

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   Database,
   FileSystem,
@@ -43,6 +44,12 @@ export interface IngesterDependencies {
    */
   readonly beforeCommit?: (partition: number) => Promise<void>;
 }
+
+/** First wait before a backpressure commit is retried after a failure; doubled per failure up to {@link BACKPRESSURE_RETRY_MAX_MS}. */
+export const BACKPRESSURE_RETRY_MIN_MS = 100;
+
+/** Longest wait between two backpressure commit attempts while the database or file system keeps failing. */
+export const BACKPRESSURE_RETRY_MAX_MS = 5000;
 
 /** Totals of one run, logged at the end (and read by tests). */
 export interface IngestTotals {
@@ -110,6 +117,8 @@ export class StreamIngester {
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastError: string | undefined;
+  /** Aborted by `stop()`: a backpressure wait for a failing commit gives up and lets the subscription close. */
+  readonly #stopping = new AbortController();
 
   constructor(deps: IngesterDependencies) {
     this.#deps = deps;
@@ -180,6 +189,7 @@ export class StreamIngester {
    * anything still open. Idempotent.
    */
   async stop(): Promise<void> {
+    this.#stopping.abort();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     const subscription = this.#subscription;
@@ -353,11 +363,31 @@ export class StreamIngester {
       if (state.count >= this.#settings.batchSize || state.bytes >= this.#settings.maxFileBytes) {
         // One flush runs in the background while the next file fills; when one is already running
         // this partition's next batch waits for the commit (backpressure).
-        const busy = state.flushes > 0;
-        const run = this.flushPartition(state.partition);
-        if (busy) await run;
-        else run.catch(() => undefined);
+        if (state.flushes > 0) await this.#commitRetryingUntilDone(state);
+        else this.flushPartition(state.partition).catch(() => undefined);
       }
+    }
+  }
+
+  /**
+   * The backpressure commit of `state`'s partition: retried with backoff while it fails (this
+   * partition's intake waits, as the handler has not returned; readiness reports the failed
+   * flush), never thrown. A throw would hand the batch back to the queue, which redelivers records
+   * that are buffered here (and, after `maxDeliveries`, dead-letters them although a later commit
+   * writes them). Gives up without throwing once the partition is lost or `stop()` began; the
+   * records stay open and unacknowledged.
+   */
+  async #commitRetryingUntilDone(state: PartitionState): Promise<void> {
+    for (let delayMs = BACKPRESSURE_RETRY_MIN_MS; ; delayMs = Math.min(2 * delayMs, BACKPRESSURE_RETRY_MAX_MS)) {
+      try {
+        await this.flushPartition(state.partition);
+        return;
+      } catch {
+        // Logged by the flush.
+      }
+      if (state.lost || this.#stopping.signal.aborted) return;
+      await sleep(delayMs, undefined, { signal: this.#stopping.signal }).catch(() => undefined);
+      if (state.lost || this.#stopping.signal.aborted) return;
     }
   }
 

@@ -5,6 +5,8 @@ export {
   MESSAGES_PROCESSED,
   MESSAGE_PROCESSING_DURATION,
   MESSAGES_PUBLISHED,
+  DEAD_LETTER_FAILURES,
+  DEAD_LETTERS_UNPUBLISHED,
   type MessageOutcome,
 } from './queue-metrics.js';
 export { instrumentCache, CACHE_REQUESTS, CACHE_HIT_RATIO, type CacheResult } from './cache-metrics.js';

@@ -11,6 +11,8 @@ import type {
 } from '@platform-host/contracts';
 import { memoryMetrics, type ReadableMetrics } from '../test-support/memory-metrics.js';
 import {
+  DEAD_LETTERS_UNPUBLISHED,
+  DEAD_LETTER_FAILURES,
   MESSAGES_PROCESSED,
   MESSAGES_PUBLISHED,
   MESSAGE_PROCESSING_DURATION,
@@ -68,6 +70,11 @@ class ListQueue implements MessageQueue {
     this.#subscribers.set(topic, list);
     return { pause: () => {}, resume: () => {}, paused: false, close: async () => {} };
   }
+  /** Calls the `onRevoked` hook of each subscriber of `topic` with `partitions`. */
+  async revoke(topic: string, partitions: readonly number[]): Promise<void> {
+    for (const { options } of this.#subscribers.get(topic) ?? [])
+      await options.onRevoked?.(partitions.map((partition) => ({ topic, partition })));
+  }
   /** Delivers every message published to `topic` so far to each subscriber as one batch. */
   async deliver(topic: string): Promise<void> {
     for (const { handler, options } of this.#subscribers.get(topic) ?? []) {
@@ -87,7 +94,10 @@ class ListQueue implements MessageQueue {
   async nack(message: QueueMessage): Promise<void> {
     this.nacked.push(message.id);
   }
+  /** While true, `deadLetter` fails as a broker refusing the message would. */
+  refuseDeadLetters = false;
   async deadLetter(message: QueueMessage, reason: string): Promise<void> {
+    if (this.refuseDeadLetters) throw new Error('MSG_SIZE_TOO_LARGE: the dead-letter topic refused the message');
     await this.publish(`${message.topic}.dead-letter`, { value: message.value, headers: { reason } });
     await this.ack(message);
   }
@@ -171,6 +181,34 @@ describe('instrumentMessageQueue', function () {
     expect(metrics.value(MESSAGES_PROCESSED, processed('error'))).to.equal(1);
     // The queue's own nack after the failure is not counted again.
     expect(metrics.value(MESSAGES_PROCESSED, processed('nack'))).to.equal(undefined);
+  });
+
+  it('counts failed dead letters and holds each such message in a gauge until it is dead-lettered or its partition revoked', async function () {
+    await queue.publishBatch('orders', [{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
+    const held: QueueMessage[] = [];
+    let revokedSeen: number[] = [];
+    await queue.subscribe(
+      'orders',
+      async (messages) => void held.push(...messages.map((message, index) => ({ ...message, partition: index }))),
+      { group: 'g', onRevoked: (partitions) => void (revokedSeen = partitions.map((p) => p.partition)) },
+    );
+    await inner.deliver('orders');
+    const [first, second, third] = held as [QueueMessage, QueueMessage, QueueMessage];
+    const series = { module: 'worker', env: 'test', topic: 'orders', group: 'g' };
+    inner.refuseDeadLetters = true;
+    for (const message of [first, second, third, first])
+      expect(await queue.deadLetter(message, 'invalid').catch(() => 'refused')).to.equal('refused');
+    expect(metrics.value(DEAD_LETTER_FAILURES, series), 'failed calls').to.equal(4);
+    expect(metrics.value(DEAD_LETTERS_UNPUBLISHED, series), 'messages held').to.equal(3);
+    inner.refuseDeadLetters = false;
+    await queue.deadLetter(first, 'invalid');
+    expect(metrics.value(DEAD_LETTERS_UNPUBLISHED, series), 'after a retry published one').to.equal(2);
+    await queue.ack(second);
+    expect(metrics.value(DEAD_LETTERS_UNPUBLISHED, series), 'after one was acknowledged').to.equal(1);
+    await inner.revoke('orders', [2]);
+    expect(revokedSeen, "the module's own onRevoked ran").to.deep.equal([2]);
+    expect(metrics.value(DEAD_LETTERS_UNPUBLISHED, series), 'after its partition was revoked').to.equal(0);
+    expect(metrics.value(DEAD_LETTER_FAILURES, series)).to.equal(4);
   });
 
   it('counts autoAck batches as acknowledged once the handler resolves, per group', async function () {

@@ -16,6 +16,8 @@ export type MessageOutcome = 'ack' | 'nack' | 'dead_letter' | 'error';
 export const MESSAGES_PROCESSED = 'platform_messages_processed_total';
 export const MESSAGE_PROCESSING_DURATION = 'platform_message_processing_duration_seconds';
 export const MESSAGES_PUBLISHED = 'platform_messages_published_total';
+export const DEAD_LETTER_FAILURES = 'platform_dead_letter_failures_total';
+export const DEAD_LETTERS_UNPUBLISHED = 'platform_dead_letters_unpublished';
 
 /** The property a delivered message carries its delivery time in, until it is settled. */
 const DELIVERED_AT = Symbol('platform-host.queue-metrics.deliveredAt');
@@ -34,6 +36,12 @@ type Stamped = QueueMessage & { [DELIVERED_AT]?: number | undefined };
  * never settled in this process (its partition revoked, the process stopped) is not counted; its
  * redelivery is. Successful `publish` / `publishBatch` calls count into
  * `platform_messages_published_total` (labels `module`, `env`, `topic`).
+ *
+ * A `deadLetter` call that fails counts into `platform_dead_letter_failures_total`, and the message
+ * is held in the gauge `platform_dead_letters_unpublished` (labels `module`, `env`, `topic`,
+ * `group`) until a later `deadLetter` or `ack` of it succeeds or its partition is revoked (the
+ * subscription's `onRevoked` resolved): a dead letter that can never be published (larger than the
+ * dead-letter topic accepts, say) holds the offsets of its partition above it, and shows here.
  *
  * Return values, errors, `capabilities`, subscriptions and every other method are the adapter's.
  */
@@ -54,6 +62,16 @@ export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: 
     name: MESSAGES_PUBLISHED,
     help: 'Messages accepted by the broker from publish and publishBatch.',
     labelNames: ['module', 'env', 'topic'],
+  });
+  const deadLetterFailures = scope.metrics.counter({
+    name: DEAD_LETTER_FAILURES,
+    help: 'deadLetter calls that failed (the dead letter was not published; the consumer retries it or leaves it to the next owner).',
+    labelNames: ['module', 'env', 'topic', 'group'],
+  });
+  const unpublished = scope.metrics.gauge({
+    name: DEAD_LETTERS_UNPUBLISHED,
+    help: 'Messages whose last deadLetter call failed and that are still held: not dead-lettered, acknowledged or revoked since.',
+    labelNames: ['module', 'env', 'topic', 'group'],
   });
   const base = scopeLabels(scope);
   const record = safeRecorder(scope);
@@ -151,8 +169,66 @@ export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: 
       if (others !== undefined) for (const [series, n] of others) processed.inc(series, n);
     });
   };
+  /** Per topic and group: the messages whose last dead letter failed, by id, with their partition. */
+  const failingDeadLetters = new Map<
+    string,
+    {
+      readonly labels: Readonly<Record<'module' | 'env' | 'topic' | 'group', string>>;
+      ids: Map<string, number | undefined>;
+    }
+  >();
+  let failingCount = 0;
+  const failingOf = (topic: string, group: string) => {
+    const key = `${topic}\u0000${group}`;
+    let entry = failingDeadLetters.get(key);
+    if (entry === undefined)
+      failingDeadLetters.set(key, (entry = { labels: Object.freeze({ ...base, topic, group }), ids: new Map() }));
+    return entry;
+  };
+  const deadLetterFailed = (message: QueueMessage): void =>
+    record(() => {
+      const entry = failingOf(message.topic, message.group);
+      deadLetterFailures.inc(entry.labels);
+      if (entry.ids.has(message.id)) return;
+      entry.ids.set(message.id, message.partition);
+      failingCount += 1;
+      unpublished.set(entry.labels, entry.ids.size);
+    });
+  /** Drops from the gauge the messages of `messages` (all of `partitions` when given) that are held there. */
+  const noLongerFailing = (
+    topic: string,
+    group: string,
+    matches: (id: string, partition: number | undefined) => boolean,
+  ): void =>
+    record(() => {
+      const entry = failingDeadLetters.get(`${topic}\u0000${group}`);
+      if (entry === undefined || entry.ids.size === 0) return;
+      const before = entry.ids.size;
+      for (const [id, partition] of entry.ids) if (matches(id, partition)) entry.ids.delete(id);
+      if (entry.ids.size === before) return;
+      failingCount -= before - entry.ids.size;
+      unpublished.set(entry.labels, entry.ids.size);
+    });
+  const settledMessages = (messages: readonly QueueMessage[]): void => {
+    // Nothing to look up on the hot path while no dead letter is failing.
+    if (failingCount === 0) return;
+    for (const message of messages) noLongerFailing(message.topic, message.group, (id) => id === message.id);
+  };
   const countPublished = (topic: string, count: number): void =>
     record(() => published.inc(publishedLabelsOf(topic), count));
+
+  /** `options` whose `onRevoked` (also when there was none) drops the revoked partitions' failing dead letters once it settled. */
+  const withRevokedForgotten = (topic: string, options: SubscribeOptions): SubscribeOptions => ({
+    ...options,
+    onRevoked: async (partitions) => {
+      try {
+        await options.onRevoked?.(partitions);
+      } finally {
+        const revoked = new Set(partitions.filter((p) => p.topic === topic).map((p) => p.partition));
+        noLongerFailing(topic, options.group, (_id, partition) => partition !== undefined && revoked.has(partition));
+      }
+    },
+  });
 
   const wrapHandler =
     (handler: BatchHandler, options: SubscribeOptions): BatchHandler =>
@@ -181,12 +257,25 @@ export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: 
         return ids;
       }),
     subscribe: (topic: string, handler: BatchHandler, options: SubscribeOptions) =>
-      queue.subscribe(topic, wrapHandler(handler, options), options),
+      queue.subscribe(topic, wrapHandler(handler, options), withRevokedForgotten(topic, options)),
     ack: (messages: QueueMessage | readonly QueueMessage[]) =>
-      queue.ack(messages).then(() => settleAll(Array.isArray(messages) ? messages : [messages as QueueMessage], 'ack')),
+      queue.ack(messages).then(() => {
+        const list = Array.isArray(messages) ? messages : [messages as QueueMessage];
+        settleAll(list, 'ack');
+        settledMessages(list);
+      }),
     nack: (...args: [message: QueueMessage, options?: NackOptions]) =>
       queue.nack(...args).then(() => settle(args[0], 'nack')),
     deadLetter: (...args: [message: QueueMessage, reason: string, error?: unknown]) =>
-      queue.deadLetter(...args).then(() => settle(args[0], 'dead_letter')),
+      queue.deadLetter(...args).then(
+        () => {
+          settle(args[0], 'dead_letter');
+          settledMessages([args[0]]);
+        },
+        (error: unknown) => {
+          deadLetterFailed(args[0]);
+          throw error;
+        },
+      ),
   });
 }
