@@ -69,9 +69,15 @@ interface PartitionState {
   count: number;
   /** Epoch ms at which the first buffered record arrived. */
   openedAt: number | undefined;
+  /** Commits of this partition, one after the other (never rejects). */
   chain: Promise<void>;
-  /** Flushes queued or running. */
-  flushes: number;
+  /**
+   * Copies of committed files from staging to their lake path, one after the other (never
+   * rejects): they run while the next commit of the partition is prepared.
+   */
+  publishing: Promise<void>;
+  /** Commits queued behind the running one and not started yet. */
+  queuedCommits: number;
   /** Set once the partition is revoked or fenced: nothing more is committed with this generation. */
   lost: boolean;
 }
@@ -206,14 +212,20 @@ export class StreamIngester {
     await Promise.all([...this.#partitions.keys()].map((partition) => this.flushPartition(partition)));
   }
 
-  /** Commits the open files of `partition` (one flush at a time per partition). */
+  /**
+   * Commits the open files of `partition` (one commit at a time per partition) and resolves once
+   * they, and the partition's files committed before them, are at their lake path.
+   */
   flushPartition(partition: number): Promise<void> {
     const state = this.#partitions.get(partition);
     if (state === undefined) return Promise.resolve();
-    state.flushes += 1;
-    const run = state.chain.then(() => this.#flushOnce(state)).finally(() => (state.flushes -= 1));
-    state.chain = run.catch(() => undefined);
-    return run;
+    state.queuedCommits += 1;
+    const committed = state.chain.then(() => {
+      state.queuedCommits -= 1;
+      return this.#flushOnce(state);
+    });
+    state.chain = committed.catch(() => undefined);
+    return committed.then(() => state.publishing);
   }
 
   async #assigned(partitions: readonly TopicPartition[]): Promise<void> {
@@ -231,7 +243,8 @@ export class StreamIngester {
         count: 0,
         openedAt: undefined,
         chain: Promise.resolve(),
-        flushes: 0,
+        publishing: Promise.resolve(),
+        queuedCommits: 0,
         lost: false,
       });
       this.#metrics.committedOffset.set(
@@ -351,12 +364,11 @@ export class StreamIngester {
     for (const state of touched) {
       this.#metrics.partitionLag.set({ ...this.#labels, partition: String(state.partition) }, state.count);
       if (state.count >= this.#settings.batchSize || state.bytes >= this.#settings.maxFileBytes) {
-        // One flush runs in the background while the next file fills; when one is already running
-        // this partition's next batch waits for the commit (backpressure).
-        const busy = state.flushes > 0;
-        const run = this.flushPartition(state.partition);
-        if (busy) await run;
-        else run.catch(() => undefined);
+        // The commit runs in the background (queued behind the partition's running one, if any)
+        // while delivery goes on filling the next file: the subscription's `maxInFlight` window of
+        // unacknowledged messages is the backpressure, so decoding never waits for an upload or
+        // a transaction while there is room. A commit already queued takes these records too.
+        if (state.queuedCommits === 0) this.flushPartition(state.partition).catch(() => undefined);
       }
     }
   }
@@ -434,38 +446,44 @@ export class StreamIngester {
     this.#lastError = undefined;
     // Committed (the database is the durable point): the messages are acknowledged now, so the
     // delivery window frees before the bytes are copied to their lake path; a crash during that
-    // copy is finished by the next owner of the partition from the publication rows.
+    // copy is finished by the next owner of the partition from the publication rows. The copy
+    // runs on the partition's publication chain, so its next commit need not wait for it.
     await mq.ack(messages);
-    for (const file of files) {
-      try {
-        await fs.write(file.path, file.bytes);
-        await fs.delete(file.stagingPath);
-        await this.#store.published(file.path);
-      } catch (error) {
-        log.warn('Publishing a committed file failed: the next owner of the partition finishes it', {
-          path: file.path,
-          error,
-        });
+    const publish = async (): Promise<void> => {
+      for (const file of files) {
+        try {
+          await fs.write(file.path, file.bytes);
+          await fs.delete(file.stagingPath);
+          await this.#store.published(file.path);
+        } catch (error) {
+          log.warn('Publishing a committed file failed: the next owner of the partition finishes it', {
+            path: file.path,
+            error,
+          });
+        }
       }
-    }
-    const seconds = stopTimer();
-    let bytes = 0;
-    for (const file of files) bytes += file.byteCount;
-    const labels = { ...this.#labels, format: outputFormat };
-    this.totals.records += count;
-    this.totals.files += files.length;
-    this.totals.bytes += bytes;
-    this.#metrics.recordsWritten.inc(labels, count);
-    this.#metrics.filesWritten.inc(labels, files.length);
-    this.#metrics.bytesWritten.inc(labels, bytes);
-    const partitionLabels = { ...this.#labels, partition: String(state.partition) };
-    this.#metrics.committedOffset.set(partitionLabels, Number(lastOffset));
-    this.#metrics.partitionLag.set(partitionLabels, state.count);
-    log.debug('Committed lake files', {
-      partition: state.partition,
-      files: files.map((file) => file.path),
-      records: count,
-      seconds: Number(seconds.toFixed(4)),
+      const seconds = stopTimer();
+      let bytes = 0;
+      for (const file of files) bytes += file.byteCount;
+      const labels = { ...this.#labels, format: outputFormat };
+      this.totals.records += count;
+      this.totals.files += files.length;
+      this.totals.bytes += bytes;
+      this.#metrics.recordsWritten.inc(labels, count);
+      this.#metrics.filesWritten.inc(labels, files.length);
+      this.#metrics.bytesWritten.inc(labels, bytes);
+      const partitionLabels = { ...this.#labels, partition: String(state.partition) };
+      this.#metrics.committedOffset.set(partitionLabels, Number(lastOffset));
+      this.#metrics.partitionLag.set(partitionLabels, state.count);
+      log.debug('Committed lake files', {
+        partition: state.partition,
+        files: files.map((file) => file.path),
+        records: count,
+        seconds: Number(seconds.toFixed(4)),
+      });
+    };
+    state.publishing = state.publishing.then(publish).catch((error: unknown) => {
+      log.warn('Recording a published lake file failed', { partition: state.partition, error });
     });
   }
 
