@@ -17,6 +17,67 @@ export const MESSAGES_PROCESSED = 'platform_messages_processed_total';
 export const MESSAGE_PROCESSING_DURATION = 'platform_message_processing_duration_seconds';
 export const MESSAGES_PUBLISHED = 'platform_messages_published_total';
 
+/** Lets a subclass constructor run on an existing object (see {@link DeliveryStamp}). */
+class ReturnTarget {
+  constructor(target: object) {
+    // A constructor returning an object makes it the `this` of the subclass constructor.
+    return target;
+  }
+}
+
+/** Delivery times of messages not settled yet, as {@link deliveryStamps} keeps them. */
+interface DeliveryStamps {
+  /** Records that `message` was delivered at `deliveredAt` (`performance.now()`), not settled yet. */
+  set(message: QueueMessage, deliveredAt: number): void;
+  /** The delivery time of `message` if it is delivered and not settled yet; it is settled now. */
+  take(message: QueueMessage): number | undefined;
+}
+
+/**
+ * The time a delivered message's batch reached its handler, kept on the message itself as a
+ * private field (the class-fields "return override": a private field can be added to any object;
+ * it is invisible to reflection, spreading, JSON and deep equality, and the message's own fields
+ * are untouched). A WeakMap entry per message costs several times more per message and grows an
+ * ephemeron table the garbage collector has to walk (stream_ingest holds 100,000s of delivered
+ * messages until their commit). Each call makes a new private name, so two instrumented queues
+ * never see each other's stamps. Where a private field cannot be added, a WeakMap is used.
+ */
+function deliveryStamps(): DeliveryStamps {
+  const fallback = new WeakMap<QueueMessage, number>();
+  class Stamp extends ReturnTarget {
+    #deliveredAt: number | undefined;
+
+    constructor(message: QueueMessage, deliveredAt: number) {
+      super(message);
+      this.#deliveredAt = deliveredAt;
+    }
+
+    static set(message: QueueMessage, deliveredAt: number): void {
+      if (#deliveredAt in message) {
+        message.#deliveredAt = deliveredAt;
+        return;
+      }
+      try {
+        new Stamp(message, deliveredAt);
+      } catch {
+        fallback.set(message, deliveredAt);
+      }
+    }
+
+    static take(message: QueueMessage): number | undefined {
+      if (#deliveredAt in message) {
+        const deliveredAt = message.#deliveredAt;
+        message.#deliveredAt = undefined;
+        return deliveredAt;
+      }
+      const deliveredAt = fallback.get(message);
+      if (deliveredAt !== undefined) fallback.delete(message);
+      return deliveredAt;
+    }
+  }
+  return { set: (message, deliveredAt) => Stamp.set(message, deliveredAt), take: (message) => Stamp.take(message) };
+}
+
 /**
  * Wraps a constructed queue so that every delivered message is counted once it is settled, in
  * `platform_messages_processed_total` and `platform_message_processing_duration_seconds` (labels
@@ -54,7 +115,7 @@ export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: 
   const base = scopeLabels(scope);
   const record = safeRecorder(scope);
   /** Delivered messages not settled yet, with the time their batch reached the handler. */
-  const pending = new WeakMap<QueueMessage, number>();
+  const pending = deliveryStamps();
 
   type SeriesLabels = Readonly<Record<(typeof labelNames)[number], string>>;
   /**
@@ -98,9 +159,8 @@ export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: 
       let count = 0;
       let others: Map<SeriesLabels, number> | undefined;
       for (const message of messages) {
-        const deliveredAt = pending.get(message);
+        const deliveredAt = pending.take(message);
         if (deliveredAt === undefined) continue;
-        pending.delete(message);
         if (labels === undefined || labels.topic !== message.topic || labels.group !== message.group) {
           const series = labelsOf(message.topic, message.group, outcome);
           if (labels === undefined) labels = series;
