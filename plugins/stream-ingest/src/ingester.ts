@@ -18,6 +18,7 @@ import { FencedError, LakeStore, type FileToCommit } from './lake-store.js';
 import {
   decodeMessage,
   lakeFilePath,
+  numericOffset,
   stagingPartitionPrefix,
   stagingPath,
   utcDate,
@@ -330,13 +331,13 @@ export class StreamIngester {
     for (const message of messages) {
       const state = this.#partitions.get(message.partition ?? -1);
       if (state === undefined || state.lost) continue; // not ours (any more): the owner gets it
-      const offset = message.offset !== undefined && /^\d+$/.test(message.offset) ? BigInt(message.offset) : undefined;
+      const offset = numericOffset(message);
       if (offset !== undefined && offset <= state.committedOffset) {
         duplicates.push(message);
         continue;
       }
       if (offset !== undefined && offset <= state.highestSeen) continue; // already buffered
-      const decoded = decodeMessage(message, now);
+      const decoded = decodeMessage(message, now, offset);
       if (!decoded.ok) {
         const { reason, error } = decoded;
         deadLetters.push(this.#deadLetters.deadLetter(message, reason, error));
