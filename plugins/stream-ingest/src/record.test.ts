@@ -1,5 +1,7 @@
+import type { QueueMessage } from '@platform-host/contracts';
+import { queueMessageForTest } from '@platform-host/test-kit';
 import { expect } from 'chai';
-import { parseTimestamp } from './record.js';
+import { decodeMessage, parseTimestamp } from './record.js';
 
 describe('parseTimestamp', function () {
   it('reads toISOString text (its fast path) as Date.parse and the same instant written with a +00:00 zone do', function () {
@@ -35,5 +37,27 @@ describe('parseTimestamp', function () {
       '2026-01-15 10:00:00.000Z',
     ])
       expect(parseTimestamp(text), text).to.equal(undefined);
+  });
+});
+
+describe('decodeMessage', function () {
+  it('writes a lone surrogate of event_id, event_type or source as U+FFFD, as UTF-8 encoding does, and keeps pairs', function () {
+    const message = (text: string): QueueMessage =>
+      queueMessageForTest({
+        id: '0:7',
+        topic: 'events',
+        partition: 0,
+        offset: '7',
+        value: new TextEncoder().encode(text),
+      });
+    const decoded = decodeMessage(
+      message('{"event_id":"a\\ud800b","event_type":"\\udc00","source":"\\ud83d\\ude00","payload":{}}'),
+      0,
+    );
+    if (!decoded.ok) throw new Error(decoded.error);
+    expect(decoded.record.event_id).to.equal('a\uFFFDb');
+    expect(decoded.record.event_type).to.equal('\uFFFD');
+    expect(decoded.record.source).to.equal('\u{1F600}');
+    expect(decoded.record._offset).to.equal(7n);
   });
 });

@@ -133,6 +133,9 @@ export function decodeMessage(message: QueueMessage, ingestedAt: number, offset?
   if (eventId.includes('\u0000')) return invalid('event_id holds a NUL character (U+0000)');
   if (eventType.includes('\u0000')) return invalid('event_type holds a NUL character (U+0000)');
   if (typeof source === 'string' && source.includes('\u0000')) return invalid('source holds a NUL character (U+0000)');
+  // A `\ud800` escape parses to a lone surrogate, which UTF-8 cannot hold: written as U+FFFD (as
+  // the lake's UTF-8 encoding and the database driver did), and never sent to the database as a
+  // JSON escape it refuses.
   let timeMs = ingestedAt;
   if (timestamp !== undefined && timestamp !== null) {
     const parsed = parseTimestamp(timestamp);
@@ -148,9 +151,9 @@ export function decodeMessage(message: QueueMessage, ingestedAt: number, offset?
   return {
     ok: true,
     record: {
-      event_id: eventId,
-      event_type: eventType,
-      source: typeof source === 'string' ? source : null,
+      event_id: wellFormed(eventId),
+      event_type: wellFormed(eventType),
+      source: typeof source === 'string' ? wellFormed(source) : null,
       timestamp: timeMs,
       payload: payload === undefined ? null : JSON.stringify(payload),
       _topic: message.topic,
@@ -159,6 +162,14 @@ export function decodeMessage(message: QueueMessage, ingestedAt: number, offset?
       _ingested_at: ingestedAt,
     },
   };
+}
+
+/** A lone UTF-16 surrogate (unicode mode: a pair is one code point and does not match). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** `text` with each lone surrogate replaced by U+FFFD, as a UTF-8 encoder writes it. */
+function wellFormed(text: string): string {
+  return LONE_SURROGATE.test(text) ? text.replace(/\p{Cs}/gu, '\uFFFD') : text;
 }
 
 /** The message's offset as a number, when it is one (digits only). */
