@@ -768,6 +768,11 @@ export class KafkaQueueMessage implements QueueMessage {
     return new Date(this.#fetched.timestamp);
   }
 
+  /** @internal The subscription that delivered this message. */
+  get subscription(): KafkaSubscription {
+    return this.#subscription;
+  }
+
   /** @internal */
   get heldPartition(): HeldPartition {
     return this.#held;
