@@ -8,6 +8,7 @@
 //
 //   npm run build && set -a && source /tmp/infra.env && set +a && \
 //     node bench/stream-ingest.mjs [--messages 500000] [--rounds 5] [--partitions 3] [--batch-size 20000]
+//       [--service-node-options '--max-semi-space-size=16'] [--cpu-prof DIR]
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,11 @@ const batchSize = option('batch-size', 20_000);
 // --cpu-prof DIR: the service writes a V8 CPU profile per round there (for profiling, not timing).
 const cpuProfDir = process.argv.includes('--cpu-prof')
   ? process.argv[process.argv.indexOf('--cpu-prof') + 1]
+  : undefined;
+// --service-node-options '...': NODE_OPTIONS of the service process only (e.g. the young-generation
+// flag deploy/ sets for metric_aggregator, '--max-semi-space-size=16'); default: none.
+const serviceNodeOptions = process.argv.includes('--service-node-options')
+  ? process.argv[process.argv.indexOf('--service-node-options') + 1]
   : undefined;
 const env = process.env;
 for (const key of ['DB_POSTGRES_URL', 'MQ_KAFKA_BOOTSTRAP_SERVERS', 'FS_MINIO_ENDPOINT', 'FS_MINIO_BUCKET']) {
@@ -120,6 +126,7 @@ async function ours(round) {
   const dbUrl = Object.assign(new URL(env.DB_POSTGRES_URL), { pathname: `/${database}` }).toString();
   const prefix = `bench-ingest-${randomBytes(4).toString('hex')}/`;
   const childEnv = { ...env, DB_POSTGRES_URL: dbUrl, FS_MINIO_PREFIX: prefix, PLATFORM_AUTO_MIGRATE: 'true' };
+  if (serviceNodeOptions !== undefined) childEnv.NODE_OPTIONS = serviceNodeOptions;
   for (const key of Object.keys(childEnv))
     if (key.startsWith('PLATFORM_') && key !== 'PLATFORM_AUTO_MIGRATE') delete childEnv[key];
   const child = spawn(
@@ -215,7 +222,7 @@ try {
   const o = median(oursRates);
   const r = median(rawRates);
   console.log(
-    `stream_ingest, ${format(messages)} messages, ${partitions} partitions, --batch-size ${batchSize} --flush-interval 2s, parquet on MinIO (${files} files per run)`,
+    `stream_ingest, ${format(messages)} messages, ${partitions} partitions, --batch-size ${batchSize} --flush-interval 2s, parquet on MinIO (${files} files per run)${serviceNodeOptions ? `, service NODE_OPTIONS=${serviceNodeOptions}` : ''}`,
   );
   console.log(`  ours (committed parquet + ingested_events): ${format(o)} msg/s`);
   console.log(`  raw node-rdkafka consume-only loop:         ${format(r)} msg/s`);

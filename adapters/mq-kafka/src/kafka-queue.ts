@@ -528,11 +528,15 @@ export class KafkaQueue implements MessageQueue {
     if (list.length === 0) return;
     const first = list[0] === undefined ? undefined : KafkaQueueMessage.subscriptionOf(list[0]);
     const ours: KafkaQueueMessage[] = [];
+    // One pass: the usual call acknowledges what one subscription delivered.
+    let oneSubscription = first !== undefined;
     for (const message of list) {
       const own = KafkaQueueMessage.ours(message);
-      if (own !== undefined) ours.push(own);
+      if (own === undefined) continue;
+      ours.push(own);
+      if (oneSubscription && own.subscription !== first) oneSubscription = false;
     }
-    if (first !== undefined && ours.every((message) => KafkaQueueMessage.subscriptionOf(message) === first)) {
+    if (oneSubscription && first !== undefined) {
       first.acknowledge(ours);
       return;
     }

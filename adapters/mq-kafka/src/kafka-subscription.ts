@@ -53,13 +53,43 @@ const LOOKUP_TIMEOUT_MS = 5000;
 /** How long a full in-flight window may last before fetching is paused at the broker too. */
 const ROOM_WAIT_MS = 200;
 
-/** A fetched record, kept until it is delivered (and while a nack waits for its redelivery). */
-interface Fetched {
-  readonly offset: number;
-  readonly key: string | undefined;
-  readonly value: Uint8Array;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly timestamp: number;
+/** Headers of a record that has none (shared: the message's headers are read-only). */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * A fetched record, kept until it is delivered (and while a nack waits for its redelivery). Its key
+ * and headers are decoded when first read, not per fetched message, and it counts its deliveries
+ * during this holding of the partition.
+ */
+class Fetched {
+  /** Deliveries of this record by this holding of its partition. */
+  deliveries = 0;
+  readonly #rawKey: Message['key'];
+  readonly #rawHeaders: Message['headers'];
+  #key: string | undefined;
+  #headers: Readonly<Record<string, string>> | undefined;
+
+  constructor(
+    readonly offset: number,
+    readonly value: Uint8Array,
+    readonly timestamp: number,
+    rawKey: Message['key'],
+    rawHeaders: Message['headers'],
+  ) {
+    this.#rawKey = rawKey;
+    this.#rawHeaders = rawHeaders;
+  }
+
+  get key(): string | undefined {
+    if (this.#key === undefined && this.#rawKey !== null && this.#rawKey !== undefined)
+      this.#key = this.#rawKey.toString();
+    return this.#key;
+  }
+
+  get headers(): Readonly<Record<string, string>> {
+    this.#headers ??= decodeHeaders(this.#rawHeaders);
+    return this.#headers;
+  }
 }
 
 /** A nacked record waiting for its redelivery. */
@@ -88,6 +118,13 @@ class HeldPartition {
    * to this consumer, which librdkafka can still hand out after the partition was assigned again.
    */
   startOffset: number | undefined;
+  /** Delivered and neither acknowledged, nacked nor dead-lettered, by offset: the latest delivery of each. */
+  readonly unsettled = new Map<number, KafkaQueueMessage>();
+  /**
+   * Deliveries of the offsets acknowledged ahead of an unacknowledged one (the commit position has
+   * not passed them): they come again after a restart of the partition here.
+   */
+  readonly acknowledgedAhead = new Map<number, number>();
 
   constructor(
     readonly topic: string,
@@ -170,8 +207,8 @@ export class KafkaSubscription implements Subscription {
   readonly #deadLettering: boolean;
   readonly #pollWaitMs: number;
   readonly #held = new Map<number, HeldPartition>();
-  /** Delivered and neither acknowledged, nacked nor dead-lettered: the latest delivery of each id. */
-  readonly #unsettled = new Map<string, KafkaQueueMessage>();
+  /** Messages in the partitions' `unsettled` maps, over all partitions. */
+  #unsettledCount = 0;
   /** Fetched and waiting for delivery, over all partitions (buffers and retries). */
   #waiting = 0;
   readonly #deliverySignal = new Signal();
@@ -268,7 +305,7 @@ export class KafkaSubscription implements Subscription {
 
   /** Messages fetched, delivered and not settled, or waiting: what `maxInFlight` bounds. */
   #room(): number {
-    return this.#maxInFlight - this.#unsettled.size - this.#waiting;
+    return this.#maxInFlight - this.#unsettledCount - this.#waiting;
   }
 
   #setBrokerPaused(paused: boolean): void {
@@ -334,13 +371,15 @@ export class KafkaSubscription implements Subscription {
     if (held === undefined || held.revoking) return false;
     if (held.startOffset !== undefined && message.offset < held.startOffset) return false;
     if (!held.ledger.fetched(message.offset)) return false;
-    held.buffer.push({
-      offset: message.offset,
-      key: message.key === null || message.key === undefined ? undefined : message.key.toString(),
-      value: message.value ?? new Uint8Array(0),
-      headers: decodeHeaders(message.headers),
-      timestamp: message.timestamp ?? Date.now(),
-    });
+    held.buffer.push(
+      new Fetched(
+        message.offset,
+        message.value ?? new Uint8Array(0),
+        message.timestamp ?? Date.now(),
+        message.key,
+        message.headers,
+      ),
+    );
     this.#waiting += 1;
     return true;
   }
@@ -351,7 +390,7 @@ export class KafkaSubscription implements Subscription {
         await this.#deliverySignal.wait(1000);
         continue;
       }
-      const budget = Math.min(this.#maxBatchSize, this.#maxInFlight - this.#unsettled.size);
+      const budget = Math.min(this.#maxBatchSize, this.#maxInFlight - this.#unsettledCount);
       if (budget <= 0) {
         await this.#deliverySignal.wait(1000);
         continue;
@@ -405,15 +444,56 @@ export class KafkaSubscription implements Subscription {
     return { batch, nextDueAt };
   }
 
+  /**
+   * A delivery of `fetched`. Its count continues the one of an earlier holding of the partition in
+   * this process when the queue kept one (see {@link #keepDeliveryCounts}); otherwise the record
+   * counts its own deliveries, with no per-message entry in the shared counts.
+   */
   #delivery(held: HeldPartition, fetched: Fetched): KafkaQueueMessage {
-    const message = new KafkaQueueMessage(this, held, fetched, this.#host.counts.next(held.countKey, fetched.offset));
-    this.#unsettled.set(message.id, message);
+    const { counts } = this.#host;
+    fetched.deliveries =
+      fetched.deliveries === 0 && counts.has(held.countKey)
+        ? counts.next(held.countKey, fetched.offset)
+        : fetched.deliveries + 1;
+    const message = new KafkaQueueMessage(this, held, fetched, fetched.deliveries);
+    const before = held.unsettled.size;
+    held.unsettled.set(fetched.offset, message);
+    this.#unsettledCount += held.unsettled.size - before;
     return message;
+  }
+
+  /** True when `message` is its partition's latest unsettled delivery. */
+  #isUnsettled(message: KafkaQueueMessage): boolean {
+    return message.heldPartition.unsettled.get(message.fetched.offset) === message;
+  }
+
+  /** Takes `message` out of the unsettled ones (when it is the latest delivery of its offset). */
+  #settle(message: KafkaQueueMessage): void {
+    const { unsettled } = message.heldPartition;
+    if (unsettled.get(message.fetched.offset) !== message) return;
+    unsettled.delete(message.fetched.offset);
+    this.#unsettledCount -= 1;
+  }
+
+  /**
+   * Before a partition is let go: the delivery counts of its records delivered and not
+   * acknowledged go to the queue's shared counts, so a later holding of the partition in this
+   * process (this subscription or another) continues them.
+   */
+  #keepDeliveryCounts(held: HeldPartition): void {
+    const position = held.ledger.commitPosition ?? Number.POSITIVE_INFINITY;
+    const delivered: Array<readonly [offset: number, deliveries: number]> = [...held.acknowledgedAhead];
+    for (const { fetched } of [...held.unsettled.values(), ...held.retry])
+      if (fetched.deliveries > 0) delivered.push([fetched.offset, fetched.deliveries]);
+    // In offset order: the shared counts are kept in offset order (see DeliveryCounts.forgetBelow).
+    delivered.sort((x, y) => x[0] - y[0]);
+    for (const [offset, deliveries] of delivered)
+      if (offset >= position) this.#host.counts.record(held.countKey, offset, deliveries);
   }
 
   async #handle(batch: readonly KafkaQueueMessage[]): Promise<void> {
     const correlationId = batch[0]?.headers[MESSAGE_HEADERS.correlationId] ?? newCorrelationId();
-    const open = (): KafkaQueueMessage[] => batch.filter((message) => this.#unsettled.get(message.id) === message);
+    const open = (): KafkaQueueMessage[] => batch.filter((message) => this.#isUnsettled(message));
     try {
       await withCorrelationId(correlationId, () => this.#handler(batch));
     } catch (error) {
@@ -463,10 +543,11 @@ export class KafkaSubscription implements Subscription {
     const moved = new Set<HeldPartition>();
     for (const message of messages) {
       const held = this.#current(message);
-      if (this.#unsettled.get(message.id) === message) this.#unsettled.delete(message.id);
+      this.#settle(message);
       if (held === undefined) continue;
-      const offset = Number(message.offset);
+      const offset = message.fetched.offset;
       if (held.ledger.acknowledge(offset)) moved.add(held);
+      if (offset >= (held.ledger.commitPosition ?? 0)) held.acknowledgedAhead.set(offset, message.deliveryCount);
       if (held.retry.length > 0) {
         const before = held.retry.length;
         held.dropRetry(offset);
@@ -481,6 +562,7 @@ export class KafkaSubscription implements Subscription {
   #store(held: HeldPartition): void {
     const position = held.ledger.commitPosition;
     if (position === undefined) return;
+    for (const offset of held.acknowledgedAhead.keys()) if (offset < position) held.acknowledgedAhead.delete(offset);
     try {
       this.#consumer.offsetsStore([{ topic: held.topic, partition: held.partition, offset: position }]);
       this.#host.counts.forgetBelow(held.countKey, position);
@@ -499,7 +581,7 @@ export class KafkaSubscription implements Subscription {
    * dead-lettered instead (unless dead-lettering is off).
    */
   async nack(message: KafkaQueueMessage, delayMs: number, error?: unknown): Promise<void> {
-    if (this.#unsettled.get(message.id) !== message || this.#current(message) === undefined) return;
+    if (!this.#isUnsettled(message) || this.#current(message) === undefined) return;
     if (this.#deadLettering && message.deliveryCount >= this.#maxDeliveries) {
       await this.deadLetter(message, MAX_DELIVERIES_REASON, error);
       return;
@@ -509,8 +591,8 @@ export class KafkaSubscription implements Subscription {
 
   #scheduleRetry(message: KafkaQueueMessage, delayMs: number): void {
     const held = this.#current(message);
-    if (this.#unsettled.get(message.id) === message) this.#unsettled.delete(message.id);
-    if (held === undefined || held.ledger.isAcknowledged(Number(message.offset))) return;
+    this.#settle(message);
+    if (held === undefined || held.ledger.isAcknowledged(message.fetched.offset)) return;
     const before = held.retry.length;
     held.addRetry(message.fetched, Date.now() + Math.max(0, delayMs));
     this.#waiting += held.retry.length - before;
@@ -661,7 +743,10 @@ export class KafkaSubscription implements Subscription {
       this.#revocations -= 1;
       this.#deliverySignal.notify();
     }
-    for (const held of revoked) this.#store(held);
+    for (const held of revoked) {
+      this.#store(held);
+      this.#keepDeliveryCounts(held);
+    }
     if (!unassign) return;
     try {
       this.#consumer.incrementalUnassign(partitions.map(({ topic, partition }) => ({ topic, partition })));
@@ -671,45 +756,58 @@ export class KafkaSubscription implements Subscription {
     for (const held of revoked) {
       this.#held.delete(held.partition);
       this.#waiting -= held.buffered + held.retry.length;
+      this.#unsettledCount -= held.unsettled.size;
+      held.unsettled.clear();
     }
-    for (const [id, message] of this.#unsettled)
-      if (revoked.includes(message.heldPartition)) this.#unsettled.delete(id);
     this.#roomSignal.notify();
   }
 }
 
 /** A delivered Kafka record; it knows the subscription and partition it came from. */
 export class KafkaQueueMessage implements QueueMessage {
-  readonly id: string;
   readonly topic: string;
   readonly group: string;
   readonly partition: number;
   readonly offset: string;
-  readonly key: string | undefined;
   readonly value: Uint8Array;
-  readonly headers: Readonly<Record<string, string>>;
   readonly deliveryCount: number;
   readonly #subscription: KafkaSubscription;
   readonly #held: HeldPartition;
   readonly #fetched: Fetched;
 
   constructor(subscription: KafkaSubscription, held: HeldPartition, fetched: Fetched, deliveryCount: number) {
-    this.id = messageId(held.partition, fetched.offset);
     this.topic = subscription.topic;
     this.group = subscription.group;
     this.partition = held.partition;
     this.offset = String(fetched.offset);
-    this.key = fetched.key;
     this.value = fetched.value;
-    this.headers = fetched.headers;
     this.deliveryCount = deliveryCount;
     this.#subscription = subscription;
     this.#held = held;
     this.#fetched = fetched;
   }
 
+  /** `<partition>:<offset>` (see {@link messageId}), made when read. */
+  get id(): string {
+    return messageId(this.partition, this.#fetched.offset);
+  }
+
+  get key(): string | undefined {
+    return this.#fetched.key;
+  }
+
+  /** Decoded when first read. */
+  get headers(): Readonly<Record<string, string>> {
+    return this.#fetched.headers;
+  }
+
   get publishedAt(): Date {
     return new Date(this.#fetched.timestamp);
+  }
+
+  /** @internal The subscription that delivered this message. */
+  get subscription(): KafkaSubscription {
+    return this.#subscription;
   }
 
   /** @internal */
@@ -738,9 +836,9 @@ export function messageId(partition: number, offset: number): string {
   return `${partition}:${offset}`;
 }
 
-function decodeHeaders(headers: Message['headers']): Record<string, string> {
+function decodeHeaders(headers: Message['headers']): Readonly<Record<string, string>> {
+  if (headers === undefined || headers.length === 0) return NO_HEADERS;
   const decoded: Record<string, string> = {};
-  if (headers === undefined) return decoded;
   for (const header of headers)
     for (const [name, value] of Object.entries(header))
       decoded[name] = typeof value === 'string' ? value : value.toString();

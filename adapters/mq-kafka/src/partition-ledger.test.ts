@@ -57,4 +57,17 @@ describe('DeliveryCounts', function () {
     counts.forgetBelow(key, 3);
     expect(counts.size(key)).to.equal(0);
   });
+
+  it('keeps the counts a holding of the partition recorded when it let go, the highest one per offset', function () {
+    const counts = new DeliveryCounts();
+    const key = DeliveryCounts.key('g', 't', 0);
+    expect(counts.has(key), 'nothing recorded').to.equal(false);
+    counts.record(key, 7, 2);
+    counts.record(key, 7, 1);
+    counts.record(key, 8, 1);
+    expect(counts.has(key)).to.equal(true);
+    expect([counts.next(key, 7), counts.next(key, 8), counts.next(key, 9)]).to.deep.equal([3, 2, 1]);
+    counts.forgetBelow(key, 10);
+    expect(counts.has(key), 'all committed').to.equal(false);
+  });
 });

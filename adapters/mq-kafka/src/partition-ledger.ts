@@ -38,6 +38,13 @@ export class PartitionLedger {
    * offset never fetched, changes nothing.
    */
   acknowledge(offset: number): boolean {
+    // The usual case: the next offset to commit, nothing acknowledged ahead of it. The position
+    // moves by one, with no entry in the set.
+    if (this.#acknowledged.size === 0 && offset === this.#fetched[this.#head]) {
+      this.#head += 1;
+      this.#compact();
+      return true;
+    }
     const position = this.commitPosition;
     if (position === undefined || offset < position || this.#lastFetched === undefined || offset > this.#lastFetched)
       return false;
@@ -49,12 +56,17 @@ export class PartitionLedger {
       this.#acknowledged.delete(next);
       this.#head += 1;
     }
+    const moved = this.#head !== before;
+    this.#compact();
+    return moved;
+  }
+
+  /** Drops the offsets the commit position has passed, once they are most of the array. */
+  #compact(): void {
     if (this.#head > 1024 && this.#head * 2 > this.#fetched.length) {
       this.#fetched = this.#fetched.slice(this.#head);
       this.#head = 0;
-      return true;
     }
-    return this.#head !== before;
   }
 
   /** Fetched offsets not acknowledged yet. */
@@ -85,6 +97,24 @@ export class DeliveryCounts {
     const count = (counts.get(offset) ?? 0) + 1;
     counts.set(offset, count);
     return count;
+  }
+
+  /** True when deliveries of `key` are counted here (some offset of it was let go unacknowledged). */
+  has(key: string): boolean {
+    return this.#byPartition.has(key);
+  }
+
+  /**
+   * Records that `offset` was delivered `deliveries` times (by a holding of the partition that is
+   * letting it go), unless a higher count is known.
+   */
+  record(key: string, offset: number, deliveries: number): void {
+    let counts = this.#byPartition.get(key);
+    if (counts === undefined) {
+      counts = new Map();
+      this.#byPartition.set(key, counts);
+    }
+    if ((counts.get(offset) ?? 0) < deliveries) counts.set(offset, deliveries);
   }
 
   /** Forgets the offsets below `position` (committed: never delivered to the group again). */

@@ -1,6 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { DEAD_LETTER_HEADERS, type MessageQueue, type QueueMessage } from '@platform-host/contracts';
+import {
+  DEAD_LETTER_HEADERS,
+  type BatchHandler,
+  type MessageQueue,
+  type QueueMessage,
+  type SubscribeOptions,
+} from '@platform-host/contracts';
 import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
 import { moduleConfigForTest, startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
 import { StreamIngester } from './ingester.js';
@@ -276,6 +282,59 @@ describe('stream_ingest on the memory queue, file system and PGlite', function (
     expect(await count(h, 'SELECT count(*) AS n FROM lake_files')).to.equal(0);
     expect(h.ingester.totals.records).to.equal(0);
     expect(await h.ctx.fs.list('data-lake/_staging')).to.deep.equal([]);
+  });
+
+  it('goes on taking messages in while a commit of the partition waits (the in-flight window is the backpressure)', async () => {
+    let release: () => void = () => undefined;
+    let paused: () => void = () => undefined;
+    const reachedCommit = new Promise<void>((resolve) => (paused = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let commits = 0;
+    let delivered = 0;
+    // Counts what the queue hands the service's handler.
+    const countingDeliveries = (mq: MessageQueue): MessageQueue =>
+      new Proxy(mq, {
+        get(target, property) {
+          if (property === 'subscribe')
+            return (topic: string, handler: BatchHandler, options: SubscribeOptions) =>
+              target.subscribe(
+                topic,
+                (messages) => {
+                  delivered += messages.length;
+                  return handler(messages);
+                },
+                options,
+              );
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    h = await harness(
+      ['--batch-size', '5', '--output-format', 'json', '--flush-interval', '1h'],
+      async () => {
+        commits += 1;
+        if (commits > 1) return;
+        paused();
+        await gate;
+      },
+      1,
+      countingDeliveries,
+    );
+    const all = events(15);
+    await publish(h, all.slice(0, 5));
+    await reachedCommit;
+    // The first commit is held before its transaction: the next two batches are still delivered
+    // (the second one reaches --batch-size and queues the next commit behind the held one).
+    await publish(h, all.slice(5, 10));
+    await waitFor(() => delivered === 10, 10_000, 'the second batch delivered');
+    await publish(h, all.slice(10, 15));
+    await waitFor(() => delivered === 15, 10_000, 'the third batch delivered while the first commit waits');
+    expect(h.ingester.totals.records, 'nothing committed yet').to.equal(0);
+    expect(await count(h, 'SELECT count(*) AS n FROM ingested_events')).to.equal(0);
+    release();
+    const harnessRef = h;
+    await waitFor(() => harnessRef.ingester.totals.records === 15, 10_000, 'every record committed');
+    expect(await count(h, 'SELECT count(DISTINCT "offset") AS n FROM ingested_events')).to.equal(15);
   });
 
   it('skips what the database says was committed when the messages come again (restart after commit, before ack)', async () => {

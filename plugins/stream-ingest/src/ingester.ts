@@ -19,6 +19,7 @@ import { FencedError, LakeStore, type FileToCommit } from './lake-store.js';
 import {
   decodeMessage,
   lakeFilePath,
+  numericOffset,
   stagingPartitionPrefix,
   stagingPath,
   utcDate,
@@ -45,11 +46,11 @@ export interface IngesterDependencies {
   readonly beforeCommit?: (partition: number) => Promise<void>;
 }
 
-/** First wait before a backpressure commit is retried after a failure; doubled per failure up to {@link BACKPRESSURE_RETRY_MAX_MS}. */
-export const BACKPRESSURE_RETRY_MIN_MS = 100;
+/** First wait before a failed background commit is tried again; doubled per failure up to {@link COMMIT_RETRY_MAX_MS}. */
+export const COMMIT_RETRY_MIN_MS = 100;
 
-/** Longest wait between two backpressure commit attempts while the database or file system keeps failing. */
-export const BACKPRESSURE_RETRY_MAX_MS = 5000;
+/** Longest wait between two attempts of a background commit while the database or file system keeps failing. */
+export const COMMIT_RETRY_MAX_MS = 5000;
 
 /** Totals of one run, logged at the end (and read by tests). */
 export interface IngestTotals {
@@ -76,9 +77,17 @@ interface PartitionState {
   count: number;
   /** Epoch ms at which the first buffered record arrived. */
   openedAt: number | undefined;
+  /** Commits of this partition, one after the other (never rejects). */
   chain: Promise<void>;
-  /** Flushes queued or running. */
-  flushes: number;
+  /**
+   * Copies of committed files from staging to their lake path, one after the other (never
+   * rejects): they run while the next commit of the partition is prepared.
+   */
+  publishing: Promise<void>;
+  /** Commits queued behind the running one and not started yet. */
+  queuedCommits: number;
+  /** A failed background commit waits to be tried again (see `#commitInBackground`). */
+  retrying: boolean;
   /** Set once the partition is revoked or fenced: nothing more is committed with this generation. */
   lost: boolean;
 }
@@ -114,11 +123,11 @@ export class StreamIngester {
    * covers a dead letter a crash could lose.
    */
   readonly #deadLetters: PendingDeadLetters;
+  /** Aborted by `stop()`: a failed background commit is not tried again after it. */
+  readonly #stopping = new AbortController();
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastError: string | undefined;
-  /** Aborted by `stop()`: a backpressure wait for a failing commit gives up and lets the subscription close. */
-  readonly #stopping = new AbortController();
 
   constructor(deps: IngesterDependencies) {
     this.#deps = deps;
@@ -216,14 +225,20 @@ export class StreamIngester {
     await Promise.all([...this.#partitions.keys()].map((partition) => this.flushPartition(partition)));
   }
 
-  /** Commits the open files of `partition` (one flush at a time per partition). */
+  /**
+   * Commits the open files of `partition` (one commit at a time per partition) and resolves once
+   * they, and the partition's files committed before them, are at their lake path.
+   */
   flushPartition(partition: number): Promise<void> {
     const state = this.#partitions.get(partition);
     if (state === undefined) return Promise.resolve();
-    state.flushes += 1;
-    const run = state.chain.then(() => this.#flushOnce(state)).finally(() => (state.flushes -= 1));
-    state.chain = run.catch(() => undefined);
-    return run;
+    state.queuedCommits += 1;
+    const committed = state.chain.then(() => {
+      state.queuedCommits -= 1;
+      return this.#flushOnce(state);
+    });
+    state.chain = committed.catch(() => undefined);
+    return committed.then(() => state.publishing);
   }
 
   async #assigned(partitions: readonly TopicPartition[]): Promise<void> {
@@ -241,7 +256,9 @@ export class StreamIngester {
         count: 0,
         openedAt: undefined,
         chain: Promise.resolve(),
-        flushes: 0,
+        publishing: Promise.resolve(),
+        queuedCommits: 0,
+        retrying: false,
         lost: false,
       });
       this.#metrics.committedOffset.set(
@@ -327,13 +344,13 @@ export class StreamIngester {
     for (const message of messages) {
       const state = this.#partitions.get(message.partition ?? -1);
       if (state === undefined || state.lost) continue; // not ours (any more): the owner gets it
-      const offset = message.offset !== undefined && /^\d+$/.test(message.offset) ? BigInt(message.offset) : undefined;
+      const offset = numericOffset(message);
       if (offset !== undefined && offset <= state.committedOffset) {
         duplicates.push(message);
         continue;
       }
       if (offset !== undefined && offset <= state.highestSeen) continue; // already buffered
-      const decoded = decodeMessage(message, now);
+      const decoded = decodeMessage(message, now, offset);
       if (!decoded.ok) {
         const { reason, error } = decoded;
         deadLetters.push(this.#deadLetters.deadLetter(message, reason, error));
@@ -361,24 +378,25 @@ export class StreamIngester {
     for (const state of touched) {
       this.#metrics.partitionLag.set({ ...this.#labels, partition: String(state.partition) }, state.count);
       if (state.count >= this.#settings.batchSize || state.bytes >= this.#settings.maxFileBytes) {
-        // One flush runs in the background while the next file fills; when one is already running
-        // this partition's next batch waits for the commit (backpressure).
-        if (state.flushes > 0) await this.#commitRetryingUntilDone(state);
-        else this.flushPartition(state.partition).catch(() => undefined);
+        // The commit runs in the background (queued behind the partition's running one, if any)
+        // while delivery goes on filling the next file: the subscription's `maxInFlight` window of
+        // unacknowledged messages is the backpressure, so decoding never waits for an upload or
+        // a transaction while there is room. A commit already queued takes these records too.
+        if (state.queuedCommits === 0 && !state.retrying) void this.#commitInBackground(state);
       }
     }
   }
 
   /**
-   * The backpressure commit of `state`'s partition: retried with backoff while it fails (this
-   * partition's intake waits, as the handler has not returned; readiness reports the failed
-   * flush), never thrown. A throw would hand the batch back to the queue, which redelivers records
-   * that are buffered here (and, after `maxDeliveries`, dead-letters them although a later commit
-   * writes them). Gives up without throwing once the partition is lost or `stop()` began; the
-   * records stay open and unacknowledged.
+   * A commit of `state`'s partition that the handler does not wait for. One that fails is tried
+   * again with backoff while the partition is held and has open records (readiness reports the
+   * failed flush meanwhile), so the records need neither a new batch nor the flush timer to be
+   * written. It never throws into the handler: a throw would hand back records buffered here,
+   * which the queue redelivers and after `maxDeliveries` dead-letters although a later commit
+   * writes them.
    */
-  async #commitRetryingUntilDone(state: PartitionState): Promise<void> {
-    for (let delayMs = BACKPRESSURE_RETRY_MIN_MS; ; delayMs = Math.min(2 * delayMs, BACKPRESSURE_RETRY_MAX_MS)) {
+  async #commitInBackground(state: PartitionState): Promise<void> {
+    for (let delayMs = COMMIT_RETRY_MIN_MS; ; delayMs = Math.min(2 * delayMs, COMMIT_RETRY_MAX_MS)) {
       try {
         await this.flushPartition(state.partition);
         return;
@@ -386,8 +404,10 @@ export class StreamIngester {
         // Logged by the flush.
       }
       if (state.lost || this.#stopping.signal.aborted) return;
+      state.retrying = true;
       await sleep(delayMs, undefined, { signal: this.#stopping.signal }).catch(() => undefined);
-      if (state.lost || this.#stopping.signal.aborted) return;
+      state.retrying = false;
+      if (state.lost || this.#stopping.signal.aborted || state.count === 0 || state.queuedCommits > 0) return;
     }
   }
 
@@ -464,38 +484,44 @@ export class StreamIngester {
     this.#lastError = undefined;
     // Committed (the database is the durable point): the messages are acknowledged now, so the
     // delivery window frees before the bytes are copied to their lake path; a crash during that
-    // copy is finished by the next owner of the partition from the publication rows.
+    // copy is finished by the next owner of the partition from the publication rows. The copy
+    // runs on the partition's publication chain, so its next commit need not wait for it.
     await mq.ack(messages);
-    for (const file of files) {
-      try {
-        await fs.write(file.path, file.bytes);
-        await fs.delete(file.stagingPath);
-        await this.#store.published(file.path);
-      } catch (error) {
-        log.warn('Publishing a committed file failed: the next owner of the partition finishes it', {
-          path: file.path,
-          error,
-        });
+    const publish = async (): Promise<void> => {
+      for (const file of files) {
+        try {
+          await fs.write(file.path, file.bytes);
+          await fs.delete(file.stagingPath);
+          await this.#store.published(file.path);
+        } catch (error) {
+          log.warn('Publishing a committed file failed: the next owner of the partition finishes it', {
+            path: file.path,
+            error,
+          });
+        }
       }
-    }
-    const seconds = stopTimer();
-    let bytes = 0;
-    for (const file of files) bytes += file.byteCount;
-    const labels = { ...this.#labels, format: outputFormat };
-    this.totals.records += count;
-    this.totals.files += files.length;
-    this.totals.bytes += bytes;
-    this.#metrics.recordsWritten.inc(labels, count);
-    this.#metrics.filesWritten.inc(labels, files.length);
-    this.#metrics.bytesWritten.inc(labels, bytes);
-    const partitionLabels = { ...this.#labels, partition: String(state.partition) };
-    this.#metrics.committedOffset.set(partitionLabels, Number(lastOffset));
-    this.#metrics.partitionLag.set(partitionLabels, state.count);
-    log.debug('Committed lake files', {
-      partition: state.partition,
-      files: files.map((file) => file.path),
-      records: count,
-      seconds: Number(seconds.toFixed(4)),
+      const seconds = stopTimer();
+      let bytes = 0;
+      for (const file of files) bytes += file.byteCount;
+      const labels = { ...this.#labels, format: outputFormat };
+      this.totals.records += count;
+      this.totals.files += files.length;
+      this.totals.bytes += bytes;
+      this.#metrics.recordsWritten.inc(labels, count);
+      this.#metrics.filesWritten.inc(labels, files.length);
+      this.#metrics.bytesWritten.inc(labels, bytes);
+      const partitionLabels = { ...this.#labels, partition: String(state.partition) };
+      this.#metrics.committedOffset.set(partitionLabels, Number(lastOffset));
+      this.#metrics.partitionLag.set(partitionLabels, state.count);
+      log.debug('Committed lake files', {
+        partition: state.partition,
+        files: files.map((file) => file.path),
+        records: count,
+        seconds: Number(seconds.toFixed(4)),
+      });
+    };
+    state.publishing = state.publishing.then(publish).catch((error: unknown) => {
+      log.warn('Recording a published lake file failed', { partition: state.partition, error });
     });
   }
 

@@ -32,10 +32,65 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Days of each month of a common year. */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The digit at `index` of `text` as a number, -1 when it is not an ASCII digit. */
+function digitAt(text: string, index: number): number {
+  const code = text.charCodeAt(index) - 48;
+  return code >= 0 && code <= 9 ? code : -1;
+}
+
+/** The number written by the `count` digits at `index` of `text`, -1 when one is not a digit. */
+function digitsAt(text: string, index: number, count: number): number {
+  let value = 0;
+  for (let at = index; at < index + count; at++) {
+    const digit = digitAt(text, at);
+    if (digit < 0) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * Epoch ms of `YYYY-MM-DDTHH:MM:SS.sssZ` (what `Date.prototype.toISOString` writes, the usual form
+ * of an event time) from its digits, for years 1970 to 9999; undefined for any other text, which
+ * {@link parseTimestamp} then reads the general way. Same result, without a regular expression, a
+ * calendar `Date` and `Date.parse` per message.
+ */
+function parseCanonicalTimestamp(text: string): number | undefined {
+  if (
+    text.length !== 24 ||
+    text.charCodeAt(4) !== 45 || // -
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 || // T
+    text.charCodeAt(13) !== 58 || // :
+    text.charCodeAt(16) !== 58 ||
+    text.charCodeAt(19) !== 46 || // .
+    text.charCodeAt(23) !== 90 // Z
+  )
+    return undefined;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  const ms = digitsAt(text, 20, 3);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || hour < 0 || minute < 0 || second < 0 || ms < 0)
+    return undefined;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const monthDays = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+  if (day > monthDays || hour > 23 || minute > 59 || second > 59) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
 /** Epoch ms of an event `timestamp` (ISO 8601 text with a zone, or epoch milliseconds). */
 export function parseTimestamp(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? Math.trunc(value) : undefined;
   if (typeof value !== 'string') return undefined;
+  const canonical = parseCanonicalTimestamp(value);
+  if (canonical !== undefined) return canonical;
   // A zone is required: a local time would land in a different day depending on the machine.
   const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i.exec(value);
   if (!match) return undefined;
@@ -56,7 +111,7 @@ export function parseTimestamp(value: unknown): number | undefined {
  * cannot store), an optional `timestamp` (ISO 8601 with a zone, or epoch
  * ms; ingestion time when absent) and any `payload`. Anything else is a dead letter with a reason.
  */
-export function decodeMessage(message: QueueMessage, ingestedAt: number): Decoded {
+export function decodeMessage(message: QueueMessage, ingestedAt: number, offset?: bigint): Decoded {
   let value: unknown;
   const bytes = message.value;
   // isUtf8 + a zero-copy Buffer view: about half the cost of a fatal TextDecoder per message.
@@ -75,13 +130,12 @@ export function decodeMessage(message: QueueMessage, ingestedAt: number): Decode
   if (source !== undefined && source !== null && typeof source !== 'string') return invalid('source must be a string');
   // PostgreSQL text cannot hold U+0000: such a row would fail its commit on every retry and hold
   // the partition back, so the event is dead-lettered instead.
-  for (const [name, text] of [
-    ['event_id', eventId],
-    ['event_type', eventType],
-    ['source', source],
-  ] as const) {
-    if (typeof text === 'string' && text.includes('\u0000')) return invalid(`${name} holds a NUL character (U+0000)`);
-  }
+  if (eventId.includes('\u0000')) return invalid('event_id holds a NUL character (U+0000)');
+  if (eventType.includes('\u0000')) return invalid('event_type holds a NUL character (U+0000)');
+  if (typeof source === 'string' && source.includes('\u0000')) return invalid('source holds a NUL character (U+0000)');
+  // A `\ud800` escape parses to a lone surrogate, which UTF-8 cannot hold: written as U+FFFD (as
+  // the lake's UTF-8 encoding and the database driver did), and never sent to the database as a
+  // JSON escape it refuses.
   let timeMs = ingestedAt;
   if (timestamp !== undefined && timestamp !== null) {
     const parsed = parseTimestamp(timestamp);
@@ -90,23 +144,37 @@ export function decodeMessage(message: QueueMessage, ingestedAt: number): Decode
     }
     timeMs = parsed;
   }
-  if (message.partition === undefined || message.offset === undefined || !/^\d+$/.test(message.offset)) {
+  const position = offset ?? numericOffset(message);
+  if (message.partition === undefined || position === undefined) {
     return invalid(`the message has no numeric partition offset (${String(message.offset)})`);
   }
   return {
     ok: true,
     record: {
-      event_id: eventId,
-      event_type: eventType,
-      source: typeof source === 'string' ? source : null,
+      event_id: wellFormed(eventId),
+      event_type: wellFormed(eventType),
+      source: typeof source === 'string' ? wellFormed(source) : null,
       timestamp: timeMs,
       payload: payload === undefined ? null : JSON.stringify(payload),
       _topic: message.topic,
       _partition: message.partition,
-      _offset: BigInt(message.offset),
+      _offset: position,
       _ingested_at: ingestedAt,
     },
   };
+}
+
+/** A lone UTF-16 surrogate (unicode mode: a pair is one code point and does not match). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** `text` with each lone surrogate replaced by U+FFFD, as a UTF-8 encoder writes it. */
+function wellFormed(text: string): string {
+  return LONE_SURROGATE.test(text) ? text.replace(/\p{Cs}/gu, '\uFFFD') : text;
+}
+
+/** The message's offset as a number, when it is one (digits only). */
+export function numericOffset(message: QueueMessage): bigint | undefined {
+  return message.offset !== undefined && /^\d+$/.test(message.offset) ? BigInt(message.offset) : undefined;
 }
 
 const MS_PER_DAY = 86_400_000;
