@@ -29,6 +29,9 @@
 // on a loaded machine it says more about the cost of a request than req/s do; and the same at one
 // constant rate for every server (--cpu-rate, default 2,000 req/s), where it is steadier still.
 //
+// --metrics NAME: the gateways' metrics adapter (default noop, as in the figures; `prometheus` adds
+// what a production gateway records per request: prom-client's histogram, gauge and counters).
+//
 // It creates a database of its own (dropped at the end) and uses a cache key prefix of its own.
 import { spawn, spawnSync } from 'node:child_process';
 import { Buffer } from 'node:buffer';
@@ -271,7 +274,7 @@ async function main() {
         '--mq',
         'memory',
         '--metrics',
-        'noop',
+        stringOption('metrics') ?? 'noop',
         '--log',
         'json',
         '--env',
@@ -287,7 +290,13 @@ async function main() {
       // The request log lines go to /dev/null: they are written (and cost their formatting) but not kept.
       {
         cwd: otherRoot ?? root,
-        env: gatewayEnv({ CACHE_REDIS_KEY_PREFIX: keyPrefix, LOG_LEVEL: 'info' }),
+        // With --metrics prometheus: /metrics on a free port of this machine only.
+        env: gatewayEnv({
+          CACHE_REDIS_KEY_PREFIX: keyPrefix,
+          LOG_LEVEL: 'info',
+          METRICS_PROMETHEUS_PORT: '0',
+          METRICS_PROMETHEUS_HOST: '127.0.0.1',
+        }),
         stdio: ['ignore', 'ignore', 'inherit'],
       },
     );

@@ -124,6 +124,35 @@ describe('PrometheusMetrics /metrics', function () {
     expect(refused, 'the port is closed after disconnect()').to.be.instanceOf(Error);
   });
 
+  it('records frozen label sets as they are and copies mutable ones, so a later change of the caller’s object changes no series', async function () {
+    metrics = new PrometheusMetrics({ port: 0, host: '127.0.0.1', defaultMetrics: false });
+    await metrics.connect();
+    const requests = metrics.counter({ name: 'requests_total', help: 'Requests.', labelNames: ['route'] });
+    const durations = metrics.histogram({
+      name: 'request_duration_seconds',
+      help: 'Durations.',
+      labelNames: ['route'],
+      unit: 'seconds',
+      buckets: [1],
+    });
+    const frozen = Object.freeze({ route: '/a' });
+    for (let i = 0; i < 3; i += 1) {
+      requests.inc(frozen);
+      durations.observe(frozen, 0.5);
+    }
+    const mutable = { route: '/b' };
+    requests.inc(mutable);
+    durations.observe(mutable, 0.5);
+    mutable.route = '/changed';
+    requests.inc({ route: '/b' });
+    const text = await (await scrape(metrics)).text();
+    expect(text).to.include('requests_total{route="/a"} 3');
+    expect(text).to.include('requests_total{route="/b"} 2');
+    expect(text).to.include('request_duration_seconds_count{route="/a"} 3');
+    expect(text).to.include('request_duration_seconds_count{route="/b"} 1');
+    expect(text).not.to.include('/changed');
+  });
+
   it('answers 404 outside /metrics and 405 to other methods', async function () {
     metrics = new PrometheusMetrics({ port: 0, host: '127.0.0.1' });
     await metrics.connect();

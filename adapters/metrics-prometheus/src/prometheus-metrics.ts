@@ -278,9 +278,18 @@ export class PrometheusMetrics implements Metrics, Connectable, HealthCheckable 
   }
 }
 
-/** Validated label values as prom-client takes them (a copy; `{}` for none). */
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * Validated label values as prom-client takes them: a frozen label set as it is (prom-client keeps
+ * the object of a new series, and a frozen one cannot change after), anything else copied, so a
+ * caller's later change does not reach a stored series. Callers on a hot path record with frozen
+ * label sets made once (the host's queue, database and cache metrics; api_gateway's per request).
+ */
 function labelsOf(labels: unknown): Record<string, string> {
-  return { ...((labels ?? {}) as Record<string, string>) };
+  if (labels === undefined || labels === null) return NO_LABELS;
+  if (Object.isFrozen(labels)) return labels as Record<string, string>;
+  return { ...(labels as Record<string, string>) };
 }
 
 function messageOf(error: unknown): string {

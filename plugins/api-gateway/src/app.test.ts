@@ -1,10 +1,19 @@
 import * as crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { currentCorrelationId, eachMessage, MESSAGE_HEADERS, type QueueMessage } from '@platform-host/contracts';
+import {
+  currentCorrelationId,
+  eachMessage,
+  MESSAGE_HEADERS,
+  type Cache,
+  type GetOrSetOptions,
+  type LogFields,
+  type Logger,
+  type QueueMessage,
+} from '@platform-host/contracts';
 import { startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
 import { buildGateway, type Gateway } from './app.js';
-import { declareGatewayMetrics } from './gateway-metrics.js';
+import { declareGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
 import { GATEWAY_INTERFACES, type GatewayContext } from './main.js';
 import { readSettings } from './settings.js';
 import { createSeededTables, QUALITY_RUN_IDS } from './test-support/tables.js';
@@ -437,5 +446,223 @@ describe('api_gateway without the tables of other modules', function () {
       await gateway.app.close();
       await module.close();
     }
+  });
+});
+
+/** GatewayMetrics that keep every call, to check what the gateway records per request. */
+function recordingMetrics(): GatewayMetrics & {
+  readonly durations: Array<{ labels: Record<string, string>; seconds: number }>;
+  readonly lookups: string[];
+  readonly shed: string[];
+  inFlightNow: number;
+  inFlightMax: number;
+} {
+  const durations: Array<{ labels: Record<string, string>; seconds: number }> = [];
+  const lookups: string[] = [];
+  const shed: string[] = [];
+  const recorded = {
+    durations,
+    lookups,
+    shed,
+    inFlightNow: 0,
+    inFlightMax: 0,
+    requestDuration: {
+      observe: (labels: Record<string, string>, seconds: number) => void durations.push({ labels, seconds }),
+      startTimer: () => () => 0,
+    },
+    inFlight: {
+      set: (_labels: object, value: number) => void (recorded.inFlightNow = value),
+      inc: () => {
+        recorded.inFlightNow += 1;
+        recorded.inFlightMax = Math.max(recorded.inFlightMax, recorded.inFlightNow);
+      },
+      dec: () => void (recorded.inFlightNow -= 1),
+    },
+    cacheLookups: { inc: (labels: { result: string }) => void lookups.push(labels.result) },
+    eventsPublished: { inc: () => undefined },
+    requestsShed: { inc: (labels: { reason: string }) => void shed.push(labels.reason) },
+  };
+  return recorded;
+}
+
+/** A logger that keeps each entry with the correlation id it was logged under. */
+function correlatedLogger(): Logger & {
+  readonly entries: Array<{ message: string; fields: Record<string, unknown>; correlationId?: string }>;
+} {
+  const entries: Array<{ message: string; fields: Record<string, unknown>; correlationId?: string }> = [];
+  const keep = (message: string, fields?: LogFields): void =>
+    void entries.push({ message, fields: { ...fields }, correlationId: currentCorrelationId() });
+  const logger = {
+    entries,
+    debug: keep,
+    info: keep,
+    warn: keep,
+    error: keep,
+    child: () => logger,
+    flush: () => Promise.resolve(),
+  };
+  return logger;
+}
+
+/** A cache whose getOrSet waits, for keys containing `hold`, until `release()` (requests kept in flight). */
+function holdingCache(cache: Cache): Cache & { release(): void } {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return new Proxy(cache, {
+    get(target, property) {
+      if (property === 'release') return release;
+      if (property === 'getOrSet') {
+        return async (key: string, loader: () => Promise<string>, options: GetOrSetOptions) => {
+          if (key.includes('hold')) await released;
+          return target.getOrSet(key, loader, options);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  }) as Cache & { release(): void };
+}
+
+describe('api_gateway request bookkeeping and load shedding', function () {
+  this.timeout(60_000);
+  let module: StartedModule;
+  let ctx: GatewayContext;
+
+  before(async function () {
+    module = await startModuleForTest({
+      moduleDir: MODULE_DIR,
+      args: [],
+      flags: { db: 'memory', cache: 'memory', mq: 'memory', metrics: 'memory' },
+    });
+    ctx = module.ctx;
+    await createSeededTables(ctx.db, 4);
+  });
+  after(async function () {
+    await module.close();
+  });
+
+  /** Runs `test` with a gateway of its own (its own metrics, logger and holding cache) on the shared module. */
+  const withGateway = async (
+    options: { maxInFlight?: number; maxEventLoopDelayMs?: number; handlerTimeoutMs?: number },
+    test: (parts: {
+      gateway: Gateway;
+      metrics: ReturnType<typeof recordingMetrics>;
+      log: ReturnType<typeof correlatedLogger>;
+      cache: ReturnType<typeof holdingCache>;
+    }) => Promise<void>,
+  ): Promise<void> => {
+    const metrics = recordingMetrics();
+    const log = correlatedLogger();
+    const cache = holdingCache(ctx.cache);
+    const gateway = await buildGateway({
+      db: ctx.db,
+      cache,
+      mq: ctx.mq,
+      log,
+      metrics,
+      settings: readSettings(ctx.config),
+      ...options,
+    });
+    try {
+      await test({ gateway, metrics, log, cache });
+    } finally {
+      cache.release();
+      await gateway.app.close();
+    }
+  };
+
+  it('logs one Request completed line per request under its request id, observes its duration by route, method and status, and counts it in flight until it closes', async function () {
+    await withGateway({}, async ({ gateway, metrics, log }) => {
+      const inject = (url: string, id: string, headers: Record<string, string> = {}) =>
+        gateway.app.inject({ url, headers: { 'x-request-id': id, ...headers } });
+      const miss = await inject('/v1/events/2', 'book-1');
+      const hit = await inject('/v1/events/2', 'book-2');
+      const notModified = await inject('/v1/events/2', 'book-3', { 'if-none-match': String(hit.headers.etag) });
+      const unmatched = await inject('/nowhere', 'book-4');
+      const invalid = await inject('/v1/events?limit=0', 'book-5');
+      expect([miss, hit, notModified, unmatched, invalid].map((answer) => answer.statusCode)).to.deep.equal([
+        200, 200, 304, 404, 400,
+      ]);
+      expect([miss, hit, notModified].map((answer) => answer.headers['x-cache'])).to.deep.equal(['MISS', 'HIT', 'HIT']);
+      expect(hit.headers['content-type']).to.equal('application/json; charset=utf-8');
+      expect(hit.headers['cache-control']).to.equal('no-cache');
+      expect(Number(hit.headers['content-length'])).to.equal(Buffer.byteLength(hit.body));
+      expect(notModified.body).to.equal('');
+      await waitFor(
+        () => log.entries.filter((entry) => entry.message === 'Request completed').length === 5,
+        5_000,
+        'five request lines',
+      );
+      const lines = log.entries.filter((entry) => entry.message === 'Request completed');
+      expect(lines.map((line) => line.correlationId)).to.deep.equal(['book-1', 'book-2', 'book-3', 'book-4', 'book-5']);
+      expect(
+        lines.map(({ fields: { durationMs, ...rest } }) => (typeof durationMs === 'number' ? rest : {})),
+      ).to.deep.equal([
+        { method: 'GET', route: '/v1/events/:id', status: 200, cache: 'MISS' },
+        { method: 'GET', route: '/v1/events/:id', status: 200, cache: 'HIT' },
+        { method: 'GET', route: '/v1/events/:id', status: 304, cache: 'HIT' },
+        { method: 'GET', route: 'unmatched', status: 404 },
+        { method: 'GET', route: '/v1/events', status: 400 },
+      ]);
+      expect(metrics.durations.map((duration) => duration.labels)).to.deep.equal([
+        { route: '/v1/events/:id', method: 'GET', status: '200' },
+        { route: '/v1/events/:id', method: 'GET', status: '200' },
+        { route: '/v1/events/:id', method: 'GET', status: '304' },
+        { route: 'unmatched', method: 'GET', status: '404' },
+        { route: '/v1/events', method: 'GET', status: '400' },
+      ]);
+      expect(metrics.durations.every((duration) => duration.seconds >= 0 && duration.seconds < 10)).to.equal(true);
+      expect(metrics.lookups).to.deep.equal(['miss', 'hit', 'hit']);
+      expect(metrics.inFlightMax).to.equal(1);
+      expect(metrics.inFlightNow).to.equal(0);
+    });
+  });
+
+  it('sheds requests above the in-flight limit with 503 and Retry-After, and answers the ones in flight', async function () {
+    await withGateway({ maxInFlight: 2 }, async ({ gateway, metrics, cache }) => {
+      // Held in flight: their cache keys contain "hold".
+      const held = [
+        gateway.app.inject({ url: '/v1/events?event_type=hold-a' }),
+        gateway.app.inject({ url: '/v1/events?event_type=hold-b' }),
+      ];
+      await waitFor(() => metrics.inFlightNow === 2, 5_000, 'two requests in flight');
+      const refused = await gateway.app.inject({ url: '/v1/events/3' });
+      expect(refused.statusCode).to.equal(503);
+      expect(refused.headers['retry-after']).to.equal('1');
+      expect(refused.headers['content-type']).to.match(/^application\/problem\+json/);
+      expect(refused.json<ProblemBody>().detail).to.equal('The service is handling 2 requests; retry after 1 s');
+      expect(metrics.shed).to.deep.equal(['in_flight']);
+      cache.release();
+      expect((await Promise.all(held)).map((answer) => answer.statusCode)).to.deep.equal([200, 200]);
+    });
+  });
+
+  it('sheds requests with 503 while the event loop delay is above the limit', async function () {
+    await withGateway({ maxEventLoopDelayMs: 1 }, async ({ gateway, metrics }) => {
+      let status = 0;
+      let retryAfter: unknown;
+      await waitFor(
+        async () => {
+          const until = performance.now() + 250;
+          while (performance.now() < until); // block the event loop, as an overloaded process does
+          const answer = await gateway.app.inject({ url: '/v1/events/1' });
+          status = answer.statusCode;
+          retryAfter = answer.headers['retry-after'];
+          return status === 503;
+        },
+        20_000,
+        'a 503 for the event loop delay',
+      );
+      expect(retryAfter).to.equal('1');
+      expect(metrics.shed).to.include('eventLoopDelay');
+    });
+  });
+
+  it('answers 504 when the answer takes longer than the handler timeout', async function () {
+    await withGateway({ handlerTimeoutMs: 100 }, async ({ gateway }) => {
+      const answer = await gateway.app.inject({ url: '/v1/events?event_type=hold' });
+      expect(answer.statusCode).to.equal(504);
+      expect(answer.json<ProblemBody>().detail).to.equal('GET /v1/events did not finish within 0.1 s');
+    });
   });
 });

@@ -1,8 +1,12 @@
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import swagger from '@fastify/swagger';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
+  currentCorrelationId,
   MESSAGE_HEADERS,
   withCorrelationId,
   type Cache,
@@ -13,10 +17,11 @@ import {
 import { CursorError, decodeCursor, encodeCursor, listingFingerprint } from './cursor.js';
 import { withEventId } from './event-id.js';
 import { ingestBodySchema, validateIngestBody } from './event-schema.js';
-import type { GatewayMetrics } from './gateway-metrics.js';
+import { Deadlines } from './deadlines.js';
+import { DurationLabelSets, NO_LABELS, type GatewayMetrics } from './gateway-metrics.js';
 import { invalidRequest, PROBLEM_CONTENT_TYPE, ProblemError, problemSchema, type InputProblem } from './problem.js';
 import { requestIdFrom } from './request-id.js';
-import { ifNoneMatchMatches, ResponseCache } from './response-cache.js';
+import { ifNoneMatchMatches, ResponseCache, type CachedAnswer, type CacheOutcome } from './response-cache.js';
 import type { GatewaySettings } from './settings.js';
 import {
   getEvent,
@@ -38,6 +43,12 @@ export interface GatewayDependencies {
   readonly settings: GatewaySettings;
   /** Called with every request's completion promise (the host drain waits for them). */
   readonly trackWork?: (work: Promise<unknown>) => void;
+  /** Requests in flight above which new ones are shed with 503. Default {@link MAX_IN_FLIGHT}. */
+  readonly maxInFlight?: number;
+  /** Event loop delay (ms) above which requests are shed with 503. Default {@link MAX_EVENT_LOOP_DELAY_MS}. */
+  readonly maxEventLoopDelayMs?: number;
+  /** How long a handler may take before the answer is a 504 problem. Default {@link HANDLER_TIMEOUT_MS}. */
+  readonly handlerTimeoutMs?: number;
 }
 
 /** The gateway: the fastify instance and its response cache (readiness reads its state). */
@@ -125,25 +136,29 @@ function cacheKey(route: string, query: Readonly<Record<string, unknown>>): stri
   return `${CACHE_KEY_PREFIX}${route}?${tail}`;
 }
 
-/** `work`, or a 504 problem naming `what` once it has run for HANDLER_TIMEOUT_MS (one promise, one timer). */
-function withDeadline<T>(work: Promise<T>, what: () => string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new ProblemError('timeout', `${what()} did not finish within ${HANDLER_TIMEOUT_MS / 1000} s`)),
-      HANDLER_TIMEOUT_MS,
-    );
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on unchanged
-        reject(error);
-      },
-    );
-  });
+/**
+ * What the gateway keeps about one request from its arrival to the close of its response, on the
+ * raw response (one object per request): what the request log line and the duration histogram need
+ * once the response has gone, when fastify's request and reply are no longer at hand.
+ */
+class RequestRecord {
+  /** `X-Cache` of the answer, for the log line (GETs answered through the cache). */
+  cache: CacheOutcome | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    readonly method: string,
+    readonly route: string,
+    readonly startedAt: number,
+  ) {}
+}
+
+const RECORD = Symbol('api_gateway.request');
+type RecordedResponse = ServerResponse & { [RECORD]?: RequestRecord };
+
+/** The record of a request, set by the gateway's onRequest hook (every request passes it). */
+function recordOf(reply: FastifyReply): RequestRecord | undefined {
+  return (reply.raw as RecordedResponse)[RECORD];
 }
 
 /** `compute` run at most once, when first needed (most requests need no cursor fingerprint). */
@@ -207,6 +222,14 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
   let inFlight = 0;
+  const maxInFlight = deps.maxInFlight ?? MAX_IN_FLIGHT;
+  const maxEventLoopDelayMs = deps.maxEventLoopDelayMs ?? MAX_EVENT_LOOP_DELAY_MS;
+  const deadlines = new Deadlines(deps.handlerTimeoutMs ?? HANDLER_TIMEOUT_MS);
+  const withDeadline = <T>(work: Promise<T>, what: () => string): Promise<T> =>
+    deadlines.within(
+      work,
+      () => new ProblemError('timeout', `${what()} did not finish within ${deadlines.timeoutMs / 1000} s`),
+    );
 
   await app.register(swagger, {
     openapi: {
@@ -219,70 +242,75 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       },
     },
   });
-  await app.register(underPressure, {
-    maxEventLoopDelay: MAX_EVENT_LOOP_DELAY_MS,
-    pressureHandler: (_request: FastifyRequest, _reply: FastifyReply, type: string) => {
-      metrics.requestsShed.inc({ reason: type });
-      return Promise.reject(
-        new ProblemError('unavailable', `The service is overloaded (${type}); retry after ${RETRY_AFTER_SECONDS} s`, {
-          headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-        }),
-      );
-    },
-  });
+  // Sampling only (no thresholds given, so no hook of its own): the onRequest hook below reads the
+  // event loop delay it measures and sheds load itself, in the same hook as the in-flight limit.
+  await app.register(underPressure, {});
+  const shed = (reason: string, detail: string): ProblemError => {
+    metrics.requestsShed.inc({ reason });
+    return new ProblemError('unavailable', `${detail}; retry after ${RETRY_AFTER_SECONDS} s`, {
+      headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+    });
+  };
 
   // The host drain waits for every request in flight. Rather than one promise per request, the
   // drain is given one promise per busy period: made when a request arrives while none is in
   // flight, resolved when the last one in flight has closed (requests arriving meanwhile extend it).
   let allClosed: (() => void) | undefined;
-  const noLabels = {};
-  // One listener function for every response, not a closure per request.
-  const requestClosed = (): void => {
+  const durationLabels = new DurationLabelSets();
+  /** Logs the request line (under the request's correlation id) and observes its duration. */
+  const completed = (record: RequestRecord, status: number): void => {
+    const elapsedMs = performance.now() - record.startedAt;
+    metrics.requestDuration.observe(durationLabels.of(record.route, record.method, status), elapsedMs / 1000);
+    const durationMs = Math.round(elapsedMs * 100) / 100;
+    const { method, route, cache } = record;
+    const fields =
+      cache === undefined ? { method, route, status, durationMs } : { method, route, status, durationMs, cache };
+    // The response is usually written, and so closed, in the request's own correlation context.
+    if (currentCorrelationId() === record.id) log.info('Request completed', fields);
+    else withCorrelationId(record.id, () => log.info('Request completed', fields));
+  };
+  // One listener function for every response, not a closure per request; it does what an
+  // onResponse hook would, so fastify sets up no response listeners of its own.
+  function requestClosed(this: RecordedResponse): void {
     inFlight -= 1;
-    metrics.inFlight.dec(noLabels);
+    metrics.inFlight.dec(NO_LABELS);
+    const record = this[RECORD];
+    // Answered (the response was ended), not a connection that went away before its answer.
+    if (record !== undefined && this.writableEnded) completed(record, this.statusCode);
     if (inFlight === 0 && allClosed !== undefined) {
       const resolve = allClosed;
       allClosed = undefined;
       resolve();
     }
-  };
+  }
+  // The one hook of every request: correlation id, drain tracking, load shedding, and the request's
+  // correlation context, entered once around the rest of its handling (routing, validation,
+  // handler: fastify runs them synchronously from here for a request without a body).
   app.addHook('onRequest', (request, reply, done) => {
+    const raw = reply.raw as RecordedResponse;
+    raw[RECORD] = new RequestRecord(
+      request.id,
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      performance.now(),
+    );
     reply.header('x-request-id', request.id);
     if (inFlight === 0 && deps.trackWork !== undefined) {
       deps.trackWork(new Promise<void>((resolve) => (allClosed = resolve)));
     }
     inFlight += 1;
-    metrics.inFlight.inc(noLabels);
-    reply.raw.on('close', requestClosed);
-    if (inFlight > MAX_IN_FLIGHT) {
-      metrics.requestsShed.inc({ reason: 'in_flight' });
-      done(
-        new ProblemError(
-          'unavailable',
-          `The service is handling ${MAX_IN_FLIGHT} requests; retry after ${RETRY_AFTER_SECONDS} s`,
-          {
-            headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-          },
-        ),
-      );
+    metrics.inFlight.inc(NO_LABELS);
+    raw.on('close', requestClosed);
+    if (inFlight > maxInFlight) {
+      done(shed('in_flight', `The service is handling ${maxInFlight} requests`));
       return;
     }
-    done();
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    metrics.requestDuration.observe({ route, method: request.method, status: String(reply.statusCode) }, seconds);
-    withCorrelationId(request.id, () =>
-      log.info('Request completed', {
-        method: request.method,
-        route,
-        status: reply.statusCode,
-        durationMs: Math.round(reply.elapsedTime * 100) / 100,
-        ...(reply.getHeader('x-cache') !== undefined ? { cache: reply.getHeader('x-cache') } : {}),
-      }),
-    );
-    done();
+    const { eventLoopDelay } = app.memoryUsage();
+    if (eventLoopDelay > maxEventLoopDelayMs) {
+      done(shed('eventLoopDelay', `The service is overloaded (eventLoopDelay)`));
+      return;
+    }
+    withCorrelationId(request.id, done);
   });
 
   app.setErrorHandler((error: FastifyError | ProblemError, request, reply) => {
@@ -324,19 +352,31 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
 
   // Cache keys by route and request URL: the normalized query is a function of the URL, and a
   // cached GET is mostly the same few URLs again (bounded; cleared when full).
-  const cacheKeys = new Map<string, string>();
+  const cacheKeys = new Map<string, Map<string, string>>();
+  let rememberedCacheKeys = 0;
   const cacheKeyOf = (route: string, url: string, query: Readonly<Record<string, unknown>>): string => {
-    const memo = `${route} ${url}`;
-    let key = cacheKeys.get(memo);
+    let byUrl = cacheKeys.get(route);
+    if (byUrl === undefined) cacheKeys.set(route, (byUrl = new Map<string, string>()));
+    let key = byUrl.get(url);
     if (key === undefined) {
-      if (cacheKeys.size >= MAX_REMEMBERED_CACHE_KEYS) cacheKeys.clear();
+      if (rememberedCacheKeys >= MAX_REMEMBERED_CACHE_KEYS) {
+        for (const memo of cacheKeys.values()) memo.clear();
+        rememberedCacheKeys = 0;
+      }
       key = cacheKey(route, query);
-      cacheKeys.set(memo, key);
+      byUrl.set(url, key);
+      rememberedCacheKeys += 1;
     }
     return key;
   };
 
-  /** Answers a GET from the response cache (ETag, X-Cache, 304 on a matching If-None-Match). */
+  /**
+   * Answers a GET from the response cache (ETag, X-Cache, 304 on a matching If-None-Match). The
+   * cached body is already the JSON text: it is written to the raw response as it is, with its
+   * headers in one `writeHead` (the reply is hijacked: no content-type parsing, serializer or
+   * onSend pass of fastify's `send`; headers fastify itself sets on the raw response, such as
+   * `Connection: close` during shutdown, are kept by `writeHead`).
+   */
   const cachedGet = async (
     request: FastifyRequest,
     reply: FastifyReply,
@@ -344,15 +384,37 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
     key: Readonly<Record<string, unknown>>,
     load: () => Promise<unknown>,
   ): Promise<FastifyReply> => {
+    const lookup = (): Promise<CachedAnswer> =>
+      responseCache.answer(cacheKeyOf(route, request.url, key), async () => JSON.stringify(await load()));
+    // The onRequest hook entered the request's correlation context; a request whose handling left
+    // it (none of the GETs: they have no body to wait for) enters it here.
     const answer = await withDeadline(
-      withCorrelationId(request.id, () =>
-        responseCache.answer(cacheKeyOf(route, request.url, key), async () => JSON.stringify(await load())),
-      ),
+      currentCorrelationId() === request.id ? lookup() : withCorrelationId(request.id, lookup),
       () => `${request.method} ${route}`,
     );
-    reply.header('etag', answer.etag).header('x-cache', answer.outcome).header('cache-control', 'no-cache');
-    if (ifNoneMatchMatches(request.headers['if-none-match'], answer.etag)) return reply.code(304).send();
-    return reply.type('application/json; charset=utf-8').send(answer.body);
+    const record = recordOf(reply);
+    if (record !== undefined) record.cache = answer.outcome;
+    const raw = reply.hijack().raw;
+    if (ifNoneMatchMatches(request.headers['if-none-match'], answer.etag)) {
+      raw.writeHead(304, {
+        'x-request-id': request.id,
+        etag: answer.etag,
+        'x-cache': answer.outcome,
+        'cache-control': 'no-cache',
+      });
+      raw.end();
+    } else {
+      raw.writeHead(200, {
+        'x-request-id': request.id,
+        etag: answer.etag,
+        'x-cache': answer.outcome,
+        'cache-control': 'no-cache',
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(answer.body),
+      });
+      raw.end(answer.body);
+    }
+    return reply;
   };
 
   const limit = {

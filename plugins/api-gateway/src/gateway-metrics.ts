@@ -1,4 +1,4 @@
-import type { Counter, Gauge, Histogram, Metrics } from '@platform-host/contracts';
+import type { Counter, Gauge, Histogram, LabelValues, Metrics } from '@platform-host/contracts';
 
 /** Buckets of the request duration histogram, in seconds: 0.5 ms to 10 s (cached answers take about a millisecond). */
 export const REQUEST_DURATION_BUCKETS: readonly number[] = Object.freeze([
@@ -61,3 +61,39 @@ export function declareGatewayMetrics(metrics: Metrics): GatewayMetrics {
     }),
   };
 }
+
+/** The label set of {@link GatewayMetrics.requestDuration}. */
+export type DurationLabels = LabelValues<'route' | 'method' | 'status'>;
+
+/**
+ * Frozen label sets of the request duration histogram, one per route, method and status, made on
+ * first use and reused: an observation then allocates nothing, and the metrics adapters check a
+ * frozen label set once (`validateLabels`), not on every request. Bounded by the routes (templates),
+ * the methods the HTTP parser accepts and the status codes the gateway answers with.
+ */
+export class DurationLabelSets {
+  readonly #byRoute = new Map<string, Map<string, Map<number, DurationLabels>>>();
+
+  /** The label set of one route template, method and status code. */
+  of(route: string, method: string, status: number): DurationLabels {
+    let byMethod = this.#byRoute.get(route);
+    if (byMethod === undefined) this.#byRoute.set(route, (byMethod = new Map<string, Map<number, DurationLabels>>()));
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map<number, DurationLabels>()));
+    let labels = byStatus.get(status);
+    if (labels === undefined) byStatus.set(status, (labels = Object.freeze({ route, method, status: String(status) })));
+    return labels;
+  }
+}
+
+/** The frozen label set of a cache lookup result (`api_gateway_cache_lookups_total`). */
+export const LOOKUP_LABELS: Readonly<Record<'hit' | 'miss' | 'stale' | 'bypass', LabelValues<'result'>>> =
+  Object.freeze({
+    hit: Object.freeze({ result: 'hit' }),
+    miss: Object.freeze({ result: 'miss' }),
+    stale: Object.freeze({ result: 'stale' }),
+    bypass: Object.freeze({ result: 'bypass' }),
+  });
+
+/** The empty label set of the in-flight gauge, frozen (checked once by the adapters). */
+export const NO_LABELS: LabelValues<never> = Object.freeze({});

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cache, Counter, Logger } from '@platform-host/contracts';
+import { LOOKUP_LABELS } from './gateway-metrics.js';
 
 /** What `X-Cache` says about an answer. */
 export type CacheOutcome = 'HIT' | 'MISS' | 'STALE';
@@ -69,8 +70,7 @@ export class ResponseCache {
 
   /** The cached answer for `key`, else the body `load` produces (cached for the next callers). */
   async answer(key: string, load: () => Promise<string>): Promise<CachedAnswer> {
-    const now = Date.now();
-    if (this.lastError !== undefined && (now < this.bypassUntil || this.probing)) {
+    if (this.lastError !== undefined && (Date.now() < this.bypassUntil || this.probing)) {
       return this.direct(load);
     }
     const probe = this.lastError !== undefined;
@@ -94,7 +94,7 @@ export class ResponseCache {
       }
       const cut = result.value.indexOf(SEPARATOR);
       const outcome: CacheOutcome = result.status === 'hit' ? 'HIT' : result.status === 'stale' ? 'STALE' : 'MISS';
-      this.options.lookups.inc({ result: result.status });
+      this.options.lookups.inc(LOOKUP_LABELS[result.status]);
       return { etag: result.value.slice(0, cut), body: result.value.slice(cut + 1), outcome };
     } catch (error) {
       if (error instanceof LoaderFailure) throw error.cause;
@@ -118,7 +118,7 @@ export class ResponseCache {
   }
 
   private async direct(load: () => Promise<string>): Promise<CachedAnswer> {
-    this.options.lookups.inc({ result: 'bypass' });
+    this.options.lookups.inc(LOOKUP_LABELS.bypass);
     const body = await load();
     return { etag: strongEtag(body), body, outcome: 'MISS' };
   }

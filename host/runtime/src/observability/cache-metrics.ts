@@ -29,25 +29,38 @@ export function instrumentCache<C extends Cache>(cache: C, scope: PlatformMetric
     labelNames: ['module', 'env'],
     unit: 'ratio',
   });
-  const base = scopeLabels(scope);
+  // Frozen label sets, made once: a cache read is a hot path (a cached HTTP answer is one read), and
+  // the metrics adapters check a frozen label set once rather than on every observation.
+  const base = Object.freeze(scopeLabels(scope));
   const record = safeRecorder(scope);
-  // The label sets are made once: a cache read is a hot path (a cached HTTP answer is one read).
   const labelsOf: Readonly<
     Record<CacheResult, { readonly module: string; readonly env: string; readonly result: CacheResult }>
   > = {
-    hit: { ...base, result: 'hit' },
-    miss: { ...base, result: 'miss' },
-    stale: { ...base, result: 'stale' },
+    hit: Object.freeze({ ...base, result: 'hit' }),
+    miss: Object.freeze({ ...base, result: 'miss' }),
+    stale: Object.freeze({ ...base, result: 'stale' }),
   };
   let reads = 0;
   let served = 0;
+  // One recording function per result, not a closure per read.
+  const recordOne: Readonly<Record<CacheResult, () => void>> = {
+    hit: () => {
+      requests.inc(labelsOf.hit);
+      ratio.set(base, served / reads);
+    },
+    miss: () => {
+      requests.inc(labelsOf.miss);
+      ratio.set(base, served / reads);
+    },
+    stale: () => {
+      requests.inc(labelsOf.stale);
+      ratio.set(base, served / reads);
+    },
+  };
   const countOne = (result: CacheResult): void => {
     reads += 1;
     if (result !== 'miss') served += 1;
-    record(() => {
-      requests.inc(labelsOf[result]);
-      ratio.set(base, served / reads);
-    });
+    record(recordOne[result]);
   };
   const count = (results: readonly CacheResult[]): void => {
     if (results.length === 0) return;
