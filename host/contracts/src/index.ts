@@ -13,4 +13,5 @@ export * from './interfaces/metrics.js';
 export * from './interfaces/secrets.js';
 export * from './manifest/types.js';
 export * from './messages/pending-dead-letters.js';
+export * from './messages/utc-timestamp.js';
 export * from './json-schema-keywords.js';

@@ -1,3 +1,4 @@
+import { parseUtcIsoTimestamp } from '@platform-host/contracts';
 import type { Dimension } from './settings.js';
 
 /** The dead-letter reasons of issue 11 (fixed: dashboards count them by this header). */
@@ -35,62 +36,7 @@ const TIMESTAMP =
  * does not exist (`2026-02-30`, `24:00`). Fractions below a millisecond are truncated.
  */
 export function parseTimestamp(text: string): number | undefined {
-  return parseUtcTimestamp(text) ?? parseTimestampText(text);
-}
-
-/** ASCII code of `0`. */
-const ZERO = 48;
-
-/** The number of `count` decimal digits at `start`, or -1 when one is not a digit. */
-function digitsAt(text: string, start: number, count: number): number {
-  let value = 0;
-  for (let index = start; index < start + count; index += 1) {
-    const digit = text.charCodeAt(index) - ZERO;
-    if (digit < 0 || digit > 9) return -1;
-    value = value * 10 + digit;
-  }
-  return value;
-}
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
-
-function daysInMonth(year: number, month: number): number {
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  return month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
-}
-
-/**
- * The common shapes `YYYY-MM-DDTHH:MM:SSZ` and `YYYY-MM-DDTHH:MM:SS.sssZ` (what `toISOString`
- * writes) read digit by digit, without the regular expression's match array or a `Date`; the same
- * value as {@link parseTimestampText}. `null` when the text has another shape (then the general
- * parser decides), `undefined` when it has this shape but names a day or time that does not exist.
- */
-function parseUtcTimestamp(text: string): number | undefined | null {
-  const length = text.length;
-  if (length !== 20 && length !== 24) return null;
-  if (
-    text.charCodeAt(length - 1) !== 90 /* Z */ ||
-    text.charCodeAt(4) !== 45 /* - */ ||
-    text.charCodeAt(7) !== 45 ||
-    text.charCodeAt(10) !== 84 /* T */ ||
-    text.charCodeAt(13) !== 58 /* : */ ||
-    text.charCodeAt(16) !== 58 ||
-    (length === 24 && text.charCodeAt(19) !== 46) /* . */
-  ) {
-    return null;
-  }
-  const year = digitsAt(text, 0, 4);
-  const month = digitsAt(text, 5, 2);
-  const day = digitsAt(text, 8, 2);
-  const hour = digitsAt(text, 11, 2);
-  const minute = digitsAt(text, 14, 2);
-  const second = digitsAt(text, 17, 2);
-  const millis = length === 24 ? digitsAt(text, 20, 3) : 0;
-  // Years below 100 (Date.UTC would read them as 19xx) and non-digits: the general parser.
-  if (year < 100 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || millis < 0) return null;
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  return Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  return parseUtcIsoTimestamp(text) ?? parseTimestampText(text);
 }
 
 /** {@link parseTimestamp} for every accepted shape, with the regular expression. */

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { QueueMessage } from '@platform-host/contracts';
+import { parseUtcIsoTimestamp, type QueueMessage } from '@platform-host/contracts';
 import { OUTPUT_FORMATS, type OutputFormat } from './settings.js';
 
 /** One lake record: the event's fields plus where it came from (issue 12, fixed names). */
@@ -32,65 +32,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Days of each month of a common year. */
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** The digit at `index` of `text` as a number, -1 when it is not an ASCII digit. */
-function digitAt(text: string, index: number): number {
-  const code = text.charCodeAt(index) - 48;
-  return code >= 0 && code <= 9 ? code : -1;
-}
-
-/** The number written by the `count` digits at `index` of `text`, -1 when one is not a digit. */
-function digitsAt(text: string, index: number, count: number): number {
-  let value = 0;
-  for (let at = index; at < index + count; at++) {
-    const digit = digitAt(text, at);
-    if (digit < 0) return -1;
-    value = value * 10 + digit;
-  }
-  return value;
-}
-
-/**
- * Epoch ms of `YYYY-MM-DDTHH:MM:SS.sssZ` (what `Date.prototype.toISOString` writes, the usual form
- * of an event time) from its digits, for years 1970 to 9999; undefined for any other text, which
- * {@link parseTimestamp} then reads the general way. Same result, without a regular expression, a
- * calendar `Date` and `Date.parse` per message.
- */
-function parseCanonicalTimestamp(text: string): number | undefined {
-  if (
-    text.length !== 24 ||
-    text.charCodeAt(4) !== 45 || // -
-    text.charCodeAt(7) !== 45 ||
-    text.charCodeAt(10) !== 84 || // T
-    text.charCodeAt(13) !== 58 || // :
-    text.charCodeAt(16) !== 58 ||
-    text.charCodeAt(19) !== 46 || // .
-    text.charCodeAt(23) !== 90 // Z
-  )
-    return undefined;
-  const year = digitsAt(text, 0, 4);
-  const month = digitsAt(text, 5, 2);
-  const day = digitsAt(text, 8, 2);
-  const hour = digitsAt(text, 11, 2);
-  const minute = digitsAt(text, 14, 2);
-  const second = digitsAt(text, 17, 2);
-  const ms = digitsAt(text, 20, 3);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || hour < 0 || minute < 0 || second < 0 || ms < 0)
-    return undefined;
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const monthDays = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
-  if (day > monthDays || hour > 23 || minute > 59 || second > 59) return undefined;
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
-}
-
 /** Epoch ms of an event `timestamp` (ISO 8601 text with a zone, or epoch milliseconds). */
 export function parseTimestamp(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? Math.trunc(value) : undefined;
   if (typeof value !== 'string') return undefined;
-  const canonical = parseCanonicalTimestamp(value);
-  if (canonical !== undefined) return canonical;
+  const canonical = parseUtcIsoTimestamp(value);
+  if (canonical !== null) return canonical;
   // A zone is required: a local time would land in a different day depending on the machine.
   const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i.exec(value);
   if (!match) return undefined;
