@@ -11,7 +11,7 @@ import type {
   Subscription,
   TopicPartition,
 } from '@platform-host/contracts';
-import { PendingDeadLetters } from '@platform-host/contracts';
+import { PendingDeadLetters, retryBackoffMs } from '@platform-host/contracts';
 import { countDeadLetter, declareAggregatorMetrics, type AggregatorMetrics } from './aggregator-metrics.js';
 import { decodeEvent, type DeadLetterReason } from './event.js';
 import { offsetOf, partitionOf, type FlushOutcome, type PendingEvent } from './rollup-store.js';
@@ -49,12 +49,6 @@ export interface AggregatorTotals {
   deadLettered: Record<DeadLetterReason, number>;
   flushes: number;
 }
-
-/** First wait before a backpressure flush is retried after a failure; doubled per failure up to {@link BACKPRESSURE_RETRY_MAX_MS}. */
-export const BACKPRESSURE_RETRY_MIN_MS = 100;
-
-/** Longest wait between two backpressure flush attempts while the store keeps failing. */
-export const BACKPRESSURE_RETRY_MAX_MS = 5000;
 
 /**
  * The quiet time after which the watermark starts to follow the wall clock: three flush
@@ -458,7 +452,7 @@ export class MetricAggregator {
    * events stay pending and unacknowledged.
    */
   async #flushRetryingUntilWritten(): Promise<void> {
-    for (let delayMs = BACKPRESSURE_RETRY_MIN_MS; ; delayMs = Math.min(2 * delayMs, BACKPRESSURE_RETRY_MAX_MS)) {
+    for (let failures = 1; ; failures += 1) {
       try {
         await this.flush();
         return;
@@ -466,7 +460,7 @@ export class MetricAggregator {
         // Logged by the flush.
       }
       if (this.#fatal !== undefined || this.#stopping.signal.aborted) return;
-      await sleep(delayMs, undefined, { signal: this.#stopping.signal }).catch(() => undefined);
+      await sleep(retryBackoffMs(failures), undefined, { signal: this.#stopping.signal }).catch(() => undefined);
       if (this.#stopping.signal.aborted) return;
     }
   }

@@ -12,7 +12,7 @@ import type {
   Subscription,
   TopicPartition,
 } from '@platform-host/contracts';
-import { PendingDeadLetters } from '@platform-host/contracts';
+import { PendingDeadLetters, retryBackoffMs } from '@platform-host/contracts';
 import { encodeRecords } from './formats.js';
 import { declareIngestMetrics, type IngestMetrics } from './ingest-metrics.js';
 import { FencedError, LakeStore, type FileToCommit } from './lake-store.js';
@@ -45,12 +45,6 @@ export interface IngesterDependencies {
    */
   readonly beforeCommit?: (partition: number) => Promise<void>;
 }
-
-/** First wait before a failed background commit is tried again; doubled per failure up to {@link COMMIT_RETRY_MAX_MS}. */
-export const COMMIT_RETRY_MIN_MS = 100;
-
-/** Longest wait between two attempts of a background commit while the database or file system keeps failing. */
-export const COMMIT_RETRY_MAX_MS = 5000;
 
 /** Totals of one run, logged at the end (and read by tests). */
 export interface IngestTotals {
@@ -396,7 +390,7 @@ export class StreamIngester {
    * writes them.
    */
   async #commitInBackground(state: PartitionState): Promise<void> {
-    for (let delayMs = COMMIT_RETRY_MIN_MS; ; delayMs = Math.min(2 * delayMs, COMMIT_RETRY_MAX_MS)) {
+    for (let failures = 1; ; failures += 1) {
       try {
         await this.flushPartition(state.partition);
         return;
@@ -405,7 +399,7 @@ export class StreamIngester {
       }
       if (state.lost || this.#stopping.signal.aborted) return;
       state.retrying = true;
-      await sleep(delayMs, undefined, { signal: this.#stopping.signal }).catch(() => undefined);
+      await sleep(retryBackoffMs(failures), undefined, { signal: this.#stopping.signal }).catch(() => undefined);
       state.retrying = false;
       if (state.lost || this.#stopping.signal.aborted || state.count === 0 || state.queuedCommits > 0) return;
     }

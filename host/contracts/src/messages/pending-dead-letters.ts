@@ -118,7 +118,7 @@ export class PendingDeadLetters {
       (failure: unknown) => {
         if (entry.abandoned) return false;
         entry.failures += 1;
-        const retryInMs = (this.#options.retryDelayMs ?? defaultRetryDelayMs)(entry.failures);
+        const retryInMs = (this.#options.retryDelayMs ?? retryBackoffMs)(entry.failures);
         this.#options.onFailure?.(entry.message, reason, failure, retryInMs);
         entry.timer = setTimeout(() => {
           entry.timer = undefined;
@@ -132,6 +132,11 @@ export class PendingDeadLetters {
   }
 }
 
-function defaultRetryDelayMs(failures: number): number {
+/**
+ * The wait before trying again something that has failed `failures` times (1 or more): 100 ms,
+ * doubled per failure, at most {@link MAX_DEAD_LETTER_RETRY_MS}. The one backoff of the consumers'
+ * retries: dead letters here, and the modules' flushes and commits while their store is down.
+ */
+export function retryBackoffMs(failures: number): number {
   return Math.min(MAX_DEAD_LETTER_RETRY_MS, 100 * 2 ** (failures - 1));
 }
