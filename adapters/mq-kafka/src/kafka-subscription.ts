@@ -4,6 +4,7 @@ import {
   MESSAGE_HEADERS,
   deadLetterTopic,
   newCorrelationId,
+  reportQueueDeadLetter,
   withCorrelationId,
 } from '@platform-host/contracts';
 import type {
@@ -583,10 +584,21 @@ export class KafkaSubscription implements Subscription {
   async nack(message: KafkaQueueMessage, delayMs: number, error?: unknown): Promise<void> {
     if (!this.#isUnsettled(message) || this.#current(message) === undefined) return;
     if (this.#deadLettering && message.deliveryCount >= this.#maxDeliveries) {
-      await this.deadLetter(message, MAX_DELIVERIES_REASON, error);
+      await this.#deadLetterOverLimit(message, error);
       return;
     }
     this.#scheduleRetry(message, delayMs);
+  }
+
+  /** The queue's own dead letter of a message past `maxDeliveries`, reported to `onDeadLetter` either way. */
+  async #deadLetterOverLimit(message: KafkaQueueMessage, error: unknown): Promise<void> {
+    try {
+      await this.deadLetter(message, MAX_DELIVERIES_REASON, error);
+    } catch (failure) {
+      reportQueueDeadLetter(this.#options, message, MAX_DELIVERIES_REASON, { published: false, error: failure });
+      throw failure;
+    }
+    reportQueueDeadLetter(this.#options, message, MAX_DELIVERIES_REASON, { published: true });
   }
 
   #scheduleRetry(message: KafkaQueueMessage, delayMs: number): void {

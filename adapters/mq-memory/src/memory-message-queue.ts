@@ -8,6 +8,7 @@ import {
   deadLetterHeaders,
   deadLetterTopic,
   newCorrelationId,
+  reportQueueDeadLetter,
   withCorrelationId,
 } from '@platform-host/contracts';
 import type {
@@ -161,6 +162,7 @@ interface ConsumerSettings {
   readonly deadLetterTopic: string;
   readonly onAssigned: SubscribeOptions['onAssigned'];
   readonly onRevoked: SubscribeOptions['onRevoked'];
+  readonly onDeadLetter: SubscribeOptions['onDeadLetter'];
 }
 
 /** One consumer of one group. It runs one batch at a time. */
@@ -597,6 +599,8 @@ export class MemoryMessageQueue implements MessageQueue {
         MAX_DELIVERIES_REASON,
         slot.lastErrors.get(offset),
       );
+      // Appending to the dead-letter topic cannot fail here: always published.
+      reportQueueDeadLetter(subscription.settings, message, MAX_DELIVERIES_REASON, { published: true });
       return;
     }
     const message = this.#queueMessage(slot, stored, previous + 1);
@@ -767,6 +771,8 @@ export class MemoryMessageQueue implements MessageQueue {
         MAX_DELIVERIES_REASON,
         slot.lastErrors.get(offset),
       );
+      // Appending to the dead-letter topic cannot fail here: always published.
+      reportQueueDeadLetter(subscription.settings, message, MAX_DELIVERIES_REASON, { published: true });
       return;
     }
     const retry: Retry = { ready: delayMs === 0, timer: undefined };
@@ -922,6 +928,7 @@ export class MemoryMessageQueue implements MessageQueue {
       deadLetterTopic: options.deadLetter?.topic ?? deadLetterTopic(topicName),
       onAssigned: options.onAssigned,
       onRevoked: options.onRevoked,
+      onDeadLetter: options.onDeadLetter,
     };
   }
 
