@@ -374,13 +374,19 @@ describe('KafkaQueue on a real Kafka', function () {
       const group = `${topic}-group`;
       await mq.createTopic(topic, { partitions: 2 });
       const deliveries: QueueMessage[] = [];
+      const reported: string[] = [];
       const failing = await mq.subscribe(
         topic,
         async (messages) => {
           deliveries.push(...messages);
           throw new Error('poison\nmessage');
         },
-        { group, maxDeliveries: 2 },
+        {
+          group,
+          maxDeliveries: 2,
+          onDeadLetter: (message, reason, outcome) =>
+            void reported.push(`${message.id}:${reason}:${outcome.published}`),
+        },
       );
       let reader: Subscription | undefined;
       try {
@@ -415,9 +421,55 @@ describe('KafkaQueue on a real Kafka', function () {
           [DEAD_LETTER_HEADERS.group]: group,
           [DEAD_LETTER_HEADERS.deliveryCount]: '2',
         });
+        expect(reported, 'the dead letter reported to onDeadLetter').to.deep.equal([
+          `${id}:${MAX_DELIVERIES_REASON}:true`,
+        ]);
         await mq.createTopic(deadLetterTopic(topic));
       } finally {
         await Promise.allSettled([failing.close(), reader?.close()]);
+      }
+    });
+
+    it('reports a dead letter of its own that could not be published to onDeadLetter, and keeps the message', async function () {
+      const mq = await queue();
+      const topic = uniqueTopic('dead-fail');
+      await mq.createTopic(topic, { partitions: 1 });
+      const deliveries: number[] = [];
+      const failures: unknown[] = [];
+      let published = 0;
+      let giveUp = true;
+      const subscription = await mq.subscribe(
+        topic,
+        async (messages) => {
+          deliveries.push(...messages.map((message) => message.deliveryCount));
+          if (giveUp) throw new Error('poison');
+          await mq.ack(messages);
+        },
+        {
+          group: `${topic}-group`,
+          maxDeliveries: 2,
+          // Not a legal Kafka topic name: creating it (and so publishing the dead letter) fails.
+          deadLetter: { topic: `${topic} dead letters!` },
+          onDeadLetter: (_message, reason, outcome) => {
+            expect(reason).to.equal(MAX_DELIVERIES_REASON);
+            if (outcome.published) published += 1;
+            else failures.push(outcome.error);
+          },
+        },
+      );
+      try {
+        await mq.publish(topic, { value: 'poison' });
+        await waitFor(() => failures.length >= 2, 20_000, 'two failed dead letters reported');
+        expect(published).to.equal(0);
+        expect(String((failures[0] as Error).message)).to.contain('could not create topic');
+        // Kept, not dropped: it comes again, and a handler that copes acknowledges it.
+        giveUp = false;
+        const before = deliveries.length;
+        await waitFor(() => deliveries.length > before, 20_000, 'a redelivery after the failed dead letter');
+        expect(deliveries.slice(0, 2)).to.deep.equal([1, 2]);
+        expect(published).to.equal(0);
+      } finally {
+        await subscription.close();
       }
     });
   });

@@ -508,10 +508,20 @@ export class KafkaQueue implements MessageQueue {
       consumer.on('event.error', (error) =>
         this.#logger?.debug('Kafka consumer error', { brokers: this.#server, error: errorText(error) }),
       );
-      return consumer;
+      return this.consumerCreated(consumer);
     } catch (error) {
       throw this.#connectError('consumer', error);
     }
+  }
+
+  /**
+   * Called with each new consumer before a subscription uses it; returns the consumer to use. The
+   * queue uses it as it is: a seam for tests that inject what librdkafka or the broker may do
+   * (a start position other than the one assigned, a failing committed-offset lookup).
+   * @internal
+   */
+  protected consumerCreated(consumer: KafkaConsumer): KafkaConsumer {
+    return consumer;
   }
 
   async #publishDeadLetter(message: QueueMessage, topic: string, reason: string, error: unknown): Promise<void> {

@@ -4,6 +4,7 @@ import {
   MESSAGE_HEADERS,
   deadLetterTopic,
   newCorrelationId,
+  reportQueueDeadLetter,
   withCorrelationId,
 } from '@platform-host/contracts';
 import type {
@@ -583,10 +584,21 @@ export class KafkaSubscription implements Subscription {
   async nack(message: KafkaQueueMessage, delayMs: number, error?: unknown): Promise<void> {
     if (!this.#isUnsettled(message) || this.#current(message) === undefined) return;
     if (this.#deadLettering && message.deliveryCount >= this.#maxDeliveries) {
-      await this.deadLetter(message, MAX_DELIVERIES_REASON, error);
+      await this.#deadLetterOverLimit(message, error);
       return;
     }
     this.#scheduleRetry(message, delayMs);
+  }
+
+  /** The queue's own dead letter of a message past `maxDeliveries`, reported to `onDeadLetter` either way. */
+  async #deadLetterOverLimit(message: KafkaQueueMessage, error: unknown): Promise<void> {
+    try {
+      await this.deadLetter(message, MAX_DELIVERIES_REASON, error);
+    } catch (failure) {
+      reportQueueDeadLetter(this.#options, message, MAX_DELIVERIES_REASON, { published: false, error: failure });
+      throw failure;
+    }
+    reportQueueDeadLetter(this.#options, message, MAX_DELIVERIES_REASON, { published: true });
   }
 
   #scheduleRetry(message: KafkaQueueMessage, delayMs: number): void {
@@ -676,15 +688,29 @@ export class KafkaSubscription implements Subscription {
    * consumer had held before (assigned, revoked, assigned again) from the beginning although the
    * group had committed far beyond it (seen under load: the previous owner's commit acknowledged,
    * `committed()` answering it, and the partition redelivered from offset 0). When the lookup
-   * fails, librdkafka looks the positions up as before.
+   * fails (logged as a warning), librdkafka looks the positions up as before and nothing is
+   * filtered: the leftovers this guards against can then be delivered again (at least once).
    */
   async #startPositions(partitions: readonly TopicPartition[]): Promise<Assignment[]> {
     const plain = partitions.map(({ topic, partition }) => ({ topic, partition }));
     if (plain.length === 0) return plain;
     const committed = await new Promise<ReadonlyMap<number, number | undefined> | undefined>((resolve) =>
-      this.#consumer.committed(plain, LOOKUP_TIMEOUT_MS, (error, offsets) =>
-        resolve(error ? undefined : new Map(offsets.map(({ partition, offset }) => [partition, offset]))),
-      ),
+      this.#consumer.committed(plain, LOOKUP_TIMEOUT_MS, (error, offsets) => {
+        if (!error) {
+          resolve(new Map(offsets.map(({ partition, offset }) => [partition, offset])));
+          return;
+        }
+        this.#host.logger?.warn(
+          'Kafka committed-offset lookup failed: librdkafka picks the start of the assigned partitions itself, and records below the committed position are not filtered (they may be delivered again)',
+          {
+            topic: this.topic,
+            group: this.group,
+            partitions: plain.map(({ partition }) => partition),
+            error: errorText(error),
+          },
+        );
+        resolve(undefined);
+      }),
     );
     if (committed === undefined) return plain;
     const endOf = (topicPartition: TopicPartition): Promise<number | undefined> =>
@@ -693,7 +719,22 @@ export class KafkaSubscription implements Subscription {
           topicPartition.topic,
           topicPartition.partition,
           LOOKUP_TIMEOUT_MS,
-          (error, offsets) => resolve(error ? undefined : offsets.highOffset),
+          (error, offsets) => {
+            if (!error) {
+              resolve(offsets.highOffset);
+              return;
+            }
+            this.#host.logger?.warn(
+              'Kafka end-offset lookup failed: librdkafka picks the start of the partition itself, and records below the committed position are not filtered (they may be delivered again)',
+              {
+                topic: this.topic,
+                group: this.group,
+                partition: topicPartition.partition,
+                error: errorText(error),
+              },
+            );
+            resolve(undefined);
+          },
         );
       });
     return Promise.all(

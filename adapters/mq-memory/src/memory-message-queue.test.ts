@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { DEAD_LETTER_HEADERS, MAX_DELIVERIES_REASON, isPlatformError } from '@platform-host/contracts';
 import type { AdapterConfig, LogFields, Logger, QueueMessage, TopicPartition } from '@platform-host/contracts';
 import { adapterManifestSchema } from '@platform-host/contracts/manifest-schemas';
-import { describeMessageQueueConformance, waitFor } from '@platform-host/test-kit';
+import { RecordingLogger, describeMessageQueueConformance, waitFor } from '@platform-host/test-kit';
 import adapter, { DEFAULT_PARTITIONS, MemoryMessageQueue } from './index.js';
 import type { MemoryMessageQueueOptions } from './index.js';
 
@@ -339,6 +339,56 @@ describe('MemoryMessageQueue', function () {
         [DEAD_LETTER_HEADERS.deliveryCount]: '2',
         [DEAD_LETTER_HEADERS.originalTopic]: 't',
       });
+    });
+
+    it('keeps a message at its last delivery with its open consumer past the visibility timeout: never dead-lettered while held, dead-lettered once let go', async function () {
+      const logger = new RecordingLogger();
+      await connected({ visibilityTimeoutMs: 100, logger });
+      await mq.createTopic('t');
+      const deadLetters: QueueMessage[] = [];
+      await mq.subscribe('t.dead-letter', async (messages) => void deadLetters.push(...messages), {
+        group: 'dlq',
+        autoAck: true,
+      });
+      // The consumer keeps what it receives without acknowledging (a worker holding events
+      // through a database outage); the first delivery times out and comes again.
+      const received: QueueMessage[] = [];
+      const holder = await mq.subscribe('t', async (messages) => void received.push(...messages), {
+        group: 'g',
+        maxDeliveries: 2,
+      });
+      await mq.publish('t', { value: 'held' });
+      await mq.publish('t', { value: 'held-then-let-go' });
+      await waitFor(() => received.filter((m) => m.deliveryCount === 2).length === 2, 2000, 'the second deliveries');
+      const held = (): string[] =>
+        logger.warnings
+          .filter((entry) => entry.message.startsWith('A message at its last delivery is held'))
+          .map((entry) => String(entry.fields.messageId));
+      // The timeout of the last deliveries has passed: they stay with their consumer.
+      await waitFor(() => held().length === 2, 2000, 'the last deliveries held past the visibility timeout');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(deadLetters, 'dead letters while the consumer holds the messages').to.deep.equal([]);
+      expect(received.map((m) => `${text(m)}#${m.deliveryCount}`)).to.deep.equal([
+        'held#1',
+        'held-then-let-go#1',
+        'held#2',
+        'held-then-let-go#2',
+      ]);
+      // The consumer applies one and acknowledges it (the held delivery is still its own) ...
+      const [kept, letGo] = received.slice(2);
+      if (kept === undefined || letGo === undefined) throw new Error('the second deliveries are missing');
+      await mq.ack(kept);
+      // ... and gives the other back: that one is dead-lettered now.
+      await mq.nack(letGo);
+      await waitFor(() => deadLetters.length === 1, 2000, 'the dead letter of the message let go');
+      expect(text(deadLetters[0] as QueueMessage)).to.equal('held-then-let-go');
+      expect(deadLetters[0]?.headers[DEAD_LETTER_HEADERS.reason]).to.equal(MAX_DELIVERIES_REASON);
+      await holder.close();
+      const after: QueueMessage[] = [];
+      await mq.subscribe('t', async (messages) => void after.push(...messages), { group: 'g', maxDeliveries: 2 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(after, 'redelivered after the acknowledgement and the dead letter').to.deep.equal([]);
+      expect(deadLetters).to.have.length(1);
     });
 
     it('keeps redelivering past maxDeliveries when dead-lettering is disabled', async function () {

@@ -8,6 +8,7 @@ import {
   deadLetterHeaders,
   deadLetterTopic,
   newCorrelationId,
+  reportQueueDeadLetter,
   withCorrelationId,
 } from '@platform-host/contracts';
 import type {
@@ -108,6 +109,8 @@ interface Delivery {
   readonly subscription: MemorySubscription;
   readonly message: QueueMessage;
   timer: NodeJS.Timeout | undefined;
+  /** Its last allowed delivery outlived the visibility timeout with its consumer (logged once). */
+  heldPastTimeout?: boolean;
 }
 
 /** A message handed back (nack, failed handler, visibility timeout), waiting to be redelivered. */
@@ -159,6 +162,7 @@ interface ConsumerSettings {
   readonly deadLetterTopic: string;
   readonly onAssigned: SubscribeOptions['onAssigned'];
   readonly onRevoked: SubscribeOptions['onRevoked'];
+  readonly onDeadLetter: SubscribeOptions['onDeadLetter'];
 }
 
 /** One consumer of one group. It runs one batch at a time. */
@@ -595,20 +599,14 @@ export class MemoryMessageQueue implements MessageQueue {
         MAX_DELIVERIES_REASON,
         slot.lastErrors.get(offset),
       );
+      // Appending to the dead-letter topic cannot fail here: always published.
+      reportQueueDeadLetter(subscription.settings, message, MAX_DELIVERIES_REASON, { published: true });
       return;
     }
     const message = this.#queueMessage(slot, stored, previous + 1);
     slot.deliveryCounts.set(offset, previous + 1);
     const delivery: Delivery = { slot, offset, subscription, message, timer: undefined };
-    delivery.timer = setTimeout(
-      () =>
-        this.#handBack(
-          delivery,
-          0,
-          new Error(`not acknowledged within the visibility timeout of ${this.#visibilityTimeoutMs} ms`),
-        ),
-      this.#visibilityTimeoutMs,
-    ).unref();
+    delivery.timer = setTimeout(() => this.#visibilityExpired(delivery), this.#visibilityTimeoutMs).unref();
     slot.inFlight.set(offset, delivery);
     subscription.inFlight.add(delivery);
     this.#deliveries.set(message, delivery);
@@ -714,6 +712,50 @@ export class MemoryMessageQueue implements MessageQueue {
     if (slot.group.topic.overLimit) this.#applyRetention(slot.group.topic);
   }
 
+  /**
+   * A delivery not settled within the visibility timeout: handed back for redelivery, except its
+   * last allowed one (`maxDeliveries`) while the consumer that holds it is open and owns its
+   * partition. That one stays with its consumer (the timeout is re-armed), because a consumer that
+   * holds messages past the timeout may still apply them (metric_aggregator keeps events pending
+   * through a database outage, then writes and acknowledges them): dead-lettering it then would make
+   * it both applied and dead-lettered. Once the consumer lets it go (nack, a throwing handler,
+   * revocation, close) it is dead-lettered as usual, by the hand-back or at its next delivery.
+   */
+  #visibilityExpired(delivery: Delivery): void {
+    const { slot, offset, subscription, message } = delivery;
+    if (slot.inFlight.get(offset) !== delivery) return;
+    const { maxDeliveries, deadLetterEnabled } = subscription.settings;
+    if (
+      deadLetterEnabled &&
+      message.deliveryCount >= maxDeliveries &&
+      !subscription.closing &&
+      slot.owner === subscription &&
+      slot.active
+    ) {
+      if (!delivery.heldPastTimeout) {
+        delivery.heldPastTimeout = true;
+        this.#logger?.warn(
+          'A message at its last delivery is held past the visibility timeout; it stays with its consumer, not dead-lettered while held',
+          {
+            topic: message.topic,
+            group: message.group,
+            consumer: subscription.settings.consumer,
+            messageId: message.id,
+            deliveryCount: message.deliveryCount,
+            visibilityTimeoutMs: this.#visibilityTimeoutMs,
+          },
+        );
+      }
+      delivery.timer = setTimeout(() => this.#visibilityExpired(delivery), this.#visibilityTimeoutMs).unref();
+      return;
+    }
+    this.#handBack(
+      delivery,
+      0,
+      new Error(`not acknowledged within the visibility timeout of ${this.#visibilityTimeoutMs} ms`),
+    );
+  }
+
   /** Takes a message back for redelivery after `delayMs`, or dead-letters it after its last delivery. */
   #handBack(delivery: Delivery, delayMs: number, error: unknown): void {
     const { slot, offset, subscription, message } = delivery;
@@ -729,6 +771,8 @@ export class MemoryMessageQueue implements MessageQueue {
         MAX_DELIVERIES_REASON,
         slot.lastErrors.get(offset),
       );
+      // Appending to the dead-letter topic cannot fail here: always published.
+      reportQueueDeadLetter(subscription.settings, message, MAX_DELIVERIES_REASON, { published: true });
       return;
     }
     const retry: Retry = { ready: delayMs === 0, timer: undefined };
@@ -884,6 +928,7 @@ export class MemoryMessageQueue implements MessageQueue {
       deadLetterTopic: options.deadLetter?.topic ?? deadLetterTopic(topicName),
       onAssigned: options.onAssigned,
       onRevoked: options.onRevoked,
+      onDeadLetter: options.onDeadLetter,
     };
   }
 

@@ -295,6 +295,56 @@ describeWithRedis('RedisStreamQueue on a real Redis', (settings) => {
     });
   });
 
+  describe('dead letters of its own', function () {
+    this.timeout(30_000);
+
+    it('reports each max_deliveries dead letter to onDeadLetter, a failed one (the dead-letter key is no stream) with its error, and keeps the message', async function () {
+      const { url, prefix, raw } = settings();
+      const queue = await connected({ url, keyPrefix: prefix, claimIdleMs: 200 });
+      const topic = `own-dead-${randomUUID().slice(0, 8)}`;
+      const outcomes: string[] = [];
+      const deliveries: number[] = [];
+      let subscription: Subscription | undefined;
+      try {
+        await queue.createTopic(topic);
+        // A string where the dead-letter stream should be: XADD to it fails (WRONGTYPE).
+        await raw().set(`${prefix}${topic}.dead-letter`, 'not a stream');
+        subscription = await queue.subscribe(
+          topic,
+          async (messages) => {
+            deliveries.push(...messages.map((message) => message.deliveryCount));
+            throw new Error('poison');
+          },
+          {
+            group: 'workers',
+            maxDeliveries: 2,
+            onDeadLetter: (_message, reason, outcome) =>
+              void outcomes.push(
+                `${reason}:${outcome.published ? 'published' : String((outcome.error as Error).message).split(' ')[0]}`,
+              ),
+          },
+        );
+        await queue.publish(topic, { value: 'poison' });
+        await waitFor(() => outcomes.length >= 1, 10_000, 'a failed dead letter reported');
+        expect(outcomes[0]).to.equal('max_deliveries:WRONGTYPE');
+        // Once the dead-letter stream can be written, the next attempt is published and reported.
+        await raw().del(`${prefix}${topic}.dead-letter`);
+        await waitFor(
+          () => outcomes.includes('max_deliveries:published'),
+          10_000,
+          'the published dead letter reported',
+        ).catch((error: unknown) => {
+          throw new Error(`${String(error)} ${JSON.stringify({ outcomes, deliveries })}`);
+        });
+        expect(deliveries.slice(0, 2)).to.deep.equal([1, 2]);
+        expect(await raw().xlen(`${prefix}${topic}.dead-letter`)).to.equal(1);
+      } finally {
+        await subscription?.close();
+        await queue.disconnect();
+      }
+    });
+  });
+
   describe('exclusiveUntil', function () {
     this.timeout(30_000);
 

@@ -24,6 +24,7 @@ import type { ChainableCommander, RedisOptions } from 'ioredis';
 import { entryArguments } from './stream-entries.js';
 import { READ_TIMEOUT_GRACE_MS, StreamMessage, StreamSubscription } from './stream-subscription.js';
 import type { SubscriptionHost } from './stream-subscription.js';
+import { DEAD_LETTER_COMMAND, DEAD_LETTER_SCRIPT } from './dead-letter-script.js';
 import { TRIM_COMMAND, TRIM_SCRIPT } from './trim-script.js';
 
 /** Options of {@link RedisStreamQueue}. */
@@ -140,6 +141,7 @@ export class RedisStreamQueue implements MessageQueue {
     this.#state = 'connecting';
     const redis = new Redis(this.#url, this.#connectionOptions());
     redis.defineCommand(TRIM_COMMAND, { numberOfKeys: 1, lua: TRIM_SCRIPT });
+    redis.defineCommand(DEAD_LETTER_COMMAND, { numberOfKeys: 2, lua: DEAD_LETTER_SCRIPT });
     // ioredis reports connection errors as events; without a listener Node would print them.
     redis.on('error', (error: Error) => {
       this.#logger?.debug('Redis stream connection error', { server: this.#server, error: error.message });
@@ -388,21 +390,22 @@ export class RedisStreamQueue implements MessageQueue {
     await this.#deadLetterNow(message, deadLetterTopic(message.topic), reason, error);
   }
 
-  /** XADD of the dead letter and XACK of the original in one MULTI/EXEC transaction. */
+  /** XADD of the dead letter, then XACK of the original, atomically and only once the XADD succeeded ({@link DEAD_LETTER_SCRIPT}). */
   async #deadLetterNow(message: QueueMessage, topic: string, reason: string, error: unknown): Promise<void> {
     const redis = this.#internal('deadLetter');
-    const transaction = redis.multi();
     const headers = deadLetterHeaders(message, reason, error);
     const outgoing: OutgoingMessage = {
       value: message.value,
       headers,
       ...(message.key === undefined ? {} : { key: message.key }),
     };
-    transaction.xadd(this.streamKey(topic), '*', ...entryArguments(outgoing, headers));
-    transaction.xack(this.streamKey(message.topic), message.group, message.id);
-    const results = await transaction.exec();
-    if (results === null) throw new PlatformError('PH_ERR_INTERNAL', 'The dead-letter transaction was aborted');
-    for (const [failure] of results) if (failure !== null) throw failure;
+    await redis[DEAD_LETTER_COMMAND](
+      this.streamKey(topic),
+      this.streamKey(message.topic),
+      message.group,
+      message.id,
+      ...entryArguments(outgoing, headers),
+    );
   }
 
   /**

@@ -4,6 +4,7 @@ import {
   MESSAGE_HEADERS,
   deadLetterTopic,
   newCorrelationId,
+  reportQueueDeadLetter,
   withCorrelationId,
 } from '@platform-host/contracts';
 import type { BatchHandler, Logger, QueueMessage, SubscribeOptions, Subscription } from '@platform-host/contracts';
@@ -225,7 +226,7 @@ export class StreamSubscription implements Subscription {
    */
   async nack(message: QueueMessage, delayMs: number, error?: unknown): Promise<void> {
     if (this.#deadLettering && message.deliveryCount >= this.#maxDeliveries) {
-      await this.#host.deadLetterNow(message, this.deadLetterTopic, MAX_DELIVERIES_REASON, error);
+      await this.#deadLetterOverLimit(message, error);
       this.settled(message);
       return;
     }
@@ -271,6 +272,17 @@ export class StreamSubscription implements Subscription {
   async deadLetter(message: QueueMessage, reason: string, error: unknown): Promise<void> {
     await this.#host.deadLetterNow(message, this.deadLetterTopic, reason, error);
     this.settled(message);
+  }
+
+  /** The queue's own dead letter of a message past `maxDeliveries`, reported to `onDeadLetter` either way. */
+  async #deadLetterOverLimit(message: QueueMessage, error: unknown): Promise<void> {
+    try {
+      await this.#host.deadLetterNow(message, this.deadLetterTopic, MAX_DELIVERIES_REASON, error);
+    } catch (failure) {
+      reportQueueDeadLetter(this.#options, message, MAX_DELIVERIES_REASON, { published: false, error: failure });
+      throw failure;
+    }
+    reportQueueDeadLetter(this.#options, message, MAX_DELIVERIES_REASON, { published: true });
   }
 
   async #run(): Promise<void> {
@@ -351,7 +363,21 @@ export class StreamSubscription implements Subscription {
       if (this.#deadLettering && deliveryCount > this.#maxDeliveries) {
         // Claimed from a consumer that never settled it (crashed, stuck): the last delivery failed.
         const message = this.#message(entry, deliveryCount - 1, exclusiveUntil);
-        await this.#host.deadLetterNow(message, this.deadLetterTopic, MAX_DELIVERIES_REASON, undefined);
+        try {
+          await this.#deadLetterOverLimit(message, undefined);
+        } catch (error) {
+          // Not acknowledged: it stays pending and is claimed (and dead-lettered) again after the
+          // claim idle time; the other claimed entries are delivered meanwhile.
+          this.#host.logger?.warn(
+            'Could not dead-letter an entry over maxDeliveries; it is tried again after the idle time',
+            {
+              topic: this.topic,
+              group: this.group,
+              id: entry.id,
+              error: error instanceof Error ? error.message : String(error),
+            },
+          );
+        }
         continue;
       }
       messages.push(this.#track(this.#message(entry, deliveryCount, exclusiveUntil)));

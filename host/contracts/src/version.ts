@@ -14,5 +14,8 @@
  * optional `Secrets.attachLogger` (the platform logger handed to the secrets provider once it
  * exists), `PH_ERR_DB_TIMEOUT` with `isOutcomeUnknown` (a write whose outcome is unknown) and
  * `PendingDeadLetters` (dead letters a consumer keeps its recorded positions below until durable).
+ * 2.5.0 added the optional `SubscribeOptions.onDeadLetter` (each dead letter a queue publishes on
+ * its own, and whether it was published, so the host counts failed ones as it counts failed
+ * `deadLetter` calls) and `MANIFEST_SCHEMA_IDS` (the `$schema` ids of manifests).
  */
-export const HOST_API_VERSION = '2.4.0';
+export const HOST_API_VERSION = '2.5.0';

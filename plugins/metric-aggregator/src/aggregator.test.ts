@@ -3,10 +3,12 @@ import { isDeepStrictEqual } from 'node:util';
 import { expect } from 'chai';
 import {
   DEAD_LETTER_HEADERS,
+  type BatchHandler,
   type Database,
   type MessageQueue,
   type QueueMessage,
   type Row,
+  type SubscribeOptions,
 } from '@platform-host/contracts';
 import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
 import { moduleConfigForTest, startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
@@ -40,17 +42,18 @@ let counter = 0;
 /**
  * The module on PGlite in memory and the memory queue, with fake clocks and an explicit flush;
  * `wrapQueue` replaces the queue the aggregator sees (tests that delay or refuse dead letters),
- * `wrapDb` the database (tests that make the store fail).
+ * `wrapDb` the database (tests that make the store fail), `env` adds adapter config keys.
  */
 async function harness(
   args: readonly string[] = [],
   startAt = T0 + 60 * MINUTE,
   wrapQueue: (mq: MessageQueue) => MessageQueue = (mq) => mq,
   wrapDb: (db: Database) => Database = (db) => db,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<Harness> {
   counter += 1;
   const topic = `events-${counter}`;
-  const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic] });
+  const module = await startModuleForTest({ moduleDir: MODULE_DIR, args: ['--topic', topic], env });
   const ctx = module.ctx as unknown as MetricAggregatorContext;
   const metrics = new MemoryMetrics();
   const deadLetters: QueueMessage[] = [];
@@ -432,6 +435,69 @@ describe('metric_aggregator on the memory queue and PGlite', function () {
     expect(reasons(), 'nothing dead-lettered').to.deep.equal([]);
     const [row] = await h.rollups();
     expect(row).to.deep.include({ events: 60, values: 60, value_sum: (59 * 60) / 2 });
+  });
+
+  it("holds events through a database outage longer than the queue's redelivery budget, then applies each exactly once, none dead-lettered", async () => {
+    let failing = true;
+    const failures = { count: 0 };
+    // The memory queue redelivers what is unacknowledged after 200 ms; at the 5th delivery (the
+    // default maxDeliveries) its timeout would dead-letter it: a budget of 1 s, well under the
+    // outage below. The events stay pending here all along (10 of them: no backpressure).
+    const deliveries = new Map<string, number>();
+    const recordingDeliveries = (mq: MessageQueue): MessageQueue =>
+      new Proxy(mq, {
+        get(target, property) {
+          if (property === 'subscribe')
+            return (topic: string, handler: BatchHandler, options: SubscribeOptions) =>
+              target.subscribe(
+                topic,
+                (messages) => {
+                  for (const message of messages)
+                    deliveries.set(message.id, Math.max(deliveries.get(message.id) ?? 0, message.deliveryCount));
+                  return handler(messages);
+                },
+                options,
+              );
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    h = await harness(
+      ['--windows', '1m'],
+      undefined,
+      recordingDeliveries,
+      (db) => withFailingTransactions(db, () => failing, failures),
+      { MQ_MEMORY_VISIBILITY_TIMEOUT_MS: '200' },
+    );
+    await h.publish(Array.from({ length: 10 }, (_, index) => event(1, { payload: { value: index } })));
+    await waitFor(() => h?.aggregator.pendingEvents === 10, 10_000, 'ten pending events');
+    await h.aggregator.flush().catch(() => undefined);
+    expect(failures.count, 'the flush failed').to.be.greaterThan(0);
+    // Every event reaches its last allowed delivery, and that delivery outlives its visibility
+    // timeout (1 s more) while the database is still down.
+    await waitFor(
+      () => deliveries.size === 10 && [...deliveries.values()].every((count) => count >= 5),
+      20_000,
+      'every event delivered 5 times',
+    );
+    const lastDeliveryAt = Date.now();
+    await waitFor(() => Date.now() - lastDeliveryAt >= 1000, 5_000, 'five visibility timeouts past the last delivery');
+    await h.aggregator.flush().catch(() => undefined);
+    const reasons = (): Array<string | undefined> =>
+      h?.deadLetters.map((message) => message.headers[DEAD_LETTER_HEADERS.reason]) ?? [];
+    expect(reasons(), 'dead letters while the database is down').to.deep.equal([]);
+    expect(h.aggregator.pendingEvents).to.equal(10);
+    failing = false;
+    await h.aggregator.flush();
+    expect(h.aggregator.totals.applied).to.equal(10);
+    expect(h.aggregator.totals.duplicates).to.equal(0);
+    const [row] = await h.rollups();
+    expect(row).to.deep.include({ events: 10, values: 10, value_sum: 45 });
+    // Acknowledged: nothing is delivered again, and nothing was dead-lettered.
+    const counted = new Map(deliveries);
+    await waitFor(() => Date.now() - lastDeliveryAt >= 2000, 5_000, 'more visibility timeouts after the flush');
+    expect(deliveries, 'no redelivery after the acknowledgement').to.deep.equal(counted);
+    expect(reasons(), 'nothing dead-lettered').to.deep.equal([]);
   });
 
   it('on stop writes the pending events in one flush (onRevoked of the partitions) and acknowledges them', async () => {

@@ -102,6 +102,15 @@ export interface DeadLetterOptions {
   readonly topic?: string;
 }
 
+/** How a dead letter the queue published on its own ended (see {@link SubscribeOptions.onDeadLetter}). */
+export type QueueDeadLetterOutcome =
+  | { readonly published: true }
+  | {
+      readonly published: false;
+      /** Why it was not published; the queue keeps the message (redelivers it or tries again). */
+      readonly error: unknown;
+    };
+
 /**
  * Options of a subscription. Defaults are the same for every adapter; an adapter documents any
  * option it cannot honour.
@@ -147,6 +156,34 @@ export interface SubscribeOptions {
    * Messages of a revoked partition acknowledged later are ignored (another consumer owns them).
    */
   readonly onRevoked?: (partitions: readonly TopicPartition[]) => Promise<void> | void;
+  /**
+   * Called after each attempt of the queue itself to dead-letter a message of this subscription
+   * (reason {@link MAX_DELIVERIES_REASON}: a nack or a throwing handler at `maxDeliveries`, or a
+   * message taken over from a consumer that never settled it), whether the dead letter was
+   * published (and the message acknowledged) or not (the message stays with the queue, which
+   * delivers it again or tries again). Not called for {@link MessageQueue.deadLetter}, whose promise
+   * tells its outcome. The host counts failed attempts here, as it does failed `deadLetter` calls
+   * (`platform_dead_letter_failures_total`, `platform_dead_letters_unpublished`). Runs synchronously
+   * in the queue's code: keep it cheap; what it throws is ignored.
+   */
+  readonly onDeadLetter?: (message: QueueMessage, reason: string, outcome: QueueDeadLetterOutcome) => void;
+}
+
+/**
+ * Calls `options.onDeadLetter` (see {@link SubscribeOptions.onDeadLetter}) for an adapter, ignoring
+ * what it throws: a failing observer must not change what the queue does with the message.
+ */
+export function reportQueueDeadLetter(
+  options: Pick<SubscribeOptions, 'onDeadLetter'>,
+  message: QueueMessage,
+  reason: string,
+  outcome: QueueDeadLetterOutcome,
+): void {
+  try {
+    options.onDeadLetter?.(message, reason, outcome);
+  } catch {
+    // An observer's failure is its own.
+  }
 }
 
 /** A running subscription. */

@@ -21,6 +21,21 @@ export type ModuleType = (typeof MODULE_TYPES)[number];
 /** File names of the two manifest kinds. */
 export const MANIFEST_FILES = { module: 'module.json', adapter: 'platform-adapter.json' } as const;
 
+/**
+ * The ids (`$id`) of the manifests' JSON Schemas, which a manifest names as its `$schema`. The files
+ * ship in this package as `@platform-host/contracts/schemas/<kind>.schema.json`
+ * ({@link MANIFEST_SCHEMA_FILES}), so an installed plugin's manifest names a schema that every
+ * install of a plugin has (its contracts dependency), wherever npm put the packages; an id is not
+ * a path, so it does not break when a package is packed, installed or moved.
+ */
+export const MANIFEST_SCHEMA_IDS = {
+  module: 'https://platform-host.dev/schemas/module.schema.json',
+  adapter: 'https://platform-host.dev/schemas/adapter.schema.json',
+} as const;
+
+/** The file names of the manifests' JSON Schemas under `schemas/` of this package (and of the repository). */
+export const MANIFEST_SCHEMA_FILES = { module: 'module.schema.json', adapter: 'adapter.schema.json' } as const;
+
 /** One argument of a module (seed 3.1), after defaults of the schema are applied. */
 export interface ArgSpec {
   /** kebab-case; given as `--name` on the command line. */

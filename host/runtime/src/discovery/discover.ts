@@ -9,7 +9,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, delimiter, dirname, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { HOST_API_VERSION, MANIFEST_FILES } from '@platform-host/contracts';
@@ -45,13 +45,31 @@ interface NodeModulesListing {
   readonly dirs: readonly string[];
 }
 
+/**
+ * The cache as written. Paths inside the project root are stored relative to it (entries keyed by
+ * the manifest's path relative to the root's real path, node_modules folders relative to the root),
+ * so a checkout copied or moved elsewhere reads them as its own; paths outside the root (a
+ * `PLATFORM_PLUGIN_PATH` folder elsewhere) stay absolute.
+ */
 interface CacheFile {
   readonly key: string;
   readonly entries: Record<string, CacheEntry>;
   readonly nodeModules?: NodeModulesListing;
 }
 
-const CACHE_FORMAT = 2;
+/** 3: paths relative to the root (2 stored absolute paths, which a copied checkout read as its own). */
+const CACHE_FORMAT = 3;
+
+/** `path` relative to `base` when it lies inside it, else `path` unchanged (absolute). */
+function relativeToRoot(base: string, path: string): string {
+  const inside = relative(base, path);
+  return inside !== '' && !isAbsolute(inside) && inside.split(sep)[0] !== '..' ? inside : path;
+}
+
+/** The absolute path of a path stored by {@link relativeToRoot}. */
+function fromRoot(base: string, stored: string): string {
+  return isAbsolute(stored) ? stored : join(base, stored);
+}
 
 function subdirectories(dir: string): string[] {
   try {
@@ -128,23 +146,54 @@ function defaultCacheFile(root: string): string {
   return join(tmpdir(), `platform-host-${hash}`, 'manifests.json');
 }
 
-function readCache(file: string, key: string): Pick<CacheFile, 'entries' | 'nodeModules'> {
+/** Where stored paths are relative to: the root as given (node_modules folders) and its real path (manifests). */
+interface CacheBase {
+  readonly root: string;
+  readonly realRoot: string;
+}
+
+/** The cache of `file` with its paths made absolute again (see {@link CacheFile}); empty when unusable. */
+function readCache(file: string, key: string, base: CacheBase): Pick<CacheFile, 'entries' | 'nodeModules'> {
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as CacheFile;
-    return parsed.key === key ? parsed : { entries: {} };
+    if (parsed.key !== key) return { entries: {} };
+    const entries: Record<string, CacheEntry> = {};
+    for (const [path, entry] of Object.entries(parsed.entries)) entries[fromRoot(base.realRoot, path)] = entry;
+    const listing = parsed.nodeModules;
+    return listing === undefined
+      ? { entries }
+      : { entries, nodeModules: { key: listing.key, dirs: listing.dirs.map((dir) => fromRoot(base.root, dir)) } };
   } catch {
     return { entries: {} };
   }
 }
 
-function writeCache(file: string, content: CacheFile): void {
+function writeCache(file: string, content: CacheFile, base: CacheBase): void {
+  const entries: Record<string, CacheEntry> = {};
+  for (const [path, entry] of Object.entries(content.entries)) entries[relativeToRoot(base.realRoot, path)] = entry;
+  const listing = content.nodeModules;
+  const stored: CacheFile = {
+    key: content.key,
+    entries,
+    ...(listing === undefined
+      ? {}
+      : { nodeModules: { key: listing.key, dirs: listing.dirs.map((dir) => relativeToRoot(base.root, dir)) } }),
+  };
   try {
     mkdirSync(dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.tmp`;
-    writeFileSync(temporary, JSON.stringify(content));
+    writeFileSync(temporary, JSON.stringify(stored));
     renameSync(temporary, file);
   } catch {
     // A read-only install still works, just without the cache.
+  }
+}
+
+function realRootOf(root: string): string {
+  try {
+    return realpathSync(root);
+  } catch {
+    return root;
   }
 }
 
@@ -160,7 +209,8 @@ type Validate = (kind: PluginKind, json: unknown) => ManifestValidation;
 export async function discoverPlugins(options: DiscoveryOptions): Promise<PluginRecord[]> {
   const cacheFile = options.cacheFile === undefined ? defaultCacheFile(options.root) : options.cacheFile;
   const key = cacheKey();
-  const cache = cacheFile === false ? { entries: {} } : readCache(cacheFile, key);
+  const base: CacheBase = { root: options.root, realRoot: realRootOf(options.root) };
+  const cache = cacheFile === false ? { entries: {} } : readCache(cacheFile, key, base);
   const cached: Record<string, CacheEntry> = cache.entries;
   const nodeModules = nodeModulesPlugins(options.root, cache.nodeModules);
   const fresh: Record<string, CacheEntry> = {};
@@ -239,7 +289,7 @@ export async function discoverPlugins(options: DiscoveryOptions): Promise<Plugin
   }
   const listingChanged = nodeModules !== cache.nodeModules;
   if (cacheFile !== false && (changed || listingChanged || Object.keys(cached).length !== Object.keys(fresh).length)) {
-    writeCache(cacheFile, { key, entries: fresh, nodeModules });
+    writeCache(cacheFile, { key, entries: fresh, nodeModules }, base);
   }
   return records;
 }

@@ -1,5 +1,16 @@
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
 import { expect } from 'chai';
 import { HOST_API_VERSION } from '@platform-host/contracts';
 import { FixtureProject, moduleEntry } from '../test-support/fixture-project.js';
@@ -149,5 +160,75 @@ describe('plugin discovery', () => {
     );
     const after = await discoverPlugins({ root: project.root, cacheFile });
     expect(after[0]?.problems.join()).to.match(/broken/);
+  });
+
+  describe('the manifest cache of a checkout copied or moved to another root', () => {
+    /** A project with a module, an adapter and node_modules packages (one a workspace-style link). */
+    function checkout(): void {
+      project.module('copied_module', { name: 'copied_module' }, moduleEntry([], 'return 0;'));
+      project.adapter(
+        'adapters/linked',
+        { name: 'linked', interface: 'cache', flags: ['linked'] },
+        'export default {};',
+      );
+      project.adapter(
+        'node_modules/@acme/installed',
+        { name: 'acme-installed', interface: 'cache', flags: ['installed'] },
+        'export default {};',
+      );
+      // As npm links a workspace: a relative symlink.
+      symlinkSync(join('..', '..', 'adapters', 'linked'), join(project.root, 'node_modules', '@acme', 'linked'));
+    }
+    const defaultCache = (root: string): string =>
+      join(root, 'node_modules', '.cache', 'platform-host', 'manifests.json');
+    /**
+     * Discovery as a checkout that has run the host before: the first run creates
+     * node_modules/.cache (which changes node_modules' mtime, the listing's key); from the second on,
+     * the node_modules listing is served from the cache.
+     */
+    async function discoverTwice(root: string): Promise<Awaited<ReturnType<typeof discoverPlugins>>> {
+      await discoverPlugins({ root });
+      return discoverPlugins({ root });
+    }
+    const listing = (records: Awaited<ReturnType<typeof discoverPlugins>>) =>
+      buildRegistry(records).records.map((r) => `${r.name}:${r.source}:${r.problems.length}`);
+    let elsewhere: string;
+    beforeEach(() => {
+      elsewhere = mkdtempSync(join(tmpdir(), 'platform-host-moved-'));
+    });
+    afterEach(() => rmSync(elsewhere, { recursive: true, force: true }));
+
+    it('stores no path of the old root, so a copy with the cache finds its own plugins, without duplicates', async () => {
+      checkout();
+      const original = await discoverTwice(project.root);
+      expect(listing(original).sort()).to.deep.equal([
+        'acme-installed:node_modules:0',
+        'copied_module:plugins:0',
+        'linked:adapters:0',
+      ]);
+
+      // cp -a keeps every timestamp (folders' too, set after their contents), so the cached
+      // validations and node_modules listing stay valid for the copy.
+      const copy = join(elsewhere, 'checkout');
+      execFileSync('cp', ['-a', project.root, copy]);
+      const copied = await discoverPlugins({ root: copy });
+      expect(listing(copied).sort()).to.deep.equal(listing(original).sort());
+      expect(readFileSync(defaultCache(copy), 'utf8'), 'the cache file').not.to.contain(project.root);
+      const realCopy = realpathSync(copy) + sep;
+      for (const record of copied)
+        expect(record.dir, `${record.name}'s folder`).to.satisfy((dir: string) => dir.startsWith(realCopy));
+    });
+
+    it('finds the node_modules plugins of a moved checkout whose old root is gone', async () => {
+      checkout();
+      const original = listing(await discoverTwice(project.root)).sort();
+      const moved = join(elsewhere, 'moved');
+      renameSync(project.root, moved);
+      const records = await discoverPlugins({ root: moved });
+      expect(listing(records).sort()).to.deep.equal(original);
+      const realMoved = realpathSync(moved) + sep;
+      for (const record of records)
+        expect(record.dir, `${record.name}'s folder`).to.satisfy((dir: string) => dir.startsWith(realMoved));
+    });
   });
 });

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { PlatformError, eachMessage, isPlatformError } from '@platform-host/contracts';
+import { MAX_DELIVERIES_REASON, PlatformError, eachMessage, isPlatformError } from '@platform-host/contracts';
 import type {
   BatchHandler,
   HealthCheckResult,
   MessageQueue,
   OutgoingMessage,
+  QueueDeadLetterOutcome,
   QueueMessage,
   SubscribeOptions,
   Subscription,
@@ -74,6 +75,11 @@ class ListQueue implements MessageQueue {
   async revoke(topic: string, partitions: readonly number[]): Promise<void> {
     for (const { options } of this.#subscribers.get(topic) ?? [])
       await options.onRevoked?.(partitions.map((partition) => ({ topic, partition })));
+  }
+  /** Reports a dead letter of the queue's own to each subscriber of `message.topic` (`onDeadLetter`). */
+  reportOwnDeadLetter(message: QueueMessage, outcome: QueueDeadLetterOutcome): void {
+    for (const { options } of this.#subscribers.get(message.topic) ?? [])
+      options.onDeadLetter?.(message, MAX_DELIVERIES_REASON, outcome);
   }
   /** Delivers every message published to `topic` so far to each subscriber as one batch. */
   async deliver(topic: string): Promise<void> {
@@ -209,6 +215,35 @@ describe('instrumentMessageQueue', function () {
     expect(revokedSeen, "the module's own onRevoked ran").to.deep.equal([2]);
     expect(metrics.value(DEAD_LETTERS_UNPUBLISHED, series), 'after its partition was revoked').to.equal(0);
     expect(metrics.value(DEAD_LETTER_FAILURES, series)).to.equal(4);
+  });
+
+  it("counts the queue's own dead letters (onDeadLetter) as deadLetter calls: failures counted and held, then released once one is published", async function () {
+    await queue.publishBatch('orders', [{ value: 'a' }, { value: 'b' }]);
+    const held: QueueMessage[] = [];
+    const seenByModule: string[] = [];
+    await queue.subscribe('orders', async (messages) => void held.push(...messages), {
+      group: 'g',
+      onDeadLetter: (message, reason, outcome) =>
+        void seenByModule.push(`${message.id}:${reason}:${outcome.published}`),
+    });
+    await inner.deliver('orders');
+    const [first, second] = held as [QueueMessage, QueueMessage];
+    const series = { module: 'worker', env: 'test', topic: 'orders', group: 'g' };
+    const refused = { published: false, error: new Error('the dead-letter topic refused it') } as const;
+    inner.reportOwnDeadLetter(first, refused);
+    inner.reportOwnDeadLetter(second, refused);
+    inner.reportOwnDeadLetter(first, refused);
+    expect(metrics.value(DEAD_LETTER_FAILURES, series), 'failed attempts of the queue').to.equal(3);
+    expect(metrics.value(DEAD_LETTERS_UNPUBLISHED, series), 'messages held').to.equal(2);
+    inner.reportOwnDeadLetter(first, { published: true });
+    expect(metrics.value(DEAD_LETTERS_UNPUBLISHED, series), 'after the queue published one').to.equal(1);
+    expect(metrics.value(DEAD_LETTER_FAILURES, series)).to.equal(3);
+    expect(seenByModule, "the module's own onDeadLetter still runs").to.deep.equal([
+      `${first.id}:max_deliveries:false`,
+      `${second.id}:max_deliveries:false`,
+      `${first.id}:max_deliveries:false`,
+      `${first.id}:max_deliveries:true`,
+    ]);
   });
 
   it('counts autoAck batches as acknowledged once the handler resolves, per group', async function () {

@@ -37,9 +37,11 @@ type Stamped = QueueMessage & { [DELIVERED_AT]?: number | undefined };
  * redelivery is. Successful `publish` / `publishBatch` calls count into
  * `platform_messages_published_total` (labels `module`, `env`, `topic`).
  *
- * A `deadLetter` call that fails counts into `platform_dead_letter_failures_total`, and the message
+ * A `deadLetter` call that fails, or a dead letter the queue itself could not publish (reported
+ * through `SubscribeOptions.onDeadLetter`: the Kafka and Redis Streams adapters' `max_deliveries`
+ * dead letters), counts into `platform_dead_letter_failures_total`, and the message
  * is held in the gauge `platform_dead_letters_unpublished` (labels `module`, `env`, `topic`,
- * `group`) until a later `deadLetter` or `ack` of it succeeds or its partition is revoked (the
+ * `group`) until a later `deadLetter` or `ack` of it succeeds (or the queue reports its own dead letter of it published) or its partition is revoked (the
  * subscription's `onRevoked` resolved): a dead letter that can never be published (larger than the
  * dead-letter topic accepts, say) holds the offsets of its partition above it, and shows here.
  *
@@ -217,9 +219,19 @@ export function instrumentMessageQueue<Q extends MessageQueue>(queue: Q, scope: 
   const countPublished = (topic: string, count: number): void =>
     record(() => published.inc(publishedLabelsOf(topic), count));
 
-  /** `options` whose `onRevoked` (also when there was none) drops the revoked partitions' failing dead letters once it settled. */
+  /**
+   * `options` whose `onRevoked` (also when there was none) drops the revoked partitions' failing
+   * dead letters once it settled, and whose `onDeadLetter` counts the queue's own dead letters
+   * (`max_deliveries`) as `deadLetter` calls are counted: a failed one into the failures counter
+   * and the gauge, a published one out of the gauge.
+   */
   const withRevokedForgotten = (topic: string, options: SubscribeOptions): SubscribeOptions => ({
     ...options,
+    onDeadLetter: (message, reason, outcome) => {
+      if (outcome.published) settledMessages([message]);
+      else deadLetterFailed(message);
+      options.onDeadLetter?.(message, reason, outcome);
+    },
     onRevoked: async (partitions) => {
       try {
         await options.onRevoked?.(partitions);

@@ -1,6 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { HOST_API_VERSION, isInterfaceName, PlatformError, REFS, type ModuleType } from '@platform-host/contracts';
+import {
+  HOST_API_VERSION,
+  isInterfaceName,
+  MANIFEST_SCHEMA_IDS,
+  PlatformError,
+  REFS,
+  type ModuleType,
+} from '@platform-host/contracts';
 import { interfaceTemplate } from './adapter-templates.js';
 
 const HOST_RANGE = `^${HOST_API_VERSION.split('.')[0] ?? '1'}.0.0`;
@@ -73,7 +80,7 @@ export function scaffoldModule(root: string, rawName: string, type: ModuleType):
   const dir = join(root, 'plugins', folder);
   const isJob = type === 'job';
   const manifest = {
-    $schema: '../../schemas/module.schema.json',
+    $schema: MANIFEST_SCHEMA_IDS.module,
     name,
     display_name: name
       .split('_')
@@ -154,7 +161,7 @@ export function scaffoldAdapter(root: string, rawInterface: string, rawFlag: str
   const dir = join(root, 'adapters', folder);
   const template = interfaceTemplate(iface, flag);
   const manifest = {
-    $schema: '../../schemas/adapter.schema.json',
+    $schema: MANIFEST_SCHEMA_IDS.adapter,
     name: folder,
     version: '0.1.0',
     description: `TODO: the ${flag} backend of the ${iface} interface.`,
