@@ -245,6 +245,37 @@ describe('metric_aggregator on the memory queue and PGlite', function () {
     expect(h.aggregator.totals.flushes).to.equal(2);
   });
 
+  it('counts a copy redelivered while its message is still pending once', async () => {
+    // Each batch is handed to the aggregator twice, the second time as a redelivery (as a queue
+    // does when the visibility or claim time of a held message runs out before the flush).
+    const twice = (mq: MessageQueue): MessageQueue =>
+      new Proxy(mq, {
+        get(target, property) {
+          if (property === 'subscribe') {
+            const subscribe: MessageQueue['subscribe'] = (topic, handler, options) =>
+              target.subscribe(
+                topic,
+                async (messages) => {
+                  await handler(messages);
+                  await handler(messages.map((m) => ({ ...m, deliveryCount: m.deliveryCount + 1 })));
+                },
+                options,
+              );
+            return subscribe;
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    h = await harness(['--windows', '1h', '--value-field', 'payload.amount'], undefined, twice);
+    await h.publish([event(1, { payload: { amount: 5 } }), event(2, { payload: { amount: 7 } })]);
+    await deliveredAndFlushed(h, 2);
+    const rows = await h.rollups();
+    expect(rows).to.have.length(1);
+    expect(rows[0]).to.deep.include({ events: 2, values: 2, value_sum: 12 });
+    expect(h.aggregator.totals.applied).to.equal(2);
+  });
+
   it('dead-letters an event for a closed window as late, counts it, and never applies it', async () => {
     h = await harness(['--windows', '1m', '--allowed-lateness', '5m']);
     // 10:20 moves the watermark to 10:15: the windows ending at or before 10:15 close.

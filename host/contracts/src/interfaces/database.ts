@@ -165,7 +165,9 @@ export interface Database extends Connectable, HealthCheckable {
    * Runs `work` in one transaction on one connection: every call on this database made inside
    * `work` (found through AsyncLocalStorage, also across awaits) uses that connection. Commits when
    * `work` resolves, rolls back and rethrows when it rejects. Nested calls run inside the outer
-   * transaction (as a savepoint where the backend supports it). A `cql` adapter has no
+   * transaction (as a savepoint where the backend supports it). Calls made inside `work` without
+   * awaiting one another run in the order they were made (the postgres adapter pipelines them on
+   * the connection: one round trip for the lot); when one fails, the transaction fails. A `cql` adapter has no
    * multi-statement transactions: it throws `PH_ERR_DB_UNSUPPORTED` without running `work` (use
    * {@link Database.batch} or lightweight transactions instead).
    */

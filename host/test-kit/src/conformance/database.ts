@@ -370,6 +370,25 @@ export function describeDatabaseConformance(adapterName: string, subject: Confor
         });
       });
 
+      it('runs calls made together inside the work in the order they were made', async function () {
+        const table = await simpleTable();
+        await db.transaction(async () => {
+          // Each statement depends on the one before: issued without awaiting, they must still run in turn.
+          const [, , , renamed, rows] = await Promise.all([
+            db.execute(`INSERT INTO ${table} (id, name) VALUES (1, 'a')`),
+            db.execute(`UPDATE ${table} SET name = name || 'b' WHERE id = 1`),
+            db.execute(`INSERT INTO ${table} (id, name) SELECT id + 1, name || 'c' FROM ${table} WHERE id = 1`),
+            db.execute(`UPDATE ${table} SET name = name || 'd' WHERE id = 2`),
+            db.fetchAll<{ id: number; name: string }>(`SELECT id, name FROM ${table} ORDER BY id`),
+          ]);
+          expect(renamed).to.equal(1);
+          expect(rows).to.deep.equal([
+            { id: 1, name: 'ab' },
+            { id: 2, name: 'abcd' },
+          ]);
+        });
+      });
+
       it('does not show its uncommitted rows to a concurrent call made outside the work', async function () {
         const table = await simpleTable();
         let signalInserted: () => void = () => undefined;
