@@ -33,7 +33,8 @@ const cpuProfDir = process.argv.includes('--cpu-prof')
   ? process.argv[process.argv.indexOf('--cpu-prof') + 1]
   : undefined;
 // --service-node-options '...': NODE_OPTIONS of the service process only (e.g. the young-generation
-// flag deploy/ sets for metric_aggregator, '--max-semi-space-size=16'); default: none.
+// flag deploy/ sets for metric_aggregator, '--max-semi-space-size=16'); default: none. Not given to
+// the --baseline service, so `--baseline .` measures the flag against none in the same run.
 const serviceNodeOptions = process.argv.includes('--service-node-options')
   ? process.argv[process.argv.indexOf('--service-node-options') + 1]
   : undefined;
@@ -134,7 +135,7 @@ async function ours(round, checkout = root) {
   const dbUrl = Object.assign(new URL(env.DB_POSTGRES_URL), { pathname: `/${database}` }).toString();
   const prefix = `bench-ingest-${randomBytes(4).toString('hex')}/`;
   const childEnv = { ...env, DB_POSTGRES_URL: dbUrl, FS_MINIO_PREFIX: prefix, PLATFORM_AUTO_MIGRATE: 'true' };
-  if (serviceNodeOptions !== undefined) childEnv.NODE_OPTIONS = serviceNodeOptions;
+  if (serviceNodeOptions !== undefined && checkout === root) childEnv.NODE_OPTIONS = serviceNodeOptions;
   for (const key of Object.keys(childEnv))
     if (key.startsWith('PLATFORM_') && key !== 'PLATFORM_AUTO_MIGRATE') delete childEnv[key];
   const child = spawn(
