@@ -8,7 +8,11 @@
 //
 //   npm run build && set -a && source /tmp/infra.env && set +a && \
 //     node bench/stream-ingest.mjs [--messages 500000] [--rounds 5] [--partitions 3] [--batch-size 20000]
-//       [--service-node-options '--max-semi-space-size=16'] [--cpu-prof DIR]
+//       [--service-node-options '--max-semi-space-size=16'] [--cpu-prof DIR] [--baseline CHECKOUT]
+//
+// --baseline CHECKOUT: also runs the service of another built checkout of this repository (e.g.
+// main's) in every round, on the same topic, so a change is compared with its predecessor in the
+// same run; its figures print beside ours.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -29,9 +33,14 @@ const cpuProfDir = process.argv.includes('--cpu-prof')
   ? process.argv[process.argv.indexOf('--cpu-prof') + 1]
   : undefined;
 // --service-node-options '...': NODE_OPTIONS of the service process only (e.g. the young-generation
-// flag deploy/ sets for metric_aggregator, '--max-semi-space-size=16'); default: none.
+// flag deploy/ sets for metric_aggregator, '--max-semi-space-size=16'); default: none. Not given to
+// the --baseline service, so `--baseline .` measures the flag against none in the same run.
 const serviceNodeOptions = process.argv.includes('--service-node-options')
   ? process.argv[process.argv.indexOf('--service-node-options') + 1]
+  : undefined;
+// --baseline DIR: a second built checkout whose service runs in every round too.
+const baselineRoot = process.argv.includes('--baseline')
+  ? `${process.argv[process.argv.indexOf('--baseline') + 1].replace(/\/$/, '')}/`
   : undefined;
 const env = process.env;
 for (const key of ['DB_POSTGRES_URL', 'MQ_KAFKA_BOOTSTRAP_SERVERS', 'FS_MINIO_ENDPOINT', 'FS_MINIO_BUCKET']) {
@@ -42,7 +51,6 @@ for (const key of ['DB_POSTGRES_URL', 'MQ_KAFKA_BOOTSTRAP_SERVERS', 'FS_MINIO_EN
 }
 const brokers = env.MQ_KAFKA_BOOTSTRAP_SERVERS;
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}host/runtime/bin/platform-host.js`;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const format = (n) => Math.round(n).toLocaleString('en-US');
 const topic = `bench-ingest-${randomBytes(4).toString('hex')}`;
@@ -120,13 +128,14 @@ async function raw() {
 }
 
 /** stream_ingest through the CLI into parquet on MinIO, with a fresh database, group and lake prefix. */
-async function ours(round) {
+async function ours(round, checkout = root) {
+  const cli = `${checkout}host/runtime/bin/platform-host.js`;
   const database = `bench_ingest_${randomBytes(4).toString('hex')}`;
   psql(env.DB_POSTGRES_URL, `CREATE DATABASE ${database}`);
   const dbUrl = Object.assign(new URL(env.DB_POSTGRES_URL), { pathname: `/${database}` }).toString();
   const prefix = `bench-ingest-${randomBytes(4).toString('hex')}/`;
   const childEnv = { ...env, DB_POSTGRES_URL: dbUrl, FS_MINIO_PREFIX: prefix, PLATFORM_AUTO_MIGRATE: 'true' };
-  if (serviceNodeOptions !== undefined) childEnv.NODE_OPTIONS = serviceNodeOptions;
+  if (serviceNodeOptions !== undefined && checkout === root) childEnv.NODE_OPTIONS = serviceNodeOptions;
   for (const key of Object.keys(childEnv))
     if (key.startsWith('PLATFORM_') && key !== 'PLATFORM_AUTO_MIGRATE') delete childEnv[key];
   const child = spawn(
@@ -135,9 +144,16 @@ async function ours(round) {
       ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
       ...[cli, 'run', 'stream_ingest', '--db', 'postgres', '--fs', 'minio', '--mq', 'kafka', '--env', 'test'],
       ...['--log', 'json', '--health-port', '0', '--topic', topic],
-      ...['--group', `bench-ours-${round}`, '--batch-size', String(batchSize), '--flush-interval', '2s'],
+      ...[
+        '--group',
+        `bench-ours-${round}-${randomBytes(2).toString('hex')}`,
+        '--batch-size',
+        String(batchSize),
+        '--flush-interval',
+        '2s',
+      ],
     ],
-    { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: checkout, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
@@ -208,16 +224,32 @@ try {
     rawRates.push(result.rate);
     rawCpu.push(result.cpuUsPerMessage);
   };
+  const baseline = { rates: [], serviceCpu: [], postgresCpu: [] };
+  const runBaseline = async (round) => {
+    if (baselineRoot === undefined) return;
+    const result = await ours(round, baselineRoot);
+    baseline.rates.push(result.rate);
+    baseline.serviceCpu.push(result.serviceCpuUsPerMessage);
+    baseline.postgresCpu.push(result.postgresCpuUsPerMessage);
+  };
   for (let round = 0; round < rounds; round += 1) {
     // Alternate which side goes first.
     if (round % 2 === 0) {
       await runRaw();
+      await runBaseline(round);
       await runOurs(round);
     } else {
       await runOurs(round);
+      await runBaseline(round);
       await runRaw();
     }
-    console.log(`round ${round + 1}: ours ${format(oursRates.at(-1))} msg/s, raw ${format(rawRates.at(-1))} msg/s`);
+    console.log(
+      `round ${round + 1}: ours ${format(oursRates.at(-1))} msg/s (${serviceCpu.at(-1).toFixed(1)} µs/msg)` +
+        (baselineRoot === undefined
+          ? ''
+          : `, baseline ${format(baseline.rates.at(-1))} msg/s (${baseline.serviceCpu.at(-1).toFixed(1)} µs/msg)`) +
+        `, raw ${format(rawRates.at(-1))} msg/s`,
+    );
   }
   const o = median(oursRates);
   const r = median(rawRates);
@@ -231,6 +263,12 @@ try {
   console.log(
     `  CPU per message (median, µs): stream_ingest process ${us(serviceCpu)}, its PostgreSQL backends ${us(postgresCpu)}; raw loop process ${us(rawCpu)} (Kafka broker and MinIO not counted: shared)`,
   );
+  if (baselineRoot !== undefined) {
+    const b = median(baseline.rates);
+    console.log(
+      `  baseline ${baselineRoot}: ${format(b)} msg/s, ratio ${(b / r).toFixed(3)}; CPU per message (median, µs): service ${median(baseline.serviceCpu).toFixed(1)}, PostgreSQL ${median(baseline.postgresCpu).toFixed(1)}`,
+    );
+  }
   console.log(`  load average: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 } finally {
   await adminCall((done) => admin.deleteTopic(topic, 10_000, done)).catch(() => undefined);

@@ -21,12 +21,13 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
     const up = await platformHost(['migrate', 'up', '--db', 'postgres', '--log', 'json'], env);
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.contain(
-      'applied 12: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
+      'applied 13: 001_create_migrations_table, 002_create_events_table, batch_etl/001_create_cleaned_events_table, ' +
         'data_quality/001_create_dq_check_results_table, metric_aggregator/001_create_metric_rollups_table, ' +
         'metric_aggregator/002_create_metric_aggregator_state_tables, metric_aggregator/003_metric_rollups_fillfactor, ' +
         'metric_aggregator/004_applied_messages_ids_index, metric_aggregator/005_applied_messages_id_bounds, ' +
         'stream_ingest/001_create_ingested_events_table, ' +
-        'stream_ingest/002_create_lake_files_table, stream_ingest/003_create_stream_ingest_state_tables',
+        'stream_ingest/002_create_lake_files_table, stream_ingest/003_create_stream_ingest_state_tables, ' +
+        'stream_ingest/004_drop_ingested_events_file_path_index',
     );
     expect(
       psql(
@@ -46,6 +47,12 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
       env,
     );
     expect(own.stdout).to.contain('001_create_cleaned_events_table').and.not.contain('002_create_events_table');
+    const fileIndexes = (): string =>
+      psql(database.url, "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_ingested_events_file_path'");
+    expect(fileIndexes()).to.equal('0');
+    const downIndex = await platformHost(['migrate', 'down', '--db', 'postgres', '--log', 'json'], env);
+    expect(downIndex.stdout).to.contain('rolled back 1: stream_ingest/004_drop_ingested_events_file_path_index');
+    expect(fileIndexes()).to.equal('1');
     const down = await platformHost(['migrate', 'down', '--db', 'postgres', '--log', 'json'], env);
     expect(down.stdout).to.contain('rolled back 1: stream_ingest/003_create_stream_ingest_state_tables');
     expect(psql(database.url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'stream_ingest_%'")).to.equal('0');
@@ -107,8 +114,9 @@ describe('migrations on a real PostgreSQL through the CLI', function () {
       'stream_ingest/001_create_ingested_events_table',
       'stream_ingest/002_create_lake_files_table',
       'stream_ingest/003_create_stream_ingest_state_tables',
+      'stream_ingest/004_drop_ingested_events_file_path_index',
     ]);
-    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('12|12');
+    expect(psql(database.url, 'SELECT count(*), count(DISTINCT (owner, name)) FROM _migrations')).to.equal('13|13');
   });
 
   it('blocks up with a clear message when an applied migration was changed afterwards', async () => {

@@ -1,7 +1,8 @@
 import type { QueueMessage } from '@platform-host/contracts';
 import { queueMessageForTest } from '@platform-host/test-kit';
 import { expect } from 'chai';
-import { decodeMessage, parseTimestamp } from './record.js';
+import fc from 'fast-check';
+import { decodeMessage, parseTimestamp, utcDate } from './record.js';
 
 describe('parseTimestamp', function () {
   it('reads toISOString text (its fast path) as Date.parse and the same instant written with a +00:00 zone do', function () {
@@ -59,5 +60,20 @@ describe('decodeMessage', function () {
     expect(decoded.record.event_type).to.equal('\uFFFD');
     expect(decoded.record.source).to.equal('\u{1F600}');
     expect(decoded.record._offset).to.equal(7n);
+  });
+});
+
+describe('utcDate', function () {
+  it('names the UTC day of each instant as toISOString does, days repeated, alternating and at their edges', function () {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 253_402_300_799_999 }), { minLength: 1, maxLength: 20 }),
+        (instants) => {
+          const edges = instants.flatMap((ms) => [ms, ms - (ms % 86_400_000), ms - (ms % 86_400_000) + 86_399_999, ms]);
+          for (const ms of edges) expect(utcDate(ms), String(ms)).to.equal(new Date(ms).toISOString().slice(0, 10));
+        },
+      ),
+      { numRuns: 300, seed: 7 },
+    );
   });
 });

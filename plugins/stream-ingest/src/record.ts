@@ -128,15 +128,22 @@ const MS_PER_DAY = 86_400_000;
 /** `YYYY-MM-DD` by UTC day number: a batch spans few days, and formatting a date is per message. */
 const dayNames = new Map<number, string>();
 
+/** The day `utcDate` named last, and its name: consecutive events mostly share their day. */
+let lastDay = Number.NaN;
+let lastDayName = '';
+
 /** `YYYY-MM-DD` of an epoch ms in UTC. */
 export function utcDate(ms: number): string {
   const day = Math.floor(ms / MS_PER_DAY);
+  if (day === lastDay) return lastDayName;
   let name = dayNames.get(day);
   if (name === undefined) {
     if (dayNames.size >= 4096) dayNames.clear();
     name = new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
     dayNames.set(day, name);
   }
+  lastDay = day;
+  lastDayName = name;
   return name;
 }
 
