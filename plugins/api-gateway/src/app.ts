@@ -21,7 +21,13 @@ import { Deadlines } from './deadlines.js';
 import { DurationLabelSets, NO_LABELS, type GatewayMetrics } from './gateway-metrics.js';
 import { invalidRequest, PROBLEM_CONTENT_TYPE, ProblemError, problemSchema, type InputProblem } from './problem.js';
 import { requestIdFrom } from './request-id.js';
-import { ifNoneMatchMatches, ResponseCache, type CachedAnswer, type CacheOutcome } from './response-cache.js';
+import {
+  AnswerSource,
+  ifNoneMatchMatches,
+  ResponseCache,
+  type CachedAnswer,
+  type CacheOutcome,
+} from './response-cache.js';
 import type { GatewaySettings } from './settings.js';
 import {
   getEvent,
@@ -257,11 +263,10 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
   const maxInFlight = deps.maxInFlight ?? MAX_IN_FLIGHT;
   const maxEventLoopDelayMs = deps.maxEventLoopDelayMs ?? MAX_EVENT_LOOP_DELAY_MS;
   const deadlines = new Deadlines(deps.handlerTimeoutMs ?? HANDLER_TIMEOUT_MS);
+  /** `did not finish within N s`, the end of a 504's detail. */
+  const expiredText = `did not finish within ${deadlines.timeoutMs / 1000} s`;
   const withDeadline = <T>(work: Promise<T>, what: () => string): Promise<T> =>
-    deadlines.within(
-      work,
-      () => new ProblemError('timeout', `${what()} did not finish within ${deadlines.timeoutMs / 1000} s`),
-    );
+    deadlines.within(work, () => new ProblemError('timeout', `${what()} ${expiredText}`));
 
   await app.register(swagger, {
     openapi: {
@@ -407,8 +412,7 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
    */
   interface ValidatedGet {
     readonly route: string;
-    readonly key: string;
-    readonly load: () => Promise<string>;
+    readonly source: AnswerSource;
   }
   // Bounded: cleared when full (a cached GET is mostly the same few URLs again).
   const validatedGets = new Map<string, ValidatedGet>();
@@ -460,9 +464,11 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
     load: () => Promise<unknown>,
   ): Promise<FastifyReply> => {
     const known = validatedGets.get(request.url);
-    const key = known !== undefined && known.route === route ? known.key : cacheKey(route, query);
-    const loadBody = jsonLoader(load);
-    const lookup = (): Promise<CachedAnswer> => responseCache.answer(key, loadBody);
+    const source =
+      known !== undefined && known.route === route
+        ? known.source
+        : new AnswerSource(cacheKey(route, query), jsonLoader(load));
+    const lookup = (): Promise<CachedAnswer> => responseCache.answerFrom(source);
     // The onRequest hook entered the request's correlation context; a request whose handling left
     // it (none of the GETs: they have no body to wait for) enters it here.
     const answer = await withDeadline(
@@ -471,12 +477,33 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
     );
     if (known === undefined && request.method === 'GET') {
       if (validatedGets.size >= MAX_VALIDATED_URLS) validatedGets.clear();
-      validatedGets.set(request.url, { route, key, load: loadBody });
+      validatedGets.set(request.url, { route, source });
     }
     const record = recordOf(reply);
     if (record !== undefined) record.cache = answer.outcome;
     writeAnswer(reply.hijack().raw, request.id, answer, request.headers['if-none-match']);
     return reply;
+  };
+
+  /** Answers a fast-path GET that failed as the error handler does; the URL's next GET goes through the route. */
+  const fastPathFailed = (
+    response: ServerResponse,
+    url: string,
+    known: ValidatedGet,
+    id: string,
+    error: unknown,
+  ): void => {
+    validatedGets.delete(url);
+    const problem = problemOf(error instanceof ProblemError ? error : (error as FastifyError), 'GET', known.route, id);
+    const body = JSON.stringify(problem.document(pathOf(url), id));
+    response.writeHead(problem.status, {
+      'x-request-id': id,
+      ...problem.headers,
+      // What fastify's `send` makes of the type for a string body.
+      'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+      'content-length': Buffer.byteLength(body),
+    });
+    response.end(body);
   };
 
   /**
@@ -498,30 +525,20 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
     admit(response, record);
     if (closing) response.setHeader('connection', 'close');
     fastPathAnswers += 1;
+    const ifNoneMatch = request.headers['if-none-match'];
     withCorrelationId(id, () => {
-      withDeadline(responseCache.answer(known.key, known.load), () => `GET ${known.route}`).then(
+      // The handler deadline without a promise of its own: whichever comes first answers.
+      const deadline = deadlines.start(() =>
+        fastPathFailed(response, url, known, id, new ProblemError('timeout', `GET ${known.route} ${expiredText}`)),
+      );
+      responseCache.answerFrom(known.source).then(
         (answer) => {
+          if (!deadlines.finish(deadline)) return;
           record.cache = answer.outcome;
-          writeAnswer(response, id, answer, request.headers['if-none-match']);
+          writeAnswer(response, id, answer, ifNoneMatch);
         },
         (error: unknown) => {
-          // The next request of this URL goes through the route again.
-          validatedGets.delete(url);
-          const problem = problemOf(
-            error instanceof ProblemError ? error : (error as FastifyError),
-            'GET',
-            known.route,
-            id,
-          );
-          const body = JSON.stringify(problem.document(pathOf(url), id));
-          response.writeHead(problem.status, {
-            'x-request-id': id,
-            ...problem.headers,
-            // What fastify's `send` makes of the type for a string body.
-            'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
-            'content-length': Buffer.byteLength(body),
-          });
-          response.end(body);
+          if (deadlines.finish(deadline)) fastPathFailed(response, url, known, id, error);
         },
       );
     });
