@@ -85,6 +85,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 const CACHE_KEY_PREFIX = 'api_gateway:v1:';
+/** How often (ms) the fast path reads under-pressure's event loop delay (sampled once a second). */
+const EVENT_LOOP_DELAY_READ_MS = 10;
 /** How many validated GET URLs are remembered before the memo starts afresh. */
 const MAX_VALIDATED_URLS = 10_000;
 const date = { type: 'string', format: 'date', description: 'YYYY-MM-DD' } as const;
@@ -506,6 +508,18 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
     response.end(body);
   };
 
+  // The event loop delay @fastify/under-pressure measures changes once per sample (every second),
+  // so the fast path reads it (an object per call) at most every EVENT_LOOP_DELAY_READ_MS.
+  let eventLoopDelay = 0;
+  let eventLoopDelayReadAt = Number.NEGATIVE_INFINITY;
+  const eventLoopDelayAt = (now: number): number => {
+    if (now - eventLoopDelayReadAt >= EVENT_LOOP_DELAY_READ_MS) {
+      eventLoopDelay = app.memoryUsage().eventLoopDelay;
+      eventLoopDelayReadAt = now;
+    }
+    return eventLoopDelay;
+  };
+
   /**
    * The validated-URL fast path, before fastify's routing: a GET of a remembered URL is answered
    * here with everything the route's answer has (X-Request-Id echo and correlation context, the
@@ -519,9 +533,10 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
     const url = request.url;
     const known = validatedGets.get(url);
     if (known === undefined) return false;
-    if (inFlight >= maxInFlight || app.memoryUsage().eventLoopDelay > maxEventLoopDelayMs) return false;
+    const now = performance.now();
+    if (inFlight >= maxInFlight || eventLoopDelayAt(now) > maxEventLoopDelayMs) return false;
     const id = requestIdFrom(request.headers['x-request-id']);
-    const record = new RequestRecord(id, 'GET', known.route, performance.now());
+    const record = new RequestRecord(id, 'GET', known.route, now);
     admit(response, record);
     if (closing) response.setHeader('connection', 'close');
     fastPathAnswers += 1;

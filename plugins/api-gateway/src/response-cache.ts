@@ -76,13 +76,16 @@ export class ResponseCache {
   private readonly bypassMs: number;
   /** The `getOrSet` options of every lookup, made once. */
   private readonly lifetimes: GetOrSetOptions;
+  /** The cache's `getOrSet`, read once (through whatever proxy the host wrapped the cache in) and bound. */
+  private readonly getOrSet: Cache['getOrSet'];
 
   constructor(
-    private readonly cache: Cache,
+    cache: Cache,
     private readonly options: ResponseCacheOptions,
   ) {
     this.bypassMs = options.bypassMs ?? 2000;
     this.lifetimes = Object.freeze({ ttlSeconds: options.ttlSeconds, staleSeconds: options.staleSeconds });
+    this.getOrSet = cache.getOrSet.bind(cache);
   }
 
   /** True while the cache is being bypassed after a failure (readiness reports it as degraded). */
@@ -108,7 +111,7 @@ export class ResponseCache {
     const probe = this.lastError !== undefined;
     if (probe) this.probing = true;
     try {
-      const result = await this.cache.getOrSet(source.key, source.loadEntry, this.lifetimes);
+      const result = await this.getOrSet(source.key, source.loadEntry, this.lifetimes);
       if (this.lastError !== undefined) {
         this.options.log.info('Cache answers again: cache-aside resumed', { previousError: this.lastError });
         this.lastError = undefined;
