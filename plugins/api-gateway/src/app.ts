@@ -496,7 +496,12 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
     error: unknown,
   ): void => {
     validatedGets.delete(url);
-    const problem = problemOf(error instanceof ProblemError ? error : (error as FastifyError), 'GET', known.route, id);
+    const problem = problemOf(
+      (error instanceof Error ? error : new Error(String(error))) as FastifyError | ProblemError,
+      'GET',
+      known.route,
+      id,
+    );
     const body = JSON.stringify(problem.document(pathOf(url), id));
     response.writeHead(problem.status, {
       'x-request-id': id,
