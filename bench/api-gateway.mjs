@@ -24,7 +24,8 @@
 // --cpu-prof DIR: the gateways write a V8 CPU profile there when they stop (for profiling, not
 // timing; summarize with `node bench/cpu-profile-summary.mjs FILE`).
 // --compare-root DIR adds the gateway of another built checkout (e.g. the main branch, for a
-// before/after) to the rotation, same database, same cache entry. For each gateway the CPU time of
+// before/after) to the rotation, same database, same cache entry; given more than once, each
+// (e.g. the steps of a branch) is in the rotation. For each gateway the CPU time of
 // its process (user + system, from /proc/PID/stat) per request of the peak rounds is printed too:
 // on a loaded machine it says more about the cost of a request than req/s do; and the same at one
 // constant rate for every server (--cpu-rate, default 2,000 req/s), where it is steadier still.
@@ -51,6 +52,9 @@ const stringOption = (name) => {
   const index = process.argv.indexOf(`--${name}`);
   return index === -1 ? undefined : process.argv[index + 1];
 };
+/** Every value of an option that may be given more than once. */
+const stringOptions = (name) =>
+  process.argv.flatMap((argument, index) => (argument === `--${name}` ? [process.argv[index + 1]] : []));
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
 const cpuSecondsOf = (pid) => {
@@ -355,15 +359,14 @@ async function main() {
     const { child: pipelinedChild, url: pipelinedUrl } = await startReference(true);
     const cached = await fetch(`${gateway.url}${path}`);
     if (cached.headers.get('x-cache') !== 'HIT' || (await cached.text()) !== body) throw new Error('not a cache hit');
-    const compareRoot = stringOption('compare-root');
-    const before =
-      compareRoot === undefined
-        ? undefined
-        : await startGateway(['--cache-ttl', '1h', '--stale-ttl', '1h'], prefix, compareRoot);
-    if (before !== undefined) {
-      const answer = await fetch(`${before.url}${path}`);
+    const compareRoots = stringOptions('compare-root');
+    const others = [];
+    for (const compareRoot of compareRoots) {
+      const other = await startGateway(['--cache-ttl', '1h', '--stale-ttl', '1h'], prefix, compareRoot);
+      const answer = await fetch(`${other.url}${path}`);
       if (answer.headers.get('x-cache') !== 'HIT' || (await answer.text()) !== body)
-        throw new Error('the --compare-root gateway does not answer the same cached bytes');
+        throw new Error(`the --compare-root ${compareRoot} gateway does not answer the same cached bytes`);
+      others.push({ ...other, root: compareRoot, name: others.length === 0 ? 'before' : `before${others.length + 1}` });
     }
 
     const load = async (url, extra = {}) => {
@@ -375,9 +378,9 @@ async function main() {
     const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     const servers = { ours: gateway.url, reference: referenceUrl, pipelined: pipelinedUrl };
     const pids = { ours: gateway.child.pid, reference: referenceChild.pid, pipelined: pipelinedChild.pid };
-    if (before !== undefined) {
-      servers.before = before.url;
-      pids.before = before.child.pid;
+    for (const other of others) {
+      servers[other.name] = other.url;
+      pids[other.name] = other.child.pid;
     }
     const names = Object.keys(servers);
     /** The servers in another order each round (a rotation), so none always goes first. */
@@ -439,7 +442,7 @@ async function main() {
         cpuAtRate[name].push(((cpuSecondsOf(pids[name]) - cpuBefore) * 1e6) / sent);
       }
     }
-    if (before !== undefined) await stop(before.child);
+    for (const other of others) await stop(other.child);
     await stop(pipelinedChild);
     await stop(referenceChild);
     await stop(gateway.child);
@@ -510,11 +513,11 @@ async function main() {
     cpuLine('api_gateway', 'ours');
     cpuLine('bare', 'reference');
     cpuLine('bare, auto-pipelining', 'pipelined');
-    if (before !== undefined) {
+    for (const other of others) {
       console.log(
-        `  cached, api_gateway of --compare-root            : ${rate(median(peaks.before))}, ratio to bare ${(median(peaks.before) / median(reference)).toFixed(3)}`,
+        `  cached, api_gateway of --compare-root ${other.root}: ${rate(median(peaks[other.name]))}, ratio to bare ${(median(peaks[other.name]) / median(reference)).toFixed(3)}`,
       );
-      cpuLine('--compare-root gateway', 'before');
+      cpuLine(`--compare-root ${other.name}`, other.name);
     }
     const latencyLine = (label, name) =>
       console.log(
@@ -523,7 +526,7 @@ async function main() {
     latencyLine('api_gateway', 'ours');
     latencyLine('bare', 'reference');
     latencyLine('bare, auto-pipelining', 'pipelined');
-    if (before !== undefined) latencyLine('--compare-root gateway', 'before');
+    for (const other of others) latencyLine(`--compare-root ${other.name}`, other.name);
     console.log(`  uncached (every request a miss), api_gateway     : ${rate(median(uncached))}`);
     console.log(`  database queries for 100 concurrent misses       : ${flightQueries}`);
     console.log(`  goal at half load: p99 <= 5 ms`);

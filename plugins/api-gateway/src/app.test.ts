@@ -1,4 +1,6 @@
 import * as crypto from 'node:crypto';
+import { once } from 'node:events';
+import { connect, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import {
@@ -523,6 +525,31 @@ function holdingCache(cache: Cache): Cache & { release(): void } {
   }) as Cache & { release(): void };
 }
 
+/** A cache whose getOrSet waits while `hold()` is in force, until `release()` (may be repeated). */
+function gatedCache(cache: Cache): Cache & { hold(): void; release(): void } {
+  let gate: Promise<void> | undefined;
+  let open: () => void = () => undefined;
+  return new Proxy(cache, {
+    get(target, property) {
+      if (property === 'hold') return () => void (gate ??= new Promise<void>((resolve) => (open = resolve)));
+      if (property === 'release') {
+        return () => {
+          gate = undefined;
+          open();
+        };
+      }
+      if (property === 'getOrSet') {
+        return async (key: string, loader: () => Promise<string>, options: GetOrSetOptions) => {
+          if (gate !== undefined) await gate;
+          return target.getOrSet(key, loader, options);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  }) as Cache & { hold(): void; release(): void };
+}
+
 describe('api_gateway request bookkeeping and load shedding', function () {
   this.timeout(60_000);
   let module: StartedModule;
@@ -616,6 +643,194 @@ describe('api_gateway request bookkeeping and load shedding', function () {
       expect(metrics.inFlightMax).to.equal(1);
       expect(metrics.inFlightNow).to.equal(0);
     });
+  });
+
+  /** GETs over HTTP (the fast path is in front of fastify's handler: `inject` does not reach it). */
+  const listening = async (gateway: Gateway) => {
+    await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = gateway.app.server.address() as AddressInfo;
+    return async (url: string, id: string, headers: Record<string, string> = {}) => {
+      const response = await fetch(`http://127.0.0.1:${port}${url}`, { headers: { 'x-request-id': id, ...headers } });
+      const body = await response.text();
+      const all = Object.fromEntries(response.headers.entries());
+      // Everything but the date: the same server answers both ways.
+      const { date: _date, ...rest } = all;
+      return { status: response.status, headers: rest, body };
+    };
+  };
+  const requestLines = (log: ReturnType<typeof correlatedLogger>): Array<Record<string, unknown>> =>
+    log.entries
+      .filter((entry) => entry.message === 'Request completed')
+      .map(({ correlationId, fields: { durationMs, ...rest } }) => ({
+        correlationId,
+        ...rest,
+        timed: typeof durationMs === 'number',
+      }));
+
+  it('answers a GET of a URL that passed validation before on the fast path, with the headers, log line, histogram and cache metrics of the route', async function () {
+    await withGateway({}, async ({ gateway, metrics, log }) => {
+      const get = await listening(gateway);
+      // Two URLs of one cache key: the second is answered by the route (HIT), then the first again by the fast path.
+      const first = await get('/v1/events?source=web&limit=3', 'fast-1');
+      const byRoute = await get('/v1/events?limit=3&source=web', 'fast-2');
+      expect(gateway.fastPathAnswers()).to.equal(0);
+      const fast = await get('/v1/events?source=web&limit=3', 'fast-3');
+      expect(gateway.fastPathAnswers()).to.equal(1);
+      const notModified = await get('/v1/events?source=web&limit=3', 'fast-4', {
+        'if-none-match': byRoute.headers.etag!,
+      });
+      expect(gateway.fastPathAnswers()).to.equal(2);
+      expect([first, byRoute, fast, notModified].map((answer) => answer.status)).to.deep.equal([200, 200, 200, 304]);
+      expect(first.headers['x-cache']).to.equal('MISS');
+      expect(fast.body).to.equal(byRoute.body);
+      expect(fast.headers).to.deep.equal({ ...byRoute.headers, 'x-request-id': 'fast-3' });
+      expect(fast.headers['x-cache']).to.equal('HIT');
+      expect(notModified.headers['x-request-id']).to.equal('fast-4');
+      expect(notModified.headers.etag).to.equal(byRoute.headers.etag);
+      expect(notModified.body).to.equal('');
+      await waitFor(() => requestLines(log).length === 4 && metrics.inFlightNow === 0, 5_000, 'four request lines');
+      const line = { method: 'GET', route: '/v1/events', timed: true };
+      expect(requestLines(log)).to.deep.equal([
+        { correlationId: 'fast-1', ...line, status: 200, cache: 'MISS' },
+        { correlationId: 'fast-2', ...line, status: 200, cache: 'HIT' },
+        { correlationId: 'fast-3', ...line, status: 200, cache: 'HIT' },
+        { correlationId: 'fast-4', ...line, status: 304, cache: 'HIT' },
+      ]);
+      expect(metrics.durations.map((duration) => duration.labels)).to.deep.equal([
+        { route: '/v1/events', method: 'GET', status: '200' },
+        { route: '/v1/events', method: 'GET', status: '200' },
+        { route: '/v1/events', method: 'GET', status: '200' },
+        { route: '/v1/events', method: 'GET', status: '304' },
+      ]);
+      expect(metrics.lookups).to.deep.equal(['miss', 'hit', 'hit', 'hit']);
+      expect(metrics.inFlightMax).to.equal(1);
+    });
+  });
+
+  it('never takes the fast path for a changed query, an invalid one or another method', async function () {
+    await withGateway({}, async ({ gateway, log }) => {
+      const get = await listening(gateway);
+      expect((await get('/v1/events/2', 'other-1')).status).to.equal(200);
+      expect((await get('/v1/events/3', 'other-2')).status).to.equal(200);
+      expect((await get('/v1/events/2?', 'other-3')).status).to.equal(200);
+      for (const id of ['other-4', 'other-5']) {
+        const invalid = await get('/v1/events?limit=0', id);
+        expect(invalid.status).to.equal(400);
+        expect(invalid.headers['x-request-id']).to.equal(id);
+      }
+      expect((await get('/v1/events/0', 'other-6')).status).to.equal(400);
+      expect((await get('/v1/events/999', 'other-7')).status).to.equal(404);
+      expect((await get('/v1/events/999', 'other-8')).status).to.equal(404);
+      const { port } = gateway.app.server.address() as AddressInfo;
+      const head = await fetch(`http://127.0.0.1:${port}/v1/events/2`, { method: 'HEAD' });
+      expect(head.status).to.equal(200);
+      expect(gateway.fastPathAnswers()).to.equal(0);
+      const again = await get('/v1/events/2', 'other-9');
+      expect(again.headers['x-cache']).to.equal('HIT');
+      expect(gateway.fastPathAnswers()).to.equal(1);
+      await waitFor(() => requestLines(log).length === 10, 5_000, 'ten request lines');
+      expect(requestLines(log).map((line) => [line.correlationId, line.route, line.status])).to.deep.include.members([
+        ['other-4', '/v1/events', 400],
+        ['other-7', '/v1/events/:id', 404],
+        ['other-9', '/v1/events/:id', 200],
+      ]);
+    });
+  });
+
+  it('answers a fast-path GET past the handler deadline with the 504 problem of the route, and sends the next one to the route', async function () {
+    const gate = gatedCache(ctx.cache);
+    const metrics = recordingMetrics();
+    const log = correlatedLogger();
+    const gateway = await buildGateway({
+      db: ctx.db,
+      cache: gate,
+      mq: ctx.mq,
+      log,
+      metrics,
+      settings: readSettings(ctx.config),
+      handlerTimeoutMs: 200,
+    });
+    try {
+      const get = await listening(gateway);
+      expect((await get('/v1/events/4', 'late-1')).status).to.equal(200);
+      gate.hold();
+      const fast = await get('/v1/events/4', 'late-2');
+      expect(gateway.fastPathAnswers()).to.equal(1);
+      const byRoute = await get('/v1/events/4', 'late-3');
+      expect(gateway.fastPathAnswers()).to.equal(1);
+      expect([fast.status, byRoute.status]).to.deep.equal([504, 504]);
+      expect(fast.headers).to.deep.equal({ ...byRoute.headers, 'x-request-id': 'late-2' });
+      expect(fast.headers['content-type']).to.equal('application/problem+json; charset=utf-8');
+      expect(JSON.parse(fast.body)).to.deep.equal({ ...(JSON.parse(byRoute.body) as object), request_id: 'late-2' });
+      expect((JSON.parse(fast.body) as ProblemBody).detail).to.equal('GET /v1/events/:id did not finish within 0.2 s');
+      gate.release();
+      await waitFor(() => requestLines(log).length === 3, 5_000, 'three request lines');
+      expect(requestLines(log).map((line) => [line.correlationId, line.status])).to.deep.equal([
+        ['late-1', 200],
+        ['late-2', 504],
+        ['late-3', 504],
+      ]);
+    } finally {
+      gate.release();
+      await gateway.app.close();
+    }
+  });
+
+  it('answers fast-path and routed GETs that arrive on an open connection during shutdown with Connection: close', async function () {
+    const gate = gatedCache(ctx.cache);
+    const metrics = recordingMetrics();
+    const gateway = await buildGateway({
+      db: ctx.db,
+      cache: gate,
+      mq: ctx.mq,
+      log: correlatedLogger(),
+      metrics,
+      settings: readSettings(ctx.config),
+    });
+    let closed: Promise<void> | undefined;
+    try {
+      const get = await listening(gateway);
+      expect((await get('/v1/events/1', 'bye-0')).status).to.equal(200);
+      const { port } = gateway.app.server.address() as AddressInfo;
+      const request = (url: string, id: string) =>
+        `GET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: ${id}\r\n\r\n`;
+      /** A keep-alive connection: everything it received by the time the server closed it. */
+      const connection = async () => {
+        const socket = connect(port, '127.0.0.1');
+        await once(socket, 'connect');
+        let received = '';
+        socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+        const ended = once(socket, 'close').then(() => received);
+        return { socket, ended };
+      };
+      gate.hold();
+      const [first, second] = [await connection(), await connection()];
+      // One request in flight on each connection (held by the cache), then the shutdown begins.
+      first.socket.write(request('/v1/events/1', 'bye-1'));
+      second.socket.write(request('/v1/events/1', 'bye-2'));
+      await waitFor(() => metrics.inFlightNow === 2, 5_000, 'two requests in flight');
+      const fastBefore = gateway.fastPathAnswers();
+      closed = gateway.app.close();
+      // A second request on each busy connection: a remembered URL (the fast path) and a new one (the route).
+      first.socket.write(request('/v1/events/1', 'bye-3'));
+      second.socket.write(request('/v1/events/2', 'bye-4'));
+      await waitFor(() => metrics.inFlightNow === 4, 5_000, 'four requests in flight');
+      expect(gateway.fastPathAnswers()).to.equal(fastBefore + 1);
+      gate.release();
+      const answers = await Promise.all([first.ended, second.ended]);
+      await closed;
+      for (const [index, text] of answers.entries()) {
+        // The head of each answer (the bodies are JSON, without a blank line).
+        const heads = text.match(/HTTP\/1\.1 \d{3}[\s\S]*?\r\n\r\n/g) ?? [];
+        expect(heads, `connection ${index + 1}`).to.have.length(2);
+        expect(heads.map((head) => head.split('\r\n')[0])).to.deep.equal(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+        expect(heads[1]).to.match(/\r\nconnection: close(\r\n|$)/i);
+        expect(heads[1]).to.match(new RegExp(`\\r\\nx-request-id: bye-${index + 3}(\\r\\n|$)`, 'i'));
+      }
+    } finally {
+      gate.release();
+      await (closed ?? gateway.app.close());
+    }
   });
 
   it('sheds requests above the in-flight limit with 503 and Retry-After, and answers the ones in flight', async function () {

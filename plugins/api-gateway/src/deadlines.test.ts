@@ -34,6 +34,20 @@ describe('Deadlines (one timer for many deadlines of one length)', function () {
     expect(deadlines.queued).to.be.within(1, 2_050);
   });
 
+  it('calls back what start() began and finish() did not end in time, once, and tells finish() which it was', async function () {
+    const deadlines = new Deadlines(50);
+    const expired: string[] = [];
+    const inTime = deadlines.start(() => expired.push('in time'));
+    const late = deadlines.start(() => expired.push('late'));
+    expect(deadlines.finish(inTime)).to.equal(true);
+    await waitFor(() => expired.length > 0, 2_000, 'the late one to expire');
+    expect(deadlines.finish(late)).to.equal(false);
+    expect(deadlines.finish(inTime)).to.equal(false); // finished already
+    expect(expired).to.deep.equal(['late']);
+    expect(deadlines.queued).to.equal(0);
+    expect(() => deadlines.finish({})).to.throw(TypeError, /Deadlines.start/);
+  });
+
   it('refuses a timeout that is not a positive number', function () {
     expect(() => new Deadlines(0)).to.throw(RangeError, /positive number/);
     expect(() => new Deadlines(Number.NaN)).to.throw(RangeError, /positive number/);

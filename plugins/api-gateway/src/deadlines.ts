@@ -1,22 +1,23 @@
 import { performance } from 'node:perf_hooks';
 
-/** One promise under a deadline: settled by its work, or rejected when due. */
+/** One piece of work under a deadline: finished in time, or expired when due. */
 class Pending {
   settled = false;
 
   constructor(
     readonly due: number,
-    public reject: ((error: unknown) => void) | undefined,
-    public expired: (() => Error) | undefined,
+    public onExpired: (() => void) | undefined,
   ) {}
 
   /** Marks it settled and lets go of what it held (a settled entry may wait in the queue a while). */
   settle(): void {
     this.settled = true;
-    this.reject = undefined;
-    this.expired = undefined;
+    this.onExpired = undefined;
   }
 }
+
+/** A deadline started by {@link Deadlines.start}, given back to {@link Deadlines.finish}. */
+export type Deadline = object;
 
 /**
  * Deadlines of one fixed length for many concurrent promises, on one timer. Every deadline is
@@ -56,10 +57,7 @@ export class Deadlines {
    */
   within<T>(work: Promise<T>, expired: () => Error): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const pending = new Pending(performance.now() + this.timeoutMs, reject, expired);
-      this.#queue.push(pending);
-      this.#unsettled += 1;
-      if (!this.#armed) this.#arm(this.timeoutMs);
+      const pending = this.#start(() => reject(expired()));
       work.then(
         (value) => {
           this.#settle(pending);
@@ -74,12 +72,36 @@ export class Deadlines {
     });
   }
 
-  #settle(pending: Pending): void {
-    if (pending.settled) return; // expired already
+  /**
+   * Starts a deadline without a promise of its own (for a caller that settles its work itself):
+   * `onExpired` is called once it has run for `timeoutMs`, unless {@link finish} came first.
+   */
+  start(onExpired: () => void): Deadline {
+    return this.#start(onExpired);
+  }
+
+  /** Ends a deadline of {@link start}: true when in time, false when it had expired already. */
+  finish(deadline: Deadline): boolean {
+    if (!(deadline instanceof Pending)) throw new TypeError('Deadlines.finish takes what Deadlines.start returned');
+    return this.#settle(deadline);
+  }
+
+  #start(onExpired: () => void): Pending {
+    const pending = new Pending(performance.now() + this.timeoutMs, onExpired);
+    this.#queue.push(pending);
+    this.#unsettled += 1;
+    if (!this.#armed) this.#arm(this.timeoutMs);
+    return pending;
+  }
+
+  /** Settles `pending`: true when it had not expired. */
+  #settle(pending: Pending): boolean {
+    if (pending.settled) return false; // expired already
     pending.settle();
     this.#unsettled -= 1;
     if (this.#queue[this.#head] === pending) this.#dropSettledHead();
     else if (this.queued > 1024 && this.#unsettled * 2 < this.queued) this.#compact();
+    return true;
   }
 
   /** Drops every settled entry (amortized: only once they are more than half of the queue). */
@@ -114,10 +136,10 @@ export class Deadlines {
       const oldest = queue[this.#head]!;
       if (!oldest.settled) {
         if (oldest.due > now) break;
-        const { reject, expired } = oldest;
+        const { onExpired } = oldest;
         oldest.settle();
         this.#unsettled -= 1;
-        reject?.(expired?.() ?? new Error('deadline passed'));
+        onExpired?.();
       }
       this.#head += 1;
     }

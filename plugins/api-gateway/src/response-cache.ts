@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Cache, Counter, Logger } from '@platform-host/contracts';
+import type { Cache, Counter, GetOrSetOptions, Logger } from '@platform-host/contracts';
 import { LOOKUP_LABELS } from './gateway-metrics.js';
 
 /** What `X-Cache` says about an answer. */
@@ -38,6 +38,30 @@ class LoaderFailure extends Error {
 const SEPARATOR = '\n';
 
 /**
+ * What one answer is looked up and loaded by: its cache key, the loader of its body and the loader
+ * of its cache entry (ETag and body). Made once per answer and reusable: a GET of a URL seen before
+ * looks its answer up with the source it was answered with, allocating no loader per request.
+ */
+export class AnswerSource {
+  /** The cache entry: the body's strong ETag, a newline, the body. */
+  readonly loadEntry: () => Promise<string>;
+
+  constructor(
+    readonly key: string,
+    readonly load: () => Promise<string>,
+  ) {
+    this.loadEntry = async () => {
+      try {
+        const body = await load();
+        return `${strongEtag(body)}${SEPARATOR}${body}`;
+      } catch (error) {
+        throw new LoaderFailure(error);
+      }
+    };
+  }
+}
+
+/**
  * Cache-aside for GET answers through the platform cache's `getOrSet` (single-flight per key, in
  * this process and — with `--cache redis` — across instances; serve-stale while one refresh runs).
  * The cache is an optimisation only: when it fails (server down, timeouts) the answer is loaded
@@ -50,12 +74,18 @@ export class ResponseCache {
   private probing = false;
   private lastError: string | undefined;
   private readonly bypassMs: number;
+  /** The `getOrSet` options of every lookup, made once. */
+  private readonly lifetimes: GetOrSetOptions;
+  /** The cache's `getOrSet`, read once (through whatever proxy the host wrapped the cache in) and bound. */
+  private readonly getOrSet: Cache['getOrSet'];
 
   constructor(
-    private readonly cache: Cache,
+    cache: Cache,
     private readonly options: ResponseCacheOptions,
   ) {
     this.bypassMs = options.bypassMs ?? 2000;
+    this.lifetimes = Object.freeze({ ttlSeconds: options.ttlSeconds, staleSeconds: options.staleSeconds });
+    this.getOrSet = cache.getOrSet.bind(cache);
   }
 
   /** True while the cache is being bypassed after a failure (readiness reports it as degraded). */
@@ -69,25 +99,19 @@ export class ResponseCache {
   }
 
   /** The cached answer for `key`, else the body `load` produces (cached for the next callers). */
-  async answer(key: string, load: () => Promise<string>): Promise<CachedAnswer> {
+  answer(key: string, load: () => Promise<string>): Promise<CachedAnswer> {
+    return this.answerFrom(new AnswerSource(key, load));
+  }
+
+  /** The cached answer of `source`, else the body its loader produces (cached for the next callers). */
+  async answerFrom(source: AnswerSource): Promise<CachedAnswer> {
     if (this.lastError !== undefined && (Date.now() < this.bypassUntil || this.probing)) {
-      return this.direct(load);
+      return this.direct(source.load);
     }
     const probe = this.lastError !== undefined;
     if (probe) this.probing = true;
     try {
-      const result = await this.cache.getOrSet(
-        key,
-        async () => {
-          try {
-            const body = await load();
-            return `${strongEtag(body)}${SEPARATOR}${body}`;
-          } catch (error) {
-            throw new LoaderFailure(error);
-          }
-        },
-        { ttlSeconds: this.options.ttlSeconds, staleSeconds: this.options.staleSeconds },
-      );
+      const result = await this.getOrSet(source.key, source.loadEntry, this.lifetimes);
       if (this.lastError !== undefined) {
         this.options.log.info('Cache answers again: cache-aside resumed', { previousError: this.lastError });
         this.lastError = undefined;
@@ -99,7 +123,7 @@ export class ResponseCache {
     } catch (error) {
       if (error instanceof LoaderFailure) throw error.cause;
       this.failed(error);
-      return this.direct(load);
+      return this.direct(source.load);
     } finally {
       if (probe) this.probing = false;
     }

@@ -74,22 +74,24 @@ export function instrumentCache<C extends Cache>(cache: C, scope: PlatformMetric
     });
   };
   const resultOf = (value: string | null): CacheResult => (value === null ? 'miss' : 'hit');
+  // The continuations of get and getOrSet, made once: no closure per read.
+  const countValue = (value: string | null): string | null => {
+    countOne(resultOf(value));
+    return value;
+  };
+  const countAnswer = (answer: CachedValue): CachedValue => {
+    countOne(answer.status);
+    return answer;
+  };
 
   return interceptMethods<C, Cache>(cache, {
-    get: (key: string) =>
-      cache.get(key).then((value) => {
-        countOne(resultOf(value));
-        return value;
-      }),
+    get: (key: string) => cache.get(key).then(countValue),
     getMany: (keys: readonly string[]) =>
       cache.getMany(keys).then((values) => {
         count(values.map(resultOf));
         return values;
       }),
     getOrSet: (key: string, loader: () => Promise<string>, options: GetOrSetOptions) =>
-      cache.getOrSet(key, loader, options).then((answer: CachedValue) => {
-        countOne(answer.status);
-        return answer;
-      }),
+      cache.getOrSet(key, loader, options).then(countAnswer),
   });
 }
