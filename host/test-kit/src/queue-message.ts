@@ -1,4 +1,4 @@
-import type { QueueMessage } from '@platform-host/contracts';
+import type { BatchHandler, MessageQueue, QueueMessage } from '@platform-host/contracts';
 
 /**
  * A delivered message for unit tests of consumers (stores, aggregators, dead-letter bookkeeping):
@@ -18,4 +18,25 @@ export function queueMessageForTest(fields: Partial<QueueMessage> & { readonly i
     publishedAt: new Date(0),
     ...fields,
   };
+}
+
+/**
+ * `mq` whose subscriptions hand each delivered batch to `intercept` instead of the subscriber's
+ * handler; `intercept` gets the batch and that handler, and may count the batch, deliver it twice,
+ * change it or hold it. Every other member is `mq`'s own. For tests of consumers that need to see
+ * or shape what a real queue delivers.
+ */
+export function interceptDeliveries(
+  mq: MessageQueue,
+  intercept: (messages: readonly QueueMessage[], handler: BatchHandler) => Promise<void>,
+): MessageQueue {
+  const subscribe: MessageQueue['subscribe'] = (topic, handler, options) =>
+    mq.subscribe(topic, (messages) => intercept(messages, handler), options);
+  return new Proxy(mq, {
+    get(target, property) {
+      if (property === 'subscribe') return subscribe;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

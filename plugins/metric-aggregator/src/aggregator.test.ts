@@ -3,15 +3,19 @@ import { isDeepStrictEqual } from 'node:util';
 import { expect } from 'chai';
 import {
   DEAD_LETTER_HEADERS,
-  type BatchHandler,
   type Database,
   type MessageQueue,
   type QueueMessage,
   type Row,
-  type SubscribeOptions,
 } from '@platform-host/contracts';
 import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
-import { moduleConfigForTest, startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
+import {
+  interceptDeliveries,
+  moduleConfigForTest,
+  startModuleForTest,
+  waitFor,
+  type StartedModule,
+} from '@platform-host/test-kit';
 import { MetricAggregator } from './aggregator.js';
 import { readSettings } from './settings.js';
 import type { MetricAggregatorContext } from './main.js';
@@ -249,23 +253,9 @@ describe('metric_aggregator on the memory queue and PGlite', function () {
     // Each batch is handed to the aggregator twice, the second time as a redelivery (as a queue
     // does when the visibility or claim time of a held message runs out before the flush).
     const twice = (mq: MessageQueue): MessageQueue =>
-      new Proxy(mq, {
-        get(target, property) {
-          if (property === 'subscribe') {
-            const subscribe: MessageQueue['subscribe'] = (topic, handler, options) =>
-              target.subscribe(
-                topic,
-                async (messages) => {
-                  await handler(messages);
-                  await handler(messages.map((m) => ({ ...m, deliveryCount: m.deliveryCount + 1 })));
-                },
-                options,
-              );
-            return subscribe;
-          }
-          const value: unknown = Reflect.get(target, property, target);
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
+      interceptDeliveries(mq, async (messages, handler) => {
+        await handler(messages);
+        await handler(messages.map((m) => ({ ...m, deliveryCount: m.deliveryCount + 1 })));
       });
     h = await harness(['--windows', '1h', '--value-field', 'payload.amount'], undefined, twice);
     await h.publish([event(1, { payload: { amount: 5 } }), event(2, { payload: { amount: 7 } })]);
@@ -476,22 +466,10 @@ describe('metric_aggregator on the memory queue and PGlite', function () {
     // outage below. The events stay pending here all along (10 of them: no backpressure).
     const deliveries = new Map<string, number>();
     const recordingDeliveries = (mq: MessageQueue): MessageQueue =>
-      new Proxy(mq, {
-        get(target, property) {
-          if (property === 'subscribe')
-            return (topic: string, handler: BatchHandler, options: SubscribeOptions) =>
-              target.subscribe(
-                topic,
-                (messages) => {
-                  for (const message of messages)
-                    deliveries.set(message.id, Math.max(deliveries.get(message.id) ?? 0, message.deliveryCount));
-                  return handler(messages);
-                },
-                options,
-              );
-          const value: unknown = Reflect.get(target, property, target);
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
+      interceptDeliveries(mq, (messages, handler) => {
+        for (const message of messages)
+          deliveries.set(message.id, Math.max(deliveries.get(message.id) ?? 0, message.deliveryCount));
+        return handler(messages);
       });
     h = await harness(
       ['--windows', '1m'],

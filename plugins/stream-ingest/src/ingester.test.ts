@@ -1,14 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import {
-  DEAD_LETTER_HEADERS,
-  type BatchHandler,
-  type MessageQueue,
-  type QueueMessage,
-  type SubscribeOptions,
-} from '@platform-host/contracts';
+import { DEAD_LETTER_HEADERS, type MessageQueue, type QueueMessage } from '@platform-host/contracts';
 import { MemoryMetrics } from '@platform-host/adapter-metrics-memory';
-import { moduleConfigForTest, startModuleForTest, waitFor, type StartedModule } from '@platform-host/test-kit';
+import {
+  interceptDeliveries,
+  moduleConfigForTest,
+  startModuleForTest,
+  waitFor,
+  type StartedModule,
+} from '@platform-host/test-kit';
 import { StreamIngester } from './ingester.js';
 import { LakeStore } from './lake-store.js';
 import type { StreamIngestContext } from './main.js';
@@ -293,21 +293,9 @@ describe('stream_ingest on the memory queue, file system and PGlite', function (
     let delivered = 0;
     // Counts what the queue hands the service's handler.
     const countingDeliveries = (mq: MessageQueue): MessageQueue =>
-      new Proxy(mq, {
-        get(target, property) {
-          if (property === 'subscribe')
-            return (topic: string, handler: BatchHandler, options: SubscribeOptions) =>
-              target.subscribe(
-                topic,
-                (messages) => {
-                  delivered += messages.length;
-                  return handler(messages);
-                },
-                options,
-              );
-          const value: unknown = Reflect.get(target, property, target);
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
+      interceptDeliveries(mq, (messages, handler) => {
+        delivered += messages.length;
+        return handler(messages);
       });
     h = await harness(
       ['--batch-size', '5', '--output-format', 'json', '--flush-interval', '1h'],
