@@ -322,6 +322,18 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       resolve();
     }
   }
+  // The event loop delay @fastify/under-pressure measures changes once per sample (every second),
+  // so the onRequest hook and the fast path read it (an object per call) at most every EVENT_LOOP_DELAY_READ_MS.
+  let eventLoopDelay = 0;
+  let eventLoopDelayReadAt = Number.NEGATIVE_INFINITY;
+  const eventLoopDelayAt = (now: number): number => {
+    if (now - eventLoopDelayReadAt >= EVENT_LOOP_DELAY_READ_MS) {
+      eventLoopDelay = app.memoryUsage().eventLoopDelay;
+      eventLoopDelayReadAt = now;
+    }
+    return eventLoopDelay;
+  };
+
   /** Starts the bookkeeping of a request: its record, drain tracking, the in-flight gauge, the close listener. */
   const admit = (raw: RecordedResponse, record: RequestRecord): void => {
     raw[RECORD] = record;
@@ -336,17 +348,14 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
   // correlation context, entered once around the rest of its handling (routing, validation,
   // handler: fastify runs them synchronously from here for a request without a body).
   app.addHook('onRequest', (request, reply, done) => {
-    admit(
-      reply.raw,
-      new RequestRecord(request.id, request.method, request.routeOptions.url ?? 'unmatched', performance.now()),
-    );
+    const now = performance.now();
+    admit(reply.raw, new RequestRecord(request.id, request.method, request.routeOptions.url ?? 'unmatched', now));
     reply.header('x-request-id', request.id);
     if (inFlight > maxInFlight) {
       done(shed('in_flight', `The service is handling ${maxInFlight} requests`));
       return;
     }
-    const { eventLoopDelay } = app.memoryUsage();
-    if (eventLoopDelay > maxEventLoopDelayMs) {
+    if (eventLoopDelayAt(now) > maxEventLoopDelayMs) {
       done(shed('eventLoopDelay', `The service is overloaded (eventLoopDelay)`));
       return;
     }
@@ -511,18 +520,6 @@ export async function buildGateway(deps: GatewayDependencies): Promise<Gateway> 
       'content-length': Buffer.byteLength(body),
     });
     response.end(body);
-  };
-
-  // The event loop delay @fastify/under-pressure measures changes once per sample (every second),
-  // so the fast path reads it (an object per call) at most every EVENT_LOOP_DELAY_READ_MS.
-  let eventLoopDelay = 0;
-  let eventLoopDelayReadAt = Number.NEGATIVE_INFINITY;
-  const eventLoopDelayAt = (now: number): number => {
-    if (now - eventLoopDelayReadAt >= EVENT_LOOP_DELAY_READ_MS) {
-      eventLoopDelay = app.memoryUsage().eventLoopDelay;
-      eventLoopDelayReadAt = now;
-    }
-    return eventLoopDelay;
   };
 
   /**
