@@ -69,6 +69,9 @@ EOF
 }
 
 cmd_install() {
+  # kcat: the client independent of the adapter that the integration tests and smoke.sh publish
+  # and read with (a cold machine has none; the tests fail with "spawn kcat ENOENT" without it).
+  ensure_apt_packages kcat
   JAVA="$(find_java)"
   write_pom
   maven_fetch_libs "$KAFKA_HOME/pom.xml" "$KAFKA_LIBS"
