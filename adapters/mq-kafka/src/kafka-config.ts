@@ -33,7 +33,8 @@ export const ADAPTER_OWNED_PROPERTIES: Readonly<Record<string, string>> = {
   'linger.ms': 'MQ_KAFKA_LINGER_MS',
   'queue.buffering.max.ms': 'MQ_KAFKA_LINGER_MS',
   'group.id': 'the subscription (SubscribeOptions.group)',
-  'auto.offset.reset': 'the subscription (SubscribeOptions.startFrom)',
+  'auto.offset.reset':
+    'the adapter (earliest, so that a reset never skips records; SubscribeOptions.startFrom sets where a new group starts)',
   'enable.auto.commit': 'the adapter (stored offsets are committed on an interval and on revocation)',
   'enable.auto.offset.store': 'the adapter (only the acknowledged prefix is stored)',
   'partition.assignment.strategy': 'the adapter (cooperative-sticky)',

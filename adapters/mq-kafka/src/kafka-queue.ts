@@ -503,7 +503,11 @@ export class KafkaQueue implements MessageQueue {
           'enable.partition.eof': true,
           rebalance_cb: rebalance,
         },
-        { 'auto.offset.reset': options.startFrom === 'latest' ? 'latest' : 'earliest' },
+        // librdkafka resets a partition by this policy when it has no position to use: no committed
+        // one, or one out of range (records deleted by retention, a truncated log). 'latest' there
+        // would skip what the group has not consumed, so it is always 'earliest'; `startFrom:
+        // 'latest'` is applied by the subscription, which starts a new group's partitions at their end.
+        { 'auto.offset.reset': 'earliest' },
       );
       consumer.on('event.error', (error) =>
         this.#logger?.debug('Kafka consumer error', { brokers: this.#server, error: errorText(error) }),

@@ -48,8 +48,11 @@ export const MAX_RETRY_BACKOFF_MS = 5000;
 /** Longest wait of one consume call for its first message, so pause and close act quickly. */
 const MAX_POLL_WAIT_MS = 100;
 
-/** Deadline of the committed-offset and end-offset lookups of an assignment with `startFrom: 'latest'`. */
+/** Deadline of the committed-offset and watermark lookups of an assignment. */
 const LOOKUP_TIMEOUT_MS = 5000;
+
+/** librdkafka's logical offset of the end of a partition (`RD_KAFKA_OFFSET_END`), resolved when fetching starts. */
+const OFFSET_END = -1;
 
 /** How long a full in-flight window may last before fetching is paused at the broker too. */
 const ROOM_WAIT_MS = 200;
@@ -115,10 +118,16 @@ class HeldPartition {
   revokedHookRan = false;
   /**
    * Where it was assigned to start (the committed position, or the end for `startFrom: 'latest'`),
-   * when known: a fetched message below it is a leftover of an earlier assignment of the partition
-   * to this consumer, which librdkafka can still hand out after the partition was assigned again.
+   * when known, until its first record is kept (see `KafkaSubscription.#fromStart`): a fetched
+   * message below it is a leftover of an earlier assignment of the partition to this consumer,
+   * which librdkafka can still hand out after the partition was assigned again; a first one above
+   * it means fetching started ahead, and the partition is sought back to it.
    */
   startOffset: number | undefined;
+  /** A seek back to `startOffset` is under way: what is fetched meanwhile is from before it. */
+  seekingBack = false;
+  /** The partition was sought back to `startOffset`: the next record fetched is taken, whatever its offset. */
+  soughtBack = false;
   /** Delivered and neither acknowledged, nacked nor dead-lettered, by offset: the latest delivery of each. */
   readonly unsettled = new Map<number, KafkaQueueMessage>();
   /**
@@ -228,6 +237,8 @@ export class KafkaSubscription implements Subscription {
   #paused = false;
   #closing = false;
   #closed: Promise<void> | undefined;
+  /** The seeks back (see {@link #fromStart}) issued since the last fetch: the next fetch waits for them. */
+  #seeksBack: Promise<void>[] = [];
   #pollLoop: Promise<void> = Promise.resolve();
   #deliveryLoop: Promise<void> = Promise.resolve();
   #rotation = 0;
@@ -336,6 +347,9 @@ export class KafkaSubscription implements Subscription {
       }
       this.#setBrokerPaused(hold);
       try {
+        // Once a seek has returned, librdkafka drops what it fetched before it: the next fetch
+        // returns only records from the new position.
+        if (this.#seeksBack.length > 0) await Promise.all(this.#seeksBack.splice(0));
         const messages = await this.#consume(hold ? 1 : Math.min(this.#room(), this.#maxBatchSize));
         failures = 0;
         let added = false;
@@ -370,7 +384,7 @@ export class KafkaSubscription implements Subscription {
     if (message.topic !== this.topic) return false;
     const held = this.#held.get(message.partition);
     if (held === undefined || held.revoking) return false;
-    if (held.startOffset !== undefined && message.offset < held.startOffset) return false;
+    if (held.startOffset !== undefined && !this.#fromStart(held, message.offset)) return false;
     if (!held.ledger.fetched(message.offset)) return false;
     held.buffer.push(
       new Fetched(
@@ -383,6 +397,63 @@ export class KafkaSubscription implements Subscription {
     );
     this.#waiting += 1;
     return true;
+  }
+
+  /**
+   * Until a first record of the partition is kept: whether the fetched `offset` may be. Below
+   * the start it is a leftover of an earlier assignment (dropped). Above it, fetching started
+   * ahead of where the partition was assigned (a reset, a seek elsewhere, a librdkafka position
+   * off the assigned one) and the records in between would be skipped unseen: the partition is
+   * sought back to the start, once, and what was fetched before the seek is dropped. A first
+   * record above the start after that is taken: the log has a gap there (transaction markers,
+   * records removed by compaction or retention, aborted transactions).
+   */
+  #fromStart(held: HeldPartition, offset: number): boolean {
+    const start = held.startOffset;
+    if (start === undefined) return true;
+    if (offset < start || held.seekingBack) return false;
+    if (offset > start && !held.soughtBack) {
+      this.#seekBack(held, start, offset);
+      return false;
+    }
+    held.startOffset = undefined;
+    return true;
+  }
+
+  #seekBack(held: HeldPartition, startOffset: number, firstOffset: number): void {
+    const { topic, partition } = held;
+    this.#host.logger?.warn(
+      'Kafka fetching started after the start position of an assigned partition: seeking back to it (the records in between would have been skipped; none come again if the gap holds only transaction markers or removed records)',
+      { topic, group: this.group, partition, startOffset, firstOffset },
+    );
+    held.seekingBack = true;
+    const failed = (error: unknown): void => {
+      // The next record fetched tries again; nothing of the partition is kept meanwhile.
+      if (this.#held.get(partition) === held)
+        this.#host.logger?.warn('Kafka seek back to the start position failed; retried with the next record', {
+          topic,
+          group: this.group,
+          partition,
+          startOffset,
+          error: errorText(error),
+        });
+    };
+    this.#seeksBack.push(
+      new Promise<void>((resolve) => {
+        try {
+          this.#consumer.seek({ topic, partition, offset: startOffset }, 0, (error) => {
+            held.seekingBack = false;
+            if (error) failed(error);
+            else held.soughtBack = true;
+            resolve();
+          });
+        } catch (error) {
+          held.seekingBack = false;
+          failed(error);
+          resolve();
+        }
+      }),
+    );
   }
 
   async #deliver(): Promise<void> {
@@ -680,16 +751,18 @@ export class KafkaSubscription implements Subscription {
 
   /**
    * Where assigned partitions start: their committed position, looked up here and passed to
-   * `incrementalAssign` explicitly; without one, the oldest retained message (librdkafka's
-   * `auto.offset.reset=earliest`) or, for `startFrom: 'latest'`, the end of the partition as it is
-   * now, looked up here so that a message published once `subscribe()` has resolved is delivered
+   * `incrementalAssign` explicitly; without one, the oldest retained message (librdkafka's reset,
+   * always `earliest`) or, for `startFrom: 'latest'`, the end of the partition as it is now,
+   * looked up here so that a message published once `subscribe()` has resolved is delivered
    * (librdkafka would look the end up later, when fetching starts). The committed position is
    * explicit because librdkafka, left to look it up itself, now and then started a partition this
    * consumer had held before (assigned, revoked, assigned again) from the beginning although the
    * group had committed far beyond it (seen under load: the previous owner's commit acknowledged,
-   * `committed()` answering it, and the partition redelivered from offset 0). When the lookup
-   * fails (logged as a warning), librdkafka looks the positions up as before and nothing is
-   * filtered: the leftovers this guards against can then be delivered again (at least once).
+   * `committed()` answering it, and the partition redelivered from offset 0). A committed position
+   * below the oldest retained record (retention deleted what the group had not consumed) starts at
+   * that record, with a warning naming both. When the lookup fails (logged as a warning),
+   * librdkafka looks the positions up as before and nothing is filtered: the leftovers this guards
+   * against can then be delivered again (at least once), and a reset goes to the oldest record.
    */
   async #startPositions(partitions: readonly TopicPartition[]): Promise<Assignment[]> {
     const plain = partitions.map(({ topic, partition }) => ({ topic, partition }));
@@ -713,7 +786,7 @@ export class KafkaSubscription implements Subscription {
       }),
     );
     if (committed === undefined) return plain;
-    const endOf = (topicPartition: TopicPartition): Promise<number | undefined> =>
+    const watermarks = (topicPartition: TopicPartition): Promise<{ low: number; high: number } | undefined> =>
       new Promise((resolve) => {
         this.#consumer.queryWatermarkOffsets(
           topicPartition.topic,
@@ -721,7 +794,7 @@ export class KafkaSubscription implements Subscription {
           LOOKUP_TIMEOUT_MS,
           (error, offsets) => {
             if (!error) {
-              resolve(offsets.highOffset);
+              resolve({ low: offsets.lowOffset, high: offsets.highOffset });
               return;
             }
             this.#host.logger?.warn(
@@ -741,12 +814,27 @@ export class KafkaSubscription implements Subscription {
       plain.map(async (topicPartition): Promise<Assignment> => {
         const position = committed.get(topicPartition.partition) ?? -1;
         if (position < 0 && this.#options.startFrom !== 'latest') return topicPartition;
-        const end = await endOf(topicPartition);
-        if (end === undefined) return topicPartition;
+        const marks = await watermarks(topicPartition);
+        // A new group's end is then librdkafka's to look up (its reset would go to the oldest record).
+        if (marks === undefined) return position < 0 ? { ...topicPartition, offset: OFFSET_END } : topicPartition;
+        if (position < 0) return { ...topicPartition, offset: marks.high };
         // A committed position past the end (the topic was re-created, the log truncated) is left
         // to librdkafka's reset, and nothing is filtered below it: that would drop the new messages.
-        if (position >= 0) return position <= end ? { ...topicPartition, offset: position } : topicPartition;
-        return { ...topicPartition, offset: end };
+        if (position > marks.high) return topicPartition;
+        if (position < marks.low) {
+          this.#host.logger?.warn(
+            'Kafka committed position is below the oldest retained record: the records in between were deleted (retention) before the group consumed them',
+            {
+              topic: this.topic,
+              group: this.group,
+              partition: topicPartition.partition,
+              committedOffset: position,
+              oldestOffset: marks.low,
+            },
+          );
+          return { ...topicPartition, offset: marks.low };
+        }
+        return { ...topicPartition, offset: position };
       }),
     );
   }

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Kafka from 'node-rdkafka';
+import type { LibrdKafkaError } from 'node-rdkafka';
 import { KafkaQueue } from './kafka-queue.js';
 import type { KafkaQueueOptions } from './kafka-queue.js';
 
@@ -73,6 +74,62 @@ export async function committedOffset(
     );
   } finally {
     await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+  }
+}
+
+/**
+ * Commits `offset` for `group` on `topic` partition `partition`, with a consumer of the group that
+ * does not join it (the group must have no members: the broker takes such a commit only then).
+ */
+export async function commitOffset(
+  bootstrapServers: string,
+  group: string,
+  topic: string,
+  partition: number,
+  offset: number,
+): Promise<void> {
+  const consumer = new Kafka.KafkaConsumer(
+    { 'bootstrap.servers': bootstrapServers, 'group.id': group, 'enable.auto.commit': false },
+    {},
+  );
+  await new Promise<void>((resolve, reject) =>
+    consumer.connect({ timeout: 10_000 }, (error) => (error ? reject(new Error(error.message)) : resolve())),
+  );
+  try {
+    consumer.commitSync([{ topic, partition, offset }]);
+  } finally {
+    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+  }
+}
+
+/**
+ * Publishes to partition 0 of `topic` one committed transaction per entry of `sizes`, of that many
+ * records: each transaction ends with a commit marker, which takes an offset and is never delivered
+ * (sizes 5 and 4 give records 0-4, a marker at 5, records 6-9, a marker at 10).
+ */
+export async function publishTransactions(
+  bootstrapServers: string,
+  topic: string,
+  sizes: readonly number[],
+): Promise<void> {
+  const producer = new Kafka.Producer({
+    'bootstrap.servers': bootstrapServers,
+    'transactional.id': `${topic}-transactions`,
+  });
+  const call = (operation: (done: (error: LibrdKafkaError | null | undefined) => void) => void): Promise<void> =>
+    new Promise((resolve, reject) => operation((error) => (error ? reject(new Error(error.message)) : resolve())));
+  await call((done) => producer.connect({ timeout: 10_000 }, (error) => done(error)));
+  try {
+    await call((done) => producer.initTransactions(10_000, done));
+    let record = 0;
+    for (const size of sizes) {
+      await call((done) => producer.beginTransaction(done));
+      for (let index = 0; index < size; index++, record++)
+        producer.produce(topic, 0, Buffer.from(`record-${record}`), null, Date.now());
+      await call((done) => producer.commitTransaction(10_000, done));
+    }
+  } finally {
+    await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
   }
 }
 
