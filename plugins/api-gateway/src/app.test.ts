@@ -873,6 +873,77 @@ describe('api_gateway request bookkeeping and load shedding', function () {
     });
   });
 
+  it('sheds a remembered (fast-path) URL above the in-flight limit with the 503 problem, Retry-After and metric of the route', async function () {
+    await withGateway({ maxInFlight: 2 }, async ({ gateway, metrics, cache }) => {
+      const get = await listening(gateway);
+      // Remembered: the second GET of the URL is answered by the fast path.
+      expect((await get('/v1/events/3', 'limit-0')).status).to.equal(200);
+      expect((await get('/v1/events/3', 'limit-1')).status).to.equal(200);
+      expect(gateway.fastPathAnswers()).to.equal(1);
+      // Held in flight: their cache keys contain "hold".
+      const held = [get('/v1/events?event_type=hold-a', 'held-a'), get('/v1/events?event_type=hold-b', 'held-b')];
+      await waitFor(() => metrics.inFlightNow === 2, 5_000, 'two requests in flight');
+      const remembered = await get('/v1/events/3', 'limit-2');
+      const byRoute = await get('/v1/events/4', 'limit-3');
+      expect(gateway.fastPathAnswers()).to.equal(1);
+      expect([remembered.status, byRoute.status]).to.deep.equal([503, 503]);
+      expect(remembered.headers['retry-after']).to.equal('1');
+      expect(remembered.headers['content-type']).to.equal('application/problem+json; charset=utf-8');
+      expect(remembered.headers).to.deep.equal({ ...byRoute.headers, 'x-request-id': 'limit-2' });
+      expect(JSON.parse(remembered.body)).to.deep.equal({
+        ...(JSON.parse(byRoute.body) as object),
+        instance: '/v1/events/3',
+        request_id: 'limit-2',
+      });
+      expect((JSON.parse(remembered.body) as ProblemBody).detail).to.equal(
+        'The service is handling 2 requests; retry after 1 s',
+      );
+      expect(metrics.shed).to.deep.equal(['in_flight', 'in_flight']);
+      cache.release();
+      expect((await Promise.all(held)).map((answer) => answer.status)).to.deep.equal([200, 200]);
+      // Below the limit again, the URL is still answered by the fast path.
+      expect((await get('/v1/events/3', 'limit-4')).status).to.equal(200);
+      expect(gateway.fastPathAnswers()).to.equal(2);
+    });
+  });
+
+  it('sheds a remembered (fast-path) URL while the event loop delay is above the limit, with the 503 problem, Retry-After and metric of the route', async function () {
+    await withGateway({ maxEventLoopDelayMs: 1 }, async ({ gateway, metrics }) => {
+      const get = await listening(gateway);
+      // Remembered (answered once by the route), then answered by the fast path while the loop is idle.
+      await waitFor(
+        async () => (await get('/v1/events/1', 'delay-0')).status === 200 && gateway.fastPathAnswers() > 0,
+        20_000,
+        'a GET answered by the fast path',
+      );
+      let shed: Awaited<ReturnType<typeof get>> | undefined;
+      let fastBefore = 0;
+      await waitFor(
+        async () => {
+          const until = performance.now() + 250;
+          while (performance.now() < until); // block the event loop, as an overloaded process does
+          fastBefore = gateway.fastPathAnswers();
+          const answer = await get('/v1/events/1', 'delay-1');
+          if (answer.status !== 503) return false;
+          shed = answer;
+          return true;
+        },
+        20_000,
+        'a 503 for the event loop delay',
+      );
+      expect(gateway.fastPathAnswers()).to.equal(fastBefore);
+      expect(shed!.headers['retry-after']).to.equal('1');
+      expect(shed!.headers['content-type']).to.equal('application/problem+json; charset=utf-8');
+      expect(shed!.headers['x-request-id']).to.equal('delay-1');
+      const problem = JSON.parse(shed!.body) as ProblemBody & { instance: string; request_id: string };
+      expect(problem.status).to.equal(503);
+      expect(problem.detail).to.equal('The service is overloaded (eventLoopDelay); retry after 1 s');
+      expect([problem.instance, problem.request_id]).to.deep.equal(['/v1/events/1', 'delay-1']);
+      expect(metrics.shed).to.include('eventLoopDelay');
+      expect(metrics.shed.every((reason) => reason === 'eventLoopDelay')).to.equal(true);
+    });
+  });
+
   it('answers 504 when the answer takes longer than the handler timeout', async function () {
     await withGateway({ handlerTimeoutMs: 100 }, async ({ gateway }) => {
       const answer = await gateway.app.inject({ url: '/v1/events?event_type=hold' });
