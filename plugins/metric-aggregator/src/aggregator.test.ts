@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { expect } from 'chai';
@@ -163,6 +165,73 @@ function withFailingTransactions(db: Database, failing: () => boolean, failures:
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+/** What {@link withProbedTransactions} observes and controls. */
+interface TransactionProbe {
+  /** `transaction()` calls so far. */
+  calls: number;
+  /** Opens the gate the first transaction's rollup upsert waits at. */
+  releaseFirstUpsert: () => void;
+  /** Statements of the second transaction after its watermark lock (it has taken its events). */
+  secondStatementsAfterLock: number;
+}
+
+/**
+ * `db` whose first transaction's rollup upsert waits until `probe.releaseFirstUpsert()`, and then
+ * fails when `failFirst`; a failed first transaction reports its failure to the worker only once
+ * the second transaction ran a statement after its lock, or 200 ms later (the second one is then
+ * waiting for the worker, as it must).
+ */
+function withProbedTransactions(db: Database, failFirst: boolean): { db: Database; probe: TransactionProbe } {
+  const current = new AsyncLocalStorage<number>();
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let secondTook: () => void = () => undefined;
+  const secondTookEvents = new Promise<void>((resolve) => {
+    secondTook = resolve;
+  });
+  const probe: TransactionProbe = { calls: 0, releaseFirstUpsert: release, secondStatementsAfterLock: 0 };
+  const observe = async (sql: string): Promise<void> => {
+    const transaction = current.getStore();
+    if (transaction === 1 && sql.startsWith('INSERT INTO metric_rollups')) {
+      await gate;
+      if (failFirst) throw new Error('injected: the first flush fails');
+    }
+    if (transaction === 2 && !sql.includes('FOR UPDATE')) {
+      probe.secondStatementsAfterLock += 1;
+      secondTook();
+    }
+  };
+  const wrapped = new Proxy(db, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      const method = value as (...a: unknown[]) => Promise<unknown>;
+      if (property === 'transaction') {
+        return (work: () => Promise<unknown>) => {
+          probe.calls += 1;
+          const index = probe.calls;
+          const run = method.call(target, () => current.run(index, work));
+          if (index !== 1) return run;
+          return run.catch(async (error: unknown) => {
+            await Promise.race([secondTookEvents, sleep(200)]);
+            throw error;
+          });
+        };
+      }
+      if (property === 'execute' || property === 'fetchOne' || property === 'fetchAll') {
+        return async (sql: string, ...rest: unknown[]) => {
+          await observe(sql);
+          return method.call(target, sql, ...rest);
+        };
+      }
+      return method.bind(target);
+    },
+  });
+  return { db: wrapped, probe };
 }
 
 /** Publishes `values` with one key: one partition, in this order, offsets from 0. */
@@ -507,6 +576,63 @@ describe('metric_aggregator on the memory queue and PGlite', function () {
     await waitFor(() => Date.now() - lastDeliveryAt >= 2000, 5_000, 'more visibility timeouts after the flush');
     expect(deliveries, 'no redelivery after the acknowledgement').to.deep.equal(counted);
     expect(reasons(), 'nothing dead-lettered').to.deep.equal([]);
+  });
+
+  it("starts the next flush's transaction while the running one writes; the next takes the events that came meanwhile", async () => {
+    let probe: TransactionProbe | undefined;
+    // --batch-size 5: a flush starts in the background at 10 pending events.
+    h = await harness(['--windows', '1m', '--batch-size', '5'], undefined, undefined, (db) => {
+      const probed = withProbedTransactions(db, false);
+      probe = probed.probe;
+      return probed.db;
+    });
+    await h.publish(Array.from({ length: 10 }, (_, index) => event(1, { payload: { value: index } })));
+    await waitFor(() => probe?.calls === 1, 10_000, 'the first flush begun');
+    await h.publish(Array.from({ length: 10 }, (_, index) => event(2, { payload: { value: index } })));
+    try {
+      // Its transaction is asked for while the first is still held at its upsert.
+      await waitFor(() => probe?.calls === 2, 10_000, 'the second flush begun while the first writes');
+      expect(h.aggregator.totals.flushes, 'the first flush has not committed').to.equal(0);
+    } finally {
+      probe?.releaseFirstUpsert();
+    }
+    await waitFor(() => h?.aggregator.totals.applied === 20, 10_000, 'both flushes committed');
+    expect(h.aggregator.totals.flushes).to.equal(2);
+    expect(probe?.calls, 'no third transaction: the second took everything').to.equal(2);
+    const rows = await h.rollups();
+    expect(rows.map((row) => [row.start, row.events, row.value_sum])).to.deep.equal([
+      [String((T0 + MINUTE) / 1000), 10, 45],
+      [String((T0 + 2 * MINUTE) / 1000), 10, 45],
+    ]);
+  });
+
+  it('a flush that waits for the lock takes its events only once the flush before failed and put its events back: none late', async () => {
+    let probe: TransactionProbe | undefined;
+    h = await harness(['--windows', '1m', '--batch-size', '5'], undefined, undefined, (db) => {
+      const probed = withProbedTransactions(db, true);
+      probe = probed.probe;
+      return probed.db;
+    });
+    await h.publish(Array.from({ length: 10 }, (_, index) => event(1, { payload: { value: index } })));
+    await waitFor(() => probe?.calls === 1, 10_000, 'the first flush begun');
+    // Events 9 minutes later: the worker's watermark candidate (minute 10 minus 5 min of lateness)
+    // closes the first events' window.
+    await h.publish(Array.from({ length: 10 }, (_, index) => event(10, { payload: { value: index } })));
+    try {
+      await waitFor(() => probe?.calls === 2, 10_000, 'the second flush begun while the first writes');
+    } finally {
+      probe?.releaseFirstUpsert();
+    }
+    await waitFor(() => h?.aggregator.totals.applied === 20, 10_000, 'every event applied');
+    // Had the second flush taken its events before the first one's came back, it would have moved
+    // the watermark past their window, and the flush after it would have found them late.
+    expect(h.aggregator.totals.deadLettered.late, 'late events').to.equal(0);
+    expect(probe?.secondStatementsAfterLock, 'the second flush wrote').to.be.greaterThan(0);
+    const rows = await h.rollups();
+    expect(rows.map((row) => [row.start, row.events, row.closed])).to.deep.equal([
+      [String((T0 + MINUTE) / 1000), 10, true],
+      [String((T0 + 10 * MINUTE) / 1000), 10, false],
+    ]);
   });
 
   it('on stop writes the pending events in one flush (onRevoked of the partitions) and acknowledges them', async () => {

@@ -14,7 +14,7 @@ import type {
 import { PendingDeadLetters, retryBackoffMs } from '@platform-host/contracts';
 import { countDeadLetter, declareAggregatorMetrics, type AggregatorMetrics } from './aggregator-metrics.js';
 import { decodeEvent, type DeadLetterReason } from './event.js';
-import { offsetOf, partitionOf, type FlushOutcome, type PendingEvent } from './rollup-store.js';
+import { offsetOf, partitionOf, type FlushInput, type FlushOutcome, type PendingEvent } from './rollup-store.js';
 import { isFatalStoreError } from './cql-rollup-store.js';
 import { createRollupSink, type RollupSink } from './rollup-sink.js';
 import type { AggregatorSettings } from './settings.js';
@@ -40,6 +40,14 @@ export interface AggregatorDependencies {
    * taken in count: those of the flush being written do not (see {@link MetricAggregator}).
    */
   readonly maxPendingEvents?: number;
+}
+
+/** A flush started and not holding its events yet (see {@link MetricAggregator.flush}). */
+interface WaitingFlush {
+  /** Settles when the flush has committed and acknowledged (or failed). */
+  done: Promise<void>;
+  /** Resolves once the flush took the pending events (or ended without taking any). */
+  readonly taken: Promise<void>;
 }
 
 /** Totals of one run, logged at the end (and read by tests). */
@@ -122,9 +130,20 @@ export class MetricAggregator {
   /** Restarted by every delivered batch; fires once intake has been quiet (see {@link quietFlushMs}). */
   #quietTimer: NodeJS.Timeout | undefined;
   #heartbeat: Heartbeat | undefined;
-  #flushChain: Promise<unknown> = Promise.resolve();
-  /** Flushes asked for and not settled yet (running or waiting in {@link #flushChain}). */
-  #flushesQueued = 0;
+  /**
+   * The flush started and not holding its events yet (waiting for the one before, or for the
+   * lock): a `flush()` asked for meanwhile is that one, as it takes everything pending when it runs.
+   */
+  #waiting: WaitingFlush | undefined;
+  /**
+   * Settles once the newest flush that was started has settled its outcome (see {@link #runFlush}):
+   * the next flush takes its events only after that, so a failed flush's events are back in
+   * {@link #pending}, and a committed one's watermark adopted, before the next one reads them.
+   */
+  #lastSettled: Promise<void> = Promise.resolve();
+  /** Settles once the newest flush that was started is done (acknowledged, or failed). */
+  #lastDone: Promise<void> = Promise.resolve();
+  /** A flush holds its events (taken, not settled yet). */
   #flushing = false;
   #storedWatermarkMs: number | undefined;
   #lastFlushError: string | undefined;
@@ -269,18 +288,45 @@ export class MetricAggregator {
   }
 
   /**
-   * Writes the pending events and moves the watermark (one transaction), then acknowledges. Flushes
-   * run one at a time; a failed one keeps its events pending for the next.
+   * Writes the pending events and moves the watermark (one transaction), then acknowledges; resolves
+   * once they are acknowledged. Flushes take their events one at a time; a failed one keeps its
+   * events pending for the next. On a store that serializes flushes in the database
+   * ({@link RollupSink.flushWhenLocked}) the next flush is started at once, and its `BEGIN` and
+   * lock request wait in PostgreSQL while the running one commits; it takes the pending events
+   * when the lock is granted and this worker has settled the flush before. A flush asked for while
+   * one is waiting to take its events is that one. Either way a flush resolves only once the
+   * flushes before it are done too (a revocation's flush: every event written is acknowledged).
    */
   flush(): Promise<void> {
-    this.#flushesQueued += 1;
-    const run = this.#flushChain
-      .then(() => this.#flushOnce())
+    if (this.#waiting !== undefined) return this.#waiting.done;
+    const previousSettled = this.#lastSettled;
+    const previousDone = this.#lastDone;
+    let settle: () => void = () => undefined;
+    this.#lastSettled = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    let markTaken: () => void = () => undefined;
+    const taken = new Promise<void>((resolve) => {
+      markTaken = resolve;
+    });
+    const waiting: WaitingFlush = { done: Promise.resolve(), taken };
+    const release = (): void => {
+      if (this.#waiting === waiting) this.#waiting = undefined;
+      markTaken();
+    };
+    this.#waiting = waiting;
+    // Started only once the flush before took its events, so after it was granted the lock: this
+    // one's lock request queues behind it, never ahead (it would wait for the one before to settle).
+    // Without flushWhenLocked (Cassandra) a flush starts once the one before is done, as it always did.
+    const overlapping = this.#store.flushWhenLocked !== undefined;
+    waiting.done = this.#runFlush(overlapping ? previousSettled : previousDone, release, settle)
       .finally(() => {
-        this.#flushesQueued -= 1;
-      });
-    this.#flushChain = run.catch(() => undefined);
-    return run;
+        release();
+        settle();
+      })
+      .finally(() => previousDone);
+    this.#lastDone = waiting.done.catch(() => undefined);
+    return waiting.done;
   }
 
   async #assigned(partitions: readonly TopicPartition[]): Promise<void> {
@@ -414,15 +460,19 @@ export class MetricAggregator {
     }
     this.#deps.log.debug('Batch delivered', { messages: messages.length, pending_events: this.#pending.size });
     if (this.#pending.size >= this.#maxPending) {
-      // Backpressure on the set being filled: no further batch until the running flush is done
-      // (a failed one has put its events back here; the next flush below retries them).
-      await this.#flushChain;
+      // Backpressure on the set being filled: no further batch until a flush has taken it (the
+      // running flush is done; a failed one has put its events back here, and the next flush takes
+      // them too).
+      const next = this.flush();
+      next.catch(() => undefined);
+      await (this.#waiting?.taken ?? next.catch(() => undefined));
       // While flushes fail, intake stays paused here and the flush is retried with backoff, never
       // thrown: a throw would hand events this worker holds back to the queue.
       if (this.#lastFlushError !== undefined) await this.#flushRetryingUntilWritten();
     }
-    if (this.#pending.size >= this.#maxPending / 2 && this.#flushesQueued === 0) {
-      // Written in the background while the next batches are taken in.
+    if (this.#pending.size >= this.#maxPending / 2 && this.#waiting === undefined) {
+      // Written in the background while the next batches are taken in (once the running flush is
+      // done: this one waits for the lock meanwhile).
       this.flush().catch(() => undefined);
     }
     if (this.#pending.size > 0) this.#armQuietFlush();
@@ -439,7 +489,7 @@ export class MetricAggregator {
 
   /** Intake has been quiet: writes what is pending, unless a flush already waits to take it. */
   #quietFlush(): void {
-    if (this.#timer === undefined || this.#handling || this.#pending.size === 0 || this.#flushesQueued > 1) return;
+    if (this.#timer === undefined || this.#handling || this.#pending.size === 0 || this.#waiting !== undefined) return;
     this.flush().catch(() => undefined);
   }
 
@@ -465,43 +515,65 @@ export class MetricAggregator {
     }
   }
 
-  async #flushOnce(): Promise<void> {
+  /**
+   * One flush. `previous` settles once the flush started before it settled its outcome (or, on a
+   * store without `flushWhenLocked`, is done); this one takes its events only after that. `release`
+   * marks the moment this flush takes the pending events (a `flush()` asked for from then on
+   * starts the next one); `settle` marks that this flush's outcome is settled: its events back in
+   * {@link #pending} if it failed, its watermark adopted if it committed. The acknowledgement
+   * comes after that, so the next flush does not wait for it.
+   */
+  async #runFlush(previous: Promise<void>, release: () => void, settle: () => void): Promise<void> {
     const partitioned = this.#deps.mq.capabilities.partitioned;
-    // A high-water offset says "applied or dead-lettered up to here": the dead letters in flight
-    // (a batch still being handled, a retry) settle first, and the events of a partition at or
-    // above its lowest dead letter that is still not durable wait for a later flush.
-    if (partitioned && this.#deadLetters.size > 0) await this.#deadLetters.settle();
-    const blocked = partitioned ? this.#deadLetters.blockingOffsets() : new Map<number, bigint>();
-    const below = (message: QueueMessage): boolean => {
-      const block = blocked.get(partitionOf(message));
-      return block === undefined || offsetOf(message) < block;
+    let input: FlushInput | undefined;
+    let stopTimer: (() => number) | undefined;
+    const take = async (): Promise<FlushInput | undefined> => {
+      await previous;
+      // A high-water offset says "applied or dead-lettered up to here": the dead letters in flight
+      // (a batch still being handled, a retry) settle first, and the events of a partition at or
+      // above its lowest dead letter that is still not durable wait for a later flush.
+      if (partitioned && this.#deadLetters.size > 0) await this.#deadLetters.settle();
+      release();
+      input = this.#takePending();
+      if (input !== undefined) {
+        this.#flushing = true;
+        stopTimer = this.#metrics.flushDuration.startTimer(this.#labels);
+      }
+      return input;
     };
-    const entries: PendingEvent[] = [];
-    const held = new Map<string, PendingEvent>();
-    for (const [id, entry] of this.#pending) {
-      if (below(entry.message)) entries.push(entry);
-      else held.set(id, entry);
-    }
-    const deadLettered = this.#deadLetteredSinceFlush.filter(below);
-    const heldDeadLettered = this.#deadLetteredSinceFlush.filter((message) => !below(message));
-    // While events wait behind a dead letter, the watermark stays: it must not close a window one of
-    // them belongs to before it is applied.
-    const candidate = held.size === 0 ? this.#clock.tick(this.#now()) : undefined;
-    const moved =
-      candidate !== undefined && (this.#storedWatermarkMs === undefined || candidate > this.#storedWatermarkMs);
-    if (entries.length === 0 && deadLettered.length === 0 && !moved) return;
-    this.#pending = held;
-    this.#deadLetteredSinceFlush = heldDeadLettered;
-    this.#flushing = true;
-    const stopTimer = this.#metrics.flushDuration.startTimer(this.#labels);
-    let outcome: FlushOutcome;
+    let outcome: FlushOutcome | undefined;
     try {
-      outcome = await this.#store.flush(entries, candidate, deadLettered);
+      if (this.#store.flushWhenLocked === undefined) {
+        const taken = await take();
+        outcome =
+          taken === undefined
+            ? undefined
+            : await this.#store.flush(taken.pending, taken.watermarkCandidateMs, taken.deadLettered);
+      } else {
+        // Nothing pending and no flush before it that could fail and hand events back: no transaction.
+        if (!this.#flushing && this.#nothingToFlush()) {
+          release();
+          return;
+        }
+        outcome = await this.#store.flushWhenLocked(take);
+      }
     } catch (error) {
+      this.#flushing = false;
+      if (input === undefined) {
+        // Failed before it took anything (BEGIN, the lock): nothing to put back.
+        this.#lastFlushError = error instanceof Error ? error.message : String(error);
+        this.#deps.log.error('Flush failed: the events stay pending and are written by the next flush', {
+          events: 0,
+          error,
+        });
+        throw error;
+      }
+      const { pending: entries, deadLettered } = input;
       this.#deadLetteredSinceFlush = [...deadLettered, ...this.#deadLetteredSinceFlush];
       // Put them back (a redelivered copy that arrived meanwhile is the same message).
       for (const entry of entries) if (!this.#pending.has(entry.message.id)) this.#pending.set(entry.message.id, entry);
       this.#lastFlushError = error instanceof Error ? error.message : String(error);
+      settle();
       if (isFatalStoreError(error) && this.#fatal === undefined) {
         this.#fatal = error as Error;
         if (this.#timer !== undefined) clearInterval(this.#timer);
@@ -519,10 +591,11 @@ export class MetricAggregator {
         error,
       });
       throw error;
-    } finally {
-      this.#flushing = false;
     }
-    const seconds = stopTimer();
+    this.#flushing = false;
+    if (outcome === undefined || input === undefined) return;
+    const entries = input.pending;
+    const seconds = stopTimer?.() ?? 0;
     this.#deps.log.debug('Flushed', {
       events: entries.length,
       rows: outcome.rows,
@@ -535,6 +608,7 @@ export class MetricAggregator {
     this.#storedWatermarkMs = outcome.watermarkMs;
     this.#clock.adopt(outcome.watermarkMs);
     if (entries.length > 0) this.#clock.arrived(this.#now());
+    settle();
     this.#metrics.flushBatchSize.observe(this.#labels, entries.length);
     this.totals.deadLettered.late += outcome.late.length;
     countDeadLetter(this.#metrics, this.#labels, 'late', outcome.late.length);
@@ -563,6 +637,45 @@ export class MetricAggregator {
     if (outcome.watermarkMs !== undefined) {
       this.#metrics.watermarkLag.set(this.#labels, Math.max(0, (this.#now() - outcome.watermarkMs) / 1000));
     }
+  }
+
+  /** Whether a flush now would write nothing: no events, no dead letters to record, no watermark move. */
+  #nothingToFlush(): boolean {
+    if (this.#pending.size > 0 || this.#deadLetteredSinceFlush.length > 0) return false;
+    if (this.#deps.mq.capabilities.partitioned && this.#deadLetters.size > 0) return false;
+    const candidate = this.#clock.tick(this.#now());
+    return candidate === undefined || (this.#storedWatermarkMs !== undefined && candidate <= this.#storedWatermarkMs);
+  }
+
+  /**
+   * Takes the events the flush writes out of {@link #pending} (all but those held behind a dead
+   * letter that is not durable yet) with the watermark candidate; `undefined` when there is
+   * nothing to write.
+   */
+  #takePending(): FlushInput | undefined {
+    const partitioned = this.#deps.mq.capabilities.partitioned;
+    const blocked = partitioned ? this.#deadLetters.blockingOffsets() : new Map<number, bigint>();
+    const below = (message: QueueMessage): boolean => {
+      const block = blocked.get(partitionOf(message));
+      return block === undefined || offsetOf(message) < block;
+    };
+    const entries: PendingEvent[] = [];
+    const held = new Map<string, PendingEvent>();
+    for (const [id, entry] of this.#pending) {
+      if (below(entry.message)) entries.push(entry);
+      else held.set(id, entry);
+    }
+    const deadLettered = this.#deadLetteredSinceFlush.filter(below);
+    const heldDeadLettered = this.#deadLetteredSinceFlush.filter((message) => !below(message));
+    // While events wait behind a dead letter, the watermark stays: it must not close a window one of
+    // them belongs to before it is applied.
+    const candidate = held.size === 0 ? this.#clock.tick(this.#now()) : undefined;
+    const moved =
+      candidate !== undefined && (this.#storedWatermarkMs === undefined || candidate > this.#storedWatermarkMs);
+    if (entries.length === 0 && deadLettered.length === 0 && !moved) return undefined;
+    this.#pending = held;
+    this.#deadLetteredSinceFlush = heldDeadLettered;
+    return { pending: entries, watermarkCandidateMs: candidate, deadLettered };
   }
 
   #readiness(): HealthCheckResult {

@@ -1,6 +1,12 @@
 import type { QueueMessage } from '@platform-host/contracts';
 import { CqlRollupStore } from './cql-rollup-store.js';
-import { RollupStore, type FlushOutcome, type PendingEvent, type RollupStoreOptions } from './rollup-store.js';
+import {
+  RollupStore,
+  type FlushInput,
+  type FlushOutcome,
+  type PendingEvent,
+  type RollupStoreOptions,
+} from './rollup-store.js';
 
 /**
  * What the worker needs of the database side: the PostgreSQL {@link RollupStore} (one transaction
@@ -19,6 +25,14 @@ export interface RollupSink {
     watermarkCandidateMs: number | undefined,
     deadLettered?: readonly QueueMessage[],
   ): Promise<FlushOutcome>;
+  /**
+   * Present when the database itself serializes the flushes of a group (PostgreSQL's row lock on
+   * the watermark): the flush opens its transaction and asks for the lock first, and takes its
+   * input from `take` once the lock is granted; `undefined` from `take` writes nothing. The worker
+   * then starts a flush while the one before is still committing. Without it (Cassandra's lease,
+   * taken by polling) the worker starts a flush only once the one before has finished.
+   */
+  flushWhenLocked?(take: () => Promise<FlushInput | undefined>): Promise<FlushOutcome | undefined>;
   /** The stored high-water offsets of `partitions` (partition-offsets record). */
   highWaterOffsets(partitions: readonly number[]): Promise<Map<number, bigint>>;
 }

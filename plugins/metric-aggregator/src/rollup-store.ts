@@ -110,6 +110,15 @@ ON CONFLICT (window_seconds, window_start, dimensions) DO UPDATE SET
     ELSE (COALESCE(r.value_sum, 0) + COALESCE(EXCLUDED.value_sum, 0)) / (r.value_count + EXCLUDED.value_count) END,
   updated_at = now()`;
 
+/** What one flush writes (see {@link RollupStore.flushWhenLocked}). */
+export interface FlushInput {
+  readonly pending: readonly PendingEvent[];
+  /** The worker's watermark candidate (epoch ms); the stored one never moves back. */
+  readonly watermarkCandidateMs: number | undefined;
+  /** Messages the worker dead-lettered itself since the last flush (see {@link RollupStore.flush}). */
+  readonly deadLettered: readonly QueueMessage[];
+}
+
 /** Options of {@link RollupStore}. */
 export interface RollupStoreOptions {
   readonly db: Database;
@@ -182,6 +191,20 @@ export class RollupStore implements RollupSink {
     watermarkCandidateMs: number | undefined,
     deadLettered: readonly QueueMessage[] = [],
   ): Promise<FlushOutcome> {
+    const outcome = await this.flushWhenLocked(() => Promise.resolve({ pending, watermarkCandidateMs, deadLettered }));
+    if (outcome === undefined) throw new Error('unreachable: the flush input was given');
+    return outcome;
+  }
+
+  /**
+   * The same transaction, with its input taken only once the group's watermark row is locked:
+   * `BEGIN` and the lock request go out at once, and `take` runs when the lock is granted (after
+   * the commit of the flush before, of this worker or another). So a worker can start its next
+   * flush while the previous one is still writing: PostgreSQL grants the lock as that one commits,
+   * with no round trip of the client in between. `take` resolving `undefined` (nothing to write)
+   * commits the transaction empty and resolves `undefined`.
+   */
+  async flushWhenLocked(take: () => Promise<FlushInput | undefined>): Promise<FlushOutcome | undefined> {
     const { group, topic, windowSeconds, record } = this.#options;
     return this.#db.transaction(async () => {
       const locked = await this.#db.fetchOne<{ ms: number | string | null }>(
@@ -190,6 +213,9 @@ export class RollupStore implements RollupSink {
         [group, topic],
       );
       if (locked === null) throw new Error(`the watermark row of group ${group}, topic ${topic} is missing`);
+      const input = await take();
+      if (input === undefined) return undefined;
+      const { pending, watermarkCandidateMs, deadLettered } = input;
       const storedMs = toMs(locked.ms);
       const now = this.#monotonicNow();
       const released: QueueMessage[] = [];
