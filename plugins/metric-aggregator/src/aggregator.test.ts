@@ -475,6 +475,42 @@ describe('metric_aggregator on the memory queue and PGlite', function () {
     expect(h.aggregator.totals.deadLettered.malformed_json).to.equal(1);
   });
 
+  it("settles a dead letter being published before the flush's transaction begins: its publish never holds the group's lock", async () => {
+    const effects: string[] = [];
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    h = await harness(
+      ['--windows', '1m'],
+      undefined,
+      (mq) =>
+        withDeadLetter(mq, async (message, reason, error) => {
+          effects.push('dead letter started');
+          await released;
+          await mq.deadLetter(message, reason, error);
+          effects.push('dead letter durable');
+        }),
+      (db) =>
+        new Proxy(db, {
+          get(target, property) {
+            const value: unknown = Reflect.get(target, property, target);
+            if (property === 'transaction')
+              return (...args: unknown[]) => {
+                effects.push('transaction begun');
+                return (value as (...a: unknown[]) => unknown).apply(target, args);
+              };
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    );
+    await publishToOnePartition(h, ['not json', event(1)]);
+    await waitFor(() => h?.aggregator.pendingEvents === 1 && effects.length === 1, 10_000, 'the batch taken in');
+    const flushing = h.aggregator.flush().then(() => effects.push('flushed'));
+    setTimeout(release, 200);
+    await flushing;
+    expect(effects).to.deep.equal(['dead letter started', 'dead letter durable', 'transaction begun', 'flushed']);
+    expect(await highWater(h)).to.equal(1);
+  });
+
   it('a dead letter that cannot be published blocks the offsets above it: retried, never skipped', async () => {
     let refuse = true;
     let attempts = 0;

@@ -527,12 +527,20 @@ export class MetricAggregator {
     const partitioned = this.#deps.mq.capabilities.partitioned;
     let input: FlushInput | undefined;
     let stopTimer: (() => number) | undefined;
+    const locking = this.#store.flushWhenLocked !== undefined;
+    // A high-water offset says "applied or dead-lettered up to here": the dead letters in flight
+    // (a batch still being handled, a retry) settle first, and the events of a partition at or
+    // above its lowest dead letter that is still not durable wait for a later flush. With the lock
+    // they settle before the transaction: a publish attempt against a broker that does not answer
+    // lasts up to the producer's timeout, and must not hold the group's watermark lock meanwhile
+    // (every worker of the group waits for it). A dead letter started after that is still below
+    // `blockingOffsets` when the events are taken.
+    const settleDeadLetters = async (): Promise<void> => {
+      if (partitioned && this.#deadLetters.size > 0) await this.#deadLetters.settle();
+    };
     const take = async (): Promise<FlushInput | undefined> => {
       await previous;
-      // A high-water offset says "applied or dead-lettered up to here": the dead letters in flight
-      // (a batch still being handled, a retry) settle first, and the events of a partition at or
-      // above its lowest dead letter that is still not durable wait for a later flush.
-      if (partitioned && this.#deadLetters.size > 0) await this.#deadLetters.settle();
+      if (!locking) await settleDeadLetters();
       release();
       input = this.#takePending();
       if (input !== undefined) {
@@ -555,6 +563,7 @@ export class MetricAggregator {
           release();
           return;
         }
+        await settleDeadLetters();
         outcome = await this.#store.flushWhenLocked(take);
       }
     } catch (error) {
