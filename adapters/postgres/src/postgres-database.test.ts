@@ -13,6 +13,7 @@ import {
 } from '@platform-host/test-kit';
 import { DatabaseQueryError } from '@platform-host/postgres-family';
 import adapter, { PostgresDatabase } from './index.js';
+import { MAX_PREPARED_TEXTS } from './postgres-database.js';
 import type { PostgresDatabaseOptions } from './index.js';
 
 /**
@@ -69,6 +70,7 @@ describe('postgres adapter package', function () {
       'DB_POSTGRES_STATEMENT_TIMEOUT',
       'DB_POSTGRES_CONNECT_TIMEOUT',
       'DB_POSTGRES_APPLICATION_NAME',
+      'DB_POSTGRES_PREPARE',
     ]);
     expect(manifest.config.find((key) => key.env === 'DB_POSTGRES_CONNECT_TIMEOUT')?.default).to.equal('10');
     const url = manifest.config.find((key) => key.env === 'DB_POSTGRES_URL');
@@ -102,6 +104,13 @@ describe('postgres adapter package', function () {
     const deps = adapterDeps({ DB_POSTGRES_URL: 'postgres://x@h/d', DB_POSTGRES_CONNECT_TIMEOUT: '0' });
     expect(() => adapter.create(deps))
       .to.throw(/DB_POSTGRES_CONNECT_TIMEOUT must be an integer of at least 1, got 0/)
+      .with.property('code', 'PH_ERR_CONFIG_INVALID');
+  });
+
+  it('refuses a DB_POSTGRES_PREPARE other than true or false, naming the key', function () {
+    const deps = adapterDeps({ DB_POSTGRES_URL: 'postgres://x@h/d', DB_POSTGRES_PREPARE: 'yes' });
+    expect(() => adapter.create(deps))
+      .to.throw(/DB_POSTGRES_PREPARE must be true or false/)
       .with.property('code', 'PH_ERR_CONFIG_INVALID');
   });
 
@@ -230,6 +239,72 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
         );
         expect(row?.n).to.equal(3);
         expect(await other.fetchOne('SHOW statement_timeout')).to.deep.equal({ statement_timeout: '1234ms' });
+      } finally {
+        await other.disconnect();
+      }
+    });
+
+    it('prepares a statement with parameters once per connection and plans every run with its values', async function () {
+      const text = `SELECT $1::int + 1 AS n -- ${uniqueName('prepared')}`;
+      const prepared = (): Promise<{ n: number } | null> =>
+        db.fetchOne<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1', [
+          text,
+        ]);
+      await db.transaction(async () => {
+        for (let run = 1; run <= 3; run += 1) expect(await db.fetchOne(text, [run])).to.deep.equal({ n: run + 1 });
+        // One connection (the transaction's): one prepared statement for the three runs.
+        expect(await prepared()).to.deep.equal({ n: 1 });
+        expect(await db.fetchOne('SHOW plan_cache_mode')).to.deep.equal({ plan_cache_mode: 'force_custom_plan' });
+      });
+      const unprepared = open({ prepare: false });
+      await unprepared.connect();
+      try {
+        await unprepared.transaction(async () => {
+          for (let run = 1; run <= 3; run += 1) await unprepared.fetchOne(text, [run]);
+          expect(
+            await unprepared.fetchOne('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1', [
+              text,
+            ]),
+          ).to.deep.equal({ n: 0 });
+          expect(await unprepared.fetchOne('SHOW plan_cache_mode')).to.deep.equal({ plan_cache_mode: 'auto' });
+        });
+      } finally {
+        await unprepared.disconnect();
+      }
+    });
+
+    it(`prepares at most ${MAX_PREPARED_TEXTS} distinct texts, and never a stream's cursor or a bulk insert's batch`, async function () {
+      // One connection (pg_prepared_statements shows the session's own), bulk inserts as INSERT batches.
+      const other = open({ poolMin: 1, poolMax: 1, useCopy: false });
+      await other.connect();
+      const tag = uniqueName('cap');
+      const table = uniqueName('prepared_bulk');
+      tables.push(table);
+      try {
+        await other.execute(`CREATE TABLE ${table} (id integer PRIMARY KEY)`);
+        await other.transaction(async () => {
+          for (let index = 0; index <= MAX_PREPARED_TEXTS; index += 1)
+            await other.fetchOne(`SELECT $1::int AS n -- ${tag} ${index}`, [index]);
+          for await (const rows of other.stream('SELECT g FROM generate_series(1, $1::int) AS g', [3])) void rows;
+          await other.bulkInsert(table, [{ id: 1 }, { id: 2 }]);
+        });
+        const counts = await other.fetchOne<{ capped: number; last: number; cursors: number; inserts: number }>(
+          `SELECT count(*) FILTER (WHERE statement LIKE $1)::int AS capped,
+                  count(*) FILTER (WHERE statement = $2)::int AS last,
+                  count(*) FILTER (WHERE statement LIKE 'DECLARE%')::int AS cursors,
+                  count(*) FILTER (WHERE statement LIKE $3)::int AS inserts
+             FROM pg_prepared_statements`,
+          [
+            `SELECT $1::int AS n -- ${tag} %`,
+            `SELECT $1::int AS n -- ${tag} ${MAX_PREPARED_TEXTS}`,
+            `INSERT INTO ${table}%`,
+          ],
+        );
+        expect(await other.fetchAll(`SELECT id FROM ${table} ORDER BY id`)).to.deep.equal([{ id: 1 }, { id: 2 }]);
+        expect(counts?.capped, 'the first distinct texts are prepared').to.equal(MAX_PREPARED_TEXTS);
+        expect(counts?.last, 'the text past the cap runs unprepared').to.equal(0);
+        expect(counts?.cursors, "a stream's DECLARE is never prepared").to.equal(0);
+        expect(counts?.inserts, "a bulk insert's batch is never prepared").to.equal(0);
       } finally {
         await other.disconnect();
       }
@@ -869,7 +944,7 @@ describeWithPostgres('PostgresDatabase (real server)', function (serverUrl) {
         expect(await db.fetchOne('SELECT 1 AS ok')).to.deep.equal({ ok: 1 });
       }
       const stuck = await db.fetchOne<{ n: number }>(
-        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'platform-host' AND state LIKE 'idle in transaction%'",
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'platform-host' AND datname = current_database() AND state LIKE 'idle in transaction%'",
       );
       expect(stuck?.n).to.equal(0);
       expect(await db.fetchAll(`SELECT * FROM ${table}`)).to.deep.equal([]);

@@ -64,9 +64,25 @@ export interface PostgresDatabaseOptions {
    * not support COPY. Default true.
    */
   readonly useCopy?: boolean;
+  /**
+   * Statements with parameters run as named prepared statements of each connection (postgres.js
+   * `prepare: true`): the first run of a statement text on a connection parses and describes it, a
+   * later run is one Bind/Execute without waiting for a description first (unprepared, postgres.js
+   * asks the server to describe every statement before sending its parameters: a round trip more
+   * per statement). At most {@link MAX_PREPARED_TEXTS} distinct texts are prepared, the rest run
+   * unprepared, so a stream of generated texts cannot grow the server's memory. Connections get
+   * `plan_cache_mode = force_custom_plan`: every run is planned with its own parameter values, as
+   * an unprepared one is (a generic plan of `$1 IS NULL OR ...` filters can be far slower).
+   * `false` for proxies without prepared statements (PgBouncer before 1.21 in transaction mode).
+   * Default true.
+   */
+  readonly prepare?: boolean;
   /** Receives server notices (debug) and COPY fallbacks (info). */
   readonly logger?: Logger;
 }
+
+/** Distinct statement texts {@link PostgresDatabaseOptions.prepare} prepares; later new ones run unprepared. */
+export const MAX_PREPARED_TEXTS = 500;
 
 type Sql = postgres.Sql;
 type TransactionSql = postgres.TransactionSql;
@@ -176,6 +192,9 @@ export class PostgresDatabase implements Database {
   readonly #healthCheckTimeoutMs: number;
   readonly #connectTimeoutSeconds: number;
   readonly #useCopy: boolean;
+  readonly #prepare: boolean;
+  /** The statement texts prepared so far (at most {@link MAX_PREPARED_TEXTS}; see `prepare`). */
+  readonly #preparedTexts = new Set<string>();
   readonly #logger: Logger | undefined;
   readonly #transactions = new AsyncLocalStorage<TransactionSql>();
   #sql: Sql | undefined;
@@ -215,6 +234,7 @@ export class PostgresDatabase implements Database {
     this.#healthCheckTimeoutMs = options.healthCheckTimeoutMs ?? 3_000;
     this.#connectTimeoutSeconds = connectTimeoutSeconds;
     this.#useCopy = options.useCopy ?? true;
+    this.#prepare = options.prepare ?? true;
     this.#logger = options.logger;
   }
 
@@ -237,7 +257,11 @@ export class PostgresDatabase implements Database {
         max: this.#poolMax,
         idle_timeout: 0,
         connect_timeout: this.#connectTimeoutSeconds,
-        connection: { application_name: this.#applicationName, statement_timeout: this.#statementTimeoutMs },
+        connection: {
+          application_name: this.#applicationName,
+          statement_timeout: this.#statementTimeoutMs,
+          ...(this.#prepare ? { plan_cache_mode: 'force_custom_plan' } : {}),
+        },
         types: DRIVER_TYPES,
         onnotice: (notice) =>
           this.#logger?.debug('PostgreSQL notice', {
@@ -373,7 +397,8 @@ export class PostgresDatabase implements Database {
     checkParamsDefined(params, statement);
     if (tx !== undefined) {
       yield* cursorBatches<T>(
-        (text, cursorParams, named) => this.#runOn(tx, text, cursorParams, named),
+        // Never prepared: every DECLARE names a cursor of its own, so each text is new.
+        (text, cursorParams, named) => this.#runOn(tx, text, cursorParams, named, false),
         statement,
         params,
         { batchSize },
@@ -475,22 +500,43 @@ export class PostgresDatabase implements Database {
     return this.#transactions.getStore() ?? sql;
   }
 
-  async #run(method: string, statement: string, params: readonly unknown[]): Promise<postgres.RowList<Row[]>> {
+  async #run(
+    method: string,
+    statement: string,
+    params: readonly unknown[],
+    preparable = true,
+  ): Promise<postgres.RowList<Row[]>> {
     const executor = this.#executor(method);
     checkParamsDefined(params, statement);
-    return this.#runOn(executor, statement, params, statement);
+    return this.#runOn(executor, statement, params, statement, preparable);
   }
 
-  /** Runs `text` on `executor`; a failure is reported as a failure of `named`. */
+  /** Whether `text` runs as a prepared statement (see {@link PostgresDatabaseOptions.prepare}). */
+  #prepares(text: string, parameters: number): boolean {
+    // Without parameters postgres.js sends the simple protocol (several statements allowed), unprepared.
+    if (!this.#prepare || parameters === 0) return false;
+    if (this.#preparedTexts.has(text)) return true;
+    if (this.#preparedTexts.size >= MAX_PREPARED_TEXTS) return false;
+    this.#preparedTexts.add(text);
+    return true;
+  }
+
+  /**
+   * Runs `text` on `executor`; a failure is reported as a failure of `named`. `preparable` false
+   * keeps it unprepared (a text made once, such as a cursor's `DECLARE`).
+   */
   async #runOn(
     executor: Executor,
     text: string,
     params: readonly unknown[],
     named: string,
+    preparable = true,
   ): Promise<postgres.RowList<Row[]>> {
     const driverParams = params.map((value) => driverParam(executor, value));
     try {
-      return await executor.unsafe<Row[]>(text, driverParams);
+      return await executor.unsafe<Row[]>(text, driverParams, {
+        prepare: preparable && this.#prepares(text, params.length),
+      });
     } catch (error) {
       throw queryError(error, named);
     }
@@ -579,6 +625,7 @@ export class PostgresDatabase implements Database {
         'bulkInsert',
         `INSERT INTO ${target} (${columnList}) VALUES ${tuples.join(', ')}${conflictClause}`,
         params,
+        false, // thousands of placeholders, a text per batch size: not worth a prepared statement
       );
       inserted += result.count ?? 0;
     }
