@@ -13,6 +13,7 @@ import {
   useRealService,
   waitFor,
 } from '@platform-host/test-kit';
+import { MAX_SLAB_COPY } from './byte-slabs.js';
 import adapter, { KafkaQueue } from './index.js';
 import { TEST_SESSION_TIMEOUT_MS, connectedQueue, deleteTopics, uniqueTopic } from './kafka-test-support.js';
 import type { TrackingKafkaQueue } from './kafka-test-support.js';
@@ -361,6 +362,42 @@ describe('KafkaQueue on a real Kafka', function () {
         );
       } finally {
         await Promise.allSettled([a.close(), b?.close()]);
+      }
+    });
+  });
+
+  describe('held messages', function () {
+    this.timeout(30_000);
+
+    it('hands out small values and keys as views of shared slabs, bytes intact, and a large value as it came', async function () {
+      const mq = await queue();
+      const topic = uniqueTopic('slabs');
+      await mq.createTopic(topic, { partitions: 1 });
+      const large = 'x'.repeat(MAX_SLAB_COPY + 1);
+      const sent = Array.from({ length: 50 }, (_, index) => ({ key: `key-${index}`, value: `value-${index}` }));
+      const held: QueueMessage[] = [];
+      const subscription = await mq.subscribe(
+        topic,
+        async (messages) => {
+          held.push(...messages);
+          await mq.ack(messages);
+        },
+        { group: `${topic}-group` },
+      );
+      try {
+        await mq.publishBatch(topic, [...sent, { key: 'large', value: large }]);
+        await waitFor(() => held.length === sent.length + 1, 15_000, 'every message');
+        expect(held.map((message) => `${String(message.key)}=${text(message)}`)).to.deep.equal([
+          ...sent.map(({ key, value }) => `${key}=${value}`),
+          `large=${large}`,
+        ]);
+        // node-rdkafka makes an ArrayBuffer per value and per key; held, they are views of a few slabs.
+        const small = held.slice(0, sent.length);
+        expect(new Set(small.map((message) => message.value.buffer)).size).to.be.at.most(2);
+        expect(held.at(-1)?.value.byteLength).to.equal(large.length);
+        expect(held.at(-1)?.value.byteOffset).to.equal(0);
+      } finally {
+        await subscription.close();
       }
     });
   });

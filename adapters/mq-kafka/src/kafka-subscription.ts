@@ -16,6 +16,7 @@ import type {
   TopicPartition,
 } from '@platform-host/contracts';
 import type { Assignment, KafkaConsumer, LibrdKafkaError, Message } from 'node-rdkafka';
+import { ByteSlabs } from './byte-slabs.js';
 import { DeliveryCounts, PartitionLedger } from './partition-ledger.js';
 
 /** The librdkafka codes the rebalance callback receives. */
@@ -217,6 +218,8 @@ export class KafkaSubscription implements Subscription {
   readonly #deadLettering: boolean;
   readonly #pollWaitMs: number;
   readonly #held = new Map<number, HeldPartition>();
+  /** Where fetched values and keys are copied to (see {@link ByteSlabs}). */
+  readonly #slabs = new ByteSlabs();
   /** Messages in the partitions' `unsettled` maps, over all partitions. */
   #unsettledCount = 0;
   /** Fetched and waiting for delivery, over all partitions (buffers and retries). */
@@ -386,12 +389,13 @@ export class KafkaSubscription implements Subscription {
     if (held === undefined || held.revoking) return false;
     if (held.startOffset !== undefined && !this.#fromStart(held, message.offset)) return false;
     if (!held.ledger.fetched(message.offset)) return false;
+    const { key } = message;
     held.buffer.push(
       new Fetched(
         message.offset,
-        message.value ?? new Uint8Array(0),
+        message.value === null ? new Uint8Array(0) : this.#slabs.copy(message.value),
         message.timestamp ?? Date.now(),
-        message.key,
+        Buffer.isBuffer(key) ? this.#slabs.copy(key) : key,
         message.headers,
       ),
     );
