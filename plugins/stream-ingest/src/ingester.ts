@@ -40,6 +40,11 @@ export interface IngesterDependencies {
   /** Wall clock in epoch ms (default `Date.now`). */
   readonly now?: () => number;
   /**
+   * Calls `callback` once, `delayMs` from now, and returns what cancels it (default: the global
+   * `setTimeout`); tests pass a fake clock's, together with `now`.
+   */
+  readonly setTimer?: (callback: () => void, delayMs: number) => () => void;
+  /**
    * Called after a partition's files were staged, before the commit transaction; tests pause a
    * writer here to play a stalled "zombie".
    */
@@ -109,6 +114,7 @@ export class StreamIngester {
   readonly #metrics: IngestMetrics;
   readonly #labels: { readonly topic: string; readonly group: string };
   readonly #now: () => number;
+  readonly #setTimer: (callback: () => void, delayMs: number) => () => void;
   readonly #owner = `stream_ingest-${randomUUID()}`;
   readonly #partitions = new Map<number, PartitionState>();
   /**
@@ -120,7 +126,7 @@ export class StreamIngester {
   /** Aborted by `stop()`: a failed background commit is not tried again after it. */
   readonly #stopping = new AbortController();
   #subscription: Subscription | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #cancelTimer: (() => void) | undefined;
   #lastError: string | undefined;
 
   constructor(deps: IngesterDependencies) {
@@ -130,6 +136,7 @@ export class StreamIngester {
     this.#metrics = declareIngestMetrics(deps.metrics);
     this.#labels = { topic: deps.settings.topic, group: deps.settings.group };
     this.#now = deps.now ?? Date.now;
+    this.#setTimer = deps.setTimer ?? setGlobalTimer;
     this.#deadLetters = new PendingDeadLetters({
       publish: (message, reason, error) => deps.mq.deadLetter(message, reason, error),
       onDurable: (_message, reason) => {
@@ -170,7 +177,13 @@ export class StreamIngester {
       onRevoked: (partitions) => this.#revoked(partitions),
     });
     const tick = Math.max(50, Math.min(1000, settings.flushIntervalMs / 4));
-    this.#timer = setInterval(() => void this.#tick(), tick);
+    const every = (): void => {
+      this.#cancelTimer = this.#setTimer(() => {
+        every();
+        void this.#tick();
+      }, tick);
+    };
+    every();
     this.#deps.log.info('Stream ingest consuming', {
       topic: settings.topic,
       group: settings.group,
@@ -193,8 +206,8 @@ export class StreamIngester {
    */
   async stop(): Promise<void> {
     this.#stopping.abort();
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
     const subscription = this.#subscription;
     this.#subscription = undefined;
     if (subscription !== undefined) {
@@ -561,4 +574,10 @@ function takeBelow(
   state.bytes = kept.reduce((sum, message) => sum + message.value.byteLength + 64, 0);
   if (state.count === 0) state.openedAt = undefined;
   return { byDate, messages, count };
+}
+
+/** The default `setTimer`: the global `setTimeout`. */
+function setGlobalTimer(callback: () => void, delayMs: number): () => void {
+  const timer = setTimeout(callback, delayMs);
+  return () => clearTimeout(timer);
 }
