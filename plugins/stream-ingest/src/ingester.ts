@@ -76,6 +76,10 @@ interface PartitionState {
   count: number;
   /** Epoch ms at which the first buffered record arrived. */
   openedAt: number | undefined;
+  /** Cancels the timer armed for `flushTimerDue` (see `#flushIfDue`). */
+  cancelFlushTimer: (() => void) | undefined;
+  /** The epoch ms the armed flush timer fires at. */
+  flushTimerDue: number | undefined;
   /** Commits of this partition, one after the other (never rejects). */
   chain: Promise<void>;
   /**
@@ -126,7 +130,6 @@ export class StreamIngester {
   /** Aborted by `stop()`: a failed background commit is not tried again after it. */
   readonly #stopping = new AbortController();
   #subscription: Subscription | undefined;
-  #cancelTimer: (() => void) | undefined;
   #lastError: string | undefined;
 
   constructor(deps: IngesterDependencies) {
@@ -139,10 +142,13 @@ export class StreamIngester {
     this.#setTimer = deps.setTimer ?? setGlobalTimer;
     this.#deadLetters = new PendingDeadLetters({
       publish: (message, reason, error) => deps.mq.deadLetter(message, reason, error),
-      onDurable: (_message, reason) => {
+      onDurable: (message, reason) => {
         const known = reason as DeadLetterReason;
         this.totals.deadLettered[known] += 1;
         this.#metrics.deadLettered.inc({ ...this.#labels, reason: known });
+        // Its partition's open files may have waited for it past their flush interval.
+        const state = this.#partitions.get(message.partition ?? -1);
+        if (state !== undefined) this.#flushIfDue(state);
       },
       onFailure: (message, reason, error, retryInMs) =>
         deps.log.warn(
@@ -162,7 +168,7 @@ export class StreamIngester {
     return [...this.#partitions.keys()].sort((a, b) => a - b);
   }
 
-  /** Subscribes (partitions are claimed in `onAssigned`) and starts the flush timer. */
+  /** Subscribes (partitions are claimed in `onAssigned`); flush timers are armed as files open. */
   async start(): Promise<void> {
     const { settings } = this;
     this.#deps.lifecycle.addReadinessCheck('stream_ingest', () => this.#readiness());
@@ -176,14 +182,6 @@ export class StreamIngester {
       // A revoked partition's open files are committed (and acknowledged) before its offsets move.
       onRevoked: (partitions) => this.#revoked(partitions),
     });
-    const tick = Math.max(50, Math.min(1000, settings.flushIntervalMs / 4));
-    const every = (): void => {
-      this.#cancelTimer = this.#setTimer(() => {
-        every();
-        void this.#tick();
-      }, tick);
-    };
-    every();
     this.#deps.log.info('Stream ingest consuming', {
       topic: settings.topic,
       group: settings.group,
@@ -200,14 +198,13 @@ export class StreamIngester {
   }
 
   /**
-   * Stops: no more timer ticks, closes the subscription (its running handlers settle, then every
+   * Stops: no more flush timers, closes the subscription (its running handlers settle, then every
    * owned partition's open files are committed and acknowledged in `onRevoked`), and commits
    * anything still open. Idempotent.
    */
   async stop(): Promise<void> {
     this.#stopping.abort();
-    this.#cancelTimer?.();
-    this.#cancelTimer = undefined;
+    for (const state of this.#partitions.values()) this.#cancelFlushTimer(state);
     const subscription = this.#subscription;
     this.#subscription = undefined;
     if (subscription !== undefined) {
@@ -262,6 +259,8 @@ export class StreamIngester {
         bytes: 0,
         count: 0,
         openedAt: undefined,
+        cancelFlushTimer: undefined,
+        flushTimerDue: undefined,
         chain: Promise.resolve(),
         publishing: Promise.resolve(),
         queuedCommits: 0,
@@ -324,7 +323,10 @@ export class StreamIngester {
         // Logged by the flush; its messages are not acknowledged and go to the next owner.
       }
       const state = this.#partitions.get(partition);
-      if (state !== undefined) state.lost = true;
+      if (state !== undefined) {
+        state.lost = true;
+        this.#cancelFlushTimer(state);
+      }
       this.#partitions.delete(partition);
       // Not acknowledged: the next owner receives these messages (and what waited behind them) again.
       this.#deadLetters.abandon([partition]);
@@ -332,13 +334,44 @@ export class StreamIngester {
     }
   }
 
-  async #tick(): Promise<void> {
-    const now = this.#now();
-    for (const state of this.#partitions.values()) {
-      if (state.openedAt !== undefined && now - state.openedAt >= this.#settings.flushIntervalMs) {
-        this.flushPartition(state.partition).catch(() => undefined);
-      }
+  /**
+   * Commits `state`'s open files if `--flush-interval` has passed since they opened; otherwise
+   * arms the partition's timer for that moment (once: an armed timer for the same moment is kept),
+   * or cancels it when nothing is open. Called when a file opens, closes or fails to commit, when
+   * a dead letter that held a commit became durable, and by the timer itself: so a file closes at
+   * its interval, not at the next tick of a periodic check.
+   */
+  #flushIfDue(state: PartitionState): void {
+    if (state.lost || this.#stopping.signal.aborted || state.openedAt === undefined) {
+      this.#cancelFlushTimer(state);
+      return;
     }
+    const due = state.openedAt + this.#settings.flushIntervalMs;
+    const wait = due - this.#now();
+    if (wait > 0) {
+      if (state.flushTimerDue === due) return;
+      this.#cancelFlushTimer(state);
+      state.flushTimerDue = due;
+      // Longer than a timer can wait (about 24.8 days): it fires early and checks again.
+      state.cancelFlushTimer = this.#setTimer(
+        () => {
+          state.cancelFlushTimer = undefined;
+          state.flushTimerDue = undefined;
+          this.#flushIfDue(state);
+        },
+        Math.min(wait, MAX_TIMER_MS),
+      );
+      return;
+    }
+    this.#cancelFlushTimer(state);
+    // A commit queued and not started yet takes these records too.
+    if (state.queuedCommits === 0) this.flushPartition(state.partition).catch(() => undefined);
+  }
+
+  #cancelFlushTimer(state: PartitionState): void {
+    state.cancelFlushTimer?.();
+    state.cancelFlushTimer = undefined;
+    state.flushTimerDue = undefined;
   }
 
   async #handle(messages: readonly QueueMessage[]): Promise<void> {
@@ -373,7 +406,10 @@ export class StreamIngester {
       state.count += 1;
       state.bytes += message.value.byteLength + 64;
       state.highestSeen = record._offset;
-      state.openedAt ??= now;
+      if (state.openedAt === undefined) {
+        state.openedAt = now;
+        this.#flushIfDue(state);
+      }
       touched.add(state);
     }
     await Promise.all(deadLetters);
@@ -429,6 +465,9 @@ export class StreamIngester {
     const { lakePrefix, topic, outputFormat } = this.#settings;
     const block = this.#deadLetters.blockingOffsets().get(state.partition);
     const { byDate, messages, count } = takeBelow(state, block);
+    // Not when nothing could be taken: the records wait for a dead letter, and `onDurable` looks
+    // at them again once it is durable (a timer would find them blocked again and again).
+    if (count > 0) this.#flushIfDue(state);
     if (count === 0) {
       log.debug('Commit waits for a dead letter to be durable', {
         partition: state.partition,
@@ -462,6 +501,7 @@ export class StreamIngester {
     } catch (error) {
       if (error instanceof FencedError) {
         state.lost = true;
+        this.#cancelFlushTimer(state);
         this.#partitions.delete(state.partition);
         this.#deadLetters.abandon([state.partition]);
         this.totals.fenced += 1;
@@ -479,6 +519,7 @@ export class StreamIngester {
       state.messages = [...messages, ...state.messages];
       state.count += count;
       state.openedAt = this.#now();
+      this.#flushIfDue(state);
       this.#lastError = error instanceof Error ? error.message : String(error);
       log.error('Flush failed: the records stay open and are committed by the next flush', {
         partition: state.partition,
@@ -575,6 +616,9 @@ function takeBelow(
   if (state.count === 0) state.openedAt = undefined;
   return { byDate, messages, count };
 }
+
+/** The longest delay `setTimeout` keeps (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The default `setTimer`: the global `setTimeout`. */
 function setGlobalTimer(callback: () => void, delayMs: number): () => void {
