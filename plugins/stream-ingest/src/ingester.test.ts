@@ -31,6 +31,7 @@ async function harness(
   beforeCommit?: (partition: number) => Promise<void>,
   partitions = 2,
   wrapQueue: (mq: MessageQueue) => MessageQueue = (mq) => mq,
+  clock?: Pick<FakeClock, 'now' | 'setTimer'>,
 ): Promise<Harness> {
   counter += 1;
   const topic = `events-${counter}`;
@@ -56,6 +57,8 @@ async function harness(
     lifecycle: ctx.lifecycle,
     settings,
     beforeCommit,
+    now: clock?.now,
+    setTimer: clock?.setTimer,
   });
   await ingester.start();
   const h: Harness = {
@@ -71,6 +74,53 @@ async function harness(
     },
   };
   return h;
+}
+
+/** A wall clock and its timers, moved by hand: `advance` runs the timers that fall due, in order. */
+interface FakeClock {
+  now(): number;
+  setTimer(callback: () => void, delayMs: number): () => void;
+  advance(ms: number): void;
+}
+
+function fakeClock(): FakeClock {
+  let now = Date.now();
+  let nextId = 0;
+  const timers = new Map<number, { readonly due: number; readonly callback: () => void }>();
+  return {
+    now: () => now,
+    setTimer(callback, delayMs) {
+      const id = nextId++;
+      timers.set(id, { due: now + delayMs, callback });
+      return () => timers.delete(id);
+    },
+    advance(ms) {
+      const until = now + ms;
+      for (;;) {
+        let first: [number, { readonly due: number; readonly callback: () => void }] | undefined;
+        for (const entry of timers)
+          if (entry[1].due <= until && (first === undefined || entry[1].due < first[1].due)) first = entry;
+        if (first === undefined) break;
+        timers.delete(first[0]);
+        now = Math.max(now, first[1].due);
+        first[1].callback();
+      }
+      now = until;
+    },
+  };
+}
+
+/** Resolves after the microtasks queued now have run (a flush started by a timer has staged its files by then). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** `mq` whose subscriptions add the size of each batch to `handled` once its handler has resolved. */
+function countingHandled(mq: MessageQueue, handled: { count: number }): MessageQueue {
+  return interceptDeliveries(mq, async (messages, handler) => {
+    await handler(messages);
+    handled.count += messages.length;
+  });
 }
 
 function events(count: number, day = '2026-01-15'): Array<Record<string, unknown>> {
@@ -251,6 +301,119 @@ describe('stream_ingest on the memory queue, file system and PGlite', function (
       'event_id,event_type,source,timestamp,payload,_topic,_partition,_offset,_ingested_at',
     );
     expect(csv).to.include('"{""n"":0,""text"":""a \\""quoted\\"", text\\nwith a newline""}"');
+  });
+
+  it('commits an open file once --flush-interval has passed since it opened: not before, not a timer tick later', async () => {
+    const clock = fakeClock();
+    const handled = { count: 0 };
+    const commitsAt: number[] = [];
+    h = await harness(
+      ['--batch-size', '1000', '--output-format', 'json', '--flush-interval', '2s'],
+      async () => {
+        commitsAt.push(clock.now());
+      },
+      1,
+      (mq) => countingHandled(mq, handled),
+      clock,
+    );
+    // The file opens between two of any timer's ticks.
+    clock.advance(300);
+    const openedAt = clock.now();
+    await publish(h, events(3));
+    await waitFor(() => handled.count === 3, 10_000, 'the records taken in');
+    clock.advance(1999);
+    await nextTurn();
+    expect(commitsAt, 'nothing committed before the interval').to.deep.equal([]);
+    expect(await h.ctx.fs.list('data-lake/_staging'), 'nothing staged before the interval').to.deep.equal([]);
+    clock.advance(1);
+    const harnessRef = h;
+    await waitFor(() => harnessRef.ingester.totals.records === 3, 10_000, 'the file committed at its interval');
+    expect(commitsAt).to.deep.equal([openedAt + 2000]);
+  });
+
+  it('the flush interval counts from the open file: a file opened after a commit by size is not closed on the old one', async () => {
+    const clock = fakeClock();
+    const handled = { count: 0 };
+    h = await harness(
+      ['--batch-size', '3', '--output-format', 'json', '--flush-interval', '2s'],
+      undefined,
+      1,
+      (mq) => countingHandled(mq, handled),
+      clock,
+    );
+    const all = events(4);
+    await publish(h, all.slice(0, 3));
+    const harnessRef = h;
+    await waitFor(() => harnessRef.ingester.totals.records === 3, 10_000, 'the file closed by --batch-size');
+    clock.advance(1000);
+    await publish(h, all.slice(3));
+    await waitFor(() => handled.count === 4, 10_000, 'the next record taken in');
+    clock.advance(1000);
+    await nextTurn();
+    expect(await h.ctx.fs.list('data-lake/_staging'), 'the new file is 1 s old: not staged').to.deep.equal([]);
+    expect(h.ingester.totals.records).to.equal(3);
+    clock.advance(1000);
+    await waitFor(() => harnessRef.ingester.totals.records === 4, 10_000, 'the new file committed 2 s after it opened');
+  });
+
+  it('a flush by the interval that fails keeps its records open and is tried again an interval later', async () => {
+    const clock = fakeClock();
+    const handled = { count: 0 };
+    let failures = 0;
+    h = await harness(
+      ['--batch-size', '1000', '--output-format', 'json', '--flush-interval', '2s'],
+      async () => {
+        if (failures > 0) return;
+        failures += 1;
+        throw new Error('injected: the database is down');
+      },
+      1,
+      (mq) => countingHandled(mq, handled),
+      clock,
+    );
+    await publish(h, events(3));
+    await waitFor(() => handled.count === 3, 10_000, 'the records taken in');
+    clock.advance(2000);
+    await waitFor(() => failures === 1, 10_000, 'the first flush failed');
+    await nextTurn();
+    expect(h.ingester.totals.records).to.equal(0);
+    clock.advance(2000);
+    const harnessRef = h;
+    await waitFor(() => harnessRef.ingester.totals.records === 3, 10_000, 'the records committed by the next try');
+    expect(await count(h, 'SELECT count(DISTINCT "offset") AS n FROM ingested_events')).to.equal(3);
+  });
+
+  it('records past their flush interval that waited for a dead letter are committed once it is durable, with no new message', async () => {
+    const clock = fakeClock();
+    const handled = { count: 0 };
+    let refuse = true;
+    let attempts = 0;
+    h = await harness(
+      ['--batch-size', '100', '--output-format', 'json', '--flush-interval', '2s'],
+      undefined,
+      1,
+      (mq) =>
+        countingHandled(
+          withDeadLetter(mq, async (message, reason, error) => {
+            attempts += 1;
+            if (refuse) throw new Error('injected: the dead-letter topic refused the message');
+            await mq.deadLetter(message, reason, error);
+          }),
+          handled,
+        ),
+      clock,
+    );
+    const [first, , third] = events(3);
+    // Offset 0 valid, 1 invalid (no event_id), 2 valid.
+    await publish(h, [first, { event_type: 'click', payload: {} }, third]);
+    await waitFor(() => handled.count === 3 && attempts >= 1, 10_000, 'the batch taken in');
+    clock.advance(2000);
+    const harnessRef = h;
+    await waitFor(() => harnessRef.ingester.totals.records === 1, 10_000, 'the record below the dead letter committed');
+    refuse = false;
+    await waitFor(() => harnessRef.deadLetters.length === 1, 10_000, 'the dead letter published by a retry');
+    await waitFor(() => harnessRef.ingester.totals.records === 2, 10_000, 'the record above it committed');
+    expect(await count(h, 'SELECT max("offset") AS n FROM ingested_events')).to.equal(2);
   });
 
   it('a writer paused before its commit, resumed after its partition moved to a new owner, cannot commit or overwrite', async () => {

@@ -40,6 +40,11 @@ export interface IngesterDependencies {
   /** Wall clock in epoch ms (default `Date.now`). */
   readonly now?: () => number;
   /**
+   * Calls `callback` once, `delayMs` from now, and returns what cancels it (default: the global
+   * `setTimeout`); tests pass a fake clock's, together with `now`.
+   */
+  readonly setTimer?: (callback: () => void, delayMs: number) => () => void;
+  /**
    * Called after a partition's files were staged, before the commit transaction; tests pause a
    * writer here to play a stalled "zombie".
    */
@@ -71,6 +76,10 @@ interface PartitionState {
   count: number;
   /** Epoch ms at which the first buffered record arrived. */
   openedAt: number | undefined;
+  /** Cancels the timer armed for `flushTimerDue` (see `#flushIfDue`). */
+  cancelFlushTimer: (() => void) | undefined;
+  /** The epoch ms the armed flush timer fires at. */
+  flushTimerDue: number | undefined;
   /** Commits of this partition, one after the other (never rejects). */
   chain: Promise<void>;
   /**
@@ -109,6 +118,7 @@ export class StreamIngester {
   readonly #metrics: IngestMetrics;
   readonly #labels: { readonly topic: string; readonly group: string };
   readonly #now: () => number;
+  readonly #setTimer: (callback: () => void, delayMs: number) => () => void;
   readonly #owner = `stream_ingest-${randomUUID()}`;
   readonly #partitions = new Map<number, PartitionState>();
   /**
@@ -120,7 +130,6 @@ export class StreamIngester {
   /** Aborted by `stop()`: a failed background commit is not tried again after it. */
   readonly #stopping = new AbortController();
   #subscription: Subscription | undefined;
-  #timer: NodeJS.Timeout | undefined;
   #lastError: string | undefined;
 
   constructor(deps: IngesterDependencies) {
@@ -130,12 +139,16 @@ export class StreamIngester {
     this.#metrics = declareIngestMetrics(deps.metrics);
     this.#labels = { topic: deps.settings.topic, group: deps.settings.group };
     this.#now = deps.now ?? Date.now;
+    this.#setTimer = deps.setTimer ?? setGlobalTimer;
     this.#deadLetters = new PendingDeadLetters({
       publish: (message, reason, error) => deps.mq.deadLetter(message, reason, error),
-      onDurable: (_message, reason) => {
+      onDurable: (message, reason) => {
         const known = reason as DeadLetterReason;
         this.totals.deadLettered[known] += 1;
         this.#metrics.deadLettered.inc({ ...this.#labels, reason: known });
+        // Its partition's open files may have waited for it past their flush interval.
+        const state = this.#partitions.get(message.partition ?? -1);
+        if (state !== undefined) this.#flushIfDue(state);
       },
       onFailure: (message, reason, error, retryInMs) =>
         deps.log.warn(
@@ -155,7 +168,7 @@ export class StreamIngester {
     return [...this.#partitions.keys()].sort((a, b) => a - b);
   }
 
-  /** Subscribes (partitions are claimed in `onAssigned`) and starts the flush timer. */
+  /** Subscribes (partitions are claimed in `onAssigned`); flush timers are armed as files open. */
   async start(): Promise<void> {
     const { settings } = this;
     this.#deps.lifecycle.addReadinessCheck('stream_ingest', () => this.#readiness());
@@ -169,8 +182,6 @@ export class StreamIngester {
       // A revoked partition's open files are committed (and acknowledged) before its offsets move.
       onRevoked: (partitions) => this.#revoked(partitions),
     });
-    const tick = Math.max(50, Math.min(1000, settings.flushIntervalMs / 4));
-    this.#timer = setInterval(() => void this.#tick(), tick);
     this.#deps.log.info('Stream ingest consuming', {
       topic: settings.topic,
       group: settings.group,
@@ -187,14 +198,13 @@ export class StreamIngester {
   }
 
   /**
-   * Stops: no more timer ticks, closes the subscription (its running handlers settle, then every
+   * Stops: no more flush timers, closes the subscription (its running handlers settle, then every
    * owned partition's open files are committed and acknowledged in `onRevoked`), and commits
    * anything still open. Idempotent.
    */
   async stop(): Promise<void> {
     this.#stopping.abort();
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    for (const state of this.#partitions.values()) this.#cancelFlushTimer(state);
     const subscription = this.#subscription;
     this.#subscription = undefined;
     if (subscription !== undefined) {
@@ -249,6 +259,8 @@ export class StreamIngester {
         bytes: 0,
         count: 0,
         openedAt: undefined,
+        cancelFlushTimer: undefined,
+        flushTimerDue: undefined,
         chain: Promise.resolve(),
         publishing: Promise.resolve(),
         queuedCommits: 0,
@@ -311,7 +323,10 @@ export class StreamIngester {
         // Logged by the flush; its messages are not acknowledged and go to the next owner.
       }
       const state = this.#partitions.get(partition);
-      if (state !== undefined) state.lost = true;
+      if (state !== undefined) {
+        state.lost = true;
+        this.#cancelFlushTimer(state);
+      }
       this.#partitions.delete(partition);
       // Not acknowledged: the next owner receives these messages (and what waited behind them) again.
       this.#deadLetters.abandon([partition]);
@@ -319,13 +334,44 @@ export class StreamIngester {
     }
   }
 
-  async #tick(): Promise<void> {
-    const now = this.#now();
-    for (const state of this.#partitions.values()) {
-      if (state.openedAt !== undefined && now - state.openedAt >= this.#settings.flushIntervalMs) {
-        this.flushPartition(state.partition).catch(() => undefined);
-      }
+  /**
+   * Commits `state`'s open files if `--flush-interval` has passed since they opened; otherwise
+   * arms the partition's timer for that moment (once: an armed timer for the same moment is kept),
+   * or cancels it when nothing is open. Called when a file opens, closes or fails to commit, when
+   * a dead letter that held a commit became durable, and by the timer itself: so a file closes at
+   * its interval, not at the next tick of a periodic check.
+   */
+  #flushIfDue(state: PartitionState): void {
+    if (state.lost || this.#stopping.signal.aborted || state.openedAt === undefined) {
+      this.#cancelFlushTimer(state);
+      return;
     }
+    const due = state.openedAt + this.#settings.flushIntervalMs;
+    const wait = due - this.#now();
+    if (wait > 0) {
+      if (state.flushTimerDue === due) return;
+      this.#cancelFlushTimer(state);
+      state.flushTimerDue = due;
+      // Longer than a timer can wait (about 24.8 days): it fires early and checks again.
+      state.cancelFlushTimer = this.#setTimer(
+        () => {
+          state.cancelFlushTimer = undefined;
+          state.flushTimerDue = undefined;
+          this.#flushIfDue(state);
+        },
+        Math.min(wait, MAX_TIMER_MS),
+      );
+      return;
+    }
+    this.#cancelFlushTimer(state);
+    // A commit queued and not started yet takes these records too.
+    if (state.queuedCommits === 0) this.flushPartition(state.partition).catch(() => undefined);
+  }
+
+  #cancelFlushTimer(state: PartitionState): void {
+    state.cancelFlushTimer?.();
+    state.cancelFlushTimer = undefined;
+    state.flushTimerDue = undefined;
   }
 
   async #handle(messages: readonly QueueMessage[]): Promise<void> {
@@ -360,7 +406,10 @@ export class StreamIngester {
       state.count += 1;
       state.bytes += message.value.byteLength + 64;
       state.highestSeen = record._offset;
-      state.openedAt ??= now;
+      if (state.openedAt === undefined) {
+        state.openedAt = now;
+        this.#flushIfDue(state);
+      }
       touched.add(state);
     }
     await Promise.all(deadLetters);
@@ -416,6 +465,9 @@ export class StreamIngester {
     const { lakePrefix, topic, outputFormat } = this.#settings;
     const block = this.#deadLetters.blockingOffsets().get(state.partition);
     const { byDate, messages, count } = takeBelow(state, block);
+    // Not when nothing could be taken: the records wait for a dead letter, and `onDurable` looks
+    // at them again once it is durable (a timer would find them blocked again and again).
+    if (count > 0) this.#flushIfDue(state);
     if (count === 0) {
       log.debug('Commit waits for a dead letter to be durable', {
         partition: state.partition,
@@ -449,6 +501,7 @@ export class StreamIngester {
     } catch (error) {
       if (error instanceof FencedError) {
         state.lost = true;
+        this.#cancelFlushTimer(state);
         this.#partitions.delete(state.partition);
         this.#deadLetters.abandon([state.partition]);
         this.totals.fenced += 1;
@@ -466,6 +519,7 @@ export class StreamIngester {
       state.messages = [...messages, ...state.messages];
       state.count += count;
       state.openedAt = this.#now();
+      this.#flushIfDue(state);
       this.#lastError = error instanceof Error ? error.message : String(error);
       log.error('Flush failed: the records stay open and are committed by the next flush', {
         partition: state.partition,
@@ -561,4 +615,13 @@ function takeBelow(
   state.bytes = kept.reduce((sum, message) => sum + message.value.byteLength + 64, 0);
   if (state.count === 0) state.openedAt = undefined;
   return { byDate, messages, count };
+}
+
+/** The longest delay `setTimeout` keeps (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The default `setTimer`: the global `setTimeout`. */
+function setGlobalTimer(callback: () => void, delayMs: number): () => void {
+  const timer = setTimeout(callback, delayMs);
+  return () => clearTimeout(timer);
 }
